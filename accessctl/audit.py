@@ -1,0 +1,270 @@
+"""The append-only, hash-chained audit log.
+
+Each event stores the hash of the one before it; its own hash covers its sequence number, its
+content and that previous hash.  Events are written with :func:`record` inside the caller's
+transaction, the same one as the change they record, so a change and its audit event commit or
+roll back together.  The single ``audit_head`` row is both the lock appenders take (one writer at
+a time, so the chain never forks) and the anchor that exposes a deleted tail.
+
+:func:`verify` walks the chain and names the first event that was edited, deleted or reordered.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from accessctl.store.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+EXPORT_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "provider",
+    "outcome",
+    "details",
+    "prev_hash",
+    "hash",
+)
+_SECRET_KEY = re.compile(r"(secret|token|password|passwd|assertion|private_key|api_key|authorization)", re.I)
+
+audit_logger = logging.getLogger("accessctl.audit")
+
+_events = AuditEvent.__table__  # type: ignore[attr-defined]
+_head = AuditHead.__table__  # type: ignore[attr-defined]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamp(value: datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def redact(details: Any) -> Any:
+    """Replace the values of secret-looking keys, recursively."""
+    if isinstance(details, dict):
+        return {k: "[redacted]" if _SECRET_KEY.search(str(k)) else redact(v) for k, v in details.items()}
+    if isinstance(details, list):
+        return [redact(v) for v in details]
+    return details
+
+
+def compute_hash(
+    *,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    target_type: str | None,
+    target_id: str | None,
+    provider: str | None,
+    outcome: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    canonical = json.dumps(
+        [
+            seq,
+            _timestamp(occurred_at),
+            actor,
+            action,
+            target_type,
+            target_id,
+            provider,
+            outcome,
+            details,
+            prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    seq: int
+    hash: str
+
+
+def record(
+    db: Session | Connection,
+    *,
+    actor: str,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    provider: str | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> RecordedEvent:
+    """Append one event in the caller's transaction (the caller commits)."""
+    # Take the head row's write lock first: appenders queue here, so the chain never forks.
+    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
+    head = db.execute(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)).one_or_none()
+    if head is None:
+        raise RuntimeError("the audit log is not initialised: run `accessctl db upgrade`")
+    seq = head.last_seq + 1
+    when = _utc(occurred_at or datetime.now(UTC))
+    clean = json.loads(json.dumps(redact(details or {}), default=str))
+    digest = compute_hash(
+        seq=seq,
+        occurred_at=when,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        provider=provider,
+        outcome=outcome,
+        details=clean,
+        prev_hash=head.last_hash,
+    )
+    db.execute(
+        sa.insert(_events).values(
+            seq=seq,
+            occurred_at=when,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            provider=provider,
+            outcome=outcome,
+            details=clean,
+            prev_hash=head.last_hash,
+            hash=digest,
+        )
+    )
+    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=digest))
+    audit_logger.info(
+        "%s %s %s",
+        action,
+        target_type or "",
+        target_id or "",
+        extra={
+            "audit": {
+                "seq": seq,
+                "actor": actor,
+                "action": action,
+                "target_type": target_type,
+                "target_id": target_id,
+                "provider": provider,
+                "outcome": outcome,
+            }
+        },
+    )
+    return RecordedEvent(seq, digest)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(db: Session | Connection) -> VerifyResult:
+    """Walk the chain from the genesis hash; the first inconsistency is reported with its event."""
+    expected_seq = 1
+    prev = GENESIS_HASH
+    checked = 0
+    rows = db.execute(sa.select(_events).order_by(_events.c.seq).execution_options(yield_per=2000))
+    for row in rows:
+        if row.seq != expected_seq:
+            if row.seq > expected_seq:
+                missing = (
+                    f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}..{row.seq - 1}"
+                )
+                return VerifyResult(False, checked, expected_seq, f"event {missing} is missing (deleted)")
+            return VerifyResult(False, checked, row.seq, f"event {row.seq} is out of order")
+        if row.prev_hash != prev:
+            return VerifyResult(
+                False,
+                checked,
+                row.seq,
+                f"event {row.seq} does not follow event {row.seq - 1} (reordered, replaced or inserted)",
+            )
+        recomputed = compute_hash(
+            seq=row.seq,
+            occurred_at=row.occurred_at,
+            actor=row.actor,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            provider=row.provider,
+            outcome=row.outcome,
+            details=row.details,
+            prev_hash=row.prev_hash,
+        )
+        if recomputed != row.hash:
+            return VerifyResult(
+                False, checked, row.seq, f"event {row.seq} was edited (its hash does not match)"
+            )
+        prev = row.hash
+        expected_seq += 1
+        checked += 1
+    head = db.execute(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)).one_or_none()
+    if head is None:
+        return VerifyResult(False, checked, None, "the audit head is missing (run `accessctl db upgrade`)")
+    if head.last_seq != checked or head.last_hash != prev:
+        if head.last_seq > checked:
+            return VerifyResult(
+                False, checked, checked + 1, f"events {checked + 1}..{head.last_seq} are missing (deleted)"
+            )
+        return VerifyResult(False, checked, head.last_seq, "the audit head does not match the last event")
+    return VerifyResult(True, checked)
+
+
+def iter_events(db: Session | Connection, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    query = sa.select(_events).order_by(_events.c.seq)
+    if since is not None:
+        query = query.where(_events.c.occurred_at >= _utc(since))
+    for row in db.execute(query.execution_options(yield_per=2000)):
+        event = dict(row._mapping)
+        event["occurred_at"] = _timestamp(row.occurred_at)
+        yield event
+
+
+def export(db: Session | Connection, out: TextIO, *, fmt: str, since: datetime | None = None) -> int:
+    """Write events as JSON lines or CSV (details as a JSON string) for SIEM ingestion."""
+    count = 0
+    if fmt == "jsonl":
+        for event in iter_events(db, since=since):
+            out.write(json.dumps(event, sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for event in iter_events(db, since=since):
+            writer.writerow({**event, "details": json.dumps(event["details"], sort_keys=True)})
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r} (use jsonl or csv)")
+    return count
+
+
+def export_text(db: Session | Connection, *, fmt: str, since: datetime | None = None) -> str:
+    buffer = io.StringIO()
+    export(db, buffer, fmt=fmt, since=since)
+    return buffer.getvalue()

@@ -1,0 +1,66 @@
+"""The `accessctl` command line.  Kept light: heavy modules are imported inside the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from accessctl import __version__
+from accessctl.commands import audit_cmd, config_cmd, db_cmd
+from accessctl.context import AppContext
+
+app = typer.Typer(
+    name="accessctl",
+    help="Access review and deprovisioning for Okta, Microsoft Entra ID and Google Workspace.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(audit_cmd.app, name="audit")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"accessctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $ACCESSCTL_CONFIG, else ./accessctl.toml).",
+            envvar="ACCESSCTL_CONFIG",
+            show_envvar=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text or json (overrides log.format).")
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Access review and deprovisioning for Okta, Microsoft Entra ID and Google Workspace."""
+    context = AppContext(config_path=config, log_format=log_format, log_level=log_level)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""`accessctl config`: check and show the configuration."""
+
+from __future__ import annotations
+
+import typer
+
+from accessctl import exitcodes
+from accessctl.commands.common import app_context, handled_errors
+
+app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
+
+
+@app.command("check")
+def check(ctx: typer.Context) -> None:
+    """Validate the config file and environment; name every missing or wrong setting (exit 3 if any)."""
+    from accessctl.settings import check_settings, resolve_config_path
+
+    context = app_context(ctx)
+    problems = check_settings(context.config_path)
+    if problems:
+        for problem in problems:
+            typer.secho(f"✗ {problem}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(exitcodes.CONFIG)
+    path, _ = resolve_config_path(context.config_path)
+    where = str(path) if path.exists() else "defaults and environment (no config file)"
+    typer.secho(f"✓ configuration OK: {where}", fg=typer.colors.GREEN)
+
+
+@app.command("show")
+def show(ctx: typer.Context) -> None:
+    """Print the effective configuration as TOML; secrets are shown as [set] or [unset], never their value."""
+    import tomli_w
+
+    from accessctl.settings import SECTIONS
+
+    with handled_errors():
+        settings = app_context(ctx).settings
+    data = settings.model_dump(mode="json", exclude={"config_path"})
+    for name, section_cls in SECTIONS.items():
+        for secret in section_cls.SECRETS:
+            data[name][secret] = "[set]" if getattr(getattr(settings, name), secret) else "[unset]"
+    cleaned = {
+        key: ({k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value)
+        for key, value in data.items()
+    }
+    typer.echo(tomli_w.dumps(cleaned))

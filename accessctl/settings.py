@@ -1,0 +1,362 @@
+"""Typed settings: one TOML file, every key overridable by ``ACCESSCTL_<SECTION>_<KEY>``.
+
+Where the file comes from: ``--config PATH``, else ``$ACCESSCTL_CONFIG``, else ``./accessctl.toml``.
+Secrets (API tokens, client secrets, service-account keys, webhook secrets, the SMTP password) are
+never written in the file: each comes from its environment variable or from a file the config names
+(``<secret>_file``, relative to the config file), and is held as ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "ACCESSCTL_"
+DEFAULT_CONFIG_NAME = "accessctl.toml"
+
+#: A file path setting; "" (as written in config.example.toml) means unset.
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: secret fields; each may instead come from the file named by ``<secret>_file``
+    SECRETS: ClassVar[tuple[str, ...]] = ()
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class ProviderSettings(Section):
+    enabled: bool = False
+    ca_bundle: OptionalPath = Field(
+        None, description="PEM file of extra CAs to trust (corporate proxy, emulator)"
+    )
+    timeout_s: float = Field(30.0, gt=0)
+    max_concurrency: int = Field(8, ge=1, le=64)
+
+
+class OktaSettings(ProviderSettings):
+    SECRETS = ("api_token",)
+    org_url: str = ""
+    api_token: SecretStr | None = None
+    api_token_file: OptionalPath = None
+    page_size: int = Field(200, ge=1, le=200)
+
+
+class EntraSettings(ProviderSettings):
+    SECRETS = ("client_secret",)
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    client_secret_file: OptionalPath = None
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com"
+    page_size: int = Field(999, ge=1, le=999)
+
+
+class GoogleSettings(ProviderSettings):
+    SECRETS = ("service_account_key",)
+    customer_id: str = "my_customer"
+    admin_email: str = ""
+    service_account_key: SecretStr | None = None
+    service_account_key_file: OptionalPath = None
+    api_endpoint: str = "https://admin.googleapis.com"
+    page_size: int = Field(500, ge=1, le=500)
+
+
+class SyncSettings(Section):
+    shared_account_patterns: list[str] = [
+        "it-admin@*",
+        "helpdesk@*",
+        "admin@*",
+        "shared-*",
+        "svc-*",
+        "*-bot",
+        "*-bot@*",
+        "build-*",
+    ]
+    privileged_groups: list[str] = ["*admin*", "*Admin*", "Domain Admins"]
+    privileged_apps: list[str] = ["AWS*", "aws*", "GitHub*", "github*"]
+    inactive_days: int = Field(90, ge=1)
+
+
+class HrSettings(Section):
+    SECRETS = ("webhook_secret",)
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: OptionalPath = None
+    roster_file: OptionalPath = None
+
+
+class SmtpSettings(Section):
+    SECRETS = ("password",)
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: OptionalPath = None
+    starttls: bool = False
+    from_address: str = "accessctl@localhost"
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str = "http://127.0.0.1:8080"
+
+
+class LifecycleSettings(Section):
+    blast_radius_max_count: int = Field(10, ge=1)
+    blast_radius_max_percent: float = Field(5.0, gt=0, le=100)
+    protected_accounts: list[str] = ["break-glass@*", "breakglass*"]
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "log": LogSettings,
+    "okta": OktaSettings,
+    "entra": EntraSettings,
+    "google": GoogleSettings,
+    "sync": SyncSettings,
+    "hr": HrSettings,
+    "smtp": SmtpSettings,
+    "web": WebSettings,
+    "lifecycle": LifecycleSettings,
+}
+
+
+class Settings(BaseSettings):
+    """All settings.  Build with :func:`load_settings`, never at import time."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    database_url: str = "sqlite:///accessctl.db"
+    log: LogSettings = LogSettings()
+    okta: OktaSettings = OktaSettings()
+    entra: EntraSettings = EntraSettings()
+    google: GoogleSettings = GoogleSettings()
+    sync: SyncSettings = SyncSettings()
+    hr: HrSettings = HrSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    web: WebSettings = WebSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
+
+    #: where the settings came from (None when no file was found and defaults apply)
+    config_path: Path | None = Field(None, exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment wins over it.
+        return (env_settings, init_settings)
+
+    def secret_values(self) -> list[str]:
+        """Every secret value loaded, for log redaction."""
+        values = []
+        for name in SECTIONS:
+            section = getattr(self, name)
+            for secret in section.SECRETS:
+                value = getattr(section, secret)
+                if value is not None and value.get_secret_value():
+                    values.append(value.get_secret_value())
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the configuration: where, which key, and why."""
+
+    source: str  # the config file, or "environment"
+    key: str  # dotted key, e.g. "okta.api_token"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` names each reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+def env_name(section: str | None, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}" if section else f"{ENV_PREFIX}{key.upper()}"
+
+
+def resolve_config_path(explicit: Path | None) -> tuple[Path, bool]:
+    """The config file to read, and whether it was asked for (an asked-for file must exist)."""
+    env = os.environ
+    if explicit is not None:
+        return explicit, True
+    if env.get("ACCESSCTL_CONFIG"):
+        return Path(env["ACCESSCTL_CONFIG"]), True
+    return Path(DEFAULT_CONFIG_NAME), False
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([Problem(str(path), "(file)", f"not valid TOML: {exc}")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "(file)", f"cannot read: {exc.strerror}")]) from None
+
+
+def _inline_secret_problems(raw: dict[str, Any], path: Path) -> list[Problem]:
+    problems = []
+    for name, section_cls in SECTIONS.items():
+        section = raw.get(name)
+        if not isinstance(section, dict):
+            continue
+        for secret in section_cls.SECRETS:
+            if secret in section:
+                problems.append(
+                    Problem(
+                        str(path),
+                        f"{name}.{secret}",
+                        f"secrets may not be written in the config file; set {env_name(name, secret)} "
+                        f"or name a file in {name}.{secret}_file",
+                    )
+                )
+    return problems
+
+
+def _validation_problems(exc: ValidationError, source: str) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(file)"
+        reason = error["msg"]
+        if error["type"] == "extra_forbidden":
+            reason = "unknown setting (see config.example.toml for the known ones)"
+        problems.append(Problem(source, key, reason))
+    return problems
+
+
+def _load_secret_files(settings: Settings, base_dir: Path, source: str) -> list[Problem]:
+    problems = []
+    for name in SECTIONS:
+        section = getattr(settings, name)
+        for secret in section.SECRETS:
+            file_field = f"{secret}_file"
+            file_value: Path | None = getattr(section, file_field)
+            if getattr(section, secret) is not None or not file_value or str(file_value) == "":
+                continue
+            path = file_value if file_value.is_absolute() else base_dir / file_value
+            try:
+                content = path.read_text().strip()
+            except OSError as exc:
+                problems.append(
+                    Problem(source, f"{name}.{file_field}", f"cannot read {path}: {exc.strerror}")
+                )
+                continue
+            if not content:
+                problems.append(Problem(source, f"{name}.{file_field}", f"{path} is empty"))
+                continue
+            setattr(section, secret, SecretStr(content))
+            setattr(section, file_field, path)
+    return problems
+
+
+def _relative_paths(settings: Settings, base_dir: Path) -> None:
+    for name in SECTIONS:
+        section = getattr(settings, name)
+        for field_name in ("ca_bundle", "roster_file"):
+            value = getattr(section, field_name, None)
+            if isinstance(value, Path) and str(value) and not value.is_absolute():
+                setattr(section, field_name, base_dir / value)
+
+
+def _required_problems(settings: Settings, source: str) -> list[Problem]:
+    """What an enabled provider cannot work without."""
+    problems = []
+    required = {
+        "okta": ("org_url", "api_token"),
+        "entra": ("tenant_id", "client_id", "client_secret"),
+        "google": ("admin_email", "service_account_key"),
+    }
+    for name, keys in required.items():
+        section = getattr(settings, name)
+        if not section.enabled:
+            continue
+        for key in keys:
+            if getattr(section, key) in (None, ""):
+                if key in section.SECRETS:
+                    reason = f"missing: set {env_name(name, key)} or {name}.{key}_file"
+                else:
+                    reason = f"missing: {name} is enabled and needs it (or set {env_name(name, key)})"
+                problems.append(Problem(source, f"{name}.{key}", reason))
+        if section.ca_bundle is not None and str(section.ca_bundle) and not section.ca_bundle.is_file():
+            problems.append(Problem(source, f"{name}.ca_bundle", f"no such file: {section.ca_bundle}"))
+    return problems
+
+
+def load_settings(config_path: Path | None = None, *, strict: bool = False) -> Settings:
+    """Read the config file (if any) and the environment into :class:`Settings`.
+
+    Raises :class:`ConfigError` naming every problem.  With ``strict``, what an enabled provider
+    lacks (a missing secret, say) is an error too; otherwise it is left for :func:`check_settings`
+    and for the commands that use that provider.
+    """
+    settings, missing = _load(config_path)
+    if strict and missing:
+        raise ConfigError(missing)
+    return settings
+
+
+def check_settings(config_path: Path | None = None) -> list[Problem]:
+    """Every problem with the configuration (an empty list when it is usable)."""
+    try:
+        _, missing = _load(config_path)
+    except ConfigError as exc:
+        return exc.problems
+    return missing
+
+
+def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
+    path, asked = resolve_config_path(config_path)
+    raw: dict[str, Any] = {}
+    source = str(path)
+    if path.exists():
+        raw = _read_toml(path)
+    elif asked:
+        raise ConfigError([Problem(source, "(file)", "config file not found")])
+    else:
+        source = "defaults + environment"
+    problems = _inline_secret_problems(raw, path)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_validation_problems(exc, source)) from None
+    settings.config_path = path if path.exists() else None
+    base_dir = path.parent if path.exists() else Path.cwd()
+    _relative_paths(settings, base_dir)
+    problems = _load_secret_files(settings, base_dir, source)
+    if problems:
+        raise ConfigError(problems)
+    return settings, _required_problems(settings, source)

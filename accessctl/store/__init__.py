@@ -1,0 +1,1 @@
+"""The local store: tables, engine, migrations and bulk upsert helpers."""

@@ -1,0 +1,317 @@
+"""The store's tables (SQLModel).  The Alembic migrations under ``migrations/`` create exactly these.
+
+Access is ended, never deleted: accounts, entitlements and grants carry ``ended_at`` /
+``ended_reason``; the audit log is the history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index)
+    )
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class Provider(StrEnum):
+    OKTA = "okta"
+    ENTRA = "entra"
+    GOOGLE = "google"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DEPROVISIONED = "deprovisioned"
+
+
+class MfaState(StrEnum):
+    ENROLLED = "ENROLLED"
+    NOT_ENROLLED = "NOT_ENROLLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class EntitlementKind(StrEnum):
+    GROUP = "group"
+    APP = "app"
+    ROLE = "role"
+
+
+class Person(SQLModel, table=True):
+    """An HR identity: who works (or worked) here."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: str = Field(max_length=128, unique=True, index=True)
+    email: str = Field(max_length=320, index=True)
+    first_name: str = Field(default="", max_length=200)
+    last_name: str = Field(default="", max_length=200)
+    department: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    manager_employee_id: str | None = Field(default=None, max_length=128, index=True)
+    employment_type: str = Field(default="employee", max_length=32)
+    status: str = Field(default="active", max_length=32, index=True)
+    hire_date: date | None = None
+    termination_date: date | None = None
+    location: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+
+
+class Account(SQLModel, table=True):
+    """One account in one provider, with its MFA state and its link to a person."""
+
+    __table_args__ = (sa.UniqueConstraint("provider", "external_id", name="uq_account_provider_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16, index=True)
+    external_id: str = Field(max_length=255)
+    login: str = Field(max_length=320, index=True)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    aliases: list[str] = _json(list)
+    display_name: str = Field(default="", max_length=400)
+    status: str = Field(default=AccountStatus.ACTIVE, max_length=16, index=True)
+    employee_id: str | None = Field(default=None, max_length=128, index=True)
+    manager_external_id: str | None = Field(default=None, max_length=255)
+    department: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    created_at: datetime | None = _ts()
+    last_login_at: datetime | None = _ts()
+    mfa_state: str = Field(default=MfaState.UNKNOWN, max_length=16, index=True)
+    mfa_methods: list[str] = _json(list)
+    mfa_checked_at: datetime | None = _ts()
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    is_shared: bool = False
+    is_service: bool = False
+    protected: bool = False
+    first_seen_at: datetime | None = _ts()
+    last_seen_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+    ended_reason: str | None = Field(default=None, max_length=400)
+
+
+class Entitlement(SQLModel, table=True):
+    """Something an account can hold: a group, an app assignment or an admin role."""
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "provider", "kind", "external_id", name="uq_entitlement_provider_kind_external_id"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=16)
+    external_id: str = Field(max_length=255)
+    name: str = Field(max_length=400)
+    description: str | None = Field(default=None, max_length=2000)
+    privileged: bool = Field(default=False, index=True)
+    owner: str | None = Field(default=None, max_length=320)
+    first_seen_at: datetime | None = _ts()
+    last_seen_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+    ended_reason: str | None = Field(default=None, max_length=400)
+
+
+class Grant(SQLModel, table=True):
+    """An account holding an entitlement, directly or inherited (nested group, group-assigned app)."""
+
+    __tablename__ = "access_grant"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "entitlement_id", name="uq_grant_account_entitlement"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    entitlement_id: int = Field(foreign_key="entitlement.id", index=True)
+    inherited: bool = False
+    via: str | None = Field(default=None, max_length=255)
+    first_seen_at: datetime | None = _ts()
+    last_seen_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts(index=True)
+    ended_by: str | None = Field(default=None, max_length=320)
+    ended_reason: str | None = Field(default=None, max_length=400)
+
+
+class SyncRun(SQLModel, table=True):
+    """One sync pass of one provider: what it saw, what it changed, and whether it was complete."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16, index=True)
+    mode: str = Field(default="full", max_length=16)  # full | incremental
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+    finished_at: datetime | None = _ts()
+    complete: bool = False
+    incomplete_reason: str | None = Field(default=None, max_length=2000)
+    added: int = 0
+    changed: int = 0
+    ended: int = 0
+    requests: int = 0
+    throttled: int = 0
+    cursor: dict[str, Any] = _json(dict)
+
+
+class SyncCheckpoint(SQLModel, table=True):
+    """Where an interrupted listing resumes: one cursor per provider stream."""
+
+    __tablename__ = "sync_checkpoint"
+    __table_args__ = (sa.UniqueConstraint("provider", "stream", name="uq_checkpoint_provider_stream"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16)
+    stream: str = Field(max_length=200)
+    cursor: dict[str, Any] = _json(dict)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+
+
+class HrEvent(SQLModel, table=True):
+    """An event from an HR system (termination, move, rehire), stored before it is acted on."""
+
+    __tablename__ = "hr_event"
+    __table_args__ = (sa.UniqueConstraint("source", "source_event_id", name="uq_hr_event_source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100)
+    source_event_id: str = Field(max_length=255)
+    event_type: str = Field(max_length=50)
+    employee_id: str | None = Field(default=None, max_length=128, index=True)
+    effective_at: datetime | None = _ts()
+    payload_digest: str = Field(max_length=64)
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+    status: str = Field(default="received", max_length=32, index=True)
+
+
+class Job(SQLModel, table=True):
+    """A durable unit of work (a leaver, a lockout, a revocation), made of idempotent steps."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)
+    status: str = Field(default="pending", max_length=32, index=True)
+    idempotency_key: str = Field(max_length=255, unique=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    hr_event_id: int | None = Field(default=None, foreign_key="hr_event.id")
+    requested_by: str = Field(max_length=320)
+    dry_run: bool = False
+    quarantined: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+    not_before: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class JobStep(SQLModel, table=True):
+    """One idempotent action of a job against one provider, retried until done or given up."""
+
+    __tablename__ = "job_step"
+    __table_args__ = (sa.UniqueConstraint("job_id", "seq", name="uq_job_step_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    seq: int
+    provider: str = Field(max_length=16)
+    action: str = Field(max_length=50)
+    target: str = Field(max_length=400)
+    status: str = Field(default="pending", max_length=32, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(index=True)
+    result: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+
+
+class Campaign(SQLModel, table=True):
+    """A least-privilege review campaign."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    status: str = Field(default="draft", max_length=32, index=True)
+    scope: dict[str, Any] = _json(dict)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+    due_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+
+
+class ReviewItem(SQLModel, table=True):
+    """One grant that one reviewer must keep or revoke within a campaign."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "grant_id", name="uq_review_item_campaign_grant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    grant_id: int = Field(foreign_key="access_grant.id")
+    reviewer_person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    recommendation: str | None = Field(default=None, max_length=32)
+    recommendation_reason: str | None = Field(default=None, max_length=400)
+    status: str = Field(default="pending", max_length=32, index=True)
+
+
+class Decision(SQLModel, table=True):
+    """A reviewer's answer on a review item, and the remediation it led to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_item_id: int = Field(foreign_key="review_item.id", unique=True)
+    decision: str = Field(max_length=16)  # keep | revoke
+    decided_by: str = Field(max_length=320)
+    decided_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
+    )
+    comment: str | None = Field(default=None, max_length=2000)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of the append-only, hash-chained audit log (see ``accessctl.audit``)."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    occurred_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=100, index=True)
+    target_type: str | None = Field(default=None, max_length=50)
+    target_id: str | None = Field(default=None, max_length=400)
+    provider: str | None = Field(default=None, max_length=16)
+    outcome: str = Field(default="success", max_length=32)
+    details: dict[str, Any] = _json(dict)
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's head (one row): the lock appenders take, and the anchor that catches a cut tail."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(max_length=64)

@@ -1,0 +1,61 @@
+"""Bulk upserts on SQLAlchemy Core: ``INSERT ... ON CONFLICT DO UPDATE`` for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: SQLite allows 32766 bound parameters per statement; PostgreSQL 65535.
+_MAX_PARAMS = {"sqlite": 32_000, "postgresql": 60_000}
+
+
+def _insert_for(dialect: str, table: sa.Table) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the store supports these two
+        raise NotImplementedError(f"bulk upsert is not implemented for {dialect}")
+    return insert(table)
+
+
+def bulk_upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Iterable[str] | None = None,
+    returning: Sequence[str] = (),
+) -> list[sa.Row[Any]]:
+    """Insert ``rows`` into ``table``, updating ``update`` columns where ``key`` already exists.
+
+    ``update`` defaults to every column given except the key; an empty ``update`` means
+    ``DO NOTHING``.  Rows are sent in chunks that fit the dialect's parameter limit.  With
+    ``returning``, the named columns of every inserted or updated row are returned (not of
+    rows skipped by ``DO NOTHING``).
+    """
+    if not rows:
+        return []
+    dialect = conn.dialect.name
+    columns = list(rows[0].keys())
+    update_columns = [c for c in columns if c not in key] if update is None else list(update)
+    chunk = max(1, _MAX_PARAMS.get(dialect, 30_000) // max(1, len(columns)))
+    results: list[sa.Row[Any]] = []
+    for start in range(0, len(rows), chunk):
+        stmt = _insert_for(dialect, table).values(list(rows[start : start + chunk]))
+        if update_columns:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(key), set_={c: stmt.excluded[c] for c in update_columns}
+            )
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+        if returning:
+            stmt = stmt.returning(*(table.c[name] for name in returning))
+            results.extend(conn.execute(stmt).all())
+        else:
+            conn.execute(stmt)
+    return results

@@ -1,0 +1,133 @@
+"""The audit log: hash-chained, written with the change it records, and tamper-evident."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from accessctl import audit
+from accessctl.store.models import AuditEvent, Person
+
+EVENTS = AuditEvent.__table__
+
+
+def add_events(engine: Engine, count: int, start: datetime | None = None) -> None:
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
+    with Session(engine) as session:
+        for i in range(count):
+            audit.record(
+                session,
+                actor="admin@example.com",
+                action="grant.revoke",
+                target_type="grant",
+                target_id=str(i),
+                provider="okta",
+                details={"reason": f"test {i}", "n": i},
+                occurred_at=start + timedelta(minutes=i),
+            )
+        session.commit()
+
+
+def verify(engine: Engine) -> audit.VerifyResult:
+    with Session(engine) as session:
+        return audit.verify(session)
+
+
+def test_untouched_chain_verifies(engine: Engine) -> None:
+    assert verify(engine) == audit.VerifyResult(True, 0)
+    add_events(engine, 10)
+    assert verify(engine) == audit.VerifyResult(True, 10)
+
+
+def test_edited_row_is_named(engine: Engine) -> None:
+    add_events(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(sa.update(EVENTS).where(EVENTS.c.seq == 4).values(actor="someone-else@example.com"))
+    result = verify(engine)
+    assert not result.ok
+    assert result.bad_seq == 4
+    assert "edited" in result.reason
+
+
+def test_edited_details_are_caught(engine: Engine) -> None:
+    add_events(engine, 5)
+    with engine.begin() as conn:
+        conn.execute(sa.update(EVENTS).where(EVENTS.c.seq == 2).values(details={"reason": "nothing to see"}))
+    assert verify(engine).bad_seq == 2
+
+
+def test_deleted_middle_row_is_named(engine: Engine) -> None:
+    add_events(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq == 6))
+    result = verify(engine)
+    assert (result.ok, result.bad_seq) == (False, 6)
+    assert "missing" in result.reason
+
+
+def test_deleted_last_rows_are_caught(engine: Engine) -> None:
+    add_events(engine, 10)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq >= 9))
+    result = verify(engine)
+    assert (result.ok, result.bad_seq) == (False, 9)
+
+
+def test_reordered_rows_are_caught(engine: Engine) -> None:
+    add_events(engine, 6)
+    with engine.begin() as conn:
+        rows = {r.seq: r for r in conn.execute(sa.select(EVENTS).where(EVENTS.c.seq.in_([3, 4])))}
+        conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq.in_([3, 4])))
+        for new_seq, old in ((3, rows[4]), (4, rows[3])):
+            conn.execute(sa.insert(EVENTS).values({**old._mapping, "seq": new_seq}))
+    result = verify(engine)
+    assert (result.ok, result.bad_seq) == (False, 3)
+
+
+def test_event_rolls_back_with_the_change_it_records(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(Person(employee_id="E1", email="a@example.com"))
+        audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E1")
+        session.rollback()
+    with Session(engine) as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar() == 0
+        assert session.execute(sa.select(sa.func.count()).select_from(Person)).scalar() == 0
+    add_events(engine, 2)
+    assert verify(engine) == audit.VerifyResult(True, 2)  # the chain continues from the genesis hash
+
+
+def test_secret_looking_details_are_redacted(engine: Engine) -> None:
+    with Session(engine) as session:
+        audit.record(
+            session, actor="cli", action="x", details={"api_token": "s3cr3t", "nested": {"password": "p"}}
+        )
+        session.commit()
+    with Session(engine) as session:
+        exported = audit.export_text(session, fmt="jsonl")
+    assert "s3cr3t" not in exported and '"p"' not in exported
+    assert json.loads(exported)["details"] == {
+        "api_token": "[redacted]",
+        "nested": {"password": "[redacted]"},
+    }
+
+
+def test_export_jsonl_and_csv_with_since(engine: Engine) -> None:
+    add_events(engine, 5, start=datetime(2026, 3, 1, tzinfo=UTC))
+    with Session(engine) as session:
+        lines = audit.export_text(session, fmt="jsonl").splitlines()
+        recent = audit.export_text(session, fmt="jsonl", since=datetime(2026, 3, 1, 0, 3, tzinfo=UTC))
+        rows = list(csv.DictReader(io.StringIO(audit.export_text(session, fmt="csv"))))
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    assert [json.loads(line)["seq"] for line in recent.splitlines()] == [4, 5]
+    assert json.loads(lines[0])["occurred_at"] == "2026-03-01T00:00:00.000000Z"
+    assert [r["seq"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert json.loads(rows[2]["details"]) == {"n": 2, "reason": "test 2"}
+    with Session(engine) as session, pytest.raises(ValueError):
+        audit.export_text(session, fmt="xml")
