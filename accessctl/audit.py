@@ -126,35 +126,20 @@ def record(
     if head is None:
         raise RuntimeError("the audit log is not initialised: run `accessctl db upgrade`")
     seq = head.last_seq + 1
-    when = _utc(occurred_at or datetime.now(UTC))
-    clean = json.loads(json.dumps(redact(details or {}), default=str))
-    digest = compute_hash(
-        seq=seq,
-        occurred_at=when,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        provider=provider,
-        outcome=outcome,
-        details=clean,
-        prev_hash=head.last_hash,
-    )
-    db.execute(
-        sa.insert(_events).values(
-            seq=seq,
-            occurred_at=when,
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            provider=provider,
-            outcome=outcome,
-            details=clean,
-            prev_hash=head.last_hash,
-            hash=digest,
-        )
-    )
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": _utc(occurred_at or datetime.now(UTC)),
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "provider": provider,
+        "outcome": outcome,
+        "details": json.loads(json.dumps(redact(details or {}), default=str)),
+        "prev_hash": head.last_hash,
+    }
+    digest = compute_hash(**fields)
+    db.execute(sa.insert(_events).values(**fields, hash=digest))
     db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=digest))
     audit_logger.info(
         "%s %s %s",
@@ -205,18 +190,7 @@ def verify(db: Session | Connection) -> VerifyResult:
                 row.seq,
                 f"event {row.seq} does not follow event {row.seq - 1} (reordered, replaced or inserted)",
             )
-        recomputed = compute_hash(
-            seq=row.seq,
-            occurred_at=row.occurred_at,
-            actor=row.actor,
-            action=row.action,
-            target_type=row.target_type,
-            target_id=row.target_id,
-            provider=row.provider,
-            outcome=row.outcome,
-            details=row.details,
-            prev_hash=row.prev_hash,
-        )
+        recomputed = compute_hash(**{k: v for k, v in row._mapping.items() if k != "hash"})
         if recomputed != row.hash:
             return VerifyResult(
                 False, checked, row.seq, f"event {row.seq} was edited (its hash does not match)"

@@ -24,6 +24,11 @@ def _ts(nullable: bool = True, index: bool = False) -> Any:
     )
 
 
+def _now() -> Any:
+    """A timestamp column that defaults to the time the row is made."""
+    return Field(default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+
+
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=sa.Column(sa.JSON, nullable=False))
 
@@ -68,9 +73,7 @@ class Person(SQLModel, table=True):
     hire_date: date | None = None
     termination_date: date | None = None
     location: str | None = Field(default=None, max_length=200)
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = _now()
 
 
 class Account(SQLModel, table=True):
@@ -156,9 +159,7 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=16, index=True)
     mode: str = Field(default="full", max_length=16)  # full | incremental
-    started_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    started_at: datetime = _now()
     finished_at: datetime | None = _ts()
     complete: bool = False
     incomplete_reason: str | None = Field(default=None, max_length=2000)
@@ -180,9 +181,7 @@ class SyncCheckpoint(SQLModel, table=True):
     provider: str = Field(max_length=16)
     stream: str = Field(max_length=200)
     cursor: dict[str, Any] = _json(dict)
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = _now()
 
 
 class HrEvent(SQLModel, table=True):
@@ -198,9 +197,7 @@ class HrEvent(SQLModel, table=True):
     employee_id: str | None = Field(default=None, max_length=128, index=True)
     effective_at: datetime | None = _ts()
     payload_digest: str = Field(max_length=64)
-    received_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    received_at: datetime = _now()
     status: str = Field(default="received", max_length=32, index=True)
 
 
@@ -216,9 +213,7 @@ class Job(SQLModel, table=True):
     requested_by: str = Field(max_length=320)
     dry_run: bool = False
     quarantined: bool = False
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = _now()
     not_before: datetime | None = _ts()
     finished_at: datetime | None = _ts()
 
@@ -240,9 +235,7 @@ class JobStep(SQLModel, table=True):
     next_attempt_at: datetime | None = _ts(index=True)
     result: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=2000)
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = _now()
 
 
 class Campaign(SQLModel, table=True):
@@ -253,9 +246,7 @@ class Campaign(SQLModel, table=True):
     status: str = Field(default="draft", max_length=32, index=True)
     scope: dict[str, Any] = _json(dict)
     created_by: str = Field(max_length=320)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = _now()
     due_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
 
@@ -282,9 +273,7 @@ class Decision(SQLModel, table=True):
     review_item_id: int = Field(foreign_key="review_item.id", unique=True)
     decision: str = Field(max_length=16)  # keep | revoke
     decided_by: str = Field(max_length=320)
-    decided_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False)
-    )
+    decided_at: datetime = _now()
     comment: str | None = Field(default=None, max_length=2000)
     job_id: int | None = Field(default=None, foreign_key="job.id")
 
