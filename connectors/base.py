@@ -1,0 +1,251 @@
+"""The connector interface, its value types and its error tree.
+
+A connector returns one page per call; the sync runner (``accessctl.sync``) owns the loop, the
+checkpoints and the retries.  Connectors classify every failure once, where the network call is
+made, into the small error tree below; nothing above a connector sees an SDK exception.  A
+connector never returns an empty result in place of an error, and an MFA state it could not read
+is UNKNOWN, never NOT_ENROLLED.
+
+Every action is idempotent and reports APPLIED or ALREADY_DONE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    DEPROVISIONED = "deprovisioned"
+
+
+class MfaState(StrEnum):
+    ENROLLED = "ENROLLED"
+    NOT_ENROLLED = "NOT_ENROLLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class EntitlementKind(StrEnum):
+    GROUP = "group"
+    APP = "app"
+    ROLE = "role"
+
+
+class ActionResult(StrEnum):
+    APPLIED = "APPLIED"
+    ALREADY_DONE = "ALREADY_DONE"
+
+
+# ----------------------------------------------------------------------------- value types
+
+
+@dataclass(slots=True)
+class AccountRecord:
+    """One account as the provider holds it (times are timezone-aware UTC)."""
+
+    external_id: str
+    login: str
+    status: AccountStatus
+    email: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    display_name: str = ""
+    employee_id: str | None = None
+    manager_external_id: str | None = None
+    manager_login: str | None = None
+    department: str | None = None
+    title: str | None = None
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+    #: MFA when the account listing carries it (Google's isEnrolledIn2Sv); None when it needs its own call
+    mfa: MfaRecord | None = None
+    #: the provider says this is not a person (Graph userType, Okta user type, Google no-login)
+    non_human_hint: bool = False
+
+
+@dataclass(slots=True)
+class MfaRecord:
+    account_external_id: str
+    state: MfaState
+    methods: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AccountDetails:
+    """What a per-account lookup found (Okta: factors and admin roles need a call per user).
+
+    ``grants`` are the per-account grants the lookup covers (e.g. admin roles); ``complete`` is
+    False when part of the lookup failed: then MFA is UNKNOWN and those grants are not swept.
+    """
+
+    account_external_id: str
+    mfa: MfaRecord
+    grants: list[GrantRecord] = field(default_factory=list)
+    complete: bool = True
+
+
+@dataclass(slots=True)
+class EntitlementRecord:
+    external_id: str
+    kind: EntitlementKind
+    name: str
+    description: str | None = None
+    #: the provider itself marks this as privileged (admin roles always are)
+    privileged: bool = False
+    owner: str | None = None
+    #: group-kind entitlements whose membership must be listed with list_grants
+    has_members: bool = True
+
+
+@dataclass(slots=True)
+class GrantRecord:
+    account_external_id: str
+    entitlement_kind: EntitlementKind
+    entitlement_external_id: str
+    #: held through a nested group or a group assigned to an app, not directly
+    inherited: bool = False
+    #: the external id of the group it is inherited through
+    via: str | None = None
+
+
+@dataclass(slots=True)
+class RateInfo:
+    """The provider's request budget as its last response stated it (Okta's X-Rate-Limit-*)."""
+
+    limit: int
+    remaining: int
+    reset_at: float  # epoch seconds
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """One page of a listing; ``next_cursor`` None means the listing is complete."""
+
+    items: list[T]
+    next_cursor: str | None = None
+    requests: int = 1
+    rate: RateInfo | None = None
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """What changed since a cursor, from the provider's delta or event feed.
+
+    ``accounts`` are changed accounts (full records where the feed carries them); ``account_ids``
+    changed accounts whose record must be fetched; ``removed_account_ids`` accounts gone;
+    ``entitlement_ids`` entitlements whose membership changed.  ``cursor`` is where to resume.
+    """
+
+    cursor: str
+    accounts: list[AccountRecord] = field(default_factory=list)
+    account_ids: set[str] = field(default_factory=set)
+    removed_account_ids: set[str] = field(default_factory=set)
+    entitlement_ids: set[str] = field(default_factory=set)
+    more: bool = False
+    requests: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EntitlementRef:
+    kind: EntitlementKind
+    external_id: str
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ConnectorError(Exception):
+    """A provider call failed.  ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+class TransientError(ConnectorError):
+    """Worth retrying: throttled, 5xx, timeout, connection reset.  ``retry_after`` in seconds if the
+    provider said (Retry-After, X-Rate-Limit-Reset)."""
+
+    def __init__(
+        self, message: str, *, provider: str = "", status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.retry_after = retry_after
+
+    @property
+    def throttled(self) -> bool:
+        return self.status == 429 or "rate" in str(self).lower()
+
+
+class NotFoundError(ConnectorError):
+    """The object does not exist (any more)."""
+
+
+class AuthError(ConnectorError):
+    """Our credentials were refused (401, invalid client, bad token)."""
+
+
+class PermissionDeniedError(ConnectorError):
+    """Authenticated, but not allowed to do this (403 other than throttling)."""
+
+
+# ----------------------------------------------------------------------------- the interface
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every provider connector offers.  All calls are async; one page per call."""
+
+    provider: str
+    #: where MFA state comes from: the account listing itself (Google), a bulk report listed with
+    #: list_mfa (Entra userRegistrationDetails), or a lookup per account with get_account_details (Okta)
+    mfa_source: Literal["listing", "bulk", "per_account"]
+
+    async def list_accounts(self, cursor: str | None) -> Page[AccountRecord]: ...
+
+    async def list_entitlements(self, cursor: str | None) -> Page[EntitlementRecord]: ...
+
+    async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
+        """Who holds ``entitlement`` (direct and inherited, marked)."""
+        ...
+
+    async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]:
+        """Everything one account holds (used by incremental sync and before acting)."""
+        ...
+
+    async def list_mfa(self, cursor: str | None) -> Page[MfaRecord]:
+        """The bulk MFA report (mfa_source "bulk" only)."""
+        ...
+
+    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+        """MFA and per-account grants of one account (mfa_source "per_account" only); a failed
+        lookup gives UNKNOWN MFA and complete=False, never NOT_ENROLLED."""
+        ...
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        """Changes since ``cursor`` (None: establish a cursor for 'now')."""
+        ...
+
+    async def find_account(
+        self, *, email: str | None = None, external_id: str | None = None
+    ) -> AccountRecord | None:
+        """A live lookup (the store may be stale); None when no such account."""
+        ...
+
+    async def suspend_account(self, external_id: str) -> ActionResult: ...
+
+    async def revoke_sessions(self, external_id: str) -> ActionResult:
+        """End sessions and revoke OAuth tokens (and app passwords where the provider has them)."""
+        ...
+
+    async def remove_grant(self, grant: GrantRecord) -> ActionResult: ...
+
+    async def restore_account(self, external_id: str) -> ActionResult: ...
+
+    async def aclose(self) -> None: ...
