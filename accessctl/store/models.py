@@ -99,6 +99,9 @@ class Account(SQLModel, table=True):
     mfa_methods: list[str] = _json(list)
     mfa_checked_at: datetime | None = _ts()
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    #: how the person link was made (employee_id, email, alias), or "conflict" when candidates disagree
+    link_method: str | None = Field(default=None, max_length=16, index=True)
+    link_note: str | None = Field(default=None, max_length=1000)
     is_shared: bool = False
     is_service: bool = False
     protected: bool = False

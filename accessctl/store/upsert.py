@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,13 +30,15 @@ def bulk_upsert(
     key: Sequence[str],
     update: Iterable[str] | None = None,
     returning: Sequence[str] = (),
+    expressions: Mapping[str, Callable[[Any], Any]] | None = None,
 ) -> list[sa.Row[Any]]:
     """Insert ``rows`` into ``table``, updating ``update`` columns where ``key`` already exists.
 
     ``update`` defaults to every column given except the key; an empty ``update`` means
     ``DO NOTHING``.  Rows are sent in chunks that fit the dialect's parameter limit.  With
     ``returning``, the named columns of every inserted or updated row are returned (not of
-    rows skipped by ``DO NOTHING``).
+    rows skipped by ``DO NOTHING``).  ``expressions`` maps a column to a function of the statement's
+    ``excluded`` row giving its update expression, for updates that depend on the existing value.
     """
     if not rows:
         return []
@@ -48,9 +50,10 @@ def bulk_upsert(
     for start in range(0, len(rows), chunk):
         stmt = _insert_for(dialect, table).values(list(rows[start : start + chunk]))
         if update_columns:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(key), set_={c: stmt.excluded[c] for c in update_columns}
-            )
+            set_ = {c: stmt.excluded[c] for c in update_columns}
+            for column, expression in (expressions or {}).items():
+                set_[column] = expression(stmt.excluded)
+            stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_)
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
         if returning:

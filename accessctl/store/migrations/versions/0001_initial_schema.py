@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:11:35.468338
+Create Date: 2026-11-23 23:23:10.434585
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ def upgrade() -> None:
     sa.Column('mfa_methods', sa.JSON(), nullable=False),
     sa.Column('mfa_checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('link_method', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('link_note', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
     sa.Column('is_shared', sa.Boolean(), nullable=False),
     sa.Column('is_service', sa.Boolean(), nullable=False),
     sa.Column('protected', sa.Boolean(), nullable=False),
@@ -180,6 +182,7 @@ def upgrade() -> None:
     with op.batch_alter_table('account', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_account_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_employee_id'), ['employee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_account_link_method'), ['link_method'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_login'), ['login'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_mfa_state'), ['mfa_state'], unique=False)
         batch_op.create_index(batch_op.f('ix_account_person_id'), ['person_id'], unique=False)
@@ -324,6 +327,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_account_person_id'))
         batch_op.drop_index(batch_op.f('ix_account_mfa_state'))
         batch_op.drop_index(batch_op.f('ix_account_login'))
+        batch_op.drop_index(batch_op.f('ix_account_link_method'))
         batch_op.drop_index(batch_op.f('ix_account_employee_id'))
         batch_op.drop_index(batch_op.f('ix_account_email'))
 

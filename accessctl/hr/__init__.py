@@ -1,0 +1,1 @@
+"""HR data: the roster (who works here) and, later, HR events."""

@@ -1,0 +1,1 @@
+"""Sync: runs connectors page by page into the store, with checkpoints, sweeps and identity correlation."""
