@@ -88,6 +88,9 @@ class SyncSettings(Section):
     privileged_groups: list[str] = ["*admin*", "*Admin*", "Domain Admins"]
     privileged_apps: list[str] = ["AWS*", "aws*", "GitHub*", "github*"]
     inactive_days: int = Field(90, ge=1)
+    max_attempts: int = Field(6, ge=1, le=20)
+    backoff_base_s: float = Field(0.5, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
 
 
 class HrSettings(Section):

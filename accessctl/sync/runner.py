@@ -54,6 +54,8 @@ CHANGES_STREAM = "changes"
 class SyncOptions:
     full: bool = False
     max_concurrency: int = 8
+    #: per-provider concurrency, overriding max_concurrency
+    concurrency: dict[str, int] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     privileged_groups: PatternSet = field(default_factory=lambda: PatternSet([]))
     privileged_apps: PatternSet = field(default_factory=lambda: PatternSet([]))
@@ -183,7 +185,8 @@ class ProviderSync:
         self.store = store
         self.options = options
         self.progress = progress
-        self.caller = ProviderCaller(options.retry, reserve=options.max_concurrency)
+        self.concurrency = options.concurrency.get(self.provider, options.max_concurrency)
+        self.caller = ProviderCaller(options.retry, reserve=self.concurrency)
         self.accounts = writer.Counts()
         self.entitlements = writer.Counts()
         self.grants = writer.Counts()
@@ -434,7 +437,7 @@ class ProviderSync:
         done = {tuple(ref) for ref in self.state.get("grants_done", [])}
         todo = [tuple(ref) for ref in self.state.get("to_list", []) if tuple(ref) not in done]
         self.progress.phase(self.provider, "grants", total=len(todo))
-        semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(kind: str, external_id: str) -> None:
             async with semaphore:
@@ -506,7 +509,7 @@ class ProviderSync:
             return True
         if not self._account_ids:
             await self._refresh_id_maps()
-        semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
         all_complete = True
         batch: list[AccountDetails] = []
         lock = asyncio.Lock()
@@ -604,7 +607,7 @@ class ProviderSync:
         have = {r.external_id for r in records}
         to_fetch = sorted(change_set.account_ids - have - change_set.removed_account_ids)
         gone: set[str] = set(change_set.removed_account_ids)
-        semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def fetch(external_id: str) -> None:
             async with semaphore:
@@ -631,7 +634,7 @@ class ProviderSync:
         return {r.external_id for r in records}
 
     async def _refresh_account_grants(self, external_ids: Sequence[str]) -> None:
-        semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(external_id: str) -> None:
             async with semaphore:
@@ -661,7 +664,7 @@ class ProviderSync:
             for kind, external_id in self._entitlement_ids
             if external_id in external_ids
         ]
-        semaphore = asyncio.Semaphore(self.options.max_concurrency)
+        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(ref: EntitlementRef) -> None:
             async with semaphore:

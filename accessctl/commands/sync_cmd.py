@@ -1,0 +1,148 @@
+"""`accessctl sync`: pull accounts, MFA and entitlements from the providers into the store."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from accessctl import exitcodes
+from accessctl.commands.common import app_context, handled_errors
+from accessctl.output import OutputFormat, render
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+
+class ProviderName(StrEnum):
+    OKTA = "okta"
+    ENTRA = "entra"
+    GOOGLE = "google"
+
+
+class RichProgress:
+    """One progress bar per provider: phase, items, pages and time spent waiting on rate limits."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.waited: dict[str, float] = {}
+        self.pages: dict[str, int] = {}
+
+    def _task(self, provider: str) -> TaskID:
+        if provider not in self.tasks:
+            self.tasks[provider] = self.progress.add_task(provider, total=None, phase="starting", extra="")
+        return self.tasks[provider]
+
+    def _extra(self, provider: str) -> str:
+        waited = self.waited.get(provider, 0.0)
+        pages = self.pages.get(provider, 0)
+        return f"{pages} pages" + (f", {waited:.1f}s rate-limit waits" if waited else "")
+
+    def phase(self, provider: str, name: str, total: int | None = None) -> None:
+        self.progress.update(self._task(provider), phase=name, total=total, completed=0)
+
+    def advance(self, provider: str, items: int, pages: int = 1) -> None:
+        self.pages[provider] = self.pages.get(provider, 0) + pages
+        task = self._task(provider)
+        self.progress.update(task, advance=items if self.progress.tasks[task].total is None else pages)
+        self.progress.update(task, extra=self._extra(provider))
+
+    def waiting(self, provider: str, seconds: float) -> None:
+        self.waited[provider] = self.waited.get(provider, 0.0) + seconds
+        self.progress.update(self._task(provider), extra=self._extra(provider))
+
+    def done(self, provider: str, complete: bool, reason: str | None = None) -> None:
+        task = self._task(provider)
+        status = "[green]complete[/]" if complete else "[red]incomplete[/]"
+        self.progress.update(task, phase=status, total=1, completed=1)
+
+
+def sync(
+    ctx: typer.Context,
+    provider: Annotated[
+        list[ProviderName] | None, typer.Option("--provider", "-p", help="Only this provider (repeatable).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="A full pass even when an incremental one is possible.")
+    ] = False,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table, json or csv summary.")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Sync accounts, MFA and entitlements (incremental when possible); exit 1 if any pass is incomplete."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from accessctl.sync.service import run_sync
+
+    with handled_errors():
+        context = app_context(ctx)
+        settings = context.settings
+        engine = context.engine()
+        console = Console(stderr=True)
+        columns = (
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<7}"),
+            TextColumn("{task.fields[phase]:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, disable=fmt is not OutputFormat.TABLE) as bars:
+            summary = run_sync(
+                settings,
+                engine,
+                providers=[p.value for p in provider] if provider else None,
+                full=full,
+                progress=RichProgress(bars),
+                actor="cli",
+            )
+    rows = [r.as_dict() for r in summary.results]
+    if fmt is OutputFormat.JSON:
+        typer.echo(
+            json.dumps(
+                {
+                    "complete": summary.complete,
+                    "providers": rows,
+                    "correlation": summary.correlation.as_dict(),
+                    "roster": vars(summary.roster) if summary.roster else None,
+                },
+                indent=2,
+            )
+        )
+    else:
+        columns_out = [
+            "provider",
+            "mode",
+            "complete",
+            "accounts_added",
+            "accounts_changed",
+            "accounts_ended",
+            "grants_added",
+            "grants_ended",
+            "requests",
+            "throttled",
+            "duration_s",
+            "reason",
+        ]
+        render(rows, columns_out, fmt, title="Sync")
+        if fmt is OutputFormat.TABLE:
+            c = summary.correlation
+            methods = ", ".join(f"{k} {v}" for k, v in c.linked.items())
+            typer.echo(
+                f"identities: linked {sum(c.linked.values())} ({methods}), "
+                f"orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}"
+            )
+    if not summary.complete:
+        raise typer.Exit(exitcodes.FAILED)

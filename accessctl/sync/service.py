@@ -1,0 +1,85 @@
+"""The sync use case, shared by the CLI, the scheduler and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from accessctl import audit
+from accessctl.hr.roster import RosterImport, import_roster
+from accessctl.providers import build_connector, enabled_providers
+from accessctl.settings import Settings
+from accessctl.sync.correlate import CorrelationReport, correlate
+from accessctl.sync.patterns import PatternSet
+from accessctl.sync.progress import SyncProgress
+from accessctl.sync.retry import RetryPolicy
+from accessctl.sync.runner import ProviderResult, SyncOptions, sync_providers
+
+
+@dataclass
+class SyncSummary:
+    roster: RosterImport | None
+    results: list[ProviderResult]
+    correlation: CorrelationReport
+
+    @property
+    def complete(self) -> bool:
+        return all(r.complete for r in self.results)
+
+
+def sync_options(settings: Settings, *, full: bool, actor: str) -> SyncOptions:
+    sync = settings.sync
+    return SyncOptions(
+        full=full,
+        concurrency={p: getattr(settings, p).max_concurrency for p in ("okta", "entra", "google")},
+        retry=RetryPolicy(
+            max_attempts=sync.max_attempts,
+            backoff_base_s=sync.backoff_base_s,
+            backoff_max_s=sync.backoff_max_s,
+        ),
+        privileged_groups=PatternSet(sync.privileged_groups),
+        privileged_apps=PatternSet(sync.privileged_apps),
+        actor=actor,
+    )
+
+
+def run_sync(
+    settings: Settings,
+    engine: Engine,
+    *,
+    providers: Sequence[str] | None = None,
+    full: bool = False,
+    progress: SyncProgress | None = None,
+    actor: str = "sync",
+) -> SyncSummary:
+    """Import the HR roster (when configured), sync the providers, then correlate identities."""
+    names = enabled_providers(settings, providers)
+    roster = None
+    if settings.hr.roster_file is not None:
+        with engine.begin() as conn:
+            roster = import_roster(conn, settings.hr.roster_file, actor=actor)
+    connectors = [build_connector(settings, name) for name in names]
+
+    async def run_all() -> list[ProviderResult]:
+        try:
+            return await sync_providers(
+                engine, connectors, sync_options(settings, full=full, actor=actor), progress
+            )
+        finally:
+            for connector in connectors:
+                await connector.aclose()
+
+    results = asyncio.run(run_all())
+    with engine.begin() as conn:
+        report = correlate(
+            conn,
+            shared_patterns=PatternSet(settings.sync.shared_account_patterns),
+            protected_patterns=PatternSet(settings.lifecycle.protected_accounts),
+        )
+        audit.record(
+            conn, actor=actor, action="identity.correlate", target_type="store", details=report.as_dict()
+        )
+    return SyncSummary(roster, results, report)
