@@ -30,7 +30,10 @@ def _now() -> Any:
 
 
 def _json(default: Any) -> Any:
-    return Field(default_factory=default, sa_column=sa.Column(sa.JSON, nullable=False))
+    # the Core-level default serves bulk inserts that leave the column out
+    return Field(
+        default_factory=default, sa_column=sa.Column(sa.JSON, nullable=False, default=lambda: default())
+    )
 
 
 class Provider(StrEnum):
