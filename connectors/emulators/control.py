@@ -10,6 +10,8 @@ middleware itself, so every emulator has the same ones:
 - ``POST /_emulator/faults``    replace the fault plan: ``{"spec": "5xx:0.1,page:/api/v1/users:2"}``
 - ``POST /_emulator/rate``      ``{"limit": 100, "window_s": 60}`` (limit 0 disables)
 - ``POST /_emulator/latency``   ``{"ms": 20}``
+- ``POST /_emulator/trace``     ``{"enabled": true}`` records every request (method, path, query) until
+  disabled; ``GET /_emulator/trace`` returns them (benchmarks replay them as the fetch-only floor)
 - ``GET  /_emulator/state/...`` is the provider app's own (what the provider now holds)
 """
 
@@ -193,6 +195,7 @@ class EmulatorControl:
     hang_s: float = 30.0  # how long a "timeout" fault holds the request before answering
     journal: list[JournalEntry] = field(default_factory=list)
     requests: int = 0
+    trace: list[tuple[str, str, str]] | None = None
     _rng: random.Random = field(default_factory=random.Random)
     _page_counts: dict[str, int] = field(default_factory=dict)
 
@@ -264,9 +267,11 @@ class ControlMiddleware:
             return
         control = self.control
         control.requests += 1
+        query = scope.get("query_string", b"").decode("latin-1")
+        if control.trace is not None:
+            control.trace.append((method, path, query))
         if control.latency_ms:
             await asyncio.sleep(control.latency_ms / 1000)
-        query = scope.get("query_string", b"").decode("latin-1")
         mutating = method in MUTATING_METHODS
         extra_headers: dict[str, str] = {}
         bucket = None if path.startswith("/_emulator") else self.style.rate_bucket(method, path)
@@ -370,6 +375,11 @@ class ControlMiddleware:
         elif path == "/_emulator/latency" and method == "POST":
             control.latency_ms = float(payload.get("ms", 0))
             await self._json(send, 200, {"ms": control.latency_ms})
+        elif path == "/_emulator/trace" and method == "POST":
+            control.trace = [] if payload.get("enabled", True) else None
+            await self._json(send, 200, {"enabled": control.trace is not None})
+        elif path == "/_emulator/trace" and method == "GET":
+            await self._json(send, 200, [list(entry) for entry in control.trace or []])
         elif path == "/_emulator/stats" and method == "GET":
             await self._json(send, 200, {"requests": control.requests, "throttled": control.budget.throttled})
         else:
