@@ -47,18 +47,24 @@ class ServerThread:
     """
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: TlsMaterial | None = None
+        self, app: Any = None, *, host: str = "127.0.0.1", port: int = 0, tls: TlsMaterial | None = None
     ) -> None:
-        import uvicorn
-
+        self.app = app  # may be set after construction, once ``url`` is known
         self.host = host
         self.tls = tls
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
+        self._server: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"emulator:{self.port}", daemon=True)
+
+    def _config(self) -> Any:
+        import uvicorn
+
+        tls = self.tls
+        return uvicorn.Config(
+            self.app,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -67,8 +73,6 @@ class ServerThread:
             ssl_certfile=str(tls.cert_path) if tls else None,
             ssl_keyfile=str(tls.key_path) if tls else None,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"emulator:{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -79,6 +83,11 @@ class ServerThread:
         self._server.run(sockets=[self._sock])
 
     def start(self, timeout_s: float = 10.0) -> ServerThread:
+        import uvicorn
+
+        if self.app is None:
+            raise RuntimeError("ServerThread.app must be set before start()")
+        self._server = uvicorn.Server(self._config())
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -88,8 +97,9 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._server is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
         self._sock.close()
 
     def __enter__(self) -> ServerThread:

@@ -1,0 +1,572 @@
+"""The Okta Management API's routes over :class:`OktaState`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from connectors.emulators.okta.filters import FilterError, compile_filter
+from connectors.emulators.okta.state import USER_TYPE_ID, OktaApiError, OktaState, iso, now
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def error_body(code: str, summary: str, causes: Iterable[str] = ()) -> bytes:
+    return json.dumps(
+        {
+            "errorCode": code,
+            "errorSummary": summary,
+            "errorLink": code,
+            "errorId": "oae" + secrets.token_urlsafe(16)[:19],
+            "errorCauses": [{"errorSummary": c} for c in causes],
+        }
+    ).encode()
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _limit(request: Request, default: int, maximum: int) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise OktaApiError(
+            400, "E0000001", "Api validation failed: limit", ["limit: must be a number"]
+        ) from None
+    if value < 0:
+        return maximum if default < 0 else default
+    return max(1, min(value, maximum))
+
+
+class OktaRoutes:
+    def __init__(self, state: OktaState, *, api_token: str | None) -> None:
+        self.state = state
+        self.api_token = api_token
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def authorized(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                self._check_token(request.headers.get("authorization", ""))
+                return await handler(request)
+            except OktaApiError as exc:
+                return Response(
+                    error_body(exc.code, exc.summary, exc.causes),
+                    status_code=exc.status,
+                    media_type="application/json",
+                )
+            except FilterError as exc:
+                return Response(
+                    error_body("E0000031", "Invalid search criteria.", [str(exc)]),
+                    status_code=400,
+                    media_type="application/json",
+                )
+
+        return wrapped
+
+    def _check_token(self, header: str) -> None:
+        token = header[4:].strip() if header[:4].upper() == "SSWS" else ""
+        if not token or (self.api_token is not None and token != self.api_token):
+            raise OktaApiError(401, "E0000011", "Invalid token provided")
+
+    def _page(
+        self,
+        request: Request,
+        path: str,
+        ids: list[str],
+        render: Callable[[str], dict[str, Any] | None],
+        *,
+        limit: int,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Response:
+        """One page of ``ids`` after the ``after`` cursor, with Okta's Link headers."""
+        after = request.query_params.get("after")
+        start = 0
+        if after:
+            try:
+                start = self._position(ids, after) + 1
+            except ValueError:
+                start = len(ids)
+
+        def wanted(position: int) -> dict[str, Any] | None:
+            rendered = render(ids[position])
+            if rendered is None or (keep is not None and not keep(rendered)):
+                return None
+            return rendered
+
+        items: list[dict[str, Any]] = []
+        position = start
+        while position < len(ids) and len(items) < limit:
+            rendered = wanted(position)
+            position += 1
+            if rendered is not None:
+                items.append(rendered)
+        more = False
+        if len(items) == limit:
+            while position < len(ids) and not more:
+                more = wanted(position) is not None
+                position += 1
+        last_id = items[-1]["id"] if items else None
+        params = {k: v for k, v in request.query_params.items() if k not in ("after", "limit")}
+        self_link = f"{self.state.base_url}{path}?{urlencode({**params, 'limit': limit})}"
+        links = [f'<{self_link}>; rel="self"']
+        if more and last_id is not None:
+            next_link = (
+                f"{self.state.base_url}{path}?{urlencode({**params, 'after': last_id, 'limit': limit})}"
+            )
+            links.append(f'<{next_link}>; rel="next"')
+        return json_response(items, headers={"Link": ", ".join(links)})
+
+    def _position(self, ids: list[str], after: str) -> int:
+        index = self.state.user_index.get(after)
+        if index is not None and index < len(ids) and ids[index] == after:
+            return index
+        return ids.index(after)
+
+    # -- users ------------------------------------------------------------------------
+
+    async def list_users(self, request: Request) -> Response:
+        q = request.query_params
+        expression = q.get("search") or q.get("filter")
+        predicate = compile_filter(expression)
+        prefix = (q.get("q") or "").lower()
+        hide_deprovisioned = not (expression and "status" in expression)
+
+        def keep(user: dict[str, Any]) -> bool:
+            if hide_deprovisioned and user["status"] == "DEPROVISIONED":
+                return False
+            if prefix:
+                p = user["profile"]
+                if not any(
+                    str(p.get(f) or "").lower().startswith(prefix) for f in ("firstName", "lastName", "email")
+                ):
+                    return False
+            return predicate is None or predicate(user)
+
+        state = self.state
+        with state.lock:
+            ids = state.user_order
+            limit = _limit(request, 10 if prefix else 200, 200)
+
+            def render(uid: str) -> dict[str, Any] | None:
+                user = state.users.get(uid)
+                return state.user_json(user) if user is not None else None
+
+            return self._page(request, "/api/v1/users", ids, render, limit=limit, keep=keep)
+
+    async def get_user(self, request: Request) -> Response:
+        with self.state.lock:
+            return json_response(self.state.user_json(self.state.user(request.path_params["user"])))
+
+    async def update_user(self, request: Request) -> Response:
+        body = await _json_body(request)
+        profile = body.get("profile")
+        if not isinstance(profile, dict):
+            raise OktaApiError(400, "E0000001", "Api validation failed: profile", ["profile: required"])
+        user = self.state.update_profile(request.path_params["user"], profile)
+        with self.state.lock:
+            return json_response(self.state.user_json(user))
+
+    async def delete_user(self, request: Request) -> Response:
+        self.state.delete_user(request.path_params["user"])
+        return Response(status_code=204)
+
+    async def lifecycle(self, request: Request) -> Response:
+        self.state.lifecycle(request.path_params["user"], request.path_params["action"])
+        return json_response({})
+
+    async def clear_sessions(self, request: Request) -> Response:
+        oauth = request.query_params.get("oauthTokens", "false").lower() == "true"
+        self.state.clear_sessions(request.path_params["user"], oauth)
+        return Response(status_code=204)
+
+    async def revoke_grants(self, request: Request) -> Response:
+        self.state.revoke_grants(request.path_params["user"])
+        return Response(status_code=204)
+
+    async def user_factors(self, request: Request) -> Response:
+        with self.state.lock:
+            user = self.state.user(request.path_params["user"])
+            base = f"{self.state.base_url}/api/v1/users/{user.id}/factors"
+            return json_response(
+                [{**f, "_links": {"self": {"href": f"{base}/{f['id']}"}}} for f in user.factors]
+            )
+
+    async def user_groups(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            user = state.user(request.path_params["user"])
+            return json_response(
+                [state.group_json(state.groups[g]) for g in state.user_groups.get(user.id, {})]
+            )
+
+    async def user_roles(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            user = state.user(request.path_params["user"])
+            return json_response([state.role_json(user.id, r) for r in state.roles.get(user.id, [])])
+
+    async def delete_user_role(self, request: Request) -> Response:
+        self.state.unassign_role(request.path_params["user"], request.path_params["role"])
+        return Response(status_code=204)
+
+    # -- groups -----------------------------------------------------------------------
+
+    async def list_groups(self, request: Request) -> Response:
+        q = request.query_params
+        predicate = compile_filter(q.get("search") or q.get("filter"))
+        prefix = (q.get("q") or "").lower()
+        state = self.state
+
+        def keep(group: dict[str, Any]) -> bool:
+            if prefix and not group["profile"]["name"].lower().startswith(prefix):
+                return False
+            return predicate is None or predicate(group)
+
+        with state.lock:
+            limit = _limit(request, 10000, 10000)
+            return self._page(
+                request,
+                "/api/v1/groups",
+                state.group_order,
+                lambda gid: state.group_json(state.groups[gid]) if gid in state.groups else None,
+                limit=limit,
+                keep=keep if (predicate or prefix) else None,
+            )
+
+    async def get_group(self, request: Request) -> Response:
+        with self.state.lock:
+            return json_response(self.state.group_json(self.state.group(request.path_params["group"])))
+
+    async def group_users(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            group = state.group(request.path_params["group"])
+            ids = list(group.members)
+            limit = _limit(request, 1000, 1000)
+            return self._page(
+                request,
+                f"/api/v1/groups/{group.id}/users",
+                ids,
+                lambda uid: state.user_json(state.users[uid]) if uid in state.users else None,
+                limit=limit,
+            )
+
+    async def add_group_user(self, request: Request) -> Response:
+        self.state.add_member(request.path_params["group"], request.path_params["user"])
+        return Response(status_code=204)
+
+    async def remove_group_user(self, request: Request) -> Response:
+        self.state.remove_member(request.path_params["group"], request.path_params["user"])
+        return Response(status_code=204)
+
+    async def group_owners(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            group = state.group(request.path_params["group"])
+            owners = []
+            for uid in group.owners:
+                user = state.users.get(uid)
+                if user is not None:
+                    owners.append(
+                        {
+                            "id": uid,
+                            "type": "USER",
+                            "displayName": user.profile.get("displayName"),
+                            "originType": "OKTA_DIRECTORY",
+                            "originId": None,
+                            "resolved": True,
+                            "lastUpdated": iso(user.last_updated),
+                        }
+                    )
+            return json_response(owners)
+
+    async def group_rules(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            rules = []
+            for gid in state.group_order:
+                group = state.groups[gid]
+                if not group.name.startswith("dept-"):
+                    continue
+                department = group.name.removeprefix("dept-").replace("-", " ").title()
+                rules.append(
+                    {
+                        "id": "0pr" + gid[3:],
+                        "type": "group_rule",
+                        "status": "ACTIVE",
+                        "name": f"Department {department}",
+                        "created": iso(group.created),
+                        "lastUpdated": iso(group.created),
+                        "conditions": {
+                            "expression": {
+                                "type": "urn:okta:expression:1.0",
+                                "value": f'user.department=="{department}"',
+                            },
+                            "people": {"users": {"exclude": []}},
+                        },
+                        "actions": {"assignUserToGroups": {"groupIds": [gid]}},
+                    }
+                )
+            limit = _limit(request, 50, 200)
+            return json_response(rules[:limit])
+
+    # -- apps -------------------------------------------------------------------------
+
+    async def list_apps(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            limit = _limit(request, 20, 200)
+            return self._page(
+                request,
+                "/api/v1/apps",
+                state.app_order,
+                lambda aid: state.app_json(state.apps[aid]),
+                limit=limit,
+            )
+
+    async def get_app(self, request: Request) -> Response:
+        with self.state.lock:
+            return json_response(self.state.app_json(self.state.app(request.path_params["app"])))
+
+    async def app_users(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            app = state.app(request.path_params["app"])
+            limit = _limit(request, 50, 500)
+            return self._page(
+                request,
+                f"/api/v1/apps/{app.id}/users",
+                list(app.users),
+                lambda uid: (
+                    state.app_user_json(app, uid) if uid in state.users and uid in app.users else None
+                ),
+                limit=limit,
+            )
+
+    async def remove_app_user(self, request: Request) -> Response:
+        self.state.unassign_app(request.path_params["app"], request.path_params["user"])
+        return Response(status_code=204)
+
+    # -- schema and types ---------------------------------------------------------------
+
+    async def user_type(self, request: Request) -> Response:
+        type_id = request.path_params["type"]
+        if type_id not in (USER_TYPE_ID, "default"):
+            raise OktaApiError(404, "E0000007", f"Not found: Resource not found: {type_id} (UserType)")
+        return json_response(
+            {
+                "id": USER_TYPE_ID,
+                "displayName": "User",
+                "name": "user",
+                "description": "Okta user profile template with default permission settings",
+                "default": True,
+                "createdBy": "00uadmin000000000000",
+                "lastUpdatedBy": "00uadmin000000000000",
+                "created": "2024-01-01T00:00:00.000Z",
+                "lastUpdated": "2024-01-01T00:00:00.000Z",
+                "_links": {
+                    "schema": {"href": f"{self.state.base_url}/api/v1/meta/schemas/user/osc1ab2cd3ef4gh5ij6k"}
+                },
+            }
+        )
+
+    async def user_schema(self, request: Request) -> Response:
+        def attribute(title: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
+            return {"title": title, "type": kind, "mutability": "READ_WRITE", "scope": "NONE", **extra}
+
+        return json_response(
+            {
+                "id": f"{self.state.base_url}/meta/schemas/user/{request.path_params['schema']}",
+                "$schema": "http://json-schema.org/draft-04/schema#",
+                "name": "user",
+                "title": "User",
+                "type": "object",
+                "created": "2024-01-01T00:00:00.000Z",
+                "lastUpdated": "2024-01-01T00:00:00.000Z",
+                "definitions": {
+                    "base": {
+                        "id": "#base",
+                        "type": "object",
+                        "properties": {
+                            "login": attribute("Username", required=True, minLength=5, maxLength=100),
+                            "firstName": attribute("First name"),
+                            "lastName": attribute("Last name"),
+                            "email": attribute("Primary email", format="email", required=True),
+                            "secondEmail": attribute("Secondary email", format="email"),
+                            "displayName": attribute("Display name"),
+                            "employeeNumber": attribute("Employee number"),
+                            "department": attribute("Department"),
+                            "title": attribute("Title"),
+                            "manager": attribute("Manager"),
+                            "managerId": attribute("ManagerId"),
+                            "userType": attribute("User type"),
+                        },
+                        "required": ["login", "firstName", "lastName", "email"],
+                    },
+                    "custom": {"id": "#custom", "type": "object", "properties": {}, "required": []},
+                },
+                "properties": {
+                    "profile": {"allOf": [{"$ref": "#/definitions/base"}, {"$ref": "#/definitions/custom"}]}
+                },
+            }
+        )
+
+    # -- System Log ----------------------------------------------------------------------
+
+    async def logs(self, request: Request) -> Response:
+        q = request.query_params
+        state = self.state
+        since = q.get("since") or iso(now() - timedelta(days=7))
+        until = q.get("until")
+        predicate = compile_filter(q.get("filter"))
+        descending = q.get("sortOrder", "ASCENDING").upper() == "DESCENDING"
+        limit = _limit(request, 100, 1000)
+        after = q.get("after")
+        with state.lock:
+            events = [
+                e
+                for e in state.logs
+                if e["published"] >= since
+                and (until is None or e["published"] < until)
+                and (predicate is None or predicate(e))
+            ]
+        if descending:
+            events.reverse()
+        if after:
+            positions = [i for i, e in enumerate(events) if e["uuid"] == after]
+            events = events[positions[0] + 1 :] if positions else []
+        page = events[:limit]
+        params = {k: v for k, v in q.items() if k not in ("after", "limit")}
+
+        def link(rel: str, **extra: Any) -> str:
+            query = urlencode({**params, **extra, "limit": limit})
+            return f'<{state.base_url}/api/v1/logs?{query}>; rel="{rel}"'
+
+        links = [link("self")]
+        # Polling: in ascending order without `until` the next link is always there.
+        polling = not descending and until is None
+        if page and (polling or len(events) > limit):
+            links.append(link("next", after=page[-1]["uuid"]))
+        elif polling and after:
+            links.append(link("next", after=after))
+        return json_response(page, headers={"Link": ", ".join(links)})
+
+    # -- emulator state --------------------------------------------------------------------
+
+    async def state_user(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            user = state.user(request.path_params["user"])
+            return json_response(
+                {
+                    "user": state.user_json(user),
+                    "groups": [state.groups[g].name for g in state.user_groups.get(user.id, {})],
+                    "apps": sorted(a.name for a in state.apps.values() if user.id in a.users),
+                    "roles": [r.type for r in state.roles.get(user.id, [])],
+                    "factors": [f["factorType"] for f in user.factors],
+                    "sessions_cleared_at": iso(user.sessions_cleared_at),
+                    "oauth_tokens_revoked_at": iso(user.oauth_tokens_revoked_at),
+                    "grants_revoked_at": iso(user.grants_revoked_at),
+                }
+            )
+
+    async def state_summary(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            statuses: dict[str, int] = {}
+            for user in state.users.values():
+                statuses[user.status] = statuses.get(user.status, 0) + 1
+            return json_response(
+                {
+                    "users": len(state.users),
+                    "statuses": statuses,
+                    "groups": len(state.groups),
+                    "memberships": sum(len(g.members) for g in state.groups.values()),
+                    "apps": len(state.apps),
+                    "app_assignments": sum(len(a.users) for a in state.apps.values()),
+                    "role_assignments": sum(len(r) for r in state.roles.values()),
+                    "log_events": len(state.logs),
+                }
+            )
+
+    async def state_churn(self, request: Request) -> Response:
+        body = await _json_body(request)
+        return json_response(self.state.churn(float(body.get("share", 0.01)), int(body.get("seed", 1))))
+
+    def routes(self) -> list[Route]:
+        a = self.authorized
+        return [
+            Route("/api/v1/users", a(self.list_users), methods=["GET"]),
+            Route("/api/v1/users/{user}", a(self.get_user), methods=["GET"]),
+            Route("/api/v1/users/{user}", a(self.update_user), methods=["POST"]),
+            Route("/api/v1/users/{user}", a(self.delete_user), methods=["DELETE"]),
+            Route("/api/v1/users/{user}/lifecycle/{action}", a(self.lifecycle), methods=["POST"]),
+            Route("/api/v1/users/{user}/sessions", a(self.clear_sessions), methods=["DELETE"]),
+            Route("/api/v1/users/{user}/grants", a(self.revoke_grants), methods=["DELETE"]),
+            Route("/api/v1/users/{user}/factors", a(self.user_factors), methods=["GET"]),
+            Route("/api/v1/users/{user}/groups", a(self.user_groups), methods=["GET"]),
+            Route("/api/v1/users/{user}/roles", a(self.user_roles), methods=["GET"]),
+            Route("/api/v1/users/{user}/roles/{role}", a(self.delete_user_role), methods=["DELETE"]),
+            Route("/api/v1/groups", a(self.list_groups), methods=["GET"]),
+            Route("/api/v1/groups/rules", a(self.group_rules), methods=["GET"]),
+            Route("/api/v1/groups/{group}", a(self.get_group), methods=["GET"]),
+            Route("/api/v1/groups/{group}/users", a(self.group_users), methods=["GET"]),
+            Route("/api/v1/groups/{group}/users/{user}", a(self.add_group_user), methods=["PUT"]),
+            Route("/api/v1/groups/{group}/users/{user}", a(self.remove_group_user), methods=["DELETE"]),
+            Route("/api/v1/groups/{group}/owners", a(self.group_owners), methods=["GET"]),
+            Route("/api/v1/apps", a(self.list_apps), methods=["GET"]),
+            Route("/api/v1/apps/{app}", a(self.get_app), methods=["GET"]),
+            Route("/api/v1/apps/{app}/users", a(self.app_users), methods=["GET"]),
+            Route("/api/v1/apps/{app}/users/{user}", a(self.remove_app_user), methods=["DELETE"]),
+            Route("/api/v1/meta/types/user/{type}", a(self.user_type), methods=["GET"]),
+            Route("/api/v1/meta/schemas/user/{schema}", a(self.user_schema), methods=["GET"]),
+            Route("/api/v1/logs", a(self.logs), methods=["GET"]),
+            Route("/_emulator/state/users/{user}", self._plain(self.state_user), methods=["GET"]),
+            Route("/_emulator/state/summary", self._plain(self.state_summary), methods=["GET"]),
+            Route("/_emulator/state/churn", self._plain(self.state_churn), methods=["POST"]),
+        ]
+
+    def _plain(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except OktaApiError as exc:
+                return Response(
+                    error_body(exc.code, exc.summary, exc.causes),
+                    status_code=exc.status,
+                    media_type="application/json",
+                )
+
+        return wrapped
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        raise OktaApiError(400, "E0000003", "The request body was not well-formed.") from None
+    if not isinstance(body, dict):
+        raise OktaApiError(400, "E0000003", "The request body was not well-formed.")
+    return body

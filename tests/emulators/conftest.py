@@ -1,0 +1,49 @@
+"""Fixtures: generated orgs and emulators served over TLS on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.emulators.control import EmulatorControl
+from connectors.emulators.generate import generate_org
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.server import ServerThread, TlsMaterial, make_tls
+
+
+@pytest.fixture(scope="session")
+def org_1000() -> SyntheticOrg:
+    return generate_org(1000, seed=3)
+
+
+@pytest.fixture(scope="session")
+def small_org() -> SyntheticOrg:
+    return generate_org(200, seed=7)
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    return make_tls(Path(tmp_path_factory.mktemp("tls")))
+
+
+Serve = Callable[..., tuple[ServerThread, EmulatorControl]]
+
+
+@pytest.fixture
+def serve(tls: TlsMaterial) -> Iterator[Serve]:
+    """serve(create_app, directory, **kwargs) -> (server, control), stopped after the test."""
+    servers: list[ServerThread] = []
+
+    def start(create_app: Callable[..., Any], directory: Any, *, use_tls: bool = True, **kwargs: Any) -> Any:
+        control = EmulatorControl()
+        server = ServerThread(tls=tls if use_tls else None)
+        server.app = create_app(directory, control, base_url=server.url, **kwargs)
+        servers.append(server.start())
+        return server, control
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,211 @@
+"""The Okta emulator driven by the official okta SDK (3.x) and by plain HTTP, as other tools use it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.okta import OktaCredentials, create_app
+from connectors.emulators.server import TlsMaterial
+
+
+def sdk_run(
+    url: str, tls: TlsMaterial, body: Callable[[Any], Awaitable[Any]], token: str = "test-token"
+) -> Any:
+    """Run ``body(client)`` with an okta SDK client whose HTTP session trusts the emulator's CA."""
+
+    async def main() -> Any:
+        import aiohttp
+        from okta.client import Client
+
+        client = Client({"orgUrl": url, "token": token, "rateLimit": {"maxRetries": 0}})
+        context = ssl.create_default_context(cafile=str(tls.ca_path))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+            client.get_request_executor().set_session(session)
+            return await body(client)
+
+    return asyncio.run(main())
+
+
+def http(url: str, tls: TlsMaterial, token: str = "test-token") -> httpx.Client:
+    return httpx.Client(
+        base_url=url,
+        verify=ssl.create_default_context(cafile=str(tls.ca_path)),
+        headers={"Authorization": f"SSWS {token}"},
+    )
+
+
+def test_sdk_pages_through_a_1000_person_org(serve, tls, org_1000: SyntheticOrg) -> None:
+    server, _ = serve(create_app, org_1000.okta)
+
+    async def body(client: Any) -> tuple[list[str], int]:
+        from okta.pagination import PaginationHelper
+
+        ids: list[str] = []
+        pages = 0
+        cursor = None
+        while True:
+            users, resp, err = await client.list_users(limit=200, after=cursor)
+            assert err is None
+            ids += [u.id for u in users]
+            pages += 1
+            cursor = PaginationHelper.extract_next_cursor(resp.headers)
+            if not cursor:
+                return ids, pages
+
+    ids, pages = sdk_run(server.url, tls, body)
+    expected = [a for a in org_1000.okta.accounts if a.status != "deprovisioned"]
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert pages == -(-len(expected) // 200)
+
+
+def test_sdk_reads_groups_factors_apps_roles(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    admin = next(a for a in small_org.okta.accounts if a.key == "shared-it-admin")
+
+    async def body(client: Any) -> dict[str, Any]:
+        user, _, err = await client.get_user(admin.login)
+        assert err is None
+        groups, _, _ = await client.list_groups(filter='type eq "BUILT_IN"')
+        members, _, _ = await client.list_group_users(groups[0].id, limit=1000)
+        apps, _, _ = await client.list_applications()
+        app_users, _, _ = await client.list_application_users(apps[0].id)
+        factors, _, _ = await client.list_factors(user.id)
+        roles, _, _ = await client.list_assigned_roles_for_user(user.id)
+        return {
+            "login": user.profile.login,
+            "everyone": (groups[0].profile.actual_instance.name, len(members)),
+            "apps": len(apps),
+            "app_users": len(app_users),
+            "factors": factors,
+            "roles": sorted(r.actual_instance.type.value for r in roles),
+        }
+
+    seen = sdk_run(server.url, tls, body)
+    live = [a for a in small_org.okta.accounts if a.status != "deprovisioned"]
+    assert seen["login"] == admin.login
+    assert seen["everyone"] == ("Everyone", len(live))
+    assert seen["apps"] == len(small_org.okta.apps)
+    assert seen["app_users"] > 0
+    assert seen["factors"] == []  # the shared it-admin account has no MFA: the mess is real
+    assert "SUPER_ADMIN" in seen["roles"]
+
+
+def test_mutations_are_applied_journaled_and_logged(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    account = next(a for a in small_org.okta.accounts if a.status == "active" and a.person_employee_id)
+
+    async def body(client: Any) -> None:
+        user, _, _ = await client.get_user(account.login)
+        # the SDK returns (result, response, error) or, on some errors, (result, error): the error is last
+        assert (await client.suspend_user(user.id))[-1] is None
+        err = (await client.suspend_user(user.id))[-1]  # Okta refuses to suspend a suspended user
+        assert err is not None and "E0000001" in str(err)
+        assert (await client.revoke_user_sessions(user.id, oauth_tokens=True))[-1] is None
+
+    sdk_run(server.url, tls, body)
+    with http(server.url, tls) as client:
+        uid = client.get(f"/api/v1/users/{account.login}").json()["id"]
+        state = client.get(f"/_emulator/state/users/{uid}").json()
+        journal = client.get("/_emulator/journal").json()
+        events = client.get("/api/v1/logs", params={"filter": 'eventType eq "user.lifecycle.suspend"'}).json()
+    assert state["user"]["status"] == "SUSPENDED"
+    assert state["sessions_cleared_at"] and state["oauth_tokens_revoked_at"]
+    assert [(e["method"], e["status"]) for e in journal] == [("POST", 200), ("POST", 400), ("DELETE", 204)]
+    assert journal[2]["path"] == f"/api/v1/users/{uid}/sessions" and journal[2]["query"] == "oauthTokens=true"
+    assert [e["target"][0]["id"] for e in events] == [uid]
+
+
+def test_rate_limit_headers_and_429(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    with http(server.url, tls) as client:
+        first = client.get("/api/v1/users", params={"limit": 1})
+        assert {"x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset", "date"} <= set(
+            first.headers
+        )
+        client.post("/_emulator/rate", json={"limit": 3, "window_s": 60})
+        codes = [client.get("/api/v1/users", params={"limit": 1}).status_code for _ in range(4)]
+        throttled = client.get("/api/v1/users", params={"limit": 1})
+        groups = client.get("/api/v1/groups", params={"limit": 1})  # another endpoint family, another budget
+    assert codes == [200, 200, 200, 429]
+    assert throttled.json()["errorCode"] == "E0000047"
+    assert throttled.headers["x-rate-limit-remaining"] == "0"
+    assert int(throttled.headers["x-rate-limit-reset"]) > 0
+    assert groups.status_code == 200
+
+    async def body(client: Any) -> Any:
+        return await client.list_users(limit=1)
+
+    err = sdk_run(server.url, tls, body)[-1]
+    assert err is not None and "429" in str(err)  # with retries off, the SDK surfaces the 429
+
+
+def test_5xx_fault_surfaces_as_sdk_error(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    with http(server.url, tls) as client:
+        client.post("/_emulator/faults", json={"spec": "page:/api/v1/users:2"})
+
+    async def body(client: Any) -> list[Any]:
+        from okta.pagination import PaginationHelper
+
+        _, resp, err = await client.list_users(limit=50)
+        assert err is None
+        cursor = PaginationHelper.extract_next_cursor(resp.headers)
+        _, _, err = await client.list_users(limit=50, after=cursor)
+        return [err]
+
+    (err,) = sdk_run(server.url, tls, body)
+    assert err is not None and "500" in str(err)
+
+
+def test_filters_and_search(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    deprovisioned = {a.login for a in small_org.okta.accounts if a.status == "deprovisioned"}
+    with http(server.url, tls) as client:
+        default = {u["profile"]["login"] for u in client.get("/api/v1/users").json()}
+        filtered = client.get("/api/v1/users", params={"filter": 'status eq "DEPROVISIONED"'}).json()
+        search = client.get("/api/v1/users", params={"search": 'profile.department eq "Engineering"'}).json()
+        since = client.get(
+            "/api/v1/users", params={"filter": 'lastUpdated gt "2030-01-01T00:00:00.000Z"'}
+        ).json()
+        bad = client.get("/api/v1/users", params={"filter": 'status eq "ACTIVE" and'})
+        okta_groups = client.get("/api/v1/groups", params={"filter": 'type eq "OKTA_GROUP"'}).json()
+    assert deprovisioned and not (deprovisioned & default)
+    assert {u["profile"]["login"] for u in filtered} == deprovisioned
+    assert search and all(u["profile"]["department"] == "Engineering" for u in search)
+    assert since == []
+    assert bad.status_code == 400 and bad.json()["errorCode"] == "E0000031"
+    assert okta_groups and all(g["type"] == "OKTA_GROUP" for g in okta_groups)
+
+
+@pytest.mark.parametrize("header", ["SSWS test-token", "SSWStest-token"])
+def test_ssws_with_or_without_space_and_strict_auth(serve, tls, small_org: SyntheticOrg, header: str) -> None:
+    server, _ = serve(create_app, small_org.okta, strict_auth=True, credentials=OktaCredentials("test-token"))
+    with httpx.Client(
+        base_url=server.url, verify=ssl.create_default_context(cafile=str(tls.ca_path))
+    ) as client:
+        assert (
+            client.get("/api/v1/users", params={"limit": 1}, headers={"Authorization": header}).status_code
+            == 200
+        )
+        wrong = client.get("/api/v1/users", headers={"Authorization": "SSWS wrong-token"})
+    assert (wrong.status_code, wrong.json()["errorCode"]) == (401, "E0000011")
+
+
+def test_system_log_polls_forward(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    with http(server.url, tls) as client:
+        assert client.post("/_emulator/state/churn", json={"share": 0.05, "seed": 2}).status_code == 200
+        page = client.get("/api/v1/logs", params={"since": "2020-01-01T00:00:00.000Z", "limit": 5})
+        events = page.json()
+        following = client.get(page.links["next"]["url"]).json()
+        tail = client.get(page.links["next"]["url"].replace("limit=5", "limit=1000")).json()
+    assert len(events) == 5 and following
+    assert events[0]["published"] <= following[0]["published"]
+    assert len(tail) + 5 == len({e["uuid"] for e in events + tail})
