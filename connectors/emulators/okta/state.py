@@ -336,7 +336,7 @@ class OktaState:
             "created": iso(app.created),
             "lastUpdated": iso(app.created),
             "signOnMode": "SAML_2_0",
-            "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
+            "accessibility": {"selfService": False},
             "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
             "features": [],
             "settings": {"app": {}},
@@ -352,13 +352,11 @@ class OktaState:
         stamp = iso(user.created)
         return {
             "id": uid,
-            "externalId": None,
             "created": stamp,
             "lastUpdated": stamp,
             "scope": app.users[uid],
             "status": "PROVISIONED" if user.status == "ACTIVE" else "INACTIVE",
             "statusChanged": stamp,
-            "passwordChanged": None,
             "syncState": "DISABLED",
             "credentials": {"userName": user.profile["login"]},
             "profile": {},

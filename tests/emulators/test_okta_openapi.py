@@ -1,0 +1,144 @@
+"""The Okta emulator's responses validate against Okta's official management OpenAPI spec."""
+
+from __future__ import annotations
+
+import ssl
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.okta import create_app
+
+SPEC_CANDIDATES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "okta-management-openapi.yaml",
+    Path("/work/shared/reference/okta-management-openapi.yaml"),
+)
+
+
+def _to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: `nullable` becomes a null type; vendor keys go."""
+    if isinstance(node, list):
+        return [_to_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _to_json_schema(v) for k, v in node.items() if not k.startswith("x-") and k != "discriminator"}
+    if node.get("nullable"):
+        out.pop("nullable")
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        if "$ref" in out or "allOf" in out:
+            return {"anyOf": [{"type": "null"}, {k: v for k, v in out.items() if k in ("$ref", "allOf")}]}
+    return out
+
+
+@cache
+def spec() -> dict[str, Any]:
+    for path in SPEC_CANDIDATES:
+        if path.exists():
+            with path.open() as handle:
+                return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    pytest.fail(f"the Okta OpenAPI spec is missing (looked in {', '.join(map(str, SPEC_CANDIDATES))})")
+
+
+@cache
+def components() -> dict[str, Any]:
+    return {"schemas": _to_json_schema(spec()["components"]["schemas"])}
+
+
+def validate(instance: dict[str, Any], schema_name: str) -> None:
+    """Validate against the named schema, or the subtype its discriminator names."""
+    raw = spec()["components"]["schemas"][schema_name]
+    discriminator = raw.get("discriminator")
+    if discriminator and instance.get(discriminator["propertyName"]) in discriminator.get("mapping", {}):
+        schema_name = discriminator["mapping"][instance[discriminator["propertyName"]]].split("/")[-1]
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": components()}
+    jsonschema.Draft7Validator(schema).validate(instance)
+
+
+@pytest.fixture(scope="module")
+def okta(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> httpx.Client:
+    from connectors.emulators.control import EmulatorControl
+    from connectors.emulators.generate import generate_org
+    from connectors.emulators.server import ServerThread, make_tls
+
+    org: SyntheticOrg = generate_org(150, seed=11)
+    tls = make_tls(Path(tmp_path_factory.mktemp("okta-tls")))
+    server = ServerThread(tls=tls)
+    server.app = create_app(org.okta, EmulatorControl(), base_url=server.url)
+    server.start()
+    request.addfinalizer(server.stop)
+    client = httpx.Client(
+        base_url=server.url,
+        verify=ssl.create_default_context(cafile=str(tls.ca_path)),
+        headers={"Authorization": "SSWS token"},
+    )
+    request.addfinalizer(client.close)
+    return client
+
+
+def test_users_validate(okta: httpx.Client) -> None:
+    users = okta.get("/api/v1/users", params={"limit": 200}).json()
+    users += okta.get("/api/v1/users", params={"filter": 'status eq "DEPROVISIONED"'}).json()
+    assert len(users) > 100
+    for user in users:
+        validate(user, "User")
+    validate(okta.get(f"/api/v1/users/{users[0]['id']}").json(), "User")
+
+
+def test_groups_and_group_users_validate(okta: httpx.Client) -> None:
+    groups = okta.get("/api/v1/groups").json()
+    assert {g["type"] for g in groups} == {"OKTA_GROUP", "BUILT_IN"}
+    for group in groups:
+        validate(group, "Group")
+    for member in okta.get(f"/api/v1/groups/{groups[0]['id']}/users").json():
+        validate(member, "User")
+
+
+def test_factors_validate(okta: httpx.Client) -> None:
+    kinds = set()
+    for user in okta.get("/api/v1/users", params={"limit": 60}).json():
+        for factor in okta.get(f"/api/v1/users/{user['id']}/factors").json():
+            validate(factor, "UserFactor")
+            kinds.add(factor["factorType"])
+    assert len(kinds) >= 3  # several factor types were checked, each against its own schema
+
+
+def test_apps_and_app_users_validate(okta: httpx.Client) -> None:
+    apps = okta.get("/api/v1/apps", params={"limit": 200}).json()
+    assert apps
+    for app in apps:
+        validate(app, "Application")
+    for app_user in okta.get(f"/api/v1/apps/{apps[0]['id']}/users").json():
+        validate(app_user, "AppUser")
+
+
+def test_errors_validate(okta: httpx.Client) -> None:
+    validate(okta.get("/api/v1/users/does-not-exist").json(), "Error")
+
+
+def test_validation_can_fail() -> None:
+    """The check is real: objects Okta would never send are rejected."""
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"id": "00u1", "status": "HAPPY", "profile": {"login": "a@example.com"}}, "User")
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"id": "00g1", "type": "PARTY_GROUP", "profile": {"name": "x"}}, "Group")
+    with pytest.raises(jsonschema.ValidationError):
+        validate(
+            {
+                "created": "x",
+                "lastUpdated": "x",
+                "scope": "EVERYONE",
+                "status": "ACTIVE",
+                "statusChanged": "x",
+                "_links": {},
+            },
+            "AppUser",
+        )
