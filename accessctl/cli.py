@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from accessctl import __version__
-from accessctl.commands import audit_cmd, config_cmd, db_cmd, hr_cmd, inventory_cmd, report_cmd, sync_cmd
+from accessctl.commands import (
+    audit_cmd,
+    config_cmd,
+    db_cmd,
+    emulate_cmd,
+    hr_cmd,
+    inventory_cmd,
+    report_cmd,
+    sync_cmd,
+)
 from accessctl.context import AppContext
 
 app = typer.Typer(
@@ -24,6 +33,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
 app.command("sync")(sync_cmd.sync)
+app.command("emulate")(emulate_cmd.emulate)
 app.command("people")(inventory_cmd.people)
 app.command("accounts")(inventory_cmd.accounts)
 app.command("access")(inventory_cmd.access)

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -55,6 +56,14 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A CA and a loopback server certificate for the emulators (HTTPS, as MSAL and Okta's SDK demand)."""
+    from connectors.emulators.server import make_tls
+
+    return make_tls(Path(tmp_path_factory.mktemp("tls")))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
-from connectors.emulators.server import ServerThread, TlsMaterial, make_tls
+from connectors.emulators.server import ServerThread, TlsMaterial
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +21,6 @@ def org_1000() -> SyntheticOrg:
 @pytest.fixture(scope="session")
 def small_org() -> SyntheticOrg:
     return generate_org(200, seed=7)
-
-
-@pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return make_tls(Path(tmp_path_factory.mktemp("tls")))
 
 
 Serve = Callable[..., tuple[ServerThread, EmulatorControl]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
@@ -332,16 +333,28 @@ class OktaRoutes:
     # -- apps -------------------------------------------------------------------------
 
     async def list_apps(self, request: Request) -> Response:
+        """Apps; ``filter=user.id eq "..."`` / ``group.id eq "..."`` narrow to one assignee (with the
+        assignment embedded, as Okta does), other filters (``status``, ``name``) apply to the app."""
         state = self.state
+        expression = request.query_params.get("filter") or ""
+        assignee = re.fullmatch(r'\s*(user|group)\.id\s+eq\s+"([^"]+)"\s*', expression)
+        predicate = None if assignee else compile_filter(expression)
         with state.lock:
             limit = _limit(request, 20, 200)
-            return self._page(
-                request,
-                "/api/v1/apps",
-                state.app_order,
-                lambda aid: state.app_json(state.apps[aid]),
-                limit=limit,
-            )
+
+            def render(aid: str) -> dict[str, Any] | None:
+                app = state.apps[aid]
+                body = state.app_json(app)
+                if assignee is None:
+                    return body
+                kind, target = assignee.groups()
+                if kind == "user" and target in app.users:
+                    return {**body, "_embedded": {"user": state.app_user_json(app, target)}}
+                if kind == "group" and target in app.groups:
+                    return body
+                return None
+
+            return self._page(request, "/api/v1/apps", state.app_order, render, limit=limit, keep=predicate)
 
     async def get_app(self, request: Request) -> Response:
         with self.state.lock:

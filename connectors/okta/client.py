@@ -1,0 +1,131 @@
+"""Okta over the official SDK's request executor: auth, user agent and transport are the SDK's;
+responses stay raw JSON (no model object per user), and every failure is classified here, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from connectors.base import AuthError, ConnectorError, NotFoundError, PermissionDeniedError, TransientError
+from connectors.okta.config import OktaConfig
+from connectors.okta.mapping import rate_from_headers
+
+PROVIDER = "okta"
+
+
+@dataclass
+class OktaResponse:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+class OktaClient:
+    """One SDK client and one pooled aiohttp session per connector, created on first use."""
+
+    def __init__(self, config: OktaConfig) -> None:
+        self.config = config
+        self._executor: Any = None
+        self._session: Any = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"OktaClient(org_url={self.config.org_url!r})"
+
+    async def _ready(self) -> Any:
+        if self._executor is not None:
+            return self._executor
+        async with self._lock:
+            if self._executor is None:
+                import aiohttp
+                from okta.client import Client  # costs seconds: only when Okta is actually called
+
+                client = Client(
+                    {
+                        "orgUrl": self.config.org_url.rstrip("/"),
+                        "token": self.config.api_token,
+                        "requestTimeout": int(self.config.timeout_s),
+                        # retries belong to the sync runner, which knows the whole budget
+                        "rateLimit": {"maxRetries": 0},
+                    }
+                )
+                context = (
+                    ssl.create_default_context(cafile=self.config.ca_bundle)
+                    if self.config.ca_bundle
+                    else None
+                )
+                self._session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(
+                        ssl=context if context else True, limit=self.config.max_connections
+                    ),
+                    timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
+                )
+                executor = client.get_request_executor()
+                executor.set_session(self._session)
+                self._executor = executor
+        return self._executor
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """An absolute URL on the org for ``path`` (a path, or a full URL from a Link header)."""
+        if path.startswith("http"):
+            parts = urlsplit(path)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        base = self.config.org_url.rstrip("/")
+        return base + path + (("&" if "?" in path else "?") + urlencode(params) if params else "")
+
+    async def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> OktaResponse:
+        executor = await self._ready()
+        url = self.url(path, params)
+        request, error = await executor.create_request(method, url, body, {})
+        if error is not None:
+            raise ConnectorError(f"cannot build the request {method} {path}: {error}", provider=PROVIDER)
+        try:
+            response, text, error = await executor.execute(request)
+        except (TimeoutError, asyncio.TimeoutError) as exc:  # noqa: UP041 - aiohttp raises either
+            raise TransientError(f"{method} {path}: timed out", provider=PROVIDER) from exc
+        if error is not None:
+            raise classify(method, path, error)
+        parsed = json.loads(text) if text else None
+        return OktaResponse(response.status, parsed, response.headers)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._executor = None
+
+
+def classify(method: str, path: str, error: Any) -> ConnectorError:
+    """The one place SDK and transport failures become the connector error tree."""
+    status = getattr(error, "status", None)
+    where = f"{method} {path}"
+    if status is None:
+        return TransientError(f"{where}: {type(error).__name__}: {error}", provider=PROVIDER)
+    code = getattr(error, "error_code", "")
+    summary = getattr(error, "error_summary", "") or str(error)
+    message = f"{where}: HTTP {status} {code} {summary}".strip()
+    headers = getattr(error, "headers", None) or getattr(error, "response_headers", None) or {}
+    if status == 429:
+        rate = rate_from_headers(headers)
+        retry_after = None
+        if rate is not None:
+            import time
+
+            retry_after = max(0.5, rate.reset_at - time.time() + 0.5)
+        return TransientError(message, provider=PROVIDER, status=status, retry_after=retry_after)
+    if status >= 500:
+        return TransientError(message, provider=PROVIDER, status=status)
+    if status == 401:
+        return AuthError(message, provider=PROVIDER, status=status)
+    if status == 403:
+        return PermissionDeniedError(message, provider=PROVIDER, status=status)
+    if status == 404:
+        return NotFoundError(message, provider=PROVIDER, status=status)
+    return ConnectorError(message, provider=PROVIDER, status=status)

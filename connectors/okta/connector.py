@@ -1,0 +1,235 @@
+"""The Okta connector: one page per call, raw JSON mapped by pure functions, idempotent actions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+from connectors.base import (
+    AccountDetails,
+    AccountRecord,
+    ActionResult,
+    ChangeSet,
+    ConnectorError,
+    EntitlementKind,
+    EntitlementRecord,
+    EntitlementRef,
+    GrantRecord,
+    MfaRecord,
+    NotFoundError,
+    Page,
+)
+from connectors.okta import mapping
+from connectors.okta.client import OktaClient, OktaResponse
+from connectors.okta.config import OktaConfig
+
+LOG_PAGE = 1000
+
+
+def _page(response: OktaResponse, items: list, next_cursor: str | None) -> Page:  # type: ignore[type-arg]
+    return Page(items, next_cursor, requests=1, rate=mapping.rate_from_headers(response.headers))
+
+
+class OktaConnector:
+    provider = "okta"
+    mfa_source = "per_account"
+
+    def __init__(self, config: OktaConfig, *, client: OktaClient | None = None) -> None:
+        self.config = config
+        self.client = client or OktaClient(config)
+
+    def __repr__(self) -> str:
+        return f"OktaConnector(org_url={self.config.org_url!r})"
+
+    # -- listings ------------------------------------------------------------------
+
+    async def list_accounts(self, cursor: str | None) -> Page[AccountRecord]:
+        """Users, then (a second listing Okta only gives when asked) the deprovisioned ones."""
+        phase, _, url = (cursor or "active|").partition("|")
+        if not url:
+            params = {"limit": self.config.page_size}
+            if phase == "deprovisioned":
+                params["filter"] = 'status eq "DEPROVISIONED"'
+            response = await self.client.request("GET", "/api/v1/users", params=params)
+        else:
+            response = await self.client.request("GET", url)
+        items = [mapping.account_from_user(u) for u in response.body]
+        following = mapping.next_link(response.headers.get("Link"))
+        if following:
+            next_cursor: str | None = f"{phase}|{following}"
+        else:
+            next_cursor = "deprovisioned|" if phase == "active" else None
+        return _page(response, items, next_cursor)
+
+    async def list_entitlements(self, cursor: str | None) -> Page[EntitlementRecord]:
+        """Groups, then apps, then the admin role types."""
+        phase, _, url = (cursor or "groups|").partition("|")
+        if phase == "roles":
+            return Page(mapping.role_entitlements(), None, requests=0)
+        path = "/api/v1/groups" if phase == "groups" else "/api/v1/apps"
+        params = {"limit": 10000 if phase == "groups" else 200}
+        response = await (
+            self.client.request("GET", url) if url else self.client.request("GET", path, params=params)
+        )
+        if phase == "groups":
+            items = [mapping.entitlement_from_group(g) for g in response.body]
+        else:
+            items = [
+                mapping.entitlement_from_app(a)
+                for a in response.body
+                if a.get("status", "ACTIVE") == "ACTIVE"
+            ]
+        following = mapping.next_link(response.headers.get("Link"))
+        if following:
+            next_cursor = f"{phase}|{following}"
+        else:
+            next_cursor = "apps|" if phase == "groups" else "roles|"
+        return _page(response, items, next_cursor)
+
+    async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
+        if entitlement.kind is EntitlementKind.GROUP:
+            path, params = f"/api/v1/groups/{entitlement.external_id}/users", {"limit": 1000}
+        elif entitlement.kind is EntitlementKind.APP:
+            path, params = f"/api/v1/apps/{entitlement.external_id}/users", {"limit": 500}
+        else:
+            raise ConnectorError("Okta admin roles are read per user (get_account_details)", provider="okta")
+        response = await (
+            self.client.request("GET", cursor) if cursor else self.client.request("GET", path, params=params)
+        )
+        if entitlement.kind is EntitlementKind.GROUP:
+            items = [mapping.grant_from_group_member(entitlement.external_id, u) for u in response.body]
+        else:
+            items = [mapping.grant_from_app_user(entitlement.external_id, u) for u in response.body]
+        return _page(response, items, mapping.next_link(response.headers.get("Link")))
+
+    async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]:
+        uid = account_external_id
+        groups, apps, roles = await asyncio.gather(
+            self.client.request("GET", f"/api/v1/users/{uid}/groups"),
+            self._all("/api/v1/apps", {"filter": f'user.id eq "{uid}"', "limit": 200}),
+            self.client.request("GET", f"/api/v1/users/{uid}/roles"),
+        )
+        grants = [GrantRecord(uid, EntitlementKind.GROUP, g["id"]) for g in groups.body]
+        for app in apps:
+            scope = ((app.get("_embedded") or {}).get("user") or {}).get("scope")
+            grants.append(GrantRecord(uid, EntitlementKind.APP, app["id"], inherited=scope == "GROUP"))
+        grants += [mapping.grant_from_role(uid, r) for r in roles.body]
+        return grants
+
+    async def _all(self, path: str, params: dict[str, object]) -> list[dict]:  # type: ignore[type-arg]
+        response = await self.client.request("GET", path, params=params)
+        items = list(response.body)
+        following = mapping.next_link(response.headers.get("Link"))
+        while following:
+            response = await self.client.request("GET", following)
+            items += response.body
+            following = mapping.next_link(response.headers.get("Link"))
+        return items
+
+    async def list_mfa(self, cursor: str | None) -> Page[MfaRecord]:
+        raise NotImplementedError("Okta has no bulk MFA report: use get_account_details")
+
+    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+        uid = account_external_id
+        factors, roles = await asyncio.gather(
+            self.client.request("GET", f"/api/v1/users/{uid}/factors"),
+            self.client.request("GET", f"/api/v1/users/{uid}/roles"),
+        )
+        return AccountDetails(
+            uid,
+            mapping.mfa_from_factors(uid, factors.body),
+            [mapping.grant_from_role(uid, r) for r in roles.body],
+        )
+
+    async def changes_since(self, cursor: str | None) -> ChangeSet:
+        """System Log events since the cursor (``{"since", "after"}``); None marks 'now'."""
+        if cursor is None:
+            start = datetime.now(UTC) - timedelta(seconds=5)  # a little overlap: events are idempotent
+            stamp = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
+            return ChangeSet(cursor=json.dumps({"since": stamp}), requests=0)
+        position = json.loads(cursor)
+        params: dict[str, object] = {"since": position["since"], "limit": LOG_PAGE, "sortOrder": "ASCENDING"}
+        if position.get("after"):
+            params["after"] = position["after"]
+        response = await self.client.request("GET", "/api/v1/logs", params=params)
+        events = response.body
+        accounts, entitlements = mapping.changes_from_events(events)
+        if events:
+            position = {"since": position["since"], "after": events[-1]["uuid"]}
+        return ChangeSet(
+            cursor=json.dumps(position),
+            account_ids=accounts,
+            entitlement_ids=entitlements,
+            more=len(events) == LOG_PAGE,
+        )
+
+    async def find_account(
+        self, *, email: str | None = None, external_id: str | None = None
+    ) -> AccountRecord | None:
+        key = external_id or email
+        if not key:
+            raise ValueError("find_account needs an email or an external id")
+        try:
+            response = await self.client.request("GET", f"/api/v1/users/{key}")
+        except NotFoundError:
+            return None
+        return mapping.account_from_user(response.body)
+
+    # -- actions ---------------------------------------------------------------------
+
+    async def _status(self, uid: str) -> str:
+        return (await self.client.request("GET", f"/api/v1/users/{uid}")).body["status"]
+
+    async def _lifecycle(self, uid: str, action: str, done_when: set[str]) -> ActionResult:
+        if await self._status(uid) in done_when:
+            return ActionResult.ALREADY_DONE
+        try:
+            await self.client.request("POST", f"/api/v1/users/{uid}/lifecycle/{action}")
+        except ConnectorError as exc:
+            if exc.status == 400 and await self._status(uid) in done_when:
+                return ActionResult.ALREADY_DONE  # someone else got there first
+            raise
+        return ActionResult.APPLIED
+
+    async def suspend_account(self, external_id: str) -> ActionResult:
+        return await self._lifecycle(external_id, "suspend", {"SUSPENDED", "DEPROVISIONED"})
+
+    async def restore_account(self, external_id: str) -> ActionResult:
+        return await self._lifecycle(external_id, "unsuspend", {"ACTIVE"})
+
+    async def revoke_sessions(self, external_id: str) -> ActionResult:
+        """End every session, revoke OAuth tokens and consent grants (Okta cannot say if any existed)."""
+        await self.client.request(
+            "DELETE", f"/api/v1/users/{external_id}/sessions", params={"oauthTokens": "true"}
+        )
+        await self.client.request("DELETE", f"/api/v1/users/{external_id}/grants")
+        return ActionResult.APPLIED
+
+    async def remove_grant(self, grant: GrantRecord) -> ActionResult:
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
+            if not any(g["id"] == target for g in groups):
+                return ActionResult.ALREADY_DONE
+            await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
+            return ActionResult.APPLIED
+        if grant.entitlement_kind is EntitlementKind.APP:
+            try:
+                await self.client.request("DELETE", f"/api/v1/apps/{target}/users/{uid}")
+            except NotFoundError:
+                return ActionResult.ALREADY_DONE
+            return ActionResult.APPLIED
+        roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
+        matching = [r for r in roles if r.get("type") == target]
+        if not matching:
+            return ActionResult.ALREADY_DONE
+        for role in matching:
+            try:
+                await self.client.request("DELETE", f"/api/v1/users/{uid}/roles/{role['id']}")
+            except NotFoundError:
+                continue
+        return ActionResult.APPLIED
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

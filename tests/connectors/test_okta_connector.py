@@ -1,0 +1,209 @@
+"""The Okta connector against the Okta emulator over HTTPS: listings, MFA, grants, actions, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.base import (
+    AccountStatus,
+    ActionResult,
+    AuthError,
+    EntitlementKind,
+    EntitlementRef,
+    GrantRecord,
+    MfaState,
+    TransientError,
+)
+from connectors.emulators.control import EmulatorControl
+from connectors.emulators.generate import generate_org
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.okta import OktaCredentials, create_app
+from connectors.emulators.server import ServerThread, TlsMaterial
+from connectors.okta import OktaConfig, OktaConnector
+
+TOKEN = "00-connector-test-token"
+
+
+@pytest.fixture(scope="module")
+def org() -> SyntheticOrg:
+    return generate_org(300, seed=5)
+
+
+@pytest.fixture
+def okta(org: SyntheticOrg, tls: TlsMaterial) -> Iterator[tuple[str, httpx.Client]]:
+    server = ServerThread(tls=tls)
+    server.app = create_app(
+        org.okta, EmulatorControl(), base_url=server.url, strict_auth=True, credentials=OktaCredentials(TOKEN)
+    )
+    server.start()
+    client = httpx.Client(
+        base_url=server.url,
+        verify=ssl.create_default_context(cafile=str(tls.ca_path)),
+        headers={"Authorization": f"SSWS {TOKEN}"},
+    )
+    yield server.url, client
+    client.close()
+    server.stop()
+
+
+def connect(url: str, tls: TlsMaterial, token: str = TOKEN, page_size: int = 200) -> OktaConnector:
+    return OktaConnector(
+        OktaConfig(org_url=url, api_token=token, ca_bundle=str(tls.ca_path), page_size=page_size)
+    )
+
+
+def run(connector: OktaConnector, body: Any) -> Any:
+    async def main() -> Any:
+        try:
+            return await body(connector)
+        finally:
+            await connector.aclose()
+
+    return asyncio.run(main())
+
+
+async def drain(method: Any, *args: Any) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = await method(*args, cursor)
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
+
+
+def test_lists_every_account_once_including_deprovisioned(okta, tls, org: SyntheticOrg) -> None:
+    url, _ = okta
+    accounts = run(connect(url, tls, page_size=50), lambda c: drain(c.list_accounts))
+    assert len(accounts) == len({a.external_id for a in accounts}) == len(org.okta.accounts)
+    by_login = {a.login: a for a in accounts}
+    for source in org.okta.accounts:
+        assert by_login[source.login].status == AccountStatus(source.status)
+        assert by_login[source.login].employee_id == source.employee_id
+
+
+def test_entitlements_and_grants(okta, tls, org: SyntheticOrg) -> None:
+    url, _ = okta
+
+    async def body(c: OktaConnector) -> tuple[list[Any], dict[str, list[GrantRecord]]]:
+        entitlements = await drain(c.list_entitlements)
+        grants = {}
+        for e in entitlements:
+            if e.has_members:
+                grants[e.name] = await drain(c.list_grants, EntitlementRef(e.kind, e.external_id))
+        return entitlements, grants
+
+    entitlements, grants = run(connect(url, tls), body)
+    kinds = {k: sum(1 for e in entitlements if e.kind is k) for k in EntitlementKind}
+    assert kinds[EntitlementKind.GROUP] == len(org.okta.groups)
+    assert kinds[EntitlementKind.APP] == len(org.okta.apps)
+    assert kinds[EntitlementKind.ROLE] >= 4
+    source_groups = {g.name: g for g in org.okta.groups}
+    for name, members in grants.items():
+        if name in source_groups:
+            assert len(members) == len(source_groups[name].member_keys)
+    slack = grants["Slack"]  # assigned to all-staff: everyone has it through the group
+    assert slack and all(g.inherited for g in slack)
+
+
+def test_mfa_and_roles_per_account(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    admin = next(a for a in org.okta.accounts if a.key == "shared-it-admin")
+    enrolled = next(a for a in org.okta.accounts if a.mfa_factors and a.status == "active")
+    uid = client.get(f"/api/v1/users/{admin.login}").json()["id"]
+    enrolled_id = client.get(f"/api/v1/users/{enrolled.login}").json()["id"]
+
+    async def body(c: OktaConnector) -> Any:
+        return await c.get_account_details(uid), await c.get_account_details(enrolled_id)
+
+    admin_details, enrolled_details = run(connect(url, tls), body)
+    assert admin_details.mfa.state is MfaState.NOT_ENROLLED
+    assert "SUPER_ADMIN" in {g.entitlement_external_id for g in admin_details.grants}
+    assert enrolled_details.mfa.state is MfaState.ENROLLED and enrolled_details.mfa.methods
+
+
+def test_actions_are_idempotent_and_visible(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    person = next(a for a in org.okta.accounts if a.status == "active" and a.person_employee_id)
+    uid = client.get(f"/api/v1/users/{person.login}").json()["id"]
+    state = client.get(f"/_emulator/state/users/{uid}").json()
+    group_id = client.get(f"/api/v1/users/{uid}/groups").json()[0]["id"]
+
+    async def body(c: OktaConnector) -> list[ActionResult]:
+        grant = GrantRecord(uid, EntitlementKind.GROUP, group_id)
+        return [
+            await c.suspend_account(uid),
+            await c.suspend_account(uid),
+            await c.revoke_sessions(uid),
+            await c.remove_grant(grant),
+            await c.remove_grant(grant),
+            await c.restore_account(uid),
+            await c.restore_account(uid),
+        ]
+
+    results = run(connect(url, tls), body)
+    assert results == [
+        ActionResult.APPLIED,
+        ActionResult.ALREADY_DONE,
+        ActionResult.APPLIED,
+        ActionResult.APPLIED,
+        ActionResult.ALREADY_DONE,
+        ActionResult.APPLIED,
+        ActionResult.ALREADY_DONE,
+    ]
+    after = client.get(f"/_emulator/state/users/{uid}").json()
+    assert after["sessions_cleared_at"] and after["oauth_tokens_revoked_at"] and after["grants_revoked_at"]
+    assert len(after["groups"]) == len(state["groups"]) - 1
+    journal = [(e["method"], e["path"].split("/")[-1]) for e in client.get("/_emulator/journal").json()]
+    assert journal == [
+        ("POST", "suspend"),
+        ("DELETE", "sessions"),
+        ("DELETE", "grants"),
+        ("DELETE", uid),
+        ("POST", "unsuspend"),
+    ]
+
+
+def test_errors_are_classified(okta, tls) -> None:
+    url, client = okta
+    with pytest.raises(AuthError):
+        run(connect(url, tls, token="wrong"), lambda c: c.list_accounts(None))
+    assert run(connect(url, tls), lambda c: c.find_account(email="nobody@example.com")) is None
+
+    client.post("/_emulator/rate", json={"limit": 1, "window_s": 60})
+    client.get("/api/v1/users", params={"limit": 1})  # spends the users budget
+
+    with pytest.raises(TransientError) as throttled:
+        run(connect(url, tls), lambda c: c.list_accounts(None))
+    assert throttled.value.status == 429 and throttled.value.throttled
+    assert 0 < throttled.value.retry_after <= 61
+
+    client.post("/_emulator/rate", json={"limit": 0})
+    client.post("/_emulator/faults", json={"spec": "5xx:1"})
+    with pytest.raises(TransientError) as failed:
+        run(connect(url, tls), lambda c: c.list_accounts(None))
+    assert failed.value.status == 503
+
+
+def test_changes_since_follows_the_system_log(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    person = next(a for a in org.okta.accounts if a.status == "active" and a.person_employee_id)
+    uid = client.get(f"/api/v1/users/{person.login}").json()["id"]
+
+    async def body(c: OktaConnector) -> Any:
+        start = await c.changes_since(None)
+        client.post(f"/api/v1/users/{uid}/lifecycle/suspend")
+        changes = await c.changes_since(start.cursor)
+        again = await c.changes_since(changes.cursor)
+        return changes, again
+
+    changes, again = run(connect(url, tls), body)
+    assert changes.account_ids == {uid}
+    assert again.account_ids == set()  # the cursor moved past what was seen
