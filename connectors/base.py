@@ -87,6 +87,7 @@ class AccountDetails:
     mfa: MfaRecord
     grants: list[GrantRecord] = field(default_factory=list)
     complete: bool = True
+    requests: int = 1
 
 
 @dataclass(slots=True)

@@ -679,11 +679,18 @@ class ProviderSync:
         elif source == "per_account":
 
             def stalest(conn: Connection) -> list[str]:
+                live = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(writer.ACCOUNTS)
+                    .where(writer.ACCOUNTS.c.provider == self.provider, writer.ACCOUNTS.c.ended_at.is_(None))
+                ).scalar_one()
+                # a twentieth of the accounts per pass, within the configured ceiling
+                limit = min(self.options.stale_details_per_run, max(10, live // 20))
                 query = (
                     sa.select(writer.ACCOUNTS.c.external_id)
                     .where(writer.ACCOUNTS.c.provider == self.provider, writer.ACCOUNTS.c.ended_at.is_(None))
                     .order_by(writer.ACCOUNTS.c.mfa_checked_at.asc().nulls_first())
-                    .limit(self.options.stale_details_per_run)
+                    .limit(limit)
                 )
                 return [row[0] for row in conn.execute(query)]
 

@@ -140,6 +140,7 @@ class OktaConnector:
             uid,
             mapping.mfa_from_factors(uid, factors.body),
             [mapping.grant_from_role(uid, r) for r in roles.body],
+            requests=2,
         )
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:

@@ -1,0 +1,135 @@
+"""Syncing the Okta emulator through the product path (config -> connector -> runner -> store),
+on SQLite and PostgreSQL, compared with what the emulator holds."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from accessctl.emulation import emulator_config, write_config
+from accessctl.settings import Settings, load_settings
+from accessctl.store.models import Account, Entitlement, Grant, Person
+from accessctl.sync.service import run_sync
+from connectors.emulators.generate import generate_org
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.runner import RunningEmulators, start_emulators
+
+
+@dataclass
+class Okta:
+    org: SyntheticOrg
+    running: RunningEmulators
+    config: Path
+    http: httpx.Client
+
+    def settings(self) -> Settings:
+        return load_settings(self.config, strict=True)
+
+
+@pytest.fixture
+def okta(tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Okta]:
+    org = generate_org(300, seed=9)
+    running = start_emulators(org, workdir=tmp_path / "emu", providers=("okta",))
+    config = emulator_config(running, database_url=str(engine.url.render_as_string(hide_password=False)))
+    path = write_config(config, tmp_path / "emu" / "accessctl.toml")
+    monkeypatch.setenv("ACCESSCTL_SYNC_BACKOFF_BASE_S", "0.01")
+    token = running.secrets.okta_api_token
+    http = httpx.Client(
+        base_url=running.providers["okta"].url,
+        verify=ssl.create_default_context(cafile=str(running.tls.ca_path)),
+        headers={"Authorization": f"SSWS {token}"},
+    )
+    yield Okta(org, running, path, http)
+    http.close()
+    running.stop()
+
+
+def count(engine: Engine, table: sa.Table, *where: object) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def grants_of_kind(engine: Engine, kind: str) -> int:
+    g, e = Grant.__table__, Entitlement.__table__
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(g.join(e, e.c.id == g.c.entitlement_id))
+            .where(e.c.kind == kind, g.c.ended_at.is_(None))
+        ).scalar_one()
+
+
+def test_full_sync_matches_the_emulator(okta: Okta, engine: Engine) -> None:
+    summary = run_sync(okta.settings(), engine, full=True)
+    assert summary.complete, [r.reason for r in summary.results]
+    truth = okta.http.get("/_emulator/state/summary").json()
+    accounts = Account.__table__
+    assert count(engine, accounts, accounts.c.ended_at.is_(None)) == truth["users"]
+    assert count(engine, Person.__table__) == len(okta.org.people)
+    assert grants_of_kind(engine, "group") == truth["memberships"]
+    assert grants_of_kind(engine, "app") == truth["app_assignments"]
+    assert grants_of_kind(engine, "role") == truth["role_assignments"]
+
+    # a sample of rows, field by field
+    with engine.connect() as conn:
+        stored = {r.login: r for r in conn.execute(sa.select(accounts))}
+    for source in okta.org.okta.accounts[::37]:
+        row = stored[source.login]
+        assert row.status == source.status
+        assert row.employee_id == source.employee_id
+        assert row.mfa_state == ("ENROLLED" if source.mfa_factors else "NOT_ENROLLED")
+    it_admin = stored[f"it-admin@{okta.org.domain}"]
+    assert (it_admin.is_shared, it_admin.person_id, it_admin.mfa_state) == (True, None, "NOT_ENROLLED")
+
+    # identities: orphans are exactly the accounts nobody in HR owns
+    orphans = {a.login for a in okta.org.okta.accounts if a.key.startswith("orphan")}
+    assert summary.correlation.orphans == len(orphans)
+    linked = sum(summary.correlation.linked.values())
+    assert linked == sum(1 for a in okta.org.okta.accounts if a.person_employee_id)
+
+
+def test_failed_page_ends_nothing_and_the_rerun_completes(okta: Okta, engine: Engine, monkeypatch) -> None:
+    assert run_sync(okta.settings(), engine, full=True).complete
+    live_before = count(engine, Account.__table__, Account.__table__.c.ended_at.is_(None))
+    victim = next(a for a in okta.org.okta.accounts if a.status == "active" and a.person_employee_id)
+    uid = okta.http.get(f"/api/v1/users/{victim.login}").json()["id"]
+    group_id = okta.http.get(f"/api/v1/users/{uid}/groups").json()[0]["id"]
+    assert okta.http.delete(f"/api/v1/groups/{group_id}/users/{uid}").status_code == 204
+
+    monkeypatch.setenv("ACCESSCTL_SYNC_MAX_ATTEMPTS", "1")
+    okta.http.post("/_emulator/faults", json={"spec": "page:/api/v1/users:2"})
+    failed = run_sync(okta.settings(), engine, full=True)
+    (result,) = failed.results
+    assert not result.complete and "HTTP 500" in result.reason
+    assert result.grants.ended == 0 and result.accounts.ended == 0
+    assert count(engine, Account.__table__, Account.__table__.c.ended_at.is_(None)) == live_before
+
+    okta.http.post("/_emulator/faults", json={"spec": ""})
+    rerun = run_sync(okta.settings(), engine, full=True)
+    (result,) = rerun.results
+    assert result.complete and result.resumed
+    assert result.grants.ended == 1  # the membership removed in Okta, and nothing else
+
+
+def test_incremental_sync_follows_the_system_log(okta: Okta, engine: Engine) -> None:
+    first = run_sync(okta.settings(), engine)
+    assert first.results[0].mode == "full"
+    churned = okta.http.post("/_emulator/state/churn", json={"share": 0.05, "seed": 4}).json()
+    second = run_sync(okta.settings(), engine)
+    (result,) = second.results
+    assert result.mode == "incremental" and result.complete, result.reason
+    assert result.accounts.changed >= churned["suspended"] + churned["profile"]
+    truth = okta.http.get("/_emulator/state/summary").json()
+    assert grants_of_kind(engine, "group") == truth["memberships"]
+    accounts = Account.__table__
+    assert count(engine, accounts, accounts.c.status == "suspended", accounts.c.ended_at.is_(None)) == truth[
+        "statuses"
+    ].get("SUSPENDED", 0)
+    assert result.requests < first.results[0].requests / 3
