@@ -12,6 +12,7 @@ from accessctl.commands import (
     audit_cmd,
     config_cmd,
     db_cmd,
+    demo_cmd,
     emulate_cmd,
     hr_cmd,
     inventory_cmd,
@@ -34,6 +35,7 @@ app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
+app.command("demo")(demo_cmd.demo)
 app.command("people")(inventory_cmd.people)
 app.command("accounts")(inventory_cmd.accounts)
 app.command("access")(inventory_cmd.access)
