@@ -43,17 +43,7 @@ class OktaClient:
         async with self._lock:
             if self._executor is None:
                 import aiohttp
-                from okta.client import Client  # costs seconds: only when Okta is actually called
 
-                client = Client(
-                    {
-                        "orgUrl": self.config.org_url.rstrip("/"),
-                        "token": self.config.api_token,
-                        "requestTimeout": int(self.config.timeout_s),
-                        # retries belong to the sync runner, which knows the whole budget
-                        "rateLimit": {"maxRetries": 0},
-                    }
-                )
                 context = (
                     ssl.create_default_context(cafile=self.config.ca_bundle)
                     if self.config.ca_bundle
@@ -65,7 +55,15 @@ class OktaClient:
                     ),
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
                 )
-                executor = client.get_request_executor()
+                executor = build_executor(
+                    {
+                        "orgUrl": self.config.org_url.rstrip("/"),
+                        "token": self.config.api_token,
+                        "requestTimeout": int(self.config.timeout_s),
+                        # retries belong to the sync runner, which knows the whole budget
+                        "rateLimit": {"maxRetries": 0},
+                    }
+                )
                 executor.set_session(self._session)
                 self._executor = executor
         return self._executor
@@ -100,6 +98,30 @@ class OktaClient:
             await self._session.close()
             self._session = None
             self._executor = None
+
+
+def build_executor(user_config: dict[str, Any]) -> Any:
+    """The SDK's request executor, configured and validated exactly as ``okta.client.Client`` does.
+
+    ``okta.client`` imports every API and model of the SDK (about 5 s); the executor with the SDK's
+    config setter and validator takes about 1 s.  Should the SDK reorganise these internals, fall
+    back to the full client.
+    """
+    try:
+        from okta.cache.no_op_cache import NoOpCache
+        from okta.config.config_setter import ConfigSetter
+        from okta.config.config_validator import ConfigValidator
+        from okta.request_executor import RequestExecutor
+
+        setter = ConfigSetter()
+        setter._apply_config({"client": user_config})
+        config = setter._prune_config(setter.get_config())
+        ConfigValidator(config)
+        return RequestExecutor(config, NoOpCache(), None)
+    except (ImportError, AttributeError, TypeError):
+        from okta.client import Client
+
+        return Client(user_config).get_request_executor()
 
 
 def classify(method: str, path: str, error: Any) -> ConnectorError:
