@@ -316,7 +316,7 @@ class ControlMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
-        if mutating and not path.startswith("/_emulator"):
+        if mutating and faultable and not path.startswith("/_emulator"):
             control.record(method, path, query, status_seen, "ok" if status_seen < 400 else "error")
 
     @staticmethod

@@ -69,6 +69,7 @@ class ServerThread:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=1,
             backlog=4096,
             ssl_certfile=str(tls.cert_path) if tls else None,
             ssl_keyfile=str(tls.key_path) if tls else None,
@@ -99,6 +100,7 @@ class ServerThread:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # do not wait for clients' idle keep-alive connections
             self._thread.join(timeout=10)
         self._sock.close()
 

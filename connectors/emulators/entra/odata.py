@@ -1,0 +1,173 @@
+"""The OData query options Microsoft Graph accepts on directory objects: ``$filter`` (eq, ne,
+startswith, endswith, in, and, or, not), ``$select`` and ``$top``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+class ODataError(ValueError):
+    """Rendered as Graph's 400 ``BadRequest`` / ``Request_UnsupportedQuery``."""
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<comma>,)|'(?P<str>(?:[^']|'')*)'|(?P<word>[A-Za-z_$][\w./$]*)|(?P<num>-?\d+))"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise ODataError(f"Invalid filter clause: syntax error at position {pos} in '{text}'.")
+        pos = match.end()
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "str":
+            out.append(("lit", value.replace("''", "'")))
+        elif kind == "num":
+            out.append(("lit", int(value)))
+        elif kind == "word" and value in ("true", "false", "null"):
+            out.append(("lit", {"true": True, "false": False, "null": None}[value]))
+        elif kind == "word" and value in ("and", "or", "not", "eq", "ne", "in", "gt", "ge", "lt", "le"):
+            out.append((value, value))
+        elif kind == "word":
+            out.append(("name", value))
+        else:
+            out.append((kind, value))
+    return out
+
+
+def _get(resource: dict[str, Any], path: str) -> Any:
+    value: Any = resource
+    for part in path.split("/"):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _eq(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, str) and isinstance(expected, str):
+        return actual.lower() == expected.lower()
+    if isinstance(actual, list):
+        return any(_eq(a, expected) for a in actual)
+    return actual == expected
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokens(text)
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def take(self, kind: str) -> Any:
+        if self.peek() != kind:
+            raise ODataError(f"Invalid filter clause: expected {kind} in '{self.text}'.")
+        value = self.tokens[self.pos][1]
+        self.pos += 1
+        return value
+
+    def parse(self) -> Predicate:
+        predicate = self.or_()
+        if self.peek() is not None:
+            raise ODataError(f"Invalid filter clause: unexpected input in '{self.text}'.")
+        return predicate
+
+    def or_(self) -> Predicate:
+        left = self.and_()
+        while self.peek() == "or":
+            self.pos += 1
+            right = self.and_()
+            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
+        return left
+
+    def and_(self) -> Predicate:
+        left = self.unary()
+        while self.peek() == "and":
+            self.pos += 1
+            right = self.unary()
+            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
+        return left
+
+    def unary(self) -> Predicate:
+        if self.peek() == "not":
+            self.pos += 1
+            inner = self.unary()
+            return lambda r: not inner(r)
+        if self.peek() == "lp":
+            self.pos += 1
+            inner = self.or_()
+            self.take("rp")
+            return inner
+        name = self.take("name")
+        if self.peek() == "lp":  # a function: startswith(prop,'x'), endswith(prop,'x')
+            self.pos += 1
+            prop = self.take("name")
+            self.take("comma")
+            literal = str(self.take("lit")).lower()
+            self.take("rp")
+            if name == "startswith":
+                return lambda r: any(str(v).lower().startswith(literal) for v in _values(_get(r, prop)))
+            if name == "endswith":
+                return lambda r: any(str(v).lower().endswith(literal) for v in _values(_get(r, prop)))
+            raise ODataError(f"Unsupported Query: function '{name}' is not supported.")
+        op = self.peek()
+        if op == "in":
+            self.pos += 1
+            self.take("lp")
+            options = [self.take("lit")]
+            while self.peek() == "comma":
+                self.pos += 1
+                options.append(self.take("lit"))
+            self.take("rp")
+            return lambda r: any(_eq(_get(r, name), o) for o in options)
+        if op in ("eq", "ne", "gt", "ge", "lt", "le"):
+            self.pos += 1
+            literal = self.take("lit")
+            if op == "eq":
+                return lambda r: _eq(_get(r, name), literal)
+            if op == "ne":
+                return lambda r: not _eq(_get(r, name), literal)
+            compare = {
+                "gt": lambda a, b: a > b,
+                "ge": lambda a, b: a >= b,
+                "lt": lambda a, b: a < b,
+                "le": lambda a, b: a <= b,
+            }[op]
+            return lambda r: (v := _get(r, name)) is not None and compare(v, literal)
+        raise ODataError(f"Invalid filter clause: expected an operator after '{name}'.")
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def compile_filter(text: str | None) -> Predicate | None:
+    if not text or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def select(resource: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    """Graph always returns ``id`` (and ``@odata.type`` where present)."""
+    if not fields:
+        return resource
+    keep = {"id", "@odata.type", *fields}
+    return {k: v for k, v in resource.items() if k in keep}
+
+
+def parse_select(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    return [f.strip() for f in raw.split(",") if f.strip()]
