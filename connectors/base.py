@@ -149,6 +149,9 @@ class ChangeSet:
     entitlement_ids: set[str] = field(default_factory=set)
     more: bool = False
     requests: int = 1
+    #: whether the runner should re-read the grants of each changed account (list_account_grants);
+    #: False where membership changes arrive as entitlement_ids instead (Graph's groups delta)
+    refresh_account_grants: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -572,15 +572,18 @@ class ProviderSync:
         await self._refresh_id_maps()
         changed_accounts: set[str] = set()
         changed_entitlements: set[str] = set()
+        refresh_account_grants = True
         while True:
             change_set: ChangeSet = await self.call("changes", self.connector.changes_since, cursor)
             cursor = change_set.cursor
             changed_accounts |= await self._apply_account_changes(change_set)
             changed_entitlements |= change_set.entitlement_ids
+            refresh_account_grants = refresh_account_grants and change_set.refresh_account_grants
             if not change_set.more:
                 break
         await self._refresh_id_maps()
-        await self._refresh_account_grants(sorted(changed_accounts))
+        if refresh_account_grants:
+            await self._refresh_account_grants(sorted(changed_accounts))
         await self._refresh_entitlement_grants(changed_entitlements)
         await self._refresh_mfa(changed_accounts)
         await self.store.run(save_checkpoint, self.provider, CHANGES_STREAM, {"cursor": cursor})
