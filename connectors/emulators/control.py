@@ -241,7 +241,8 @@ class EmulatorControl:
 class ControlMiddleware:
     """ASGI middleware: control endpoints, latency, rate budget, faults and the journal.
 
-    ``never_fault`` are path prefixes (token endpoints, discovery) that faults skip.
+    ``never_fault`` are path prefixes (token endpoints, batch envelopes) that faults and the
+    journal skip: a batch's own requests are faulted and journaled one by one.
     """
 
     def __init__(

@@ -102,7 +102,7 @@ ROLES: dict[ProviderName, tuple[str, ...]] = {
     ),
 }
 PRIVILEGED_GROUPS: dict[ProviderName, tuple[str, ...]] = {
-    "okta": ("aws-prod-admins", "okta-admins"),
+    "okta": ("aws-prod-admins", "okta-super-admins"),
     "entra": ("Domain Admins", "aws-prod-admins"),
     "google": ("gcp-org-admins", "aws-prod-admins"),
 }
@@ -123,6 +123,7 @@ class _Builder:
         self.local: list[str] = []  # first.last local part per person
         self.terminated_lingering: set[int] = set()
         self.admins: list[int] = []
+        self.admin_set: set[int] = set()
 
     # -- HR -------------------------------------------------------------------
 
@@ -189,6 +190,7 @@ class _Builder:
             )
         it_people = [i for i, p in enumerate(self.people) if p.department == "IT" and p.status == "active"]
         self.admins = it_people[: max(3, len(it_people) // 4)] or [0]
+        self.admin_set = set(self.admins)
 
     # -- accounts ---------------------------------------------------------------
 
@@ -261,7 +263,7 @@ class _Builder:
                     department=person.department,
                     title=person.title,
                     manager_key=None,  # filled below once every key is known
-                    mfa_factors=self._factors(i in self.admins),
+                    mfa_factors=self._factors(i in self.admin_set),
                     user_type="Member",
                 )
             )

@@ -39,6 +39,21 @@ class RunningEmulators:
     secrets: EmulatorSecrets
     missing: list[str] = field(default_factory=list)
 
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL of each running provider emulator."""
+        return {name: provider.url for name, provider in self.providers.items()}
+
+    @property
+    def controls(self) -> dict[str, EmulatorControl]:
+        """The control (latency, faults, rate budget, journal) of each running emulator."""
+        return {name: provider.control for name, provider in self.providers.items()}
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The CA bundle clients must trust when the emulators serve TLS."""
+        return self.tls.ca_path if self.tls is not None else None
+
     def stop(self) -> None:
         for provider in self.providers.values():
             provider.server.stop()

@@ -257,4 +257,3 @@ class EntraConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-

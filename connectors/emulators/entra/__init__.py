@@ -45,7 +45,10 @@ def create_app(
     app = Starlette(routes=routes.routes())
     app.state.entra = state
     wrapped = ControlMiddleware(
-        app, control, GraphStyle(), never_fault=(f"/{tenant_id}/", "/common/", "/organizations/")
+        app,
+        control,
+        GraphStyle(),
+        never_fault=(f"/{tenant_id}/", "/common/", "/organizations/", "/v1.0/$batch"),
     )
     routes.wrapped_app = wrapped
     return wrapped

@@ -1,0 +1,56 @@
+"""An emulator of Google's OAuth token endpoint (service accounts, domain-wide delegation) and of the
+Admin SDK Directory API v1 (users, tokens, app passwords, groups, members, roles, batch).
+
+``google-api-python-client`` with ``google-auth`` service-account credentials works against it unmodified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+
+from connectors.emulators.control import ControlMiddleware, EmulatorControl
+from connectors.emulators.model import Directory
+
+
+@dataclass(frozen=True)
+class GoogleCredentials:
+    customer_id: str
+    service_account_email: str
+    public_key_pem: str | None = field(default=None, repr=False)
+    admin_email: str | None = None
+
+
+def create_app(
+    directory: Directory,
+    control: EmulatorControl,
+    *,
+    base_url: str,
+    strict_auth: bool = False,
+    credentials: GoogleCredentials | None = None,
+) -> Any:
+    from connectors.emulators.google.routes import GoogleRoutes
+    from connectors.emulators.google.state import GoogleState
+    from connectors.emulators.google.style import GoogleStyle
+
+    customer_id = credentials.customer_id if credentials else "C0emulator"
+    state = GoogleState(directory, customer_id)
+    routes = GoogleRoutes(
+        state,
+        token_uri=f"{base_url.rstrip('/')}/token",
+        service_account_email=credentials.service_account_email if credentials else None,
+        public_key_pem=credentials.public_key_pem if credentials else None,
+        admin_email=credentials.admin_email if credentials else None,
+        strict=strict_auth,
+    )
+    app = Starlette(routes=routes.routes())
+    app.state.google = state
+    # 429 from the fault plan, 403 rateLimitExceeded from the budget: Google sends both
+    wrapped = ControlMiddleware(app, control, GoogleStyle(), never_fault=("/token", "/batch"))
+    routes.wrapped_app = wrapped
+    return wrapped
+
+
+__all__ = ["GoogleCredentials", "create_app"]

@@ -1,0 +1,361 @@
+"""What the emulated Google Workspace domain holds, built from a synthetic :class:`Directory`."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.emulators.model import Directory
+
+NEVER = "1970-01-01T00:00:00.000Z"
+ROLE_IDS = {
+    "_SEED_ADMIN_ROLE": "91447453409034241",
+    "_USER_MANAGEMENT_ADMIN_ROLE": "91447453409034242",
+    "_GROUPS_ADMIN_ROLE": "91447453409034243",
+    "_HELP_DESK_ADMIN_ROLE": "91447453409034244",
+}
+
+
+def numeric_id(kind: str, key: str, digits: int = 21) -> str:
+    return str(int.from_bytes(hashlib.sha1(f"{kind}:{key}".encode()).digest()[:10], "big"))[:digits].rjust(
+        digits, "1"
+    )
+
+
+def iso(value: datetime | None) -> str:
+    if value is None:
+        return NEVER
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GoogleApiError(Exception):
+    def __init__(self, status: int, reason: str, message: str, domain: str = "global") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.domain = domain
+
+
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+
+
+def error_body(status: int, reason: str, message: str, domain: str = "global") -> dict[str, Any]:
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": domain, "reason": reason}],
+            "status": STATUS_NAMES.get(status, "UNKNOWN"),
+        }
+    }
+
+
+@dataclass
+class User:
+    id: str
+    body: dict[str, Any]
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    asps: list[dict[str, Any]] = field(default_factory=list)
+    signed_out_at: datetime | None = None
+    codes_invalidated_at: datetime | None = None
+
+
+@dataclass
+class Group:
+    id: str
+    body: dict[str, Any]
+    members: dict[str, str] = field(default_factory=dict)  # member id -> USER | GROUP
+
+
+class GoogleState:
+    def __init__(self, directory: Directory, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.domain = directory.domain
+        self.lock = threading.RLock()
+        self.users: dict[str, User] = {}
+        self.by_email: dict[str, str] = {}
+        self.groups: dict[str, Group] = {}
+        self.group_by_email: dict[str, str] = {}
+        self.role_assignments: dict[str, dict[str, Any]] = {}
+        self.roles: dict[str, str] = {}
+        self._load(directory)
+
+    def _etag(self, body: dict[str, Any]) -> str:
+        return (
+            '"'
+            + hashlib.sha1(
+                repr(sorted((k, str(v)) for k, v in body.items() if k != "etag")).encode()
+            ).hexdigest()[:27]
+            + '"'
+        )
+
+    def _load(self, directory: Directory) -> None:
+        ids = {a.key: numeric_id("user", a.key) for a in directory.accounts}
+        admin_keys = {k for r in directory.roles if r.name == "_SEED_ADMIN_ROLE" for k in r.assigned_keys}
+        rng = random.Random(len(directory.accounts))
+        by_key = {a.key: a for a in directory.accounts}
+        for account in directory.accounts:
+            uid = ids[account.key]
+            body: dict[str, Any] = {
+                "kind": "admin#directory#user",
+                "id": uid,
+                "primaryEmail": account.login,
+                "name": {
+                    "givenName": account.first_name,
+                    "familyName": account.last_name,
+                    "fullName": account.display_name,
+                },
+                "isAdmin": account.key in admin_keys,
+                "isDelegatedAdmin": False,
+                "lastLoginTime": iso(account.last_login),
+                "creationTime": iso(account.created),
+                "agreedToTerms": True,
+                "suspended": account.status != "active",
+                "archived": False,
+                "changePasswordAtNextLogin": False,
+                "ipWhitelisted": False,
+                "emails": [{"address": account.login, "primary": True}]
+                + [{"address": a} for a in account.aliases],
+                "customerId": self.customer_id,
+                "orgUnitPath": f"/{account.department}" if account.department else "/",
+                "isMailboxSetup": True,
+                "isEnrolledIn2Sv": bool(account.mfa_factors),
+                "isEnforcedIn2Sv": bool(account.mfa_factors) and account.key in admin_keys,
+                "includeInGlobalAddressList": True,
+            }
+            if account.status != "active":
+                body["suspensionReason"] = "ADMIN"
+            if account.aliases:
+                body["aliases"] = list(account.aliases)
+            if account.employee_id:
+                body["externalIds"] = [{"value": account.employee_id, "type": "organization"}]
+            if account.department or account.title:
+                body["organizations"] = [
+                    {
+                        "department": account.department,
+                        "title": account.title,
+                        "primary": True,
+                        "customType": "",
+                    }
+                ]
+            manager = by_key.get(account.manager_key) if account.manager_key else None
+            if manager is not None:
+                body["relations"] = [{"value": manager.login, "type": "manager"}]
+            body["etag"] = self._etag(body)
+            user = User(uid, body)
+            if account.person_employee_id and rng.random() < 0.5:
+                user.tokens = [
+                    {
+                        "kind": "admin#directory#token",
+                        "clientId": f"{rng.randint(10**11, 10**12)}.apps.googleusercontent.com",
+                        "displayText": rng.choice(("Slack", "Zoom", "Calendly", "Notion")),
+                        "anonymous": False,
+                        "nativeApp": False,
+                        "userKey": uid,
+                        "scopes": ["https://www.googleapis.com/auth/calendar"],
+                        "etag": '"t"',
+                    }
+                ]
+            if account.person_employee_id and rng.random() < 0.1:
+                user.asps = [
+                    {
+                        "kind": "admin#directory#asp",
+                        "codeId": rng.randint(1, 10**6),
+                        "name": "Mail client",
+                        "userKey": uid,
+                        "creationTime": "1700000000000",
+                        "lastTimeUsed": "1760000000000",
+                        "etag": '"a"',
+                    }
+                ]
+            self.users[uid] = user
+            self.by_email[account.login.lower()] = uid
+            for alias in account.aliases:
+                self.by_email.setdefault(alias.lower(), uid)
+        group_ids = {g.key: numeric_id("group", g.key, 17) for g in directory.groups}
+        for group in directory.groups:
+            gid = group_ids[group.key]
+            email = group.email or f"{group.key}@{self.domain}"
+            members = {ids[k]: "USER" for k in group.member_keys if k in ids}
+            members.update({group_ids[k]: "GROUP" for k in group.child_group_keys if k in group_ids})
+            body = {
+                "kind": "admin#directory#group",
+                "id": gid,
+                "email": email,
+                "name": group.name,
+                "description": group.description,
+                "directMembersCount": str(len(members)),
+                "adminCreated": True,
+                "nonEditableAliases": [f"{email.split('@')[0]}@{self.domain}.test-google-a.com"],
+            }
+            body["etag"] = self._etag(body)
+            self.groups[gid] = Group(gid, body, members)
+            self.group_by_email[email.lower()] = gid
+        for role in directory.roles:
+            role_id = ROLE_IDS.get(role.name, numeric_id("role", role.name, 17))
+            self.roles[role_id] = role.name
+            for key in role.assigned_keys:
+                if key in ids:
+                    assignment_id = numeric_id("roleassignment", f"{role.name}:{key}", 17)
+                    self.role_assignments[assignment_id] = {
+                        "kind": "admin#directory#roleAssignment",
+                        "roleAssignmentId": assignment_id,
+                        "roleId": role_id,
+                        "assignedTo": ids[key],
+                        "assigneeType": "user",
+                        "scopeType": "CUSTOMER",
+                        "etag": '"r"',
+                    }
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def user(self, key: str) -> User:
+        uid = key if key in self.users else self.by_email.get(key.lower())
+        if uid is None:
+            raise GoogleApiError(404, "notFound", "Resource Not Found: userKey")
+        return self.users[uid]
+
+    def group(self, key: str) -> Group:
+        gid = key if key in self.groups else self.group_by_email.get(key.lower())
+        if gid is None:
+            raise GoogleApiError(404, "notFound", "Resource Not Found: groupKey")
+        return self.groups[gid]
+
+    def member_body(self, group: Group, member_id: str) -> dict[str, Any]:
+        kind = group.members[member_id]
+        email = (
+            self.users[member_id].body["primaryEmail"]
+            if kind == "USER"
+            else self.groups[member_id].body["email"]
+        )
+        return {
+            "kind": "admin#directory#member",
+            "etag": '"m"',
+            "id": member_id,
+            "email": email,
+            "role": "MEMBER",
+            "type": kind,
+            "status": "ACTIVE",
+            "delivery_settings": "ALL_MAIL",
+        }
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def patch_user(self, key: str, changes: dict[str, Any]) -> User:
+        with self.lock:
+            user = self.user(key)
+            writable = {
+                "suspended",
+                "name",
+                "orgUnitPath",
+                "organizations",
+                "relations",
+                "externalIds",
+                "changePasswordAtNextLogin",
+                "archived",
+                "includeInGlobalAddressList",
+            }
+            unknown = set(changes) - writable
+            if unknown:
+                raise GoogleApiError(400, "invalid", f"Invalid Input: {sorted(unknown)[0]}")
+            if "suspended" in changes:
+                if changes["suspended"]:
+                    user.body["suspensionReason"] = "ADMIN"
+                else:
+                    user.body.pop("suspensionReason", None)
+            user.body.update(changes)
+            user.body["etag"] = self._etag(user.body)
+            return user
+
+    def sign_out(self, key: str) -> None:
+        with self.lock:
+            self.user(key).signed_out_at = now()
+
+    def invalidate_codes(self, key: str) -> None:
+        with self.lock:
+            self.user(key).codes_invalidated_at = now()
+
+    def delete_token(self, key: str, client_id: str) -> None:
+        with self.lock:
+            user = self.user(key)
+            remaining = [t for t in user.tokens if t["clientId"] != client_id]
+            if len(remaining) == len(user.tokens):
+                raise GoogleApiError(404, "notFound", "Resource Not Found: clientId")
+            user.tokens = remaining
+
+    def delete_asp(self, key: str, code_id: str) -> None:
+        with self.lock:
+            user = self.user(key)
+            remaining = [a for a in user.asps if str(a["codeId"]) != code_id]
+            if len(remaining) == len(user.asps):
+                raise GoogleApiError(404, "notFound", "Resource Not Found: codeId")
+            user.asps = remaining
+
+    def remove_member(self, group_key: str, member_key: str) -> None:
+        with self.lock:
+            group = self.group(group_key)
+            member = self.users.get(member_key) or (self.users.get(self.by_email.get(member_key.lower(), "")))
+            member_id = member.id if member else self.group_by_email.get(member_key.lower(), member_key)
+            if member_id not in group.members:
+                raise GoogleApiError(404, "notFound", "Resource Not Found: memberKey")
+            del group.members[member_id]
+            group.body["directMembersCount"] = str(len(group.members))
+
+    def add_member(self, group_key: str, member_key: str) -> None:
+        with self.lock:
+            group = self.group(group_key)
+            user = self.user(member_key)
+            if user.id in group.members:
+                raise GoogleApiError(409, "duplicate", "Member already exists.")
+            group.members[user.id] = "USER"
+            group.body["directMembersCount"] = str(len(group.members))
+
+    def delete_role_assignment(self, assignment_id: str) -> None:
+        with self.lock:
+            if assignment_id not in self.role_assignments:
+                raise GoogleApiError(404, "notFound", "Resource Not Found: roleAssignmentId")
+            del self.role_assignments[assignment_id]
+
+    def churn(self, share: float, seed: int) -> dict[str, int]:
+        with self.lock:
+            rng = random.Random(seed)
+            active = [u for u in self.users.values() if not u.body["suspended"]]
+            chosen = rng.sample(active, min(len(active), max(1, round(len(active) * share))))
+            plain = [g for g in self.groups.values() if "GROUP" not in g.members.values()]
+            counts = {"profile": 0, "membership": 0, "suspended": 0}
+            for user in chosen:
+                roll = rng.random()
+                if roll < 0.1:
+                    self.patch_user(user.id, {"suspended": True})
+                    counts["suspended"] += 1
+                elif roll < 0.55 and plain:
+                    group = rng.choice(plain)
+                    if user.id in group.members:
+                        self.remove_member(group.id, user.id)
+                    else:
+                        self.add_member(group.id, user.id)
+                    counts["membership"] += 1
+                else:
+                    name = dict(user.body["name"])
+                    name["familyName"] = name["familyName"] + "-" + secrets.token_hex(2)
+                    self.patch_user(user.id, {"name": name})
+                    counts["profile"] += 1
+            return counts

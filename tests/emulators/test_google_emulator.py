@@ -1,0 +1,145 @@
+"""The Google Workspace emulator driven by google-api-python-client with a service account and
+domain-wide delegation, as the product uses it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.auth.exceptions import RefreshError
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.runner import RunningEmulators, start_emulators
+
+SCOPES = [
+    "https://www.googleapis.com/auth/admin.directory.user",
+    "https://www.googleapis.com/auth/admin.directory.group",
+]
+
+
+@pytest.fixture
+def google(tmp_path: Path, small_org: SyntheticOrg) -> Iterator[RunningEmulators]:
+    running = start_emulators(small_org, workdir=tmp_path, tls=False, strict_auth=True, providers=("google",))
+    yield running
+    running.stop()
+
+
+def service(
+    running: RunningEmulators, *, key: dict[str, Any] | None = None, subject: str | None = None
+) -> Any:
+    provider = running.providers["google"]
+    info = key or json.loads(provider.credential_files["service_account_key"].read_text())
+    credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES).with_subject(
+        subject or running.secrets.google_admin_email
+    )
+    return build(
+        "admin",
+        "directory_v1",
+        credentials=credentials,
+        static_discovery=True,
+        client_options={"api_endpoint": provider.url},
+    )
+
+
+def all_users(directory: Any, **params: Any) -> list[dict[str, Any]]:
+    users: list[dict[str, Any]] = []
+    request = directory.users().list(customer="my_customer", **params)
+    while request is not None:
+        response = request.execute()
+        users += response.get("users", [])
+        request = directory.users().list_next(request, response)
+    return users
+
+
+def test_lists_a_1000_person_org_with_list_next(tmp_path: Path, org_1000: SyntheticOrg) -> None:
+    with start_emulators(org_1000, workdir=tmp_path, tls=False, providers=("google",)) as running:
+        directory = service(running)
+        users = all_users(directory, maxResults=500)
+        capped = directory.users().list(customer="my_customer", maxResults=900).execute()
+    assert len(users) == len({u["id"] for u in users}) == len(org_1000.google.accounts)
+    assert len(capped["users"]) == 500  # the API's maximum
+    sample = next(u for u in users if u["primaryEmail"].startswith("it-admin@"))
+    assert sample["isEnrolledIn2Sv"] is False and sample["lastLoginTime"] != "1970-01-01T00:00:00.000Z"
+
+
+def test_groups_and_members_page_at_200(google: RunningEmulators, small_org: SyntheticOrg) -> None:
+    directory = service(google)
+    groups = directory.groups().list(customer="my_customer", maxResults=500).execute()
+    assert len(groups["groups"]) == min(200, len(small_org.google.groups))
+    all_staff = directory.groups().get(groupKey=f"all-staff@{small_org.domain}").execute()
+    members = directory.members().list(groupKey=all_staff["id"]).execute()["members"]
+    assert members and {m["type"] for m in members} == {"GROUP"}  # nested groups appear as members
+    derived = (
+        directory.members()
+        .list(groupKey=all_staff["id"], includeDerivedMembership=True, maxResults=200)
+        .execute()
+    )
+    assert len(derived["members"]) > len(members) and "USER" in {m["type"] for m in derived["members"]}
+
+
+def test_a_wrongly_signed_assertion_is_refused(google: RunningEmulators) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    info = json.loads(google.providers["google"].credential_files["service_account_key"].read_text())
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    info["private_key"] = other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    with pytest.raises(RefreshError, match="invalid_grant"):
+        service(google, key=info).users().list(customer="my_customer").execute()
+    with pytest.raises(RefreshError, match="unauthorized_client"):  # delegation to a non-admin
+        service(google, subject=f"helpdesk@{google.secrets.google_admin_email.split('@')[1]}").users().list(
+            customer="my_customer"
+        ).execute()
+
+
+def test_batch_member_deletions_patch_and_journal(google: RunningEmulators, small_org: SyntheticOrg) -> None:
+    directory = service(google)
+    provider = google.providers["google"]
+    group = directory.groups().get(groupKey=f"dept-engineering@{small_org.domain}").execute()
+    members = directory.members().list(groupKey=group["id"]).execute()["members"][:3]
+    results: list[tuple[str, Any]] = []
+    batch = BatchHttpRequest(
+        callback=lambda i, _, exc: results.append((i, exc)), batch_uri=f"{provider.url}/batch"
+    )
+    for member in members:
+        batch.add(directory.members().delete(groupKey=group["id"], memberKey=member["id"]))
+    batch.execute()
+    assert [exc for _, exc in results] == [None, None, None]
+    user = members[0]["email"]
+    assert directory.users().patch(userKey=user, body={"suspended": True}).execute()["suspended"] is True
+    assert directory.users().get(userKey=user).execute()["suspensionReason"] == "ADMIN"
+    with pytest.raises(HttpError) as gone:
+        directory.members().delete(groupKey=group["id"], memberKey=members[0]["id"]).execute()
+    assert gone.value.status_code == 404 and gone.value.error_details[0]["reason"] == "notFound"
+    journal = [(e.method, e.status) for e in provider.control.journal]
+    assert journal == [("DELETE", 204)] * 3 + [("PATCH", 200), ("DELETE", 404)]
+
+
+def test_rate_limit_and_5xx(google: RunningEmulators) -> None:
+    directory = service(google)
+    control = google.providers["google"].control
+    control.budget.configure(2, 1)
+    directory.users().list(customer="my_customer", maxResults=1).execute()
+    directory.users().list(customer="my_customer", maxResults=1).execute()
+    with pytest.raises(HttpError) as throttled:
+        directory.users().list(customer="my_customer", maxResults=1).execute()
+    assert (
+        throttled.value.status_code == 403
+        and throttled.value.error_details[0]["reason"] == "rateLimitExceeded"
+    )
+    # the client's own retry (num_retries) waits and recovers once the window turns over
+    assert directory.users().list(customer="my_customer", maxResults=1).execute(num_retries=5)["users"]
+    control.budget.configure(0, 60)
+    control.set_faults("5xx:1")
+    with pytest.raises(HttpError) as failed:
+        directory.users().list(customer="my_customer").execute()
+    assert failed.value.status_code == 503
