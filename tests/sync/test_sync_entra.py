@@ -113,3 +113,27 @@ def test_incremental_entra_follows_delta(emulators, engine: Engine, tmp_path: Pa
         ).scalar_one()
     assert enabled == truth["enabled"]
     assert live_grants(engine, "entra", "group") >= truth["direct_memberships"]
+
+
+def test_all_three_providers_in_one_sync(tmp_path: Path, engine: Engine) -> None:
+    org = generate_org(120, seed=33)
+    with start_emulators(org, workdir=tmp_path / "emu") as running:
+        url = engine.url.render_as_string(hide_password=False)
+        config = write_config(emulator_config(running, database_url=url), tmp_path / "accessctl.toml")
+        settings = load_settings(config, strict=True)
+        summary = run_sync(settings, engine, full=True)
+        assert summary.complete, [r.reason for r in summary.results]
+        with engine.connect() as conn:
+            per_provider = dict(
+                conn.execute(
+                    sa.select(Account.__table__.c.provider, sa.func.count()).group_by(
+                        Account.__table__.c.provider
+                    )
+                ).all()
+            )
+        assert per_provider == {p: len(org.directory(p).accounts) for p in ("okta", "entra", "google")}
+        google_group_grants = live_grants(engine, "google", "group")
+        assert google_group_grants == sum(len(transitive(org.google, g.key)) for g in org.google.groups)
+        again = run_sync(settings, engine)  # incremental everywhere, nothing changed
+        assert [r.mode for r in again.results] == ["incremental"] * 3 and again.complete
+        assert sum(r.accounts.changed + r.grants.ended for r in again.results) == 0
