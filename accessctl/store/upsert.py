@@ -8,9 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-#: SQLite allows 32766 bound parameters per statement; PostgreSQL 65535.
-_MAX_PARAMS = {"sqlite": 32_000, "postgresql": 60_000}
-
 
 def _insert_for(dialect: str, table: sa.Table) -> Any:
     if dialect == "postgresql":
@@ -35,30 +32,29 @@ def bulk_upsert(
     """Insert ``rows`` into ``table``, updating ``update`` columns where ``key`` already exists.
 
     ``update`` defaults to every column given except the key; an empty ``update`` means
-    ``DO NOTHING``.  Rows are sent in chunks that fit the dialect's parameter limit.  With
-    ``returning``, the named columns of every inserted or updated row are returned (not of
-    rows skipped by ``DO NOTHING``).  ``expressions`` maps a column to a function of the statement's
-    ``excluded`` row giving its update expression, for updates that depend on the existing value.
+    ``DO NOTHING``.  With ``returning``, the named columns of every inserted or updated row are
+    returned (not of rows skipped by ``DO NOTHING``).  ``expressions`` maps a column to a function
+    of the statement's ``excluded`` row giving its update expression, for updates that depend on
+    the existing value.
+
+    One statement is compiled (and cached) and executed with all rows as parameters: SQLAlchemy's
+    "insertmanyvalues" sends them in batches that fit the driver, without compiling a statement
+    per batch.  Every row must have the same keys.
     """
     if not rows:
         return []
-    dialect = conn.dialect.name
     columns = list(rows[0].keys())
     update_columns = [c for c in columns if c not in key] if update is None else list(update)
-    chunk = max(1, _MAX_PARAMS.get(dialect, 30_000) // max(1, len(columns)))
-    results: list[sa.Row[Any]] = []
-    for start in range(0, len(rows), chunk):
-        stmt = _insert_for(dialect, table).values(list(rows[start : start + chunk]))
-        if update_columns:
-            set_ = {c: stmt.excluded[c] for c in update_columns}
-            for column, expression in (expressions or {}).items():
-                set_[column] = expression(stmt.excluded)
-            stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_)
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        if returning:
-            stmt = stmt.returning(*(table.c[name] for name in returning))
-            results.extend(conn.execute(stmt).all())
-        else:
-            conn.execute(stmt)
-    return results
+    stmt = _insert_for(conn.dialect.name, table)
+    if update_columns or expressions:
+        set_ = {c: stmt.excluded[c] for c in update_columns}
+        for column, expression in (expressions or {}).items():
+            set_[column] = expression(stmt.excluded)
+        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_=set_)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning), sort_by_parameter_order=True)
+        return list(conn.execute(stmt, list(rows)).all())
+    conn.execute(stmt, list(rows))
+    return []

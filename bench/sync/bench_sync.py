@@ -1,0 +1,291 @@
+"""Sync benchmarks against the provider emulators (issue: connectors and sync).
+
+    python bench/sync/bench_sync.py                       # the 10k-person suite
+    python bench/sync/bench_sync.py --people 100000 --only full
+
+Each measured sync runs in its own process (``accessctl``'s real sync use case, a fresh SQLite store)
+while the emulators serve from this one, so the sync's wall time and peak RSS are its own.  The
+fetch-only floor replays exactly the GET requests that sync made (recorded by the emulators'
+trace) with plain httpx and parses every body, storing nothing: the sync's cost over the floor is
+what accessctl adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from accessctl.emulation import emulator_config, write_config  # noqa: E402
+from connectors.emulators.generate import generate_org, okta_benchmark_directory  # noqa: E402
+from connectors.emulators.model import SyntheticOrg  # noqa: E402
+from connectors.emulators.runner import RunningEmulators, start_emulators  # noqa: E402
+
+SYNC_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from accessctl.settings import load_settings
+from accessctl.store.engine import make_engine
+from accessctl.store.migrate import upgrade
+from accessctl.sync.service import run_sync
+settings = load_settings(Path(sys.argv[1]), strict=True)
+engine = make_engine(settings.database_url)
+upgrade(engine)
+started = time.perf_counter()
+summary = run_sync(settings, engine, full=sys.argv[2] == "full")
+elapsed = time.perf_counter() - started
+print(json.dumps({
+    "wall_s": elapsed,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "complete": summary.complete,
+    "providers": [r.as_dict() for r in summary.results],
+}))
+"""
+
+
+def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", SYNC_CHILD, str(config), mode],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"sync failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["requests"] = sum(p["requests"] for p in result["providers"])
+    result["throttled"] = sum(p["throttled"] for p in result["providers"])
+    result["items"] = sum(
+        p["accounts_added"] + p["accounts_changed"] + p["entitlements_added"] + p["grants_added"]
+        for p in result["providers"]
+    )
+    return result
+
+
+def _ssl(running: RunningEmulators) -> Any:
+    return ssl.create_default_context(cafile=str(running.tls.ca_path)) if running.tls else True
+
+
+def auth_headers(running: RunningEmulators) -> dict[str, dict[str, str]]:
+    """Credentials the floor uses, obtained the plain way (no SDKs)."""
+    headers: dict[str, dict[str, str]] = {}
+    verify = _ssl(running)
+    secrets = running.secrets
+    if "okta" in running.providers:
+        headers["okta"] = {"Authorization": f"SSWS {secrets.okta_api_token}"}
+    if "entra" in running.providers:
+        url = running.providers["entra"].url
+        token = httpx.post(
+            f"{url}/{secrets.entra_tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": secrets.entra_client_id,
+                "client_secret": secrets.entra_client_secret,
+                "scope": "https://graph.microsoft.com/.default",
+            },
+            verify=verify,
+        ).json()["access_token"]
+        headers["entra"] = {"Authorization": f"Bearer {token}"}
+    if "google" in running.providers:
+        url = running.providers["google"].url
+        now = int(time.time())
+        assertion = jwt.encode(
+            {
+                "iss": secrets.google_service_account_email,
+                "sub": secrets.google_admin_email,
+                "aud": f"{url}/token",
+                "iat": now,
+                "exp": now + 3600,
+                "scope": "https://www.googleapis.com/auth/admin.directory.user",
+            },
+            secrets.google_private_key_pem,
+            algorithm="RS256",
+        )
+        token = httpx.post(
+            f"{url}/token",
+            data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+            verify=verify,
+        ).json()["access_token"]
+        headers["google"] = {"Authorization": f"Bearer {token}"}
+    return headers
+
+
+def set_trace(running: RunningEmulators, enabled: bool) -> None:
+    for provider in running.providers.values():
+        provider.control.trace = [] if enabled else None
+
+
+def replay_floor(
+    running: RunningEmulators, traces: dict[str, list[tuple[str, str, str]]], concurrency: int = 8
+) -> float:
+    """Fetch and parse the same GET pages with plain httpx, per provider concurrently; seconds taken."""
+    headers = auth_headers(running)
+
+    async def provider_floor(name: str, requests: list[tuple[str, str, str]]) -> None:
+        url = running.providers[name].url
+        semaphore = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers[name], verify=_ssl(running), limits=limits
+        ) as client:
+
+            async def fetch(path: str, query: str) -> None:
+                async with semaphore:
+                    response = await client.get(f"{path}?{query}" if query else path)
+                    response.json()
+
+            await asyncio.gather(*(fetch(p, q) for m, p, q in requests if m == "GET"))
+
+    async def all_floors() -> None:
+        await asyncio.gather(*(provider_floor(n, r) for n, r in traces.items()))
+
+    started = time.perf_counter()
+    asyncio.run(all_floors())
+    return time.perf_counter() - started
+
+
+def prepare(
+    org: SyntheticOrg, workdir: Path, providers: tuple[str, ...], **options: Any
+) -> tuple[RunningEmulators, Path]:
+    running = start_emulators(org, workdir=workdir, providers=providers, **options)
+    database = workdir / "bench.db"
+    config = write_config(
+        emulator_config(running, database_url=f"sqlite:///{database}"), workdir / "accessctl.toml"
+    )
+    return running, config
+
+
+def churn(running: RunningEmulators, share: float) -> None:
+    verify = _ssl(running)
+    for provider in running.providers.values():
+        httpx.post(
+            f"{provider.url}/_emulator/state/churn", json={"share": share, "seed": 7}, verify=verify
+        ).raise_for_status()
+
+
+def bench_full(people: int, seed: int, workdir: Path, incremental: bool) -> dict[str, Any]:
+    org = generate_org(people, seed)
+    running, config = prepare(org, workdir, ("okta", "entra", "google"))
+    try:
+        set_trace(running, True)
+        full = run_sync_process(config, "full")
+        traces = {n: list(p.control.trace or []) for n, p in running.providers.items()}
+        set_trace(running, False)
+        floor = replay_floor(running, traces)
+        result: dict[str, Any] = {
+            "people": people,
+            "accounts": sum(len(org.directory(p).accounts) for p in ("okta", "entra", "google")),
+            "full": full,
+            "floor_s": floor,
+            "full_over_floor": full["wall_s"] / floor,
+            "items_per_s": full["items"] / full["wall_s"],
+            "time_per_item_us": 1e6 * full["wall_s"] / max(1, full["items"]),
+        }
+        if incremental:
+            churn(running, 0.01)
+            inc = run_sync_process(config, "incremental")
+            result["incremental"] = inc
+            result["incremental_over_full"] = inc["wall_s"] / full["wall_s"]
+        return result
+    finally:
+        running.stop()
+
+
+def bench_rate_limited(people: int, workdir: Path, limit: int, window_s: int) -> dict[str, Any]:
+    """Okta with a small per-endpoint budget: how much of the budget the sync used, and 429s met."""
+    org = generate_org(people, 5)
+    running, config = prepare(org, workdir, ("okta",), rate_limit=limit, rate_window_s=window_s)
+    try:
+        set_trace(running, True)
+        result = run_sync_process(config, "full")
+        control = running.providers["okta"].control
+        trace = control.trace or []
+        users_requests = sum(1 for m, p, _ in trace if m == "GET" and p.startswith("/api/v1/users"))
+        windows = math.ceil(result["wall_s"] / window_s)
+        return {
+            "people": people,
+            "limit_per_window": limit,
+            "window_s": window_s,
+            "sync": result,
+            "users_bucket_requests": users_requests,
+            "budget_share_used": users_requests / (limit * windows),
+            "throttled_429s": control.budget.throttled,
+        }
+    finally:
+        running.stop()
+
+
+def bench_okta_shape(workdir: Path) -> dict[str, Any]:
+    org = okta_benchmark_directory(users=10_000, groups=500, group_size=100, seed=1)
+    running, config = prepare(org, workdir, ("okta",))
+    try:
+        first = run_sync_process(config, "full")
+        again = run_sync_process(config, "incremental")
+        return {
+            "users": 10_000,
+            "groups": 501,
+            "memberships": 60_000,
+            "first_load": first,
+            "unchanged_resync": again,
+        }
+    finally:
+        running.stop()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", choices=["full", "rate", "okta"], action="append")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
+    args = parser.parse_args()
+    only = set(args.only or ["full", "rate", "okta"])
+    results: dict[str, Any] = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        if "full" in only:
+            results[f"full_{args.people}"] = bench_full(
+                args.people, args.seed, Path(tmp) / "full", incremental=True
+            )
+            print(json.dumps(results[f"full_{args.people}"], indent=2), flush=True)
+        if "rate" in only:
+            results["rate_limited"] = bench_rate_limited(1000, Path(tmp) / "rate", limit=300, window_s=2)
+            print(json.dumps(results["rate_limited"], indent=2), flush=True)
+        if "okta" in only:
+            results["okta_shape"] = bench_okta_shape(Path(tmp) / "okta")
+            print(json.dumps(results["okta_shape"], indent=2), flush=True)
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+    previous.update(results)
+    args.out.write_text(json.dumps(previous, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
