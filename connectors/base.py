@@ -88,6 +88,7 @@ class AccountDetails:
     grants: list[GrantRecord] = field(default_factory=list)
     complete: bool = True
     requests: int = 1
+    rate: RateInfo | None = None
 
 
 @dataclass(slots=True)

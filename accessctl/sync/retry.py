@@ -72,11 +72,13 @@ class RateGovernor:
             self.in_flight -= 1
             if rate is not None:
                 current = self.rate
-                if current is None or rate.reset_at > current.reset_at:
-                    self.rate = rate
-                elif rate.reset_at == current.reset_at:
-                    # responses arrive out of order: the smallest remaining is the truth
+                if current is None or rate.reset_at > current.reset_at + 1.0:
+                    self.rate = rate  # a new window
+                elif rate.reset_at > current.reset_at - 1.0:
+                    # the same window (reset times carry a second of jitter from the Date header);
+                    # responses arrive out of order, so the smallest remaining is the truth
                     current.remaining = min(current.remaining, rate.remaining)
+                    current.reset_at = max(current.reset_at, rate.reset_at)
             self._cond.notify_all()
 
     async def pause(self, seconds: float) -> None:

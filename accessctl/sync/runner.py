@@ -186,7 +186,8 @@ class ProviderSync:
         self.options = options
         self.progress = progress
         self.concurrency = options.concurrency.get(self.provider, options.max_concurrency)
-        self.caller = ProviderCaller(options.retry, reserve=self.concurrency)
+        # a call may spend more than one request (Okta details: factors and roles): keep headroom
+        self.caller = ProviderCaller(options.retry, reserve=2 * self.concurrency)
         self.accounts = writer.Counts()
         self.entitlements = writer.Counts()
         self.grants = writer.Counts()
@@ -203,8 +204,10 @@ class ProviderSync:
 
     async def call(self, operation: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         waited = self.caller.stats.waited_s
+        # operations that spend the same provider budget share one governor (Okta: per endpoint family)
+        bucket = getattr(self.connector, "rate_buckets", {}).get(operation.split(":")[0], operation)
         try:
-            return await self.caller.call(operation, fn, *args, **kwargs)
+            return await self.caller.call(bucket, fn, *args, **kwargs)
         finally:
             if self.caller.stats.waited_s > waited:
                 self.progress.waiting(self.provider, self.caller.stats.waited_s - waited)
@@ -437,13 +440,11 @@ class ProviderSync:
         done = {tuple(ref) for ref in self.state.get("grants_done", [])}
         todo = [tuple(ref) for ref in self.state.get("to_list", []) if tuple(ref) not in done]
         self.progress.phase(self.provider, "grants", total=len(todo))
-        semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def one(kind: str, external_id: str) -> None:
-            async with semaphore:
-                await self._list_grants(EntitlementRef(EntitlementKind(kind), external_id), sweep_after=False)
+        async def one(ref: tuple[str, str]) -> None:
+            await self._list_grants(EntitlementRef(EntitlementKind(ref[0]), ref[1]), sweep_after=False)
 
-        await _gather_all([one(kind, external_id) for kind, external_id in todo])
+        await _for_each(todo, one, self.concurrency)
 
     async def _list_grants(self, ref: EntitlementRef, *, sweep_after: bool) -> None:
         """Every page of one entitlement's grants; marks it done in the checkpoint with its last page."""
@@ -509,7 +510,6 @@ class ProviderSync:
             return True
         if not self._account_ids:
             await self._refresh_id_maps()
-        semaphore = asyncio.Semaphore(self.concurrency)
         all_complete = True
         batch: list[AccountDetails] = []
         lock = asyncio.Lock()
@@ -524,14 +524,13 @@ class ProviderSync:
 
         async def one(external_id: str) -> None:
             nonlocal all_complete
-            async with semaphore:
-                try:
-                    details = await self.call("details", self.connector.get_account_details, external_id)
-                except ConnectorError as exc:
-                    log.warning("%s: lookup of %s failed: %s", self.provider, external_id, exc)
-                    details = AccountDetails(
-                        external_id, MfaRecord(external_id, MfaState.UNKNOWN), complete=False
-                    )
+            try:
+                details = await self.call("details", self.connector.get_account_details, external_id)
+            except ConnectorError as exc:
+                log.warning("%s: lookup of %s failed: %s", self.provider, external_id, exc)
+                details = AccountDetails(
+                    external_id, MfaRecord(external_id, MfaState.UNKNOWN), complete=False
+                )
             async with lock:
                 if not details.complete:
                     all_complete = False
@@ -539,7 +538,7 @@ class ProviderSync:
                 if len(batch) >= 200:
                     await flush()
 
-        await _gather_all([one(external_id) for external_id in external_ids])
+        await _for_each(list(external_ids), one, self.concurrency)
         async with lock:
             await flush()
         return all_complete
@@ -610,17 +609,15 @@ class ProviderSync:
         have = {r.external_id for r in records}
         to_fetch = sorted(change_set.account_ids - have - change_set.removed_account_ids)
         gone: set[str] = set(change_set.removed_account_ids)
-        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def fetch(external_id: str) -> None:
-            async with semaphore:
-                record = await self.call("accounts", self.connector.find_account, external_id=external_id)
+            record = await self.call("accounts", self.connector.find_account, external_id=external_id)
             if record is None:
                 gone.add(external_id)
             else:
                 records.append(record)
 
-        await _gather_all([fetch(external_id) for external_id in to_fetch])
+        await _for_each(to_fetch, fetch, self.concurrency)
         if records:
             self.accounts += await self.store.run(
                 writer.write_accounts, self.provider, records, self.started_at
@@ -637,11 +634,8 @@ class ProviderSync:
         return {r.external_id for r in records}
 
     async def _refresh_account_grants(self, external_ids: Sequence[str]) -> None:
-        semaphore = asyncio.Semaphore(self.concurrency)
-
         async def one(external_id: str) -> None:
-            async with semaphore:
-                grants = await self.call("account_grants", self.connector.list_account_grants, external_id)
+            grants = await self.call("account_grants", self.connector.list_account_grants, external_id)
             account_id = self._account_ids.get(external_id)
             batch = writer.resolve_grants(grants, self._account_ids, self._entitlement_ids, self.started_at)
 
@@ -659,7 +653,7 @@ class ProviderSync:
 
             self.grants.ended += await self.store.run(write)
 
-        await _gather_all([one(external_id) for external_id in external_ids])
+        await _for_each(list(external_ids), one, self.concurrency)
 
     async def _refresh_entitlement_grants(self, external_ids: set[str]) -> None:
         refs = [
@@ -667,13 +661,11 @@ class ProviderSync:
             for kind, external_id in self._entitlement_ids
             if external_id in external_ids
         ]
-        semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(ref: EntitlementRef) -> None:
-            async with semaphore:
-                await self._list_grants(ref, sweep_after=True)
+            await self._list_grants(ref, sweep_after=True)
 
-        await _gather_all([one(ref) for ref in refs])
+        await _for_each(refs, one, self.concurrency)
 
     async def _refresh_mfa(self, changed: set[str]) -> None:
         source = self.connector.mfa_source
@@ -699,6 +691,19 @@ class ProviderSync:
 
             extra = await self.store.run(stalest)
             await self._details(sorted(changed) + [e for e in extra if e not in changed])
+
+
+async def _for_each(items: Sequence[T], worker: Callable[[T], Awaitable[None]], concurrency: int) -> None:
+    """Run ``worker`` over ``items`` with at most ``concurrency`` at a time, in bounded memory
+    (a fixed set of workers pulls from the sequence; no task per item).  The first failure cancels
+    the rest and is raised."""
+    iterator = iter(items)
+
+    async def drain() -> None:
+        for item in iterator:
+            await worker(item)
+
+    await _gather_all([drain() for _ in range(max(1, min(concurrency, len(items))))])
 
 
 async def _gather_all(awaitables: Sequence[Awaitable[Any]]) -> None:

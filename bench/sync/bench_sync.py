@@ -134,12 +134,12 @@ def set_trace(running: RunningEmulators, enabled: bool) -> None:
 
 
 def replay_floor(
-    running: RunningEmulators, traces: dict[str, list[tuple[str, str, str]]], concurrency: int = 8
+    running: RunningEmulators, traces: dict[str, list[tuple[str, str, str, float]]], concurrency: int = 8
 ) -> float:
     """Fetch and parse the same GET pages with plain httpx, per provider concurrently; seconds taken."""
     headers = auth_headers(running)
 
-    async def provider_floor(name: str, requests: list[tuple[str, str, str]]) -> None:
+    async def provider_floor(name: str, requests: list[tuple[str, str, str, float]]) -> None:
         url = running.providers[name].url
         semaphore = asyncio.Semaphore(concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -152,7 +152,7 @@ def replay_floor(
                     response = await client.get(f"{path}?{query}" if query else path)
                     response.json()
 
-            await asyncio.gather(*(fetch(p, q) for m, p, q in requests if m == "GET"))
+            await asyncio.gather(*(fetch(p, q) for m, p, q, _ in requests if m == "GET"))
 
     async def all_floors() -> None:
         await asyncio.gather(*(provider_floor(n, r) for n, r in traces.items()))
@@ -181,24 +181,26 @@ def churn(running: RunningEmulators, share: float) -> None:
         ).raise_for_status()
 
 
-def bench_full(people: int, seed: int, workdir: Path, incremental: bool) -> dict[str, Any]:
+def bench_full(
+    people: int, seed: int, workdir: Path, incremental: bool, floor: bool = True
+) -> dict[str, Any]:
     org = generate_org(people, seed)
     running, config = prepare(org, workdir, ("okta", "entra", "google"))
     try:
-        set_trace(running, True)
+        set_trace(running, floor)
         full = run_sync_process(config, "full")
-        traces = {n: list(p.control.trace or []) for n, p in running.providers.items()}
-        set_trace(running, False)
-        floor = replay_floor(running, traces)
         result: dict[str, Any] = {
             "people": people,
             "accounts": sum(len(org.directory(p).accounts) for p in ("okta", "entra", "google")),
             "full": full,
-            "floor_s": floor,
-            "full_over_floor": full["wall_s"] / floor,
             "items_per_s": full["items"] / full["wall_s"],
             "time_per_item_us": 1e6 * full["wall_s"] / max(1, full["items"]),
         }
+        if floor:
+            traces = {n: list(p.control.trace or []) for n, p in running.providers.items()}
+            set_trace(running, False)
+            result["floor_s"] = replay_floor(running, traces)
+            result["full_over_floor"] = full["wall_s"] / result["floor_s"]
         if incremental:
             churn(running, 0.01)
             inc = run_sync_process(config, "incremental")
@@ -218,8 +220,14 @@ def bench_rate_limited(people: int, workdir: Path, limit: int, window_s: int) ->
         result = run_sync_process(config, "full")
         control = running.providers["okta"].control
         trace = control.trace or []
-        users_requests = sum(1 for m, p, _ in trace if m == "GET" and p.startswith("/api/v1/users"))
-        windows = math.ceil(result["wall_s"] / window_s)
+        users = [t for m, p, _, t in trace if m == "GET" and p.startswith("/api/v1/users")]
+        users_requests = len(users)
+        # the windows the users bucket was in use, from the first such request to the last
+        windows = math.floor(users[-1] / window_s) - math.floor(users[0] / window_s) + 1
+        per_window: dict[int, int] = {}
+        for stamp in users:
+            per_window[math.floor(stamp / window_s)] = per_window.get(math.floor(stamp / window_s), 0) + 1
+        inner = sorted(per_window)[1:-1]  # the first and last windows are partly before/after the sync
         return {
             "people": people,
             "limit_per_window": limit,
@@ -227,6 +235,10 @@ def bench_rate_limited(people: int, workdir: Path, limit: int, window_s: int) ->
             "sync": result,
             "users_bucket_requests": users_requests,
             "budget_share_used": users_requests / (limit * windows),
+            "budget_share_used_full_windows": sum(per_window[w] for w in inner) / (limit * len(inner))
+            if inner
+            else None,
+            "requests_per_window": [per_window[w] for w in sorted(per_window)],
             "throttled_429s": control.budget.throttled,
         }
     finally:
@@ -266,6 +278,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=["full", "rate", "okta"], action="append")
+    parser.add_argument("--no-floor", action="store_true", help="skip the fetch-only floor (for 100k runs)")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
     args = parser.parse_args()
     only = set(args.only or ["full", "rate", "okta"])

@@ -10,7 +10,7 @@ middleware itself, so every emulator has the same ones:
 - ``POST /_emulator/faults``    replace the fault plan: ``{"spec": "5xx:0.1,page:/api/v1/users:2"}``
 - ``POST /_emulator/rate``      ``{"limit": 100, "window_s": 60}`` (limit 0 disables)
 - ``POST /_emulator/latency``   ``{"ms": 20}``
-- ``POST /_emulator/trace``     ``{"enabled": true}`` records every request (method, path, query) until
+- ``POST /_emulator/trace``     ``{"enabled": true}`` records every request (method, path, query, time) until
   disabled; ``GET /_emulator/trace`` returns them (benchmarks replay them as the fetch-only floor)
 - ``GET  /_emulator/state/...`` is the provider app's own (what the provider now holds)
 """
@@ -195,7 +195,7 @@ class EmulatorControl:
     hang_s: float = 30.0  # how long a "timeout" fault holds the request before answering
     journal: list[JournalEntry] = field(default_factory=list)
     requests: int = 0
-    trace: list[tuple[str, str, str]] | None = None
+    trace: list[tuple[str, str, str, float]] | None = None
     _rng: random.Random = field(default_factory=random.Random)
     _page_counts: dict[str, int] = field(default_factory=dict)
 
@@ -270,7 +270,7 @@ class ControlMiddleware:
         control.requests += 1
         query = scope.get("query_string", b"").decode("latin-1")
         if control.trace is not None:
-            control.trace.append((method, path, query))
+            control.trace.append((method, path, query, time.time()))
         if control.latency_ms:
             await asyncio.sleep(control.latency_ms / 1000)
         mutating = method in MUTATING_METHODS

@@ -19,6 +19,7 @@ from connectors.base import (
     MfaRecord,
     NotFoundError,
     Page,
+    RateInfo,
 )
 from connectors.okta import mapping
 from connectors.okta.client import OktaClient, OktaResponse
@@ -31,9 +32,23 @@ def _page(response: OktaResponse, items: list, next_cursor: str | None) -> Page:
     return Page(items, next_cursor, requests=1, rate=mapping.rate_from_headers(response.headers))
 
 
+def _tightest(*rates: RateInfo | None) -> RateInfo | None:
+    known = [r for r in rates if r is not None]
+    return min(known, key=lambda r: (r.reset_at, r.remaining)) if known else None
+
+
 class OktaConnector:
     provider = "okta"
     mfa_source = "per_account"
+    #: runner operations that spend the same Okta rate-limit bucket (endpoint family)
+    rate_buckets = {
+        "accounts": "users",
+        "details": "users",
+        "account_grants": "users",
+        "entitlements": "groups",
+        "grants": "groups",
+        "changes": "logs",
+    }
 
     def __init__(self, config: OktaConfig, *, client: OktaClient | None = None) -> None:
         self.config = config
@@ -141,6 +156,9 @@ class OktaConnector:
             mapping.mfa_from_factors(uid, factors.body),
             [mapping.grant_from_role(uid, r) for r in roles.body],
             requests=2,
+            rate=_tightest(
+                mapping.rate_from_headers(factors.headers), mapping.rate_from_headers(roles.headers)
+            ),
         )
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
