@@ -13,6 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# the value types' enums are the connectors'; the store speaks the same words
+from connectors.base import AccountStatus, EntitlementKind, MfaState  # noqa: F401 - re-exported
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -40,24 +43,6 @@ class Provider(StrEnum):
     OKTA = "okta"
     ENTRA = "entra"
     GOOGLE = "google"
-
-
-class AccountStatus(StrEnum):
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    DEPROVISIONED = "deprovisioned"
-
-
-class MfaState(StrEnum):
-    ENROLLED = "ENROLLED"
-    NOT_ENROLLED = "NOT_ENROLLED"
-    UNKNOWN = "UNKNOWN"
-
-
-class EntitlementKind(StrEnum):
-    GROUP = "group"
-    APP = "app"
-    ROLE = "role"
 
 
 class Person(SQLModel, table=True):

@@ -34,12 +34,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from accessctl.emulation import emulator_config, write_config  # noqa: E402
+from connectors.emulators.credentials import EmulatorSecrets  # noqa: E402
 from connectors.emulators.generate import generate_org, okta_benchmark_directory  # noqa: E402
 from connectors.emulators.model import SyntheticOrg  # noqa: E402
 from connectors.emulators.runner import RunningEmulators, start_emulators  # noqa: E402
 
 SYNC_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from accessctl.settings import load_settings
 from accessctl.store.engine import make_engine
@@ -53,7 +54,9 @@ summary = run_sync(settings, engine, full=sys.argv[2] == "full")
 elapsed = time.perf_counter() - started
 print(json.dumps({
     "wall_s": elapsed,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report this
+    # (emulator-laden) benchmark process's size instead of the sync's own
+    "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
     "complete": summary.complete,
     "providers": [r.as_dict() for r in summary.results],
 }))
@@ -84,15 +87,13 @@ def _ssl(running: RunningEmulators) -> Any:
     return ssl.create_default_context(cafile=str(running.tls.ca_path)) if running.tls else True
 
 
-def auth_headers(running: RunningEmulators) -> dict[str, dict[str, str]]:
+def auth_headers(secrets: EmulatorSecrets, urls: dict[str, str], verify: Any) -> dict[str, dict[str, str]]:
     """Credentials the floor uses, obtained the plain way (no SDKs)."""
     headers: dict[str, dict[str, str]] = {}
-    verify = _ssl(running)
-    secrets = running.secrets
-    if "okta" in running.providers:
+    if "okta" in urls:
         headers["okta"] = {"Authorization": f"SSWS {secrets.okta_api_token}"}
-    if "entra" in running.providers:
-        url = running.providers["entra"].url
+    if "entra" in urls:
+        url = urls["entra"]
         token = httpx.post(
             f"{url}/{secrets.entra_tenant_id}/oauth2/v2.0/token",
             data={
@@ -104,8 +105,8 @@ def auth_headers(running: RunningEmulators) -> dict[str, dict[str, str]]:
             verify=verify,
         ).json()["access_token"]
         headers["entra"] = {"Authorization": f"Bearer {token}"}
-    if "google" in running.providers:
-        url = running.providers["google"].url
+    if "google" in urls:
+        url = urls["google"]
         now = int(time.time())
         assertion = jwt.encode(
             {
@@ -137,7 +138,7 @@ def replay_floor(
     running: RunningEmulators, traces: dict[str, list[tuple[str, str, str, float]]], concurrency: int = 8
 ) -> float:
     """Fetch and parse the same GET pages with plain httpx, per provider concurrently; seconds taken."""
-    headers = auth_headers(running)
+    headers = auth_headers(running.secrets, {n: p.url for n, p in running.providers.items()}, _ssl(running))
 
     async def provider_floor(name: str, requests: list[tuple[str, str, str, float]]) -> None:
         url = running.providers[name].url

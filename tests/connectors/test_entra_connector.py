@@ -26,6 +26,7 @@ from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import ServerThread, TlsMaterial
 from connectors.entra import EntraConfig, EntraConnector
+from tests.connectors.helpers import drain, run
 
 CREDS = EntraCredentials(
     "0f3d2c1b-aaaa-4bbb-8ccc-0123456789ab", "c1d2e3f4-0000-4111-8222-0123456789ab", "connector-secret"
@@ -77,27 +78,6 @@ def connect(
             page_size=page_size,
         )
     )
-
-
-def run(connector: EntraConnector, body: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await body(connector)
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(main())
-
-
-async def drain(method: Any, *args: Any) -> list[Any]:
-    items: list[Any] = []
-    cursor = None
-    while True:
-        page = await method(*args, cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
 
 
 def test_accounts_and_mfa(entra, tls, org: SyntheticOrg) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
 from connectors.google import GoogleConfig, GoogleConnector
+from tests.connectors.helpers import drain, run
 
 
 @pytest.fixture(scope="module")
@@ -49,27 +49,6 @@ def connect(running: RunningEmulators, *, key: str | None = None, page_size: int
             page_size=page_size,
         )
     )
-
-
-def run(connector: GoogleConnector, body: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await body(connector)
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(main())
-
-
-async def drain(method: Any, *args: Any) -> list[Any]:
-    items: list[Any] = []
-    cursor = None
-    while True:
-        page = await method(*args, cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
 
 
 def test_accounts_with_2sv_from_the_listing(google, org: SyntheticOrg) -> None:

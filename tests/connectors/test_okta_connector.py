@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.okta import OktaCredentials, create_app
 from connectors.emulators.server import ServerThread, TlsMaterial
 from connectors.okta import OktaConfig, OktaConnector
+from tests.connectors.helpers import drain, run
 
 TOKEN = "00-connector-test-token"
 
@@ -56,27 +56,6 @@ def connect(url: str, tls: TlsMaterial, token: str = TOKEN, page_size: int = 200
     return OktaConnector(
         OktaConfig(org_url=url, api_token=token, ca_bundle=str(tls.ca_path), page_size=page_size)
     )
-
-
-def run(connector: OktaConnector, body: Any) -> Any:
-    async def main() -> Any:
-        try:
-            return await body(connector)
-        finally:
-            await connector.aclose()
-
-    return asyncio.run(main())
-
-
-async def drain(method: Any, *args: Any) -> list[Any]:
-    items: list[Any] = []
-    cursor = None
-    while True:
-        page = await method(*args, cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
 
 
 def test_lists_every_account_once_including_deprovisioned(okta, tls, org: SyntheticOrg) -> None:
