@@ -82,6 +82,8 @@ class ProviderResult:
     waited_s: float
     duration_s: float
     resumed: bool = False
+    #: the class of the connector error that ended the pass (AuthError, PermissionDeniedError, TransientError, ...), if any
+    failure: str | None = None
 
     @property
     def items(self) -> int:
@@ -101,6 +103,7 @@ class ProviderResult:
             "complete": self.complete,
             "reason": self.reason,
             "resumed": self.resumed,
+            "failure": self.failure,
             "accounts_added": self.accounts.added,
             "accounts_changed": self.accounts.changed,
             "accounts_ended": self.accounts.ended,
@@ -227,6 +230,7 @@ class ProviderSync:
         mode = "full" if self.options.full or not changes else "incremental"
         await self.store.run(self._begin, mode)
         reason: str | None = None
+        failure: str | None = None
         try:
             if mode == "full":
                 await self._full()
@@ -235,7 +239,8 @@ class ProviderSync:
         except (IncompleteRun, ConnectorError) as exc:
             reason = str(exc) or type(exc).__name__
             if isinstance(exc, ConnectorError):
-                reason = f"{type(exc).__name__}: {reason}"
+                failure = type(exc).__name__
+                reason = f"{failure}: {reason}"
             log.warning("%s sync incomplete: %s", self.provider, reason)
         await self.store.run(self._finish, mode, reason)
         self.progress.done(self.provider, reason is None, reason)
@@ -255,6 +260,7 @@ class ProviderSync:
             waited_s=stats.waited_s,
             duration_s=time.monotonic() - clock,
             resumed=self.resumed,
+            failure=failure,
         )
 
     def _begin(self, conn: Connection, mode: str) -> None:
