@@ -8,6 +8,7 @@ middleware itself, so every emulator has the same ones:
 
 - ``GET  /_emulator/journal``   every mutating request: time, method, path, status
 - ``POST /_emulator/faults``    replace the fault plan: ``{"spec": "5xx:0.1,page:/api/v1/users:2"}``
+  (``page:`` fails page N of every listing of that path; see :class:`FaultPlan`)
 - ``POST /_emulator/rate``      ``{"limit": 100, "window_s": 60}`` (limit 0 disables)
 - ``POST /_emulator/latency``   ``{"ms": 20}``
 - ``POST /_emulator/trace``     ``{"enabled": true}`` records every request (method, path, query, time) until
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -40,9 +42,18 @@ class FaultSpecError(ValueError):
     """A ``--faults`` spec that cannot be parsed; the message names the bad part."""
 
 
+CURSOR_PARAMS = frozenset({"after", "$skiptoken", "pageToken"})  # Okta, Graph, Google
+
+
 @dataclass(slots=True)
 class PageFault:
-    """Fail the N-th page (1-based) of every listing whose path matches ``path`` exactly."""
+    """Fail the N-th page (1-based) of every listing whose path matches ``path`` exactly.
+
+    A GET without a cursor (Okta ``after``, Graph ``$skiptoken``, Google ``pageToken``) starts a new
+    listing at page 1; each GET with a cursor is the listing's next page.  A retry of a failed page
+    N > 1 therefore counts as page N+1 and succeeds, as a transient failure would; a retried page 1
+    starts a new listing and fails again.
+    """
 
     path: str
     page: int
@@ -54,7 +65,8 @@ class FaultPlan:
     """Shares of requests that fail, chosen by a seeded RNG so runs repeat.
 
     Spec syntax (comma separated): ``5xx:0.05``, ``429:0.02``, ``timeout:0.01``, ``reset:0.01``,
-    ``page:/api/v1/users:3`` (fail page 3 of that path with a 500), ``page:/v1.0/users:2:503``,
+    ``page:/api/v1/users:3`` (fail page 3 of every listing of that path with a 500),
+    ``page:/v1.0/users:2:503``,
     ``seed:7``.  Control paths (``/_emulator``) and token endpoints are never faulted.
     """
 
@@ -176,7 +188,10 @@ class ProviderStyle(Protocol):
         """The budget bucket a request spends from, or None for requests that are never limited."""
 
     def throttled(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
-        """Status, headers and body of a throttled response."""
+        """Status, headers and body of a response to a request over the rate budget."""
+
+    def too_many_requests(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body of an injected ``429`` fault: always an HTTP 429."""
 
     def server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body of an injected 5xx."""
@@ -216,13 +231,13 @@ class EmulatorControl:
             )
         )
 
-    def pick_fault(self, method: str, path: str) -> tuple[str, int] | None:
+    def pick_fault(self, method: str, path: str, query: str = "") -> tuple[str, int] | None:
         """Decide whether this request fails; returns (fault name, status) or None."""
-        for page_fault in self.faults.pages:
-            if method == "GET" and path == page_fault.path:
-                count = self._page_counts.get(path, 0) + 1
-                self._page_counts[path] = count
-                if count == page_fault.page:
+        page_faults = [p for p in self.faults.pages if p.path == path] if method == "GET" else []
+        if page_faults:
+            page = self._page_number(path, query)
+            for page_fault in page_faults:
+                if page == page_fault.page:
                     return "page", page_fault.status
         plan = self.faults
         roll = self._rng.random()
@@ -236,6 +251,21 @@ class EmulatorControl:
                 return name, status
             roll -= share
         return None
+
+    def _page_number(self, path: str, query: str) -> int:
+        """Which page of its listing this GET is: 1 without a cursor, else one more than the last."""
+        params = parse_qs(query, keep_blank_values=False)
+        page = self._page_counts.get(path, 0) + 1 if CURSOR_PARAMS & params.keys() else 1
+        self._page_counts[path] = page
+        return page
+
+
+def _with_headers(
+    extra: dict[str, str], response: tuple[int, dict[str, str], bytes]
+) -> tuple[int, dict[str, str], bytes]:
+    """``response`` with the provider's per-response headers added (the response's own win)."""
+    status, headers, body = response
+    return status, {**extra, **headers}, body
 
 
 class ControlMiddleware:
@@ -285,23 +315,15 @@ class ControlMiddleware:
                     control.record(method, path, query, 429, "throttled")
                 return
         faultable = not path.startswith(self.never_fault) if self.never_fault else True
-        fault = control.pick_fault(method, path) if faultable and not path.startswith("/_emulator") else None
+        fault = (
+            control.pick_fault(method, path, query)
+            if faultable and not path.startswith("/_emulator")
+            else None
+        )
         if fault is not None:
-            name, status = fault
             if mutating:
-                control.record(method, path, query, status, f"fault:{name}")
-            if name == "timeout":
-                await asyncio.sleep(control.hang_s)
-                await self._respond(send, *self.style.server_error(504))
-            elif name == "reset":
-                await self._reset(send)
-            elif status == 429:
-                _, state = control.budget.take("__fault__")
-                await self._respond(
-                    send, *self.style.throttled(BudgetState(state.limit, 0, state.reset_epoch))
-                )
-            else:
-                await self._respond(send, *self.style.server_error(status))
+                control.record(method, path, query, fault[1], f"fault:{fault[0]}")
+            await self._fault(send, fault, extra_headers)
             return
 
         status_seen = 0
@@ -319,6 +341,22 @@ class ControlMiddleware:
         await self.app(scope, receive, send_wrapper)
         if mutating and faultable and not path.startswith("/_emulator"):
             control.record(method, path, query, status_seen, "ok" if status_seen < 400 else "error")
+
+    async def _fault(self, send: Send, fault: tuple[str, int], extra_headers: dict[str, str]) -> None:
+        """Answer with an injected fault, carrying the headers every response of the provider has."""
+        name, status = fault
+        if name == "reset":
+            await self._reset(send)
+            return
+        if name == "timeout":
+            await asyncio.sleep(self.control.hang_s)
+            response = self.style.server_error(504)
+        elif status == 429:
+            _, state = self.control.budget.take("__fault__")
+            response = self.style.too_many_requests(BudgetState(state.limit, 0, state.reset_epoch))
+        else:
+            response = self.style.server_error(status)
+        await self._respond(send, *_with_headers(extra_headers, response))
 
     @staticmethod
     async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:

@@ -26,6 +26,9 @@ class PlainStyle:
     def throttled(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
         return 429, {"Retry-After": str(state.retry_after_s)}, b'{"error": "slow down"}'
 
+    def too_many_requests(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
+        return self.throttled(state)
+
     def server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
         return status, {}, b'{"error": "boom"}'
 
@@ -89,7 +92,7 @@ def test_page_fault_and_reset(served: tuple[str, EmulatorControl]) -> None:
     url, _ = served
     with httpx.Client(base_url=url) as client:
         assert client.post("/_emulator/faults", json={"spec": "page:/list:2:503"}).status_code == 200
-        assert [client.get("/list").status_code for _ in range(3)] == [200, 503, 200]
+        assert [client.get("/list").status_code for _ in range(3)] == [200, 200, 200]  # three page 1s
         assert client.post("/_emulator/faults", json={"spec": "nonsense:1"}).status_code == 400
         client.post("/_emulator/faults", json={"spec": "reset:1"})
         with pytest.raises(httpx.RemoteProtocolError):
@@ -106,3 +109,34 @@ def test_trace_records_requests_for_replay(served: tuple[str, EmulatorControl]) 
         trace = client.get("/_emulator/trace").json()
     assert [entry[:3] for entry in trace] == [["GET", "/users", "limit=200"], ["GET", "/users", "after=x"]]
     assert trace[0][3] <= trace[1][3]
+
+
+def test_page_fault_fails_that_page_of_every_listing(served: tuple[str, EmulatorControl]) -> None:
+    url, _ = served
+    cursors = {"/okta": "after", "/graph": "$skiptoken", "/google": "pageToken"}
+    with httpx.Client(base_url=url) as client:
+        spec = ",".join(f"page:{path}:2:503" for path in cursors)
+        assert client.post("/_emulator/faults", json={"spec": spec}).status_code == 200
+        for path, cursor in cursors.items():
+            for _ in range(2):  # two listings of the same endpoint, each failing on its own page 2
+                codes = [
+                    client.get(path).status_code,
+                    client.get(path, params={cursor: "p2"}).status_code,
+                    client.get(path, params={cursor: "p2"}).status_code,  # the retry succeeds
+                    client.get(path, params={cursor: "p3"}).status_code,
+                ]
+                assert codes == [200, 503, 200, 200], path
+        other = [client.get("/other").status_code, client.get("/other", params={"after": "x"}).status_code]
+    assert other == [200, 200]
+
+
+def test_timeout_fault_holds_the_request_then_answers_504(served: tuple[str, EmulatorControl]) -> None:
+    url, control = served
+    control.hang_s = 1.0
+    control.set_faults("timeout:1")
+    with httpx.Client(base_url=url) as client:
+        with pytest.raises(httpx.ReadTimeout):  # a client with a short read timeout gives up first
+            client.get("/slow", timeout=0.2)
+        late = client.get("/slow", timeout=5)
+    assert late.status_code == 504
+    assert late.headers["x-remaining"]  # the provider's per-response headers are on faults too

@@ -204,3 +204,27 @@ def test_5xx_fault_and_mutations_in_journal_and_state(entra, tls, small_org: Syn
         ("DELETE", 204),
         ("DELETE", 404),
     ]
+
+
+def test_group_owners(entra, tls, small_org: SyntheticOrg) -> None:
+    url, _ = entra
+    owned = next(g for g in small_org.entra.groups if g.owner_keys)
+    owner = next(a for a in small_org.entra.accounts if a.key == owned.owner_keys[0])
+    with graph(url, tls) as client:
+        group = client.get("/v1.0/groups", params={"$filter": f"displayName eq '{owned.name}'"}).json()
+        owners = all_pages(client, f"/v1.0/groups/{group['value'][0]['id']}/owners")
+    assert [(o["@odata.type"], o["userPrincipalName"]) for o in owners] == [
+        ("#microsoft.graph.user", owner.login)
+    ]
+
+
+def test_unknown_paths_answer_with_graph_errors(entra, tls) -> None:
+    url, _ = entra
+    with graph(url, tls) as client:
+        segment = client.get("/v1.0/nonsense")
+        outside = client.get("/v2/users")
+        method = client.put("/v1.0/users")
+    assert (segment.status_code, segment.json()["error"]["code"]) == (400, "BadRequest")
+    assert "'nonsense'" in segment.json()["error"]["message"]
+    assert (outside.status_code, outside.json()["error"]["code"]) == (404, "Request_ResourceNotFound")
+    assert method.status_code == 405 and method.json()["error"]["message"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from google.auth.exceptions import RefreshError
 from google.oauth2 import service_account
@@ -15,7 +17,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.model import Group, SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
 
 SCOPES = [
@@ -143,3 +145,60 @@ def test_rate_limit_and_5xx(google: RunningEmulators) -> None:
     with pytest.raises(HttpError) as failed:
         directory.users().list(customer="my_customer").execute()
     assert failed.value.status_code == 503
+
+
+def test_injected_429_is_a_real_429_resource_exhausted(google: RunningEmulators) -> None:
+    directory = service(google)
+    google.providers["google"].control.set_faults("429:1")
+    with pytest.raises(HttpError) as throttled:
+        directory.users().list(customer="my_customer", maxResults=1).execute()
+    error = json.loads(throttled.value.content)["error"]
+    assert throttled.value.status_code == 429
+    assert (error["code"], error["status"]) == (429, "RESOURCE_EXHAUSTED")
+    assert [e["reason"] for e in error["errors"]] == ["rateLimitExceeded"]
+
+
+def test_client_retries_an_injected_429_and_succeeds(google: RunningEmulators) -> None:
+    directory = service(google)
+    control = google.providers["google"].control
+    control.set_faults("page:/admin/directory/v1/users:2:429")
+    request = directory.users().list(customer="my_customer", maxResults=50)
+    first = request.execute()
+    control.trace = []
+    second = directory.users().list_next(request, first).execute(num_retries=3)
+    calls = [entry for entry in control.trace if entry[1] == "/admin/directory/v1/users"]
+    assert len(second["users"]) == 50
+    assert not {u["id"] for u in first["users"]} & {u["id"] for u in second["users"]}
+    assert len(calls) == 2  # the 429, then the retry that succeeded
+
+
+def test_unknown_paths_answer_with_google_errors(google: RunningEmulators) -> None:
+    with httpx.Client(base_url=google.providers["google"].url) as client:
+        missing = client.get("/admin/directory/v1/nonsense")
+    error = missing.json()["error"]
+    assert missing.status_code == 404
+    assert (error["code"], error["status"], error["errors"][0]["reason"]) == (404, "NOT_FOUND", "notFound")
+
+
+def test_groups_and_members_listings_are_capped_at_200(tmp_path: Path, small_org: SyntheticOrg) -> None:
+    everyone = [a.key for a in small_org.google.accounts]
+    extra = [
+        Group(key=f"extra-{i}", name=f"extra-{i:03d}", email=f"extra-{i:03d}@{small_org.domain}")
+        for i in range(210)
+    ]
+    extra[0].member_keys = everyone
+    extra[0].child_group_keys = [g.key for g in extra[1:11]]  # nested groups are members too
+    org = replace(small_org, google=replace(small_org.google, groups=[*small_org.google.groups, *extra]))
+    with start_emulators(org, workdir=tmp_path, tls=False, providers=("google",)) as running:
+        directory = service(running)
+        first = directory.groups().list(customer="my_customer", maxResults=500).execute()
+        groups = list(first["groups"])
+        request = directory.groups().list(customer="my_customer", maxResults=500)
+        response = first
+        while (request := directory.groups().list_next(request, response)) is not None:
+            response = request.execute()
+            groups += response["groups"]
+        members = directory.members().list(groupKey=f"extra-000@{org.domain}", maxResults=500).execute()
+    assert len(first["groups"]) == 200 and first["nextPageToken"]
+    assert len(groups) == len({g["id"] for g in groups}) == len(org.google.groups) > 200
+    assert len(everyone) + 10 > 200 and len(members["members"]) == 200 and members["nextPageToken"]

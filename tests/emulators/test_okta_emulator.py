@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,11 @@ from connectors.emulators.server import TlsMaterial
 
 
 def sdk_run(
-    url: str, tls: TlsMaterial, body: Callable[[Any], Awaitable[Any]], token: str = "test-token"
+    url: str,
+    tls: TlsMaterial,
+    body: Callable[[Any], Awaitable[Any]],
+    token: str = "test-token",
+    max_retries: int = 0,
 ) -> Any:
     """Run ``body(client)`` with an okta SDK client whose HTTP session trusts the emulator's CA."""
 
@@ -24,7 +29,7 @@ def sdk_run(
         import aiohttp
         from okta.client import Client
 
-        client = Client({"orgUrl": url, "token": token, "rateLimit": {"maxRetries": 0}})
+        client = Client({"orgUrl": url, "token": token, "rateLimit": {"maxRetries": max_retries}})
         context = ssl.create_default_context(cafile=str(tls.ca_path))
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
             client.get_request_executor().set_session(session)
@@ -209,3 +214,130 @@ def test_system_log_polls_forward(serve, tls, small_org: SyntheticOrg) -> None:
     assert len(events) == 5 and following
     assert events[0]["published"] <= following[0]["published"]
     assert len(tail) + 5 == len({e["uuid"] for e in events + tail})
+
+
+@pytest.mark.parametrize(("spec", "status"), [("5xx:1", 503), ("timeout:1", 504), ("429:1", 429)])
+def test_fault_responses_carry_rate_limit_headers(
+    serve, tls, small_org: SyntheticOrg, spec: str, status: int
+) -> None:
+    server, control = serve(create_app, small_org.okta)
+    control.hang_s = 0.05
+    control.set_faults(spec)
+    with http(server.url, tls) as client:
+        failed = client.get("/api/v1/groups", params={"limit": 1})
+    assert failed.status_code == status
+    assert {"x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset", "date"} <= set(
+        failed.headers
+    )
+    assert int(failed.headers["x-rate-limit-reset"]) > 0
+    assert failed.json()["errorCode"] == ("E0000047" if status == 429 else "E0000009")
+
+
+def all_pages(client: httpx.Client, path: str, **params: Any) -> tuple[list[dict[str, Any]], int]:
+    """Every item of an Okta listing, following Link rel="next"; also how many pages it took."""
+    response = client.get(path, params=params)
+    items, pages = [], 0
+    while True:
+        assert response.status_code == 200, response.text
+        items += response.json()
+        pages += 1
+        if "next" not in response.links:
+            return items, pages
+        response = client.get(response.links["next"]["url"])
+
+
+def test_sdk_backs_off_on_429_and_succeeds(serve, tls, small_org: SyntheticOrg) -> None:
+    server, control = serve(create_app, small_org.okta)
+    with http(server.url, tls) as client:
+        client.post("/_emulator/rate", json={"limit": 1, "window_s": 2})
+        time.sleep(2 - time.time() % 2 + 0.05)  # start of a window: the spend and the 429 share it
+        assert client.get("/api/v1/users", params={"limit": 1}).status_code == 200
+
+    async def body(client: Any) -> tuple[Any, Any, float]:
+        started = time.monotonic()
+        users, _, err = await client.list_users(limit=2)
+        return users, err, time.monotonic() - started
+
+    users, err, waited = sdk_run(server.url, tls, body, max_retries=2)
+    assert err is None and len(users) == 2
+    assert control.budget.throttled == 1  # the SDK saw one 429 ...
+    assert waited >= 1.0  # ... and waited for X-Rate-Limit-Reset (relative to Date) before retrying
+
+
+def test_users_page_size_is_capped_at_200(serve, tls, org_1000: SyntheticOrg) -> None:
+    server, _ = serve(create_app, org_1000.okta)
+    with http(server.url, tls) as client:
+        page = client.get("/api/v1/users", params={"limit": 500})
+    assert len(page.json()) == 200
+    assert "limit=200" in page.links["next"]["url"] and "after=" in page.links["next"]["url"]
+
+
+def test_assignment_and_rule_listings_paginate(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    with http(server.url, tls) as client:
+        groups = {g["profile"]["name"]: g["id"] for g in client.get("/api/v1/groups").json()}
+        apps = client.get("/api/v1/apps", params={"limit": 200}).json()
+        staff_apps, staff_pages = all_pages(client, f"/api/v1/groups/{groups['all-staff']}/apps", limit=1)
+        app_groups = [all_pages(client, f"/api/v1/apps/{a['id']}/groups", limit=1)[0] for a in apps]
+        rules, rule_pages = all_pages(client, "/api/v1/groups/rules", limit=2)
+        searched = client.get("/api/v1/groups/rules", params={"search": "engineering"}).json()
+    assert sorted(a["name"] for a in staff_apps) == ["confluence", "slack", "zoom"]
+    assert staff_pages == 3
+    assert sum(groups["all-staff"] in {g["id"] for g in assigned} for assigned in app_groups) == 3
+    dept_groups = {gid for name, gid in groups.items() if name.startswith("dept-")}
+    assert {r["actions"]["assignUserToGroups"]["groupIds"][0] for r in rules} == dept_groups
+    assert len(rules) == len({r["id"] for r in rules}) and rule_pages == -(-len(rules) // 2)
+    assert [r["name"] for r in searched] == ["Department Engineering"]
+
+
+def test_users_me_is_the_super_admin_owning_the_token(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+
+    async def body(client: Any) -> tuple[Any, list[str]]:
+        me, _, err = await client.get_user("me")
+        assert err is None
+        roles, _, _ = await client.list_assigned_roles_for_user(me.id)
+        return me, [r.actual_instance.type.value for r in roles]
+
+    me, roles = sdk_run(server.url, tls, body)
+    assert me.status.value == "ACTIVE" and "SUPER_ADMIN" in roles
+
+
+def test_group_owners_user_type_and_schema(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    privileged = next(g for g in small_org.okta.groups if g.owner_keys)
+    owner = next(a for a in small_org.okta.accounts if a.key == privileged.owner_keys[0])
+    with http(server.url, tls) as client:
+        group = client.get("/api/v1/groups", params={"q": privileged.name}).json()[0]
+        owners = client.get(f"/api/v1/groups/{group['id']}/owners").json()
+        user = client.get(f"/api/v1/users/{owner.login}").json()
+        user_type = client.get(user["_links"]["type"]["href"]).json()
+        schema = client.get(user["_links"]["schema"]["href"]).json()
+        missing_type = client.get("/api/v1/meta/types/user/oty-nope")
+    assert [(o["id"], o["type"], o["originType"]) for o in owners] == [(user["id"], "USER", "OKTA_DIRECTORY")]
+    assert user_type["id"] == user["type"]["id"] and user_type["default"] is True
+    assert set(user["profile"]) - {"mobilePhone"} <= set(schema["definitions"]["base"]["properties"])
+    assert missing_type.status_code == 404 and missing_type.json()["errorCode"] == "E0000007"
+
+
+def test_activate_returns_a_token_without_email_and_deactivate(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    gone = next(a for a in small_org.okta.accounts if a.status == "deprovisioned")
+    active = next(a for a in small_org.okta.accounts if a.status == "active" and a.person_employee_id)
+    with http(server.url, tls) as client:
+        uid = client.get(f"/api/v1/users/{gone.login}").json()["id"]
+        activated = client.post(f"/api/v1/users/{uid}/lifecycle/activate", params={"sendEmail": "false"})
+        status_after = client.get(f"/api/v1/users/{uid}").json()["status"]
+        again = client.post(f"/api/v1/users/{uid}/lifecycle/activate", params={"sendEmail": "true"})
+        other = client.get(f"/api/v1/users/{active.login}").json()["id"]
+        deactivated = client.post(f"/api/v1/users/{other}/lifecycle/deactivate")
+        listed = {u["id"] for u in all_pages(client, "/api/v1/users")[0]}
+    assert activated.status_code == 200
+    token = activated.json()
+    assert token["activationToken"] and token["activationUrl"].endswith(
+        f"/welcome/{token['activationToken']}"
+    )
+    assert status_after == "ACTIVE"
+    assert again.status_code == 400  # an active user cannot be activated again
+    assert (deactivated.status_code, deactivated.json()) == (200, {})
+    assert uid in listed and other not in listed  # deactivated users leave the default listing

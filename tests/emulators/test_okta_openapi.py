@@ -142,3 +142,37 @@ def test_validation_can_fail() -> None:
             },
             "AppUser",
         )
+
+
+def test_app_and_group_assignment_listings_validate(okta: httpx.Client) -> None:
+    apps = okta.get("/api/v1/apps", params={"limit": 200}).json()
+    assigned = [g for app in apps for g in okta.get(f"/api/v1/apps/{app['id']}/groups").json()]
+    assert assigned
+    for assignment in assigned:
+        validate(assignment, "ApplicationGroupAssignment")
+    group_apps = okta.get(f"/api/v1/groups/{assigned[0]['id']}/apps").json()
+    assert group_apps
+    for app in group_apps:
+        validate(app, "Application")
+
+
+def test_group_rules_me_and_empty_listings_validate(okta: httpx.Client) -> None:
+    rules = okta.get("/api/v1/groups/rules").json()
+    assert rules
+    for rule in rules:
+        validate(rule, "GroupRule")
+    validate(okta.get("/api/v1/users/me").json(), "User")
+    group = okta.get("/api/v1/groups", params={"limit": 1}).json()[0]
+    assert okta.get(f"/api/v1/groups/{group['id']}/roles").json() == []
+    assert okta.get("/api/v1/trustedOrigins").json() == []
+
+
+def test_unknown_paths_and_methods_answer_with_okta_errors(okta: httpx.Client) -> None:
+    missing = okta.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.json()["errorCode"] == "E0000007"
+    assert missing.json()["errorSummary"].startswith("Not found: Resource not found: /api/v1/no-such-thing")
+    validate(missing.json(), "Error")
+    wrong_method = okta.patch("/api/v1/groups")
+    assert wrong_method.status_code == 405 and wrong_method.json()["errorCode"] == "E0000022"
+    validate(wrong_method.json(), "Error")
+    assert "x-rate-limit-remaining" in missing.headers

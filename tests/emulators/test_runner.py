@@ -207,3 +207,57 @@ def test_knobs_reach_every_emulator_and_bad_faults_fail_before_anything_starts(
                 headers={"Authorization": f"SSWS {_okta_token(emulators)}"},
             )
         assert response.status_code >= 500
+
+
+def _page_through(http: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str]) -> list[str]:
+    """Ids of every user of a listing, whichever provider's paging (Link, nextLink, nextPageToken)."""
+    ids: list[str] = []
+    response = http.get(url, params=params, headers=headers)
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if isinstance(body, list):  # Okta: the next page's URL is in the Link header
+            ids += [u["id"] for u in body]
+            next_url = response.links.get("next", {}).get("url")
+        elif "value" in body:  # Graph: the next page's URL is in the body
+            ids += [u["id"] for u in body["value"]]
+            next_url = body.get("@odata.nextLink")
+        else:  # Google: the same URL with pageToken
+            ids += [u["id"] for u in body.get("users", [])]
+            token = body.get("nextPageToken")
+            next_url = str(httpx.URL(url, params={**params, "pageToken": token})) if token else None
+        if next_url is None:
+            return ids
+        response = http.get(next_url, headers=headers)  # no params: they would replace the URL's query
+
+
+def test_a_10000_person_org_serves_every_user_from_each_provider(tmp_path: Path) -> None:
+    from connectors.emulators.generate import generate_org
+
+    org = generate_org(10_000, seed=5)
+    with (
+        start_emulators(org, workdir=tmp_path, tls=True, strict_auth=True) as running,
+        _client(running) as http,
+    ):
+        okta = _page_through(
+            http,
+            f"{running.urls['okta']}/api/v1/users",
+            {"limit": 200},
+            {"Authorization": f"SSWS {_okta_token(running)}"},
+        )
+        entra = _page_through(
+            http,
+            f"{running.urls['entra']}/v1.0/users",
+            {"$top": 999, "$select": "id"},
+            {"Authorization": f"Bearer {_entra_token(running, http)}"},
+        )
+        google = _page_through(
+            http,
+            f"{running.urls['google']}/admin/directory/v1/users",
+            {"customer": "my_customer", "maxResults": 500},
+            {"Authorization": f"Bearer {_google_token(running, http).json()['access_token']}"},
+        )
+    assert len(okta) == len(set(okta)) == sum(1 for a in org.okta.accounts if a.status != "deprovisioned")
+    assert len(entra) == len(set(entra)) == len(org.entra.accounts)
+    assert len(google) == len(set(google)) == len(org.google.accounts)
+    assert len(okta) > 9000

@@ -30,7 +30,7 @@ def create_app(
     strict_auth: bool = False,
     credentials: EntraCredentials | None = None,
 ) -> Any:
-    from connectors.emulators.entra.routes import EntraRoutes
+    from connectors.emulators.entra.routes import EntraRoutes, unknown_path
     from connectors.emulators.entra.state import EntraState
     from connectors.emulators.entra.style import GraphStyle
 
@@ -42,7 +42,7 @@ def create_app(
         client_secret=credentials.client_secret if credentials else None,
         strict=strict_auth,
     )
-    app = Starlette(routes=routes.routes())
+    app = Starlette(routes=routes.routes(), exception_handlers={404: unknown_path, 405: unknown_path})
     app.state.entra = state
     wrapped = ControlMiddleware(
         app,

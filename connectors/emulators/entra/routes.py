@@ -41,6 +41,20 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
     )
 
 
+async def unknown_path(request: Request, exc: Exception) -> Response:
+    """Graph's answer for a path it cannot route: 400 for an unknown segment under a version,
+    405 for a method the resource lacks, 404 for anything else."""
+    path = request.url.path
+    if getattr(exc, "status_code", 404) == 405:
+        return graph_error(
+            405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+        )
+    if path.startswith("/v1.0/"):
+        segment = path.rstrip("/").rsplit("/", 1)[-1]
+        return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+    return graph_error(404, "Request_ResourceNotFound", f"Resource '{path}' does not exist.")
+
+
 def ok(payload: Any, status: int = 200) -> Response:
     return Response(
         json.dumps(payload, separators=(",", ":")).encode(), status_code=status, media_type="application/json"

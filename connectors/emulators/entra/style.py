@@ -42,6 +42,9 @@ class GraphStyle:
             _error("TooManyRequests", "Too many requests"),
         )
 
+    def too_many_requests(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
+        return self.throttled(state)
+
     def server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
         return (
             status,

@@ -31,7 +31,7 @@ def create_app(
     strict_auth: bool = False,
     credentials: GoogleCredentials | None = None,
 ) -> Any:
-    from connectors.emulators.google.routes import GoogleRoutes
+    from connectors.emulators.google.routes import GoogleRoutes, unknown_path
     from connectors.emulators.google.state import GoogleState
     from connectors.emulators.google.style import GoogleStyle
 
@@ -45,7 +45,7 @@ def create_app(
         admin_email=credentials.admin_email if credentials else None,
         strict=strict_auth,
     )
-    app = Starlette(routes=routes.routes())
+    app = Starlette(routes=routes.routes(), exception_handlers={404: unknown_path, 405: unknown_path})
     app.state.google = state
     # 429 from the fault plan, 403 rateLimitExceeded from the budget: Google sends both
     wrapped = ControlMiddleware(app, control, GoogleStyle(), never_fault=("/token", "/batch"))

@@ -36,6 +36,11 @@ def failure(exc: GoogleApiError) -> Response:
     return ok(error_body(exc.status, exc.reason, exc.message, exc.domain), exc.status)
 
 
+async def unknown_path(request: Request, exc: Exception) -> Response:
+    """Google's answer for a path (or method) the API does not have."""
+    return failure(GoogleApiError(404, "notFound", "Method not found."))
+
+
 def _page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
 

@@ -281,6 +281,11 @@ class GoogleState:
                     user.body["suspensionReason"] = "ADMIN"
                 else:
                     user.body.pop("suspensionReason", None)
+            if "name" in changes:
+                # Google derives fullName from the parts it is given
+                name = {**user.body["name"], **changes["name"]}
+                name["fullName"] = f"{name.get('givenName', '')} {name.get('familyName', '')}".strip()
+                changes = {**changes, "name": name}
             user.body.update(changes)
             user.body["etag"] = self._etag(user.body)
             return user

@@ -22,9 +22,13 @@ class GoogleStyle:
         body = error_body(403, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
         return 403, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
+    def too_many_requests(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
+        # ... and a real 429 RESOURCE_EXHAUSTED when the project's per-minute quota runs out
+        body = error_body(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
+        return 429, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
     def server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
         if status == 429:
-            body = error_body(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
-            return 429, {"Content-Type": "application/json"}, json.dumps(body).encode()
+            return self.too_many_requests(BudgetState(0, 0, 0))
         body = error_body(status, "backendError", "Backend Error")
         return status, {"Content-Type": "application/json"}, json.dumps(body).encode()

@@ -36,7 +36,10 @@ def create_app(
 
     state = OktaState(directory, base_url)
     token = credentials.api_token if (strict_auth and credentials is not None) else None
-    app = Starlette(routes=OktaRoutes(state, api_token=token).routes())
+    app = Starlette(
+        routes=OktaRoutes(state, api_token=token).routes(),
+        exception_handlers={404: OktaRoutes.unknown, 405: OktaRoutes.unknown},
+    )
     app.state.okta = state
     return ControlMiddleware(app, control, OktaStyle())
 

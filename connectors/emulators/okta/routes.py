@@ -15,6 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.emulators.okta.filters import FilterError, compile_filter
+from connectors.emulators.okta.meta import (
+    USER_SCHEMA_ID,
+    activation_token_json,
+    app_group_json,
+    group_rule_json,
+    user_schema_json,
+    user_type_json,
+)
 from connectors.emulators.okta.state import USER_TYPE_ID, OktaApiError, OktaState, iso, now
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -177,6 +185,11 @@ class OktaRoutes:
         with self.state.lock:
             return json_response(self.state.user_json(self.state.user(request.path_params["user"])))
 
+    async def current_user(self, request: Request) -> Response:
+        """``/users/me``: for an API token, the admin who owns it."""
+        with self.state.lock:
+            return json_response(self.state.user_json(self.state.token_owner()))
+
     async def update_user(self, request: Request) -> Response:
         body = await _json_body(request)
         profile = body.get("profile")
@@ -191,7 +204,11 @@ class OktaRoutes:
         return Response(status_code=204)
 
     async def lifecycle(self, request: Request) -> Response:
-        self.state.lifecycle(request.path_params["user"], request.path_params["action"])
+        action = request.path_params["action"]
+        self.state.lifecycle(request.path_params["user"], action)
+        send_email = request.query_params.get("sendEmail", "true").lower() != "false"
+        if action == "activate" and not send_email:
+            return json_response(activation_token_json(self.state.base_url))
         return json_response({})
 
     async def clear_sessions(self, request: Request) -> Response:
@@ -301,34 +318,48 @@ class OktaRoutes:
             return json_response(owners)
 
     async def group_rules(self, request: Request) -> Response:
+        """Rules, paged; ``search`` keeps the rules whose name contains the keyword."""
+        state = self.state
+        keyword = (request.query_params.get("search") or "").lower()
+        with state.lock:
+            rules = {}
+            for gid in state.group_order:
+                rule = group_rule_json(state.groups[gid])
+                if rule is not None and keyword in rule["name"].lower():
+                    rules[rule["id"]] = rule
+            limit = _limit(request, 50, 200)
+            return self._page(request, "/api/v1/groups/rules", list(rules), rules.get, limit=limit)
+
+    async def group_apps(self, request: Request) -> Response:
         state = self.state
         with state.lock:
-            rules = []
-            for gid in state.group_order:
-                group = state.groups[gid]
-                if not group.name.startswith("dept-"):
-                    continue
-                department = group.name.removeprefix("dept-").replace("-", " ").title()
-                rules.append(
-                    {
-                        "id": "0pr" + gid[3:],
-                        "type": "group_rule",
-                        "status": "ACTIVE",
-                        "name": f"Department {department}",
-                        "created": iso(group.created),
-                        "lastUpdated": iso(group.created),
-                        "conditions": {
-                            "expression": {
-                                "type": "urn:okta:expression:1.0",
-                                "value": f'user.department=="{department}"',
-                            },
-                            "people": {"users": {"exclude": []}},
-                        },
-                        "actions": {"assignUserToGroups": {"groupIds": [gid]}},
-                    }
-                )
-            limit = _limit(request, 50, 200)
-            return json_response(rules[:limit])
+            group = state.group(request.path_params["group"])
+            ids = [aid for aid in state.app_order if group.id in state.apps[aid].groups]
+            return self._page(
+                request,
+                f"/api/v1/groups/{group.id}/apps",
+                ids,
+                lambda aid: state.app_json(state.apps[aid]),
+                limit=_limit(request, 20, 200),
+            )
+
+    async def group_roles(self, request: Request) -> Response:
+        """Admin roles assigned to the group: the synthetic org assigns roles to users only."""
+        state = self.state
+        with state.lock:
+            group = state.group(request.path_params["group"])
+            return self._page(
+                request,
+                f"/api/v1/groups/{group.id}/roles",
+                [],
+                lambda _: None,
+                limit=_limit(request, 20, 200),
+            )
+
+    async def trusted_origins(self, request: Request) -> Response:
+        return self._page(
+            request, "/api/v1/trustedOrigins", [], lambda _: None, limit=_limit(request, 20, 200)
+        )
 
     # -- apps -------------------------------------------------------------------------
 
@@ -375,6 +406,19 @@ class OktaRoutes:
                 limit=limit,
             )
 
+    async def app_groups(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            app = state.app(request.path_params["app"])
+            priorities = {gid: i for i, gid in enumerate(app.groups) if gid in state.groups}
+            return self._page(
+                request,
+                f"/api/v1/apps/{app.id}/groups",
+                list(priorities),
+                lambda gid: app_group_json(state.base_url, app.id, state.groups[gid], priorities[gid]),
+                limit=_limit(request, 20, 200),
+            )
+
     async def remove_app_user(self, request: Request) -> Response:
         self.state.unassign_app(request.path_params["app"], request.path_params["user"])
         return Response(status_code=204)
@@ -385,63 +429,13 @@ class OktaRoutes:
         type_id = request.path_params["type"]
         if type_id not in (USER_TYPE_ID, "default"):
             raise OktaApiError(404, "E0000007", f"Not found: Resource not found: {type_id} (UserType)")
-        return json_response(
-            {
-                "id": USER_TYPE_ID,
-                "displayName": "User",
-                "name": "user",
-                "description": "Okta user profile template with default permission settings",
-                "default": True,
-                "createdBy": "00uadmin000000000000",
-                "lastUpdatedBy": "00uadmin000000000000",
-                "created": "2024-01-01T00:00:00.000Z",
-                "lastUpdated": "2024-01-01T00:00:00.000Z",
-                "_links": {
-                    "schema": {"href": f"{self.state.base_url}/api/v1/meta/schemas/user/osc1ab2cd3ef4gh5ij6k"}
-                },
-            }
-        )
+        return json_response(user_type_json(self.state.base_url))
 
     async def user_schema(self, request: Request) -> Response:
-        def attribute(title: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
-            return {"title": title, "type": kind, "mutability": "READ_WRITE", "scope": "NONE", **extra}
-
-        return json_response(
-            {
-                "id": f"{self.state.base_url}/meta/schemas/user/{request.path_params['schema']}",
-                "$schema": "http://json-schema.org/draft-04/schema#",
-                "name": "user",
-                "title": "User",
-                "type": "object",
-                "created": "2024-01-01T00:00:00.000Z",
-                "lastUpdated": "2024-01-01T00:00:00.000Z",
-                "definitions": {
-                    "base": {
-                        "id": "#base",
-                        "type": "object",
-                        "properties": {
-                            "login": attribute("Username", required=True, minLength=5, maxLength=100),
-                            "firstName": attribute("First name"),
-                            "lastName": attribute("Last name"),
-                            "email": attribute("Primary email", format="email", required=True),
-                            "secondEmail": attribute("Secondary email", format="email"),
-                            "displayName": attribute("Display name"),
-                            "employeeNumber": attribute("Employee number"),
-                            "department": attribute("Department"),
-                            "title": attribute("Title"),
-                            "manager": attribute("Manager"),
-                            "managerId": attribute("ManagerId"),
-                            "userType": attribute("User type"),
-                        },
-                        "required": ["login", "firstName", "lastName", "email"],
-                    },
-                    "custom": {"id": "#custom", "type": "object", "properties": {}, "required": []},
-                },
-                "properties": {
-                    "profile": {"allOf": [{"$ref": "#/definitions/base"}, {"$ref": "#/definitions/custom"}]}
-                },
-            }
-        )
+        schema_id = request.path_params["schema"]
+        if schema_id not in (USER_SCHEMA_ID, "default"):
+            raise OktaApiError(404, "E0000007", f"Not found: Resource not found: {schema_id} (UserSchema)")
+        return json_response(user_schema_json(self.state.base_url, schema_id))
 
     # -- System Log ----------------------------------------------------------------------
 
@@ -529,6 +523,7 @@ class OktaRoutes:
         a = self.authorized
         return [
             Route("/api/v1/users", a(self.list_users), methods=["GET"]),
+            Route("/api/v1/users/me", a(self.current_user), methods=["GET"]),
             Route("/api/v1/users/{user}", a(self.get_user), methods=["GET"]),
             Route("/api/v1/users/{user}", a(self.update_user), methods=["POST"]),
             Route("/api/v1/users/{user}", a(self.delete_user), methods=["DELETE"]),
@@ -546,10 +541,14 @@ class OktaRoutes:
             Route("/api/v1/groups/{group}/users/{user}", a(self.add_group_user), methods=["PUT"]),
             Route("/api/v1/groups/{group}/users/{user}", a(self.remove_group_user), methods=["DELETE"]),
             Route("/api/v1/groups/{group}/owners", a(self.group_owners), methods=["GET"]),
+            Route("/api/v1/groups/{group}/apps", a(self.group_apps), methods=["GET"]),
+            Route("/api/v1/groups/{group}/roles", a(self.group_roles), methods=["GET"]),
             Route("/api/v1/apps", a(self.list_apps), methods=["GET"]),
             Route("/api/v1/apps/{app}", a(self.get_app), methods=["GET"]),
             Route("/api/v1/apps/{app}/users", a(self.app_users), methods=["GET"]),
             Route("/api/v1/apps/{app}/users/{user}", a(self.remove_app_user), methods=["DELETE"]),
+            Route("/api/v1/apps/{app}/groups", a(self.app_groups), methods=["GET"]),
+            Route("/api/v1/trustedOrigins", a(self.trusted_origins), methods=["GET"]),
             Route("/api/v1/meta/types/user/{type}", a(self.user_type), methods=["GET"]),
             Route("/api/v1/meta/schemas/user/{schema}", a(self.user_schema), methods=["GET"]),
             Route("/api/v1/logs", a(self.logs), methods=["GET"]),
@@ -557,6 +556,16 @@ class OktaRoutes:
             Route("/_emulator/state/summary", self._plain(self.state_summary), methods=["GET"]),
             Route("/_emulator/state/churn", self._plain(self.state_churn), methods=["POST"]),
         ]
+
+    @staticmethod
+    async def unknown(request: Request, exc: Exception) -> Response:
+        """What Okta answers for a path it has no resource at (404) or a method a path lacks (405)."""
+        if getattr(exc, "status_code", 404) == 405:
+            body = error_body("E0000022", "The endpoint does not support the provided HTTP method")
+            return Response(body, status_code=405, media_type="application/json")
+        path = request.url.path
+        body = error_body("E0000007", f"Not found: Resource not found: {path} (GenericResource)")
+        return Response(body, status_code=404, media_type="application/json")
 
     def _plain(self, handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:

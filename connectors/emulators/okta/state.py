@@ -623,5 +623,21 @@ class OktaState:
                     counts["profile"] += 1
             return counts
 
+    def token_owner(self) -> User:
+        """The admin whose API token callers present: the org's first active super admin."""
+        with self.lock:
+            admins = [
+                uid
+                for uid, roles in self.roles.items()
+                if uid in self.users
+                and self.users[uid].status == "ACTIVE"
+                and any(r.type == "SUPER_ADMIN" for r in roles)
+            ]
+            if not admins:
+                raise OktaApiError(
+                    403, "E0000006", "You do not have permission to perform the requested action"
+                )
+            return self.users[min(admins, key=lambda uid: self.user_index.get(uid, 0))]
+
     def visible_user_ids(self) -> list[str]:
         return [uid for uid in self.user_order if uid in self.users]

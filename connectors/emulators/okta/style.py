@@ -34,6 +34,9 @@ class OktaStyle:
         body = error_body("E0000047", "API call exceeded rate limit due to too many requests.")
         return 429, {"Content-Type": "application/json", **self.budget_headers(state)}, body
 
+    def too_many_requests(self, state: BudgetState) -> tuple[int, dict[str, str], bytes]:
+        return self.throttled(state)
+
     def server_error(self, status: int) -> tuple[int, dict[str, str], bytes]:
         body = error_body("E0000009", "Internal Server Error")
         return status, {"Content-Type": "application/json"}, body
