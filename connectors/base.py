@@ -70,9 +70,14 @@ class AccountRecord:
 
 @dataclass(slots=True)
 class MfaRecord:
+    """``methods`` are enrolled methods only (factor types, registered methods); ``enforced`` is whether
+    the provider requires MFA of this account where it says so per account (Google's isEnforcedIn2Sv),
+    None where it does not.  Enforced-but-not-enrolled stays NOT_ENROLLED."""
+
     account_external_id: str
     state: MfaState
     methods: list[str] = field(default_factory=list)
+    enforced: bool | None = None
 
 
 @dataclass(slots=True)
@@ -80,7 +85,9 @@ class AccountDetails:
     """What a per-account lookup found (Okta: factors and admin roles need a call per user).
 
     ``grants`` are the per-account grants the lookup covers (e.g. admin roles); ``complete`` is
-    False when part of the lookup failed: then MFA is UNKNOWN and those grants are not swept.
+    False when they could not be read in full: then they are not swept.  MFA and grants are read
+    independently: MFA the lookup could not read is UNKNOWN whatever ``complete`` says, and MFA that
+    was read is kept when the grants could not be.
     """
 
     account_external_id: str

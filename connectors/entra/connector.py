@@ -88,8 +88,10 @@ class EntraConnector:
             first = {
                 EntitlementKind.GROUP: f"/groups/{target}/members?$select=id&$top=999",
                 EntitlementKind.APP: f"/servicePrincipals/{target}/appRoleAssignedTo?$top=999",
+                # the principal says whether the role is held by a user or by a role-assignable group
                 EntitlementKind.ROLE: "/roleManagement/directory/roleAssignments?$filter="
-                + quote(f"roleDefinitionId eq '{target}'"),
+                + quote(f"roleDefinitionId eq '{target}'")
+                + "&$expand=principal($select=id)",
             }[kind]
             body = await self.client.get(state["url"] or first)
             for item in body["value"]:
@@ -121,16 +123,22 @@ class EntraConnector:
             return item["id"], mapping.is_group(item)
         if kind is EntitlementKind.APP:
             return item["principalId"], item.get("principalType") == "Group"
-        return item["principalId"], False
+        return item["principalId"], mapping.is_group(item.get("principal") or {})
 
     async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]:
-        """Groups (direct and through nesting), direct app assignments and directory roles, in one $batch.
-        Apps held through a group are not included: Graph lists them on the group, not the user."""
+        """Groups (direct and through nesting), direct app assignments and directory roles, in one $batch;
+        roles held through a role-assignable group (which are never nested) in a second one, only when
+        the account is in such a group.  Apps held through a group are not included: Graph lists them
+        on the group, not the user."""
         uid = account_external_id
         role_filter = quote(f"principalId eq '{uid}'")
         responses = await self.client.batch(
             [
-                {"id": "direct", "method": "GET", "url": f"/users/{uid}/memberOf?$select=id&$top=999"},
+                {
+                    "id": "direct",
+                    "method": "GET",
+                    "url": f"/users/{uid}/memberOf?$select=id,isAssignableToRole&$top=999",
+                },
                 {"id": "all", "method": "GET", "url": f"/users/{uid}/transitiveMemberOf?$select=id&$top=999"},
                 {"id": "apps", "method": "GET", "url": f"/users/{uid}/appRoleAssignments?$top=999"},
                 {
@@ -140,7 +148,8 @@ class EntraConnector:
                 },
             ]
         )
-        direct = {g["id"] for g in responses["direct"]["body"]["value"] if mapping.is_group(g)}
+        direct_groups = [g for g in responses["direct"]["body"]["value"] if mapping.is_group(g)]
+        direct = {g["id"] for g in direct_groups}
         grants = [
             mapping.grant(
                 uid, EntitlementKind.GROUP, g["id"], via=None if g["id"] in direct else "nested group"
@@ -156,42 +165,64 @@ class EntraConnector:
             mapping.grant(uid, EntitlementKind.ROLE, r["roleDefinitionId"])
             for r in responses["roles"]["body"]["value"]
         ]
+        role_groups = [g["id"] for g in direct_groups if g.get("isAssignableToRole")]
+        for start in range(0, len(role_groups), 20):  # $batch takes at most 20 requests
+            chunk = role_groups[start : start + 20]
+            held = await self.client.batch(
+                [
+                    {
+                        "id": gid,
+                        "method": "GET",
+                        "url": "/roleManagement/directory/roleAssignments?$filter="
+                        + quote(f"principalId eq '{gid}'"),
+                    }
+                    for gid in chunk
+                ]
+            )
+            grants += [
+                mapping.grant(uid, EntitlementKind.ROLE, r["roleDefinitionId"], via=gid)
+                for gid in chunk
+                for r in held[gid]["body"]["value"]
+            ]
         return grants
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
-        """Graph delta queries for users and for group memberships; None marks 'now' ($deltatoken=latest)."""
+        """Graph delta queries, one page per call: users, then group memberships; ``more`` until both
+        streams reached a deltaLink.  None marks 'now' ($deltatoken=latest, one request per stream)."""
         if cursor is None:
             users = await self.client.get(f"/users/delta?$deltatoken=latest&$select={mapping.USER_FIELDS}")
             groups = await self.client.get("/groups/delta?$deltatoken=latest&$select=displayName,members")
             position = {"users": users["@odata.deltaLink"], "groups": groups["@odata.deltaLink"]}
             return ChangeSet(cursor=json.dumps(position), requests=2, refresh_account_grants=False)
+        # position: the deltaLink of each stream, the stream being read and, mid-stream, its nextLink
         position = json.loads(cursor)
+        stream = position.get("stream", "users")
+        body = await self.client.get(position.get("next") or position[stream])
         accounts: list[AccountRecord] = []
         removed: set[str] = set()
         entitlements: set[str] = set()
-        requests = 0
-        for stream in ("users", "groups"):
-            url: str | None = position[stream]
-            while url:
-                body = await self.client.get(url)
-                requests += 1
-                for item in body["value"]:
-                    if stream == "users":
-                        if "@removed" in item:
-                            removed.add(item["id"])
-                        else:
-                            accounts.append(mapping.account_from_user(item))
-                    else:
-                        entitlements.add(item["id"])
-                url = body.get("@odata.nextLink")
-                if body.get("@odata.deltaLink"):
-                    position[stream] = body["@odata.deltaLink"]
+        for item in body["value"]:
+            if stream == "groups":
+                entitlements.add(item["id"])
+            elif "@removed" in item:
+                removed.add(item["id"])
+            else:
+                accounts.append(mapping.account_from_user(item))
+        following = body.get("@odata.nextLink")
+        more = True
+        if following:
+            position = {**position, "stream": stream, "next": following}
+        else:
+            position = {**position, stream: body["@odata.deltaLink"], "next": None}
+            position["stream"] = "groups" if stream == "users" else "users"
+            more = stream == "users"
         return ChangeSet(
             cursor=json.dumps(position),
             accounts=accounts,
             removed_account_ids=removed,
             entitlement_ids=entitlements,
-            requests=requests,
+            more=more,
+            requests=1,
             refresh_account_grants=False,
         )
 

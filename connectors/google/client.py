@@ -4,11 +4,13 @@ thread-safe), credentials shared, every failure classified here, once."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
-import socket
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 from connectors.base import AuthError, ConnectorError, NotFoundError, PermissionDeniedError, TransientError
@@ -45,9 +47,15 @@ class DirectoryClient:
                         raise AuthError(
                             "the service account key is not valid JSON", provider=PROVIDER
                         ) from None
-                    self._credentials = service_account.Credentials.from_service_account_info(
-                        info, scopes=list(SCOPES)
-                    ).with_subject(self.config.admin_email)
+                    try:
+                        credentials = service_account.Credentials.from_service_account_info(
+                            info, scopes=list(SCOPES)
+                        )
+                    except ValueError as exc:  # google-auth: "not in the expected format", MalformedError
+                        raise AuthError(
+                            f"the service account key is not usable: {exc}", provider=PROVIDER
+                        ) from None
+                    self._credentials = credentials.with_subject(self.config.admin_email)
             http = httplib2.Http(ca_certs=self.config.ca_bundle, timeout=self.config.timeout_s)
             authorized = google_auth_httplib2.AuthorizedHttp(self._credentials, http=http)
             service = build(
@@ -69,16 +77,37 @@ class DirectoryClient:
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, run)
-        except ConnectorError:
-            raise
-        except Exception as exc:  # the one place SDK failures are classified
+        except sdk_errors() as exc:  # the one place SDK and transport failures are classified
             raise classify(exc) from exc
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def classify(exc: Exception) -> ConnectorError:
+@cache
+def sdk_errors() -> tuple[type[BaseException], ...]:
+    """What the Directory client, google-auth, httplib2 and the socket layer raise for a failed call.
+
+    Anything else (TypeError from a wrong argument, KeyError in our code) is a bug, and surfaces as
+    itself.  Imported on first use: the SDK costs time to import.
+    """
+    import httplib2
+    from google.auth.exceptions import RefreshError, TransportError
+    from googleapiclient.errors import HttpError
+
+    return (
+        HttpError,
+        RefreshError,
+        TransportError,
+        httplib2.HttpLib2Error,
+        http.client.HTTPException,
+        OSError,
+    )
+
+
+def classify(exc: BaseException) -> ConnectorError:
+    """Turn one of :func:`sdk_errors` into the connector error tree."""
+    import httplib2
     from google.auth.exceptions import RefreshError, TransportError
     from googleapiclient.errors import HttpError
 
@@ -109,8 +138,11 @@ def classify(exc: Exception) -> ConnectorError:
         if getattr(exc, "retryable", False):
             return TransientError(f"token: {exc}", provider=PROVIDER)
         return AuthError(f"token: {exc.args[0] if exc.args else exc}", provider=PROVIDER, status=401)
-    if isinstance(exc, TransportError | socket.timeout | OSError) or type(exc).__module__.startswith(
-        "httplib2"
-    ):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # the endpoint's certificate is not trusted: configuration (CA bundle) or interception, not a blip
+        return ConnectorError(f"TLS: {exc}", provider=PROVIDER)
+    if isinstance(exc, TransportError | httplib2.HttpLib2Error | http.client.HTTPException | OSError):
+        # token endpoint unreachable, DNS, connection refused or reset, timeouts (socket.timeout is an
+        # OSError), TLS handshake failures, a response cut short
         return TransientError(f"{type(exc).__name__}: {exc}", provider=PROVIDER)
-    return ConnectorError(f"{type(exc).__name__}: {exc}", provider=PROVIDER)
+    raise TypeError(f"classify() got {type(exc).__name__}, which is not one of sdk_errors()") from exc

@@ -3,8 +3,10 @@ nested groups expanded as inherited grants, idempotent actions."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
@@ -82,41 +84,41 @@ class GoogleConnector:
         )
 
     async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
-        """Direct members first; members of nested groups follow as inherited grants, via that group."""
-        target = entitlement.external_id
+        """Direct holders first (a group's members, a role's user assignees); then the members of
+        nested groups, and of groups a role is assigned to, as inherited grants via that group."""
+        target, kind = entitlement.external_id, entitlement.kind
         state: dict[str, Any] = (
             json.loads(cursor) if cursor else {"token": None, "groups": [], "seen": [target], "via": None}
         )
-        if entitlement.kind is EntitlementKind.ROLE:
+        items: list[GrantRecord] = []
+
+        def expand(group_id: str) -> None:
+            if group_id not in state["seen"]:  # nesting can loop: expand each group once
+                state["seen"].append(group_id)
+                state["groups"].append(group_id)
+
+        if kind is EntitlementKind.ROLE and state["via"] is None:
             body = await self.client.call(
                 lambda s: s.roleAssignments().list(
                     customer=self.config.customer_id, roleId=target, maxResults=200, pageToken=state["token"]
                 )
             )
-            items = [
-                GrantRecord(a["assignedTo"], EntitlementKind.ROLE, target)
-                for a in body.get("items", [])
-                if a.get("assigneeType", "user") == "user"
-            ]
-            following = body.get("nextPageToken")
-            return Page(items, json.dumps({**state, "token": following}) if following else None)
-        group_key = state["via"] or target
-        body = await self.client.call(
-            lambda s: s.members().list(groupKey=group_key, maxResults=200, pageToken=state["token"])
-        )
-        items: list[GrantRecord] = []
-        for member in body.get("members", []):
-            if member.get("type") == "GROUP":
-                if member["id"] not in state["seen"]:  # nesting can loop: expand each group once
-                    state["seen"].append(member["id"])
-                    state["groups"].append(member["id"])
-            elif member.get("type", "USER") == "USER":
-                via = state["via"]
-                items.append(
-                    GrantRecord(
-                        member["id"], EntitlementKind.GROUP, target, inherited=via is not None, via=via
-                    )
-                )
+            for assignment in body.get("items", []):
+                if mapping.is_group_assignment(assignment):
+                    expand(assignment["assignedTo"])
+                else:
+                    items.append(mapping.grant_from_role_assignment(assignment["assignedTo"], assignment))
+        else:
+            group_key = state["via"] or target
+            body = await self.client.call(
+                lambda s: s.members().list(groupKey=group_key, maxResults=200, pageToken=state["token"])
+            )
+            via = state["via"]
+            for member in body.get("members", []):
+                if member.get("type") == "GROUP":
+                    expand(member["id"])
+                elif member.get("type", "USER") == "USER":
+                    items.append(GrantRecord(member["id"], kind, target, inherited=via is not None, via=via))
         state["token"] = body.get("nextPageToken")
         if state["token"] is None:
             if not state["groups"]:
@@ -125,58 +127,67 @@ class GoogleConnector:
         return Page(items, json.dumps(state))
 
     async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]:
-        """Direct group memberships and admin roles (groups held through nesting are listed on the group)."""
+        """Direct group memberships and admin roles, direct and held through a group (groups held
+        through nesting are listed on the group)."""
         uid = account_external_id
         groups = await self.client.call(lambda s: s.groups().list(userKey=uid, maxResults=200))
         roles = await self.client.call(
-            lambda s: s.roleAssignments().list(customer=self.config.customer_id, userKey=uid, maxResults=200)
+            lambda s: s.roleAssignments().list(
+                customer=self.config.customer_id,
+                userKey=uid,
+                includeIndirectRoleAssignments=True,
+                maxResults=200,
+            )
         )
         grants = [GrantRecord(uid, EntitlementKind.GROUP, g["id"]) for g in groups.get("groups", [])]
-        grants += [GrantRecord(uid, EntitlementKind.ROLE, str(r["roleId"])) for r in roles.get("items", [])]
+        grants += [mapping.grant_from_role_assignment(uid, r) for r in roles.get("items", [])]
         return grants
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
-        """No delta feed for users: a full listing diffed against the etags (and group member counts)
-        the cursor remembers.  Costs one listing of users and of groups, not of every membership."""
-        users: dict[str, str] = {}
-        changed: list[AccountRecord] = []
-        previous = json.loads(cursor) if cursor else None
-        token: str | None = None
-        requests = 0
-        while True:
-            body = await self._users_page(token)
-            requests += 1
-            for user in body.get("users", []):
-                etag = user.get("etag") or hashlib.sha1(json.dumps(user, sort_keys=True).encode()).hexdigest()
-                users[user["id"]] = etag
-                if previous is not None and previous["users"].get(user["id"]) != etag:
-                    changed.append(mapping.account_from_user(user))
-            token = body.get("nextPageToken")
-            if not token:
-                break
-        groups: dict[str, str] = {}
-        token = None
-        while True:
-            body = await self.client.call(
-                lambda s, t=token: s.groups().list(
-                    customer=self.config.customer_id, maxResults=200, pageToken=t
-                )
+        """No delta feed for users: the listing, one page per call, diffed against what the cursor
+        remembers of the previous complete listing (a short digest of each user's etag and of each
+        group's member count).  Users, then groups; ``more`` until the last groups page.
+
+        Users the previous listing had and this one did not are reported on the last page, in
+        ``account_ids``: a user renamed while the listing was under way can be missed by it, so
+        the runner's live lookup (find_account) decides whether each is really gone.  None starts
+        the baseline for 'now' (nothing reported on its first page); pages of a pass without a
+        baseline report everything on them as changed.
+        """
+        establishing = cursor is None
+        position = _ListingDiff.start() if cursor is None else _ListingDiff.load(json.loads(cursor))
+        if position.phase == "users":
+            body = await self._users_page(position.token)
+            changed = [
+                mapping.account_from_user(user)
+                for user in body.get("users", [])
+                if position.see_user(user["id"], _user_digest(user))
+            ]
+            position.next_page(body.get("nextPageToken"))
+            return ChangeSet(
+                cursor=position.dump(),
+                accounts=[] if establishing else changed,
+                more=True,
+                refresh_account_grants=False,
             )
-            requests += 1
-            for group in body.get("groups", []):
-                groups[group["id"]] = str(group.get("directMembersCount", ""))
-            token = body.get("nextPageToken")
-            if not token:
-                break
-        position = json.dumps({"users": users, "groups": groups}, separators=(",", ":"))
-        if previous is None:
-            return ChangeSet(cursor=position, requests=requests, refresh_account_grants=False)
+        body = await self.client.call(
+            lambda s: s.groups().list(
+                customer=self.config.customer_id, maxResults=200, pageToken=position.token
+            )
+        )
+        changed_groups = {
+            group["id"]
+            for group in body.get("groups", [])
+            if position.see_group(group["id"], _digest(str(group.get("directMembersCount", ""))))
+        }
+        following = body.get("nextPageToken")
+        missing = position.missing_users() if not following else set()
+        position.next_page(following)
         return ChangeSet(
-            cursor=position,
-            accounts=changed,
-            removed_account_ids=set(previous["users"]) - set(users),
-            entitlement_ids={g for g, count in groups.items() if previous["groups"].get(g) != count},
-            requests=requests,
+            cursor=position.dump(),
+            account_ids=missing,
+            entitlement_ids=changed_groups,
+            more=following is not None,
             refresh_account_grants=False,
         )
 
@@ -255,3 +266,88 @@ class GoogleConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _digest(value: str) -> str:
+    """8 characters standing for an etag or a count: enough to tell a change, small in the cursor."""
+    return base64.urlsafe_b64encode(hashlib.blake2b(value.encode(), digest_size=6).digest()).decode()
+
+
+def _user_digest(user: dict[str, Any]) -> str:
+    return _digest(user.get("etag") or json.dumps(user, sort_keys=True))
+
+
+@dataclass
+class _ListingDiff:
+    """Where a listing diff stands; dumped as the changes cursor (compact JSON).
+
+    ``prev_*`` are the digests of the previous complete listing not yet seen in this pass (None: no
+    baseline, everything counts as changed); ``seen_*`` the digests seen so far in this pass.
+    """
+
+    phase: str
+    token: str | None
+    prev_users: dict[str, str] | None
+    seen_users: dict[str, str]
+    prev_groups: dict[str, str] | None
+    seen_groups: dict[str, str]
+
+    @classmethod
+    def start(cls) -> _ListingDiff:
+        return cls("users", None, None, {}, None, {})
+
+    @classmethod
+    def load(cls, raw: dict[str, Any]) -> _ListingDiff:
+        if "users" in raw:  # the first cursor format: full etags and member counts of a complete listing
+            return cls(
+                "users",
+                None,
+                {uid: _digest(etag) for uid, etag in raw["users"].items()},
+                {},
+                {gid: _digest(count) for gid, count in raw["groups"].items()},
+                {},
+            )
+        return cls(
+            "users" if raw["p"] == "u" else "groups", raw["t"], raw["pu"], raw["su"], raw["pg"], raw["sg"]
+        )
+
+    def dump(self) -> str:
+        raw = {
+            "p": self.phase[0],
+            "t": self.token,
+            "pu": self.prev_users,
+            "su": self.seen_users,
+            "pg": self.prev_groups,
+            "sg": self.seen_groups,
+        }
+        return json.dumps(raw, separators=(",", ":"))
+
+    @staticmethod
+    def _see(prev: dict[str, str] | None, seen: dict[str, str], key: str, digest: str) -> bool:
+        before = prev.pop(key, None) if prev is not None else None
+        if before is None:
+            before = seen.get(key)  # listed twice when the listing shifted under us: compare with that
+        seen[key] = digest
+        return before != digest
+
+    def see_user(self, uid: str, digest: str) -> bool:
+        """Record a user of this page; True when it changed since the previous listing (or is new)."""
+        return self._see(self.prev_users, self.seen_users, uid, digest)
+
+    def see_group(self, gid: str, digest: str) -> bool:
+        return self._see(self.prev_groups, self.seen_groups, gid, digest)
+
+    def missing_users(self) -> set[str]:
+        """Users of the previous listing this pass did not see (only meaningful after its last page)."""
+        return set(self.prev_users or ())
+
+    def next_page(self, token: str | None) -> None:
+        """The next page of this phase, else the groups, else a new pass with this one as its baseline."""
+        if token:
+            self.token = token
+        elif self.phase == "users":
+            self.phase, self.token = "groups", None
+        else:
+            self.phase, self.token = "users", None
+            self.prev_users, self.seen_users = self.seen_users, {}
+            self.prev_groups, self.seen_groups = self.seen_groups, {}

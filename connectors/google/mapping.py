@@ -11,6 +11,7 @@ from connectors.base import (
     AccountStatus,
     EntitlementKind,
     EntitlementRecord,
+    GrantRecord,
     MfaRecord,
     MfaState,
 )
@@ -25,13 +26,20 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def mfa_from_user(user: Mapping[str, Any]) -> MfaRecord:
+    """2-step verification from the user listing.  The Directory API says whether the user is enrolled
+    and whether 2SV is enforced for them, not which methods they use: an enrolled user has the one
+    method "2sv"; enforcement goes in ``enforced`` (enforced but not enrolled stays NOT_ENROLLED)."""
     enrolled = user.get("isEnrolledIn2Sv")
+    enforced = user.get("isEnforcedIn2Sv")
+    enforced = enforced if isinstance(enforced, bool) else None
     if enrolled is None:
-        return MfaRecord(user["id"], MfaState.UNKNOWN, [])
-    methods = ["2sv"] if enrolled else []
-    if enrolled and user.get("isEnforcedIn2Sv"):
-        methods.append("2sv-enforced")
-    return MfaRecord(user["id"], MfaState.ENROLLED if enrolled else MfaState.NOT_ENROLLED, methods)
+        return MfaRecord(user["id"], MfaState.UNKNOWN, [], enforced=enforced)
+    return MfaRecord(
+        user["id"],
+        MfaState.ENROLLED if enrolled else MfaState.NOT_ENROLLED,
+        ["2sv"] if enrolled else [],
+        enforced=enforced,
+    )
 
 
 def account_from_user(user: Mapping[str, Any]) -> AccountRecord:
@@ -72,6 +80,19 @@ def account_from_user(user: Mapping[str, Any]) -> AccountRecord:
 def entitlement_from_group(group: Mapping[str, Any]) -> EntitlementRecord:
     return EntitlementRecord(
         group["id"], EntitlementKind.GROUP, group.get("name") or group["email"], group.get("description")
+    )
+
+
+def is_group_assignment(assignment: Mapping[str, Any]) -> bool:
+    """A role assigned to a group (every member holds it) rather than to a user."""
+    return str(assignment.get("assigneeType", "user")).lower() == "group"
+
+
+def grant_from_role_assignment(account_id: str, assignment: Mapping[str, Any]) -> GrantRecord:
+    """``account_id``'s role from ``assignment``: inherited, via the group, when assigned to a group."""
+    via = assignment["assignedTo"] if is_group_assignment(assignment) else None
+    return GrantRecord(
+        account_id, EntitlementKind.ROLE, str(assignment["roleId"]), inherited=via is not None, via=via
     )
 
 

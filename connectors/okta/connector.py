@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import (
     AccountDetails,
     AccountRecord,
     ActionResult,
+    AuthError,
     ChangeSet,
     ConnectorError,
     EntitlementKind,
@@ -17,19 +19,29 @@ from connectors.base import (
     EntitlementRef,
     GrantRecord,
     MfaRecord,
+    MfaState,
     NotFoundError,
     Page,
     RateInfo,
+    TransientError,
 )
 from connectors.okta import mapping
 from connectors.okta.client import OktaClient, OktaResponse
 from connectors.okta.config import OktaConfig
 
 LOG_PAGE = 1000
+log = logging.getLogger(__name__)
 
 
 def _page(response: OktaResponse, items: list, next_cursor: str | None) -> Page:  # type: ignore[type-arg]
     return Page(items, next_cursor, requests=1, rate=mapping.rate_from_headers(response.headers))
+
+
+def _partial_failure(outcome: BaseException) -> bool:
+    """A failure of one half of a per-account lookup that the other half survives: the provider
+    answered, but not for this read.  Transient failures (the runner retries the whole lookup) and
+    refused credentials (nothing else will work either) are not."""
+    return isinstance(outcome, ConnectorError) and not isinstance(outcome, TransientError | AuthError)
 
 
 def _tightest(*rates: RateInfo | None) -> RateInfo | None:
@@ -78,10 +90,12 @@ class OktaConnector:
         return _page(response, items, next_cursor)
 
     async def list_entitlements(self, cursor: str | None) -> Page[EntitlementRecord]:
-        """Groups, then apps, then the admin role types."""
+        """Groups, then apps, then the standard admin role types, then the org's custom admin roles."""
         phase, _, url = (cursor or "groups|").partition("|")
         if phase == "roles":
-            return Page(mapping.role_entitlements(), None, requests=0)
+            return Page(mapping.role_entitlements(), "custom|", requests=0)
+        if phase == "custom":
+            return await self._custom_roles(url or None)
         path = "/api/v1/groups" if phase == "groups" else "/api/v1/apps"
         params = {"limit": 10000 if phase == "groups" else 200}
         response = await (
@@ -101,6 +115,24 @@ class OktaConnector:
         else:
             next_cursor = "apps|" if phase == "groups" else "roles|"
         return _page(response, items, next_cursor)
+
+    async def _custom_roles(self, url: str | None) -> Page[EntitlementRecord]:
+        """Custom admin roles (``GET /api/v1/iam/roles``: ``{"roles": [...], "_links": {"next": ...}}``).
+
+        An org whose API has no such endpoint (404) has no custom roles to hold; any other failure
+        propagates like every listing's.
+        """
+        try:
+            response = await self.client.request("GET", url or "/api/v1/iam/roles")
+        except NotFoundError:
+            log.warning("okta: /api/v1/iam/roles not found: the org has no custom admin roles")
+            return Page([], None)
+        body = response.body or {}
+        items = [mapping.entitlement_from_custom_role(r) for r in body.get("roles") or []]
+        following = ((body.get("_links") or {}).get("next") or {}).get("href") or mapping.next_link(
+            response.headers.get("Link")
+        )
+        return _page(response, items, f"custom|{following}" if following else None)
 
     async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
         if entitlement.kind is EntitlementKind.GROUP:
@@ -146,20 +178,36 @@ class OktaConnector:
         raise NotImplementedError("Okta has no bulk MFA report: use get_account_details")
 
     async def get_account_details(self, account_external_id: str) -> AccountDetails:
+        """Factors and admin roles, read independently: one failing does not discard the other.
+
+        A transient failure of either propagates (the runner retries the whole lookup).  Factors
+        that cannot be read otherwise (403, 404 on the factor endpoint) give UNKNOWN MFA; roles that
+        cannot be read keep the factor-based MFA and give ``complete=False``, so no role is swept.
+        """
         uid = account_external_id
         factors, roles = await asyncio.gather(
             self.client.request("GET", f"/api/v1/users/{uid}/factors"),
             self.client.request("GET", f"/api/v1/users/{uid}/roles"),
+            return_exceptions=True,
         )
-        return AccountDetails(
-            uid,
-            mapping.mfa_from_factors(uid, factors.body),
-            [mapping.grant_from_role(uid, r) for r in roles.body],
-            requests=2,
-            rate=_tightest(
-                mapping.rate_from_headers(factors.headers), mapping.rate_from_headers(roles.headers)
-            ),
-        )
+        for outcome in (factors, roles):
+            if isinstance(outcome, BaseException) and not _partial_failure(outcome):
+                raise outcome
+        rates: list[RateInfo | None] = []
+        if isinstance(factors, OktaResponse):
+            mfa = mapping.mfa_from_factors(uid, factors.body)
+            rates.append(mapping.rate_from_headers(factors.headers))
+        else:
+            log.warning("okta: factors of %s unreadable, MFA left UNKNOWN: %s", uid, factors)
+            mfa = MfaRecord(uid, MfaState.UNKNOWN)
+        if isinstance(roles, OktaResponse):
+            grants = [mapping.grant_from_role(uid, r) for r in roles.body]
+            complete = True
+            rates.append(mapping.rate_from_headers(roles.headers))
+        else:
+            log.warning("okta: admin roles of %s unreadable, not swept: %s", uid, roles)
+            grants, complete = [], False
+        return AccountDetails(uid, mfa, grants, complete=complete, requests=2, rate=_tightest(*rates))
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
         """System Log events since the cursor (``{"since", "after"}``); None marks 'now'."""
@@ -240,7 +288,7 @@ class OktaConnector:
                 return ActionResult.ALREADY_DONE
             return ActionResult.APPLIED
         roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
-        matching = [r for r in roles if r.get("type") == target]
+        matching = [r for r in roles if mapping.role_entitlement_id(r) == target]
         if not matching:
             return ActionResult.ALREADY_DONE
         for role in matching:

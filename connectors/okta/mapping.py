@@ -117,9 +117,40 @@ def grant_from_app_user(app_id: str, app_user: Mapping[str, Any]) -> GrantRecord
     return GrantRecord(app_user["id"], EntitlementKind.APP, app_id, inherited=inherited)
 
 
+def custom_role_id(role: Mapping[str, Any]) -> str:
+    """The custom role (``cr0...``) a CUSTOM assignment grants: its ``role`` field, else the id at the
+    end of its ``_links.role`` link, else its label (unique per org)."""
+    if role.get("role"):
+        return str(role["role"])
+    href = (((role.get("_links") or {}).get("role")) or {}).get("href")
+    if href:
+        return str(href).rstrip("/").rsplit("/", 1)[-1]
+    return str(role["label"])
+
+
+def role_entitlement_id(role: Mapping[str, Any]) -> str:
+    """Standard roles are entitlements by type (SUPER_ADMIN ...); custom roles by their own id."""
+    return custom_role_id(role) if role["type"] == "CUSTOM" else str(role["type"])
+
+
 def grant_from_role(user_id: str, role: Mapping[str, Any]) -> GrantRecord:
     return GrantRecord(
-        user_id, EntitlementKind.ROLE, role["type"], inherited=role.get("assignmentType") == "GROUP"
+        user_id,
+        EntitlementKind.ROLE,
+        role_entitlement_id(role),
+        inherited=role.get("assignmentType") == "GROUP",
+    )
+
+
+def entitlement_from_custom_role(role: Mapping[str, Any]) -> EntitlementRecord:
+    """A custom admin role from /api/v1/iam/roles: privileged, like every admin role."""
+    return EntitlementRecord(
+        role["id"],
+        EntitlementKind.ROLE,
+        role.get("label") or role["id"],
+        role.get("description"),
+        privileged=True,
+        has_members=False,
     )
 
 

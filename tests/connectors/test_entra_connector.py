@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -26,7 +29,8 @@ from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import ServerThread, TlsMaterial
 from connectors.entra import EntraConfig, EntraConnector
-from tests.connectors.helpers import drain, run
+from connectors.entra.client import GraphClient
+from tests.connectors.helpers import drain, drain_changes, run
 
 CREDS = EntraCredentials(
     "0f3d2c1b-aaaa-4bbb-8ccc-0123456789ab", "c1d2e3f4-0000-4111-8222-0123456789ab", "connector-secret"
@@ -187,11 +191,145 @@ def test_changes_since_follows_delta_queries(entra, tls, org: SyntheticOrg) -> N
         start = await c.changes_since(None)
         client.patch(f"/v1.0/users/{uid}", json={"jobTitle": "Changed"})
         client.delete(f"/v1.0/groups/{group}/members/{uid}/$ref")
-        changes = await c.changes_since(start.cursor)
-        again = await c.changes_since(changes.cursor)
+        changes = await drain_changes(c, start.cursor)
+        again = await drain_changes(c, changes.cursor)
         return changes, again
 
     changes, again = run(connect(url, tls), body)
     assert [a.external_id for a in changes.accounts] == [uid] and changes.accounts[0].title == "Changed"
     assert changes.entitlement_ids == {group}
     assert not again.accounts and not again.entitlement_ids
+
+
+def test_changes_since_returns_one_page_per_call_and_resumes_after_a_failure(
+    entra, tls, org: SyntheticOrg
+) -> None:
+    url, client = entra
+    users = client.get("/v1.0/users", params={"$top": 999, "$select": "id"}).json()["value"]
+    patched = [u["id"] for u in users[:230]]  # more than one delta page (the emulator pages by 200)
+    person = next(a for a in org.entra.accounts if a.status == "active" and a.person_employee_id)
+    uid = client.get(f"/v1.0/users/{person.login}").json()["id"]
+    group = client.get(f"/v1.0/users/{uid}/memberOf").json()["value"][0]["id"]
+
+    async def body(c: EntraConnector) -> tuple[list[Any], int]:
+        start = await c.changes_since(None)
+        for user_id in patched:
+            client.patch(f"/v1.0/users/{user_id}", json={"jobTitle": "Renamed"})
+        client.delete(f"/v1.0/groups/{group}/members/{uid}/$ref")
+        client.post("/_emulator/faults", json={"spec": "page:/v1.0/users/delta:2:503"})
+        sets, failures, cursor = [], 0, start.cursor
+        while True:
+            try:
+                change_set = await c.changes_since(cursor)
+            except TransientError:
+                failures += 1  # the runner retries this one call with the same cursor
+                continue
+            sets.append(change_set)
+            cursor = change_set.cursor
+            if not change_set.more:
+                return sets, failures
+
+    sets, failures = run(connect(url, tls), body)
+    assert failures == 1 and len(sets) >= 3 and all(s.requests == 1 for s in sets)
+    seen = [a.external_id for s in sets for a in s.accounts]
+    assert sorted(seen) == sorted(patched)  # every change once: the failed page was not preceded by a rerun
+    assert {e for s in sets for e in s.entitlement_ids} == {group}
+    assert [s.more for s in sets] == [True] * (len(sets) - 1) + [False]
+
+
+# ------------------------------------------------------------------- roles held through a group
+# The emulator assigns directory roles to users only (and expands only user principals), so these
+# replay Graph's documented shapes through an httpx mock transport.
+
+GRAPH = "https://graph.test"
+ROLE = "62e90394-69f5-4237-9190-012177145e10"  # Global Administrator's template id
+ADMINS_GROUP = "9a1b2c3d-0000-4000-8000-00000000a11a"
+USER = "#microsoft.graph.user"
+GROUP = "#microsoft.graph.group"
+
+
+def _graph_replay(routes: dict[str, Any]) -> EntraConnector:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1.0/$batch":
+            answers = []
+            for item in json.loads(request.content)["requests"]:
+                answers.append({"id": item["id"], "status": 200, "body": routes[item["url"]]})
+            return httpx.Response(200, json={"responses": answers})
+        key = unquote(str(request.url).removeprefix(GRAPH + "/v1.0"))
+        return httpx.Response(200, json=routes[key])
+
+    config = EntraConfig(tenant_id="t", client_id="c", client_secret="s", graph_url=GRAPH)
+    client = GraphClient(config, http=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    client._token, client._expires_at = "token", time.time() + 3600  # no msal round trip
+    return EntraConnector(config, client=client)
+
+
+def test_a_role_assigned_to_a_group_is_held_by_its_transitive_members() -> None:
+    members_next = f"{GRAPH}/v1.0/groups/{ADMINS_GROUP}/transitiveMembers?$select=id&$top=999&$skiptoken=p2"
+    connector = _graph_replay(
+        {
+            f"/roleManagement/directory/roleAssignments?$filter=roleDefinitionId eq '{ROLE}'"
+            "&$expand=principal($select=id)": {
+                "value": [
+                    {
+                        "id": "a1",
+                        "principalId": "u-direct",
+                        "roleDefinitionId": ROLE,
+                        "principal": {"@odata.type": USER, "id": "u-direct"},
+                    },
+                    {
+                        "id": "a2",
+                        "principalId": ADMINS_GROUP,
+                        "roleDefinitionId": ROLE,
+                        "principal": {"@odata.type": GROUP, "id": ADMINS_GROUP},
+                    },
+                ]
+            },
+            f"/groups/{ADMINS_GROUP}/transitiveMembers?$select=id&$top=999": {
+                "value": [{"@odata.type": USER, "id": "u-1"}, {"@odata.type": USER, "id": "u-2"}],
+                "@odata.nextLink": members_next,
+            },
+            members_next.removeprefix(GRAPH + "/v1.0"): {
+                "value": [
+                    {"@odata.type": "#microsoft.graph.servicePrincipal", "id": "sp"},
+                    {"@odata.type": USER, "id": "u-3"},
+                ],
+            },
+        }
+    )
+    grants = run(connector, lambda c: drain(c.list_grants, EntitlementRef(EntitlementKind.ROLE, ROLE)))
+    held = {(g.account_external_id, g.inherited, g.via) for g in grants}
+    assert held == {
+        ("u-direct", False, None),
+        ("u-1", True, ADMINS_GROUP),
+        ("u-2", True, ADMINS_GROUP),
+        ("u-3", True, ADMINS_GROUP),
+    }  # the group itself is not an account holding the role
+
+
+def test_an_accounts_grants_include_roles_of_its_role_assignable_groups() -> None:
+    uid = "u-1"
+    connector = _graph_replay(
+        {
+            f"/users/{uid}/memberOf?$select=id,isAssignableToRole&$top=999": {
+                "value": [
+                    {"@odata.type": GROUP, "id": ADMINS_GROUP, "isAssignableToRole": True},
+                    {"@odata.type": GROUP, "id": "g-staff", "isAssignableToRole": False},
+                ]
+            },
+            f"/users/{uid}/transitiveMemberOf?$select=id&$top=999": {
+                "value": [{"@odata.type": GROUP, "id": ADMINS_GROUP}, {"@odata.type": GROUP, "id": "g-staff"}]
+            },
+            f"/users/{uid}/appRoleAssignments?$top=999": {"value": []},
+            "/roleManagement/directory/roleAssignments?$filter=" + quote(f"principalId eq '{uid}'"): {
+                "value": []
+            },
+            "/roleManagement/directory/roleAssignments?$filter="
+            + quote(f"principalId eq '{ADMINS_GROUP}'"): {
+                "value": [{"id": "a2", "principalId": ADMINS_GROUP, "roleDefinitionId": ROLE}]
+            },
+        }
+    )
+    grants = run(connector, lambda c: c.list_account_grants(uid))
+    roles = [g for g in grants if g.entitlement_kind is EntitlementKind.ROLE]
+    assert [(g.entitlement_external_id, g.inherited, g.via) for g in roles] == [(ROLE, True, ADMINS_GROUP)]

@@ -22,7 +22,7 @@ from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
 from connectors.google import GoogleConfig, GoogleConnector
-from tests.connectors.helpers import drain, run
+from tests.connectors.helpers import drain, drain_changes, run
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +141,11 @@ def test_changes_since_diffs_the_listing(google, org: SyntheticOrg) -> None:
     ).id
 
     async def body(c: GoogleConnector) -> Any:
-        start = await c.changes_since(None)
+        start = await drain_changes(c, None)
         state.patch_user(uid, {"suspended": True})
         state.remove_member(group, uid)
-        changes = await c.changes_since(start.cursor)
-        again = await c.changes_since(changes.cursor)
+        changes = await drain_changes(c, start.cursor)
+        again = await drain_changes(c, changes.cursor)
         return changes, again
 
     changes, again = run(connect(google), body)
@@ -154,3 +154,121 @@ def test_changes_since_diffs_the_listing(google, org: SyntheticOrg) -> None:
     ].status is AccountStatus.SUSPENDED
     assert changes.entitlement_ids == {group}
     assert not again.accounts and not again.entitlement_ids
+
+
+def test_changes_since_pages_one_call_at_a_time_and_confirms_removals(google, org: SyntheticOrg) -> None:
+    state = google.providers["google"].server.app.app.state.google
+    by_email = sorted(state.by_email.items())
+    changed_uid = by_email[120][1]
+    deleted_uid = by_email[10][1]  # deleted before the pass
+    shifting_uid = by_email[20][1]  # deleted after the pass's first page: the users after it shift up one
+
+    def delete(uid: str) -> None:
+        with state.lock:
+            user = state.users.pop(uid)
+            state.by_email.pop(user.body["primaryEmail"].lower())
+
+    group = next(g for g in state.groups.values() if "GROUP" not in g.members.values() and g.members)
+    member = next(iter(group.members))
+
+    async def body(c: GoogleConnector) -> tuple[list[Any], int, Any]:
+        start = await drain_changes(c, None)
+        state.patch_user(changed_uid, {"suspended": True})
+        state.remove_member(group.id, member)
+        delete(deleted_uid)
+        sets, failures, cursor, shifted = [], 0, start.cursor, False
+        while True:
+            if len(sets) == 1 and not shifted:
+                shifted = True
+                delete(shifting_uid)
+                google.providers["google"].control.set_faults("page:/admin/directory/v1/users:1:503")
+            try:
+                change_set = await c.changes_since(cursor)
+            except TransientError:
+                failures += 1  # the runner retries this one call, with the same cursor
+                continue
+            sets.append(change_set)
+            cursor = change_set.cursor
+            if not change_set.more:
+                break
+        lookups = {uid: await c.find_account(external_id=uid) for uid in sets[-1].account_ids}
+        return sets, failures, lookups
+
+    sets, failures, lookups = run(connect(google, page_size=50), body)
+    users, groups = len(org.google.accounts), len(org.google.groups)
+    assert failures == 1 and len(sets) >= users // 50 + 1 and all(s.requests == 1 for s in sets)
+    assert [a.external_id for s in sets for a in s.accounts] == [changed_uid]
+    assert {e for s in sets for e in s.entitlement_ids} == {group.id}
+    assert not any(s.account_ids or s.removed_account_ids for s in sets[:-1])  # removals on the last page
+    # the deleted user, and the one the shifted listing skipped, are named; the live lookup tells them apart
+    assert len(lookups) == 2 and lookups[deleted_uid] is None
+    assert all(record is not None for uid, record in lookups.items() if uid != deleted_uid)
+    # short digests, not etags: a cursor of a few dozen bytes per user and group
+    assert len(sets[-1].cursor) < 40 * (users + groups)
+
+
+def test_a_role_assigned_to_a_group_is_held_by_its_members(google, org: SyntheticOrg) -> None:
+    state = google.providers["google"].server.app.app.state.google
+    role_id = next(rid for rid, name in state.roles.items() if name == "_HELP_DESK_ADMIN_ROLE")
+    group = next(g for g in state.groups.values() if g.body["name"] == "dept-it")
+    with state.lock:  # the generator assigns roles to users only: assign this one to a group as well
+        state.role_assignments["99999999999999999"] = {
+            "kind": "admin#directory#roleAssignment",
+            "roleAssignmentId": "99999999999999999",
+            "roleId": role_id,
+            "assignedTo": group.id,
+            "assigneeType": "group",
+            "scopeType": "CUSTOMER",
+        }
+    direct = {
+        state.by_email[a.login.lower()]
+        for r in org.google.roles
+        if r.name == "_HELP_DESK_ADMIN_ROLE"
+        for a in org.google.accounts
+        if a.key in r.assigned_keys
+    }
+
+    grants = run(
+        connect(google), lambda c: drain(c.list_grants, EntitlementRef(EntitlementKind.ROLE, role_id))
+    )
+    assert {g.account_external_id for g in grants if not g.inherited} == direct
+    through_group = {g.account_external_id for g in grants if g.inherited}
+    assert through_group == {m for m, kind in group.members.items() if kind == "USER"}
+    assert all(g.via == group.id for g in grants if g.inherited)
+    assert group.id not in {g.account_external_id for g in grants}
+
+
+def test_a_programming_error_surfaces_as_itself(google) -> None:
+    with pytest.raises(TypeError):  # an argument the Directory API does not have: our bug, not Google's
+        run(connect(google), lambda c: c.client.call(lambda s: s.users().list(customer="x", noSuchArg=1)))
+
+    def broken(service: Any) -> Any:
+        raise KeyError("our own bug")
+
+    with pytest.raises(KeyError):
+        run(connect(google), lambda c: c.client.call(broken))
+    with pytest.raises(AuthError):  # JSON, but not a service account key
+        run(connect(google, key='{"type": "service_account"}'), lambda c: c.list_accounts(None))
+
+
+def test_transport_failures_are_classified() -> None:
+    import http.client
+    import ssl
+
+    import httplib2
+
+    from connectors.base import ConnectorError
+    from connectors.google.client import classify, sdk_errors
+
+    for transient in (
+        TimeoutError("timed out"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        http.client.IncompleteRead(b"{", 4096),
+        httplib2.ServerNotFoundError("Unable to find the server at admin.googleapis.com"),
+        ssl.SSLError("handshake failed"),
+    ):
+        assert isinstance(transient, sdk_errors())
+        assert isinstance(classify(transient), TransientError), transient
+    untrusted = classify(ssl.SSLCertVerificationError("certificate verify failed"))
+    assert type(untrusted) is ConnectorError  # a CA or interception problem: retrying will not help
+    assert not isinstance(KeyError("x"), sdk_errors()) and not isinstance(TypeError("x"), sdk_errors())

@@ -25,6 +25,7 @@ from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.okta import OktaCredentials, create_app
 from connectors.emulators.server import ServerThread, TlsMaterial
 from connectors.okta import OktaConfig, OktaConnector
+from connectors.okta.client import OktaResponse
 from tests.connectors.helpers import drain, run
 
 TOKEN = "00-connector-test-token"
@@ -186,3 +187,106 @@ def test_changes_since_follows_the_system_log(okta, tls, org: SyntheticOrg) -> N
     changes, again = run(connect(url, tls), body)
     assert changes.account_ids == {uid}
     assert again.account_ids == set()  # the cursor moved past what was seen
+
+
+def _details_with_fault(url: str, client: httpx.Client, tls: TlsMaterial, uid: str, spec: str) -> Any:
+    client.post("/_emulator/faults", json={"spec": spec})
+    return run(connect(url, tls), lambda c: c.get_account_details(uid))
+
+
+def test_a_failed_roles_read_keeps_the_factors_and_sweeps_nothing(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    enrolled = next(a for a in org.okta.accounts if a.mfa_factors and a.status == "active")
+    uid = client.get(f"/api/v1/users/{enrolled.login}").json()["id"]
+    details = _details_with_fault(url, client, tls, uid, f"page:/api/v1/users/{uid}/roles:1:403")
+    assert details.mfa.state is MfaState.ENROLLED and details.mfa.methods
+    assert details.complete is False and details.grants == []
+
+
+def test_unreadable_factors_give_unknown_mfa_and_keep_the_roles(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    admin = next(a for a in org.okta.accounts if a.key == "shared-it-admin")
+    uid = client.get(f"/api/v1/users/{admin.login}").json()["id"]
+    for status in (403, 404):
+        details = _details_with_fault(url, client, tls, uid, f"page:/api/v1/users/{uid}/factors:1:{status}")
+        assert details.mfa.state is MfaState.UNKNOWN  # never NOT_ENROLLED, which the factors would say
+        assert details.complete is True
+        assert "SUPER_ADMIN" in {g.entitlement_external_id for g in details.grants}
+
+
+def test_a_transient_failure_of_either_half_fails_the_lookup(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    admin = next(a for a in org.okta.accounts if a.key == "shared-it-admin")
+    uid = client.get(f"/api/v1/users/{admin.login}").json()["id"]
+    for endpoint in ("factors", "roles"):
+        with pytest.raises(TransientError):
+            _details_with_fault(url, client, tls, uid, f"page:/api/v1/users/{uid}/{endpoint}:1:503")
+
+
+def test_role_listing_completes_without_a_custom_roles_endpoint(okta, tls) -> None:
+    url, _ = okta
+    entitlements = run(connect(url, tls), lambda c: drain(c.list_entitlements))
+    roles = [e for e in entitlements if e.kind is EntitlementKind.ROLE]
+    # the emulator serves no /api/v1/iam/roles (404): the standard roles alone, the listing complete
+    assert {r.external_id for r in roles} >= {"SUPER_ADMIN", "ORG_ADMIN"}
+    assert all(r.privileged and not r.has_members for r in roles)
+
+
+class _CustomRolesOkta:
+    """Okta's answers for custom roles (shapes from the Roles API reference), for what the emulator lacks."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.deleted: list[str] = []
+
+    async def request(self, method: str, path: str, **_: Any) -> OktaResponse:
+        if path == "/api/v1/iam/roles":
+            role = {"id": "cr0Yq6IJxGIr0ouum0g3", "label": "UserCreator", "description": "Create users"}
+            next_link = {"next": {"href": f"{self.base}/api/v1/iam/roles?after=cr0Yq6IJxGIr0ouum0g3"}}
+            return OktaResponse(200, {"roles": [role], "_links": next_link}, {})
+        if path.startswith(f"{self.base}/api/v1/iam/roles?after="):
+            role = {"id": "cr0Fw7HKcWIroo88m3r1", "label": "GroupMembershipManager", "description": "x"}
+            return OktaResponse(200, {"roles": [role], "_links": {}}, {})
+        if path == "/api/v1/users/00u1/roles" and method == "GET":
+            custom = {
+                "id": "irb4jlomnnDBuBDwf0g4",
+                "label": "UserCreator",
+                "type": "CUSTOM",
+                "status": "ACTIVE",
+                "assignmentType": "USER",
+                "resource-set": "iamoJDFKaJxGIr0oamd9",
+                "_links": {"role": {"href": f"{self.base}/api/v1/iam/roles/cr0Yq6IJxGIr0ouum0g3"}},
+            }
+            return OktaResponse(200, [custom], {})
+        if method == "DELETE":
+            self.deleted.append(path)
+            return OktaResponse(204, None, {})
+        raise AssertionError(f"unexpected {method} {path}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_custom_roles_are_listed_granted_and_removable() -> None:
+    base = "https://example.okta.com"
+    fake = _CustomRolesOkta(base)
+    connector = OktaConnector(OktaConfig(org_url=base, api_token="t"), client=fake)  # type: ignore[arg-type]
+
+    async def body(c: OktaConnector) -> Any:
+        pages = []
+        cursor: str | None = "custom|"
+        while cursor is not None:
+            page = await c.list_entitlements(cursor)
+            pages.append(page.items)
+            cursor = page.next_cursor
+        removed = await c.remove_grant(GrantRecord("00u1", EntitlementKind.ROLE, "cr0Yq6IJxGIr0ouum0g3"))
+        return pages, removed
+
+    pages, removed = run(connector, body)
+    customs = [e for page in pages for e in page]
+    assert [(e.external_id, e.name, e.privileged) for e in customs] == [
+        ("cr0Yq6IJxGIr0ouum0g3", "UserCreator", True),
+        ("cr0Fw7HKcWIroo88m3r1", "GroupMembershipManager", True),
+    ]
+    assert removed is ActionResult.APPLIED
+    assert fake.deleted == ["/api/v1/users/00u1/roles/irb4jlomnnDBuBDwf0g4"]

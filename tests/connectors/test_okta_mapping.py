@@ -130,3 +130,27 @@ def test_system_log_events_name_what_changed() -> None:
         },
     ]
     assert mapping.changes_from_events(events) == ({"00u1", "00u2"}, {"00g1"})
+
+
+def test_custom_role_assignments_map_to_their_custom_role() -> None:
+    by_field = {"id": "irb1", "label": "UserCreator", "type": "CUSTOM", "role": "cr0Yq6IJxGIr0ouum0g3"}
+    by_link = {
+        "id": "irb2",
+        "label": "UserCreator",
+        "type": "CUSTOM",
+        "assignmentType": "GROUP",
+        "_links": {"role": {"href": "https://x.okta.com/api/v1/iam/roles/cr0Yq6IJxGIr0ouum0g3"}},
+    }
+    direct = mapping.grant_from_role("00u1", by_field)
+    through_group = mapping.grant_from_role("00u1", by_link)
+    assert direct.entitlement_external_id == through_group.entitlement_external_id == "cr0Yq6IJxGIr0ouum0g3"
+    assert (direct.inherited, through_group.inherited) == (False, True)
+    label_only = mapping.grant_from_role("00u1", {"id": "irb3", "label": "Auditors", "type": "CUSTOM"})
+    assert label_only.entitlement_external_id == "Auditors"
+    role = mapping.entitlement_from_custom_role({"id": "cr0Yq6IJxGIr0ouum0g3", "label": "UserCreator"})
+    assert (role.kind, role.name, role.privileged, role.description) == (
+        EntitlementKind.ROLE,
+        "UserCreator",
+        True,
+        None,
+    )
