@@ -79,14 +79,23 @@ def decide(
         return ", ".join(sorted(names[i] for i in ids))
 
     if by_id is not None:
-        others = email_match - {by_id}
+        for what, matched in (("email", email_match), ("an alias", alias_match)):
+            others = matched - {by_id}
+            if others:
+                return Link(
+                    None,
+                    "conflict",
+                    f"employee id {employee_id} is {names[by_id]} but {what} belongs to {who(others)}",
+                )
+        return Link(by_id, "employee_id", None)
+    if len(email_match) == 1:
+        person = next(iter(email_match))
+        others = alias_match - {person}
         if others:
             return Link(
-                None,
-                "conflict",
-                f"employee id {employee_id} is {names[by_id]} but the email belongs to {who(others)}",
+                None, "conflict", f"the email is {names[person]} but an alias belongs to {who(others)}"
             )
-        return Link(by_id, "employee_id", None)
+        return Link(person, "email", None)
     for method, matched in (("email", email_match), ("alias", alias_match)):
         if len(matched) == 1:
             return Link(next(iter(matched)), method, None)

@@ -63,6 +63,9 @@ class SyncOptions:
     stale_details_per_run: int = 200
     #: an interrupted full pass younger than this resumes; an older one starts over
     resume_within: timedelta = timedelta(hours=24)
+    #: an incremental request becomes a full pass when the last complete full pass of the provider
+    #: finished longer ago than this (None: only when asked for, or when there is no change cursor)
+    full_pass_every: timedelta | None = None
     actor: str = "sync"
 
 
@@ -82,7 +85,8 @@ class ProviderResult:
     waited_s: float
     duration_s: float
     resumed: bool = False
-    #: the class of the connector error that ended the pass (AuthError, PermissionDeniedError, TransientError, ...), if any
+    #: the class of the connector error that ended the pass (AuthError, PermissionDeniedError,
+    #: TransientError, ...), if any
     failure: str | None = None
 
     @property
@@ -129,7 +133,14 @@ class StoreExecutor:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         async with self._lock:
-            return await asyncio.to_thread(self._transaction, fn, *args, **kwargs)
+            work = asyncio.ensure_future(asyncio.to_thread(self._transaction, fn, *args, **kwargs))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # the transaction runs on in its thread: keep the lock until it commits, so the
+                # next one (e.g. recording the interruption) never overlaps it
+                await asyncio.wait([work])
+                raise
 
     def _transaction(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.engine.begin() as conn:
@@ -140,8 +151,23 @@ class IncompleteRun(Exception):
     """A phase could not finish; the run ends incomplete with this reason and sweeps nothing."""
 
 
+DETAILS_FAILED = "details: some per-account lookups failed (their MFA UNKNOWN or their grants not swept)"
+#: what sync_run.incomplete_reason can hold
+REASON_MAX = RUNS.c.incomplete_reason.type.length or 2000
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _clip(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= REASON_MAX:
+        return reason
+    return reason[: REASON_MAX - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -222,12 +248,22 @@ class ProviderSync:
         self._account_ids = await self.store.run(writer.account_id_map, self.provider)
         self._entitlement_ids = await self.store.run(writer.entitlement_id_map, self.provider)
 
+    def _audit_ended(self, conn: Connection, ended: writer.Ended, reason: str) -> None:
+        """Count what a write ended and audit it in the same transaction."""
+        self.accounts.ended += len(ended.accounts)
+        self.entitlements.ended += len(ended.entitlements)
+        self.grants.ended += len(ended.grants)
+        writer.audit_ended(
+            conn, ended, actor=self.options.actor, provider=self.provider, run_id=self.run_id, reason=reason
+        )
+
     # -- entry
 
     async def run(self) -> ProviderResult:
+        """One pass, always ended on record: a connector failure or an incomplete phase ends it
+        incomplete with its reason; a crash (a bug, Ctrl-C, cancellation) too, and is then re-raised."""
         clock = time.monotonic()
-        changes = await self.store.run(load_checkpoint, self.provider, CHANGES_STREAM)
-        mode = "full" if self.options.full or not changes else "incremental"
+        mode, changes = await self.store.run(self._choose_mode)
         await self.store.run(self._begin, mode)
         reason: str | None = None
         failure: str | None = None
@@ -242,6 +278,20 @@ class ProviderSync:
                 failure = type(exc).__name__
                 reason = f"{failure}: {reason}"
             log.warning("%s sync incomplete: %s", self.provider, reason)
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            # Anything else (a bug in a connector, KeyboardInterrupt, cancellation) must still end
+            # this run on record, incomplete with its reason, before it propagates.
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                reason = "interrupted"
+            else:
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                log.exception("%s sync crashed", self.provider)
+            # shielded: a second cancellation must not lose the record (the write runs on in its thread)
+            await asyncio.shield(self.store.run(self._finish, mode, reason))
+            self.progress.done(self.provider, False, reason)
+            raise
         await self.store.run(self._finish, mode, reason)
         self.progress.done(self.provider, reason is None, reason)
         stats = self.caller.stats
@@ -250,7 +300,7 @@ class ProviderSync:
             run_id=self.run_id,
             mode=mode,
             complete=reason is None,
-            reason=reason,
+            reason=_clip(reason),
             accounts=self.accounts,
             entitlements=self.entitlements,
             grants=self.grants,
@@ -263,6 +313,26 @@ class ProviderSync:
             failure=failure,
         )
 
+    def _choose_mode(self, conn: Connection) -> tuple[str, dict[str, Any] | None]:
+        """Full when asked, when there is no change cursor yet, or when the last complete full pass
+        is older than ``full_pass_every``; otherwise incremental from the change cursor."""
+        changes = load_checkpoint(conn, self.provider, CHANGES_STREAM)
+        if self.options.full or not changes:
+            return "full", None
+        every = self.options.full_pass_every
+        if every is not None:
+            last = conn.execute(
+                sa.select(sa.func.max(RUNS.c.finished_at)).where(
+                    RUNS.c.provider == self.provider, RUNS.c.mode == "full", RUNS.c.complete.is_(True)
+                )
+            ).scalar()
+            if last is None or _now() - _aware(last) >= every:
+                log.info(
+                    "%s: last complete full pass %s; running a full pass", self.provider, last or "never"
+                )
+                return "full", None
+        return "incremental", changes
+
     def _begin(self, conn: Connection, mode: str) -> None:
         """Start a run, or resume the interrupted full run this provider left behind."""
         if mode == "full":
@@ -270,7 +340,7 @@ class ProviderSync:
             if state and state.get("run_id"):
                 run = conn.execute(sa.select(RUNS).where(RUNS.c.id == state["run_id"])).first()
                 if run is not None and not run.complete:
-                    started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=UTC)
+                    started = _aware(run.started_at)
                     if _now() - started < self.options.resume_within:
                         self.run_id, self.started_at, self.state, self.resumed = run.id, started, state, True
                         conn.execute(
@@ -290,16 +360,9 @@ class ProviderSync:
     def _finish(self, conn: Connection, mode: str, reason: str | None) -> None:
         ended_at = _now()
         if reason is None and mode == "full":
-            ended = writer.sweep(
-                conn,
-                self.provider,
-                self.started_at,
-                reason=f"not seen by complete full sync run {self.run_id}",
-                ended_at=ended_at,
-            )
-            self.accounts.ended += ended["accounts"]
-            self.entitlements.ended += ended["entitlements"]
-            self.grants.ended += ended["grants"]
+            sweep_reason = f"not seen by complete full sync run {self.run_id}"
+            ended = writer.sweep(conn, self.provider, self.started_at, reason=sweep_reason, ended_at=ended_at)
+            self._audit_ended(conn, ended, sweep_reason)
             if self.state.get("changes_cursor") is not None:
                 save_checkpoint(conn, self.provider, CHANGES_STREAM, {"cursor": self.state["changes_cursor"]})
             clear_checkpoint(conn, self.provider, FULL_STREAM)
@@ -315,7 +378,7 @@ class ProviderSync:
             .values(
                 finished_at=ended_at,
                 complete=reason is None,
-                incomplete_reason=reason,
+                incomplete_reason=_clip(reason),
                 added=self.accounts.added + self.entitlements.added + self.grants.added,
                 changed=self.accounts.changed + self.entitlements.changed,
                 ended=self.accounts.ended + self.entitlements.ended + self.grants.ended,
@@ -334,7 +397,7 @@ class ProviderSync:
             outcome="complete" if reason is None else "incomplete",
             details={
                 "mode": mode,
-                "reason": reason,
+                "reason": _clip(reason),
                 "accounts": vars(self.accounts),
                 "entitlements": vars(self.entitlements),
                 "grants": vars(self.grants),
@@ -366,9 +429,13 @@ class ProviderSync:
         self.state["phase"] = "done"
 
     async def _establish_changes_cursor(self) -> None:
-        """Mark 'now' in the change feed before listing, so the next incremental pass misses nothing."""
+        """Mark 'now' in the change feed before listing, so the next incremental pass misses nothing.
+        A feed without a 'now' (Google: a diff of listings) takes several pages to set its baseline;
+        what those pages report is not a change and is ignored."""
         try:
             changes = await self.call("changes", self.connector.changes_since, None)
+            while changes.more:
+                changes = await self.call("changes", self.connector.changes_since, changes.cursor)
         except NotImplementedError:
             return
         self.state["changes_cursor"] = changes.cursor
@@ -382,8 +449,15 @@ class ProviderSync:
             cursor = page.next_cursor
             self.state["cursor"] = cursor
 
-            def write(conn: Connection, items: list[AccountRecord] = page.items) -> writer.Counts:
-                counts = writer.write_accounts(conn, self.provider, items, self.started_at)
+            def write(
+                conn: Connection, items: list[AccountRecord] = page.items, last: bool = cursor is None
+            ) -> writer.Counts:
+                managers = self.state.setdefault("managers", {})
+                counts = writer.write_accounts(
+                    conn, self.provider, items, self.started_at, unresolved_managers=managers
+                )
+                if last:  # managers named by login that were listed after their reports
+                    writer.resolve_managers(conn, self.provider, self.state.pop("managers"))
                 self._save_state(conn)
                 return counts
 
@@ -402,8 +476,12 @@ class ProviderSync:
             cursor = page.next_cursor
             self.state["cursor"] = cursor
 
-            def write(conn: Connection, items: list[MfaRecord] = page.items) -> int:
+            def write(
+                conn: Connection, items: list[MfaRecord] = page.items, last: bool = cursor is None
+            ) -> int:
                 updated = writer.write_mfa(conn, self.provider, items, self.started_at)
+                if last:  # the report is complete: whom it did not list, we know nothing about
+                    updated += writer.mark_unreported_mfa_unknown(conn, self.provider, self.started_at)
                 self._save_state(conn)
                 return updated
 
@@ -465,25 +543,25 @@ class ProviderSync:
             self.unmatched_grants += batch.unmatched
             last = cursor is None
 
-            def write(conn: Connection, batch: writer.GrantBatch = batch, last: bool = last) -> int:
+            def write(conn: Connection, batch: writer.GrantBatch = batch, last: bool = last) -> None:
                 writer.write_grants(conn, batch, self.started_at)
-                ended = 0
                 if last and sweep_after:
                     entitlement_id = self._entitlement_ids.get((key[0], key[1]))
                     if entitlement_id is not None:
+                        reason = f"no longer listed (incremental sync run {self.run_id})"
                         ended = writer.end_unseen_grants(
                             conn,
                             seen_at=self.started_at,
                             ended_at=_now(),
-                            reason=f"no longer listed (incremental sync run {self.run_id})",
+                            reason=reason,
                             entitlement_id=entitlement_id,
                         )
+                        self._audit_ended(conn, writer.Ended(grants=ended), reason)
                 if last and not sweep_after:
                     self.state.setdefault("grants_done", []).append(key)
                     self._save_state(conn)
-                return ended
 
-            self.grants.ended += await self.store.run(write)
+            await self.store.run(write)
             self.progress.advance(self.provider, len(page.items), pages=1)
             if last:
                 return
@@ -508,7 +586,7 @@ class ProviderSync:
         ids = await self.store.run(pending)
         complete = await self._details(ids)
         if not complete:
-            raise IncompleteRun("details: some per-account lookups failed (MFA left UNKNOWN for them)")
+            raise IncompleteRun(DETAILS_FAILED)
 
     async def _details(self, external_ids: Sequence[str]) -> bool:
         """Per-account lookups, concurrently within the budget; written in batches. All complete?"""
@@ -556,17 +634,20 @@ class ProviderSync:
         self.unmatched_grants += batch.unmatched
         writer.write_grants(conn, batch, self.started_at)
         kinds = sorted({str(g.entitlement_kind) for g in grants}) or [str(EntitlementKind.ROLE)]
+        reason = f"no longer held (sync run {self.run_id})"
+        ended = writer.Ended()
         for item in details:
             account_id = self._account_ids.get(item.account_external_id)
             if item.complete and account_id is not None:
-                self.grants.ended += writer.end_unseen_grants(
+                ended.grants += writer.end_unseen_grants(
                     conn,
                     seen_at=self.started_at,
                     ended_at=_now(),
-                    reason=f"no longer held (sync run {self.run_id})",
+                    reason=reason,
                     account_id=account_id,
                     kinds=kinds,
                 )
+        self._audit_ended(conn, ended, reason)
 
     # -- incremental pass
 
@@ -589,9 +670,37 @@ class ProviderSync:
         await self._refresh_id_maps()
         if refresh_account_grants:
             await self._refresh_account_grants(sorted(changed_accounts))
+        if changed_entitlements:
+            changed_entitlements = await self.store.run(self._with_dependents, changed_entitlements)
         await self._refresh_entitlement_grants(changed_entitlements)
         await self._refresh_mfa(changed_accounts)
         await self.store.run(save_checkpoint, self.provider, CHANGES_STREAM, {"cursor": cursor})
+
+    def _with_dependents(self, conn: Connection, external_ids: set[str]) -> set[str]:
+        """The changed groups and every entitlement held through them (a parent group, an app
+        assigned to the group), transitively: their inherited grants changed too."""
+        result, frontier = set(external_ids), sorted(external_ids)
+        while frontier:
+            found: set[str] = set()
+            for start in range(0, len(frontier), 900):
+                query = (
+                    sa.select(writer.ENTITLEMENTS.c.external_id)
+                    .distinct()
+                    .select_from(
+                        writer.GRANTS.join(
+                            writer.ENTITLEMENTS, writer.ENTITLEMENTS.c.id == writer.GRANTS.c.entitlement_id
+                        )
+                    )
+                    .where(
+                        writer.ENTITLEMENTS.c.provider == self.provider,
+                        writer.GRANTS.c.ended_at.is_(None),
+                        writer.GRANTS.c.via.in_(frontier[start : start + 900]),
+                    )
+                )
+                found.update(conn.execute(query).scalars())
+            frontier = sorted(found - result)
+            result |= found
+        return result
 
     async def _incremental_entitlements(self) -> None:
         """New groups/apps appear in the listing, not the change feed: upsert them (no sweep)."""
@@ -630,13 +739,13 @@ class ProviderSync:
             )
             self.progress.advance(self.provider, len(records))
         if gone:
-            self.accounts.ended += await self.store.run(
-                writer.end_accounts,
-                self.provider,
-                sorted(gone),
-                ended_at=_now(),
-                reason=f"removed in {self.provider} (incremental sync run {self.run_id})",
-            )
+            reason = f"removed in {self.provider} (incremental sync run {self.run_id})"
+
+            def end(conn: Connection) -> None:
+                ended = writer.end_accounts(conn, self.provider, sorted(gone), ended_at=_now(), reason=reason)
+                self._audit_ended(conn, ended, reason)
+
+            await self.store.run(end)
         return {r.external_id for r in records}
 
     async def _refresh_account_grants(self, external_ids: Sequence[str]) -> None:
@@ -645,19 +754,17 @@ class ProviderSync:
             account_id = self._account_ids.get(external_id)
             batch = writer.resolve_grants(grants, self._account_ids, self._entitlement_ids, self.started_at)
 
-            def write(conn: Connection) -> int:
+            def write(conn: Connection) -> None:
                 writer.write_grants(conn, batch, self.started_at)
                 if account_id is None:
-                    return 0
-                return writer.end_unseen_grants(
-                    conn,
-                    seen_at=self.started_at,
-                    ended_at=_now(),
-                    reason=f"no longer held (incremental sync run {self.run_id})",
-                    account_id=account_id,
+                    return
+                reason = f"no longer held (incremental sync run {self.run_id})"
+                ended = writer.end_unseen_grants(
+                    conn, seen_at=self.started_at, ended_at=_now(), reason=reason, account_id=account_id
                 )
+                self._audit_ended(conn, writer.Ended(grants=ended), reason)
 
-            self.grants.ended += await self.store.run(write)
+            await self.store.run(write)
 
         await _for_each(list(external_ids), one, self.concurrency)
 
@@ -696,7 +803,9 @@ class ProviderSync:
                 return [row[0] for row in conn.execute(query)]
 
             extra = await self.store.run(stalest)
-            await self._details(sorted(changed) + [e for e in extra if e not in changed])
+            if not await self._details(sorted(changed) + [e for e in extra if e not in changed]):
+                # the change cursor stays where it was: the next pass looks these accounts up again
+                raise IncompleteRun(DETAILS_FAILED)
 
 
 async def _for_each(items: Sequence[T], worker: Callable[[T], Awaitable[None]], concurrency: int) -> None:
@@ -735,8 +844,38 @@ async def sync_providers(
     options: SyncOptions,
     progress: SyncProgress | None = None,
 ) -> list[ProviderResult]:
-    """Sync every connector concurrently; each provider's result says whether its pass was complete."""
+    """Sync every connector concurrently; each provider's result says whether its pass was complete.
+
+    One provider's crash does not stop the others: they finish their passes, then the first crash
+    (in connector order) is re-raised, with a note of how every provider ended.  An interruption
+    (cancellation, Ctrl-C) stops them all; each records its run as interrupted first.
+    """
     store = StoreExecutor(engine)
     progress = progress or NoProgress()
     syncs = [ProviderSync(connector, store, options, progress) for connector in connectors]
-    return list(await asyncio.gather(*(s.run() for s in syncs)))
+    tasks = [asyncio.ensure_future(s.run()) for s in syncs]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if any(task.cancelled() for task in done):
+                raise asyncio.CancelledError  # a provider was interrupted: so is the whole sync
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)  # each provider records its run as interrupted
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("a provider sync crashed before the interruption: %r", task.exception())
+        raise
+    crashes = [exc for task in tasks if (exc := task.exception()) is not None]
+    if crashes:
+        for sync, task in zip(syncs, tasks, strict=True):
+            exc = task.exception()
+            if exc is None:
+                outcome = task.result().reason or "complete"
+            else:
+                outcome = f"crashed ({type(exc).__name__})"
+            crashes[0].add_note(f"{sync.provider}: run {sync.run_id}: {outcome}")
+        raise crashes[0]
+    return [task.result() for task in tasks]

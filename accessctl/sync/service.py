@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -42,6 +43,9 @@ def sync_options(settings: Settings, *, full: bool, actor: str) -> SyncOptions:
         ),
         privileged_groups=PatternSet(sync.privileged_groups),
         privileged_apps=PatternSet(sync.privileged_apps),
+        full_pass_every=(
+            timedelta(hours=sync.full_pass_every_hours) if sync.full_pass_every_hours > 0 else None
+        ),
         actor=actor,
     )
 

@@ -8,13 +8,14 @@ run ends exactly what that run did not see.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from accessctl import audit
 from accessctl.store.models import Account, Entitlement, Grant
 from accessctl.store.upsert import bulk_upsert
 from accessctl.sync.patterns import PatternSet
@@ -67,7 +68,9 @@ class Counts:
         return self
 
 
-def _account_row(provider: str, record: AccountRecord, seen_at: datetime) -> dict[str, Any]:
+def _account_row(
+    provider: str, record: AccountRecord, seen_at: datetime, manager: str | None
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "provider": provider,
         "external_id": record.external_id,
@@ -77,7 +80,7 @@ def _account_row(provider: str, record: AccountRecord, seen_at: datetime) -> dic
         "display_name": record.display_name,
         "status": str(record.status),
         "employee_id": record.employee_id,
-        "manager_external_id": record.manager_external_id,
+        "manager_external_id": record.manager_external_id or manager,
         "department": record.department,
         "title": record.title,
         "created_at": record.created_at,
@@ -105,13 +108,62 @@ def _comparable(row: Any, fields: Sequence[str]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _login_map(conn: Connection, provider: str, logins: set[str]) -> dict[str, str]:
+    """Lower-case login or email -> external id of this provider's live accounts."""
+    found: dict[str, str] = {}
+    ordered = sorted(logins)
+    for column in (ACCOUNTS.c.email, ACCOUNTS.c.login):  # a login wins over an email
+        for chunk in _chunks(ordered):
+            query = sa.select(sa.func.lower(column), ACCOUNTS.c.external_id).where(
+                ACCOUNTS.c.provider == provider,
+                ACCOUNTS.c.ended_at.is_(None),
+                sa.func.lower(column).in_(chunk),
+            )
+            found.update({login: external_id for login, external_id in conn.execute(query)})
+    return found
+
+
+def _managers(conn: Connection, provider: str, records: Sequence[AccountRecord]) -> dict[str, str]:
+    """Managers named by login (Google's relations) -> their external ids, from this page or the store."""
+    wanted = {r.manager_login.lower() for r in records if r.manager_login and not r.manager_external_id}
+    if not wanted:
+        return {}
+    known = _login_map(conn, provider, wanted)
+    for r in records:
+        for address in (r.email, r.login):
+            if address and address.lower() in wanted:
+                known[address.lower()] = r.external_id
+    return known
+
+
 def write_accounts(
-    conn: Connection, provider: str, records: Sequence[AccountRecord], seen_at: datetime
+    conn: Connection,
+    provider: str,
+    records: Sequence[AccountRecord],
+    seen_at: datetime,
+    *,
+    unresolved_managers: dict[str, str] | None = None,
 ) -> Counts:
-    """Upsert one page of accounts; counts new accounts and accounts whose data changed."""
+    """Upsert one page of accounts; counts new accounts and accounts whose data changed.
+
+    A manager named by login is stored as its account's external id when this page or the store
+    holds that account; the others go into ``unresolved_managers`` (account -> manager login) for
+    :func:`resolve_managers` once the listing is complete.
+    """
     if not records:
         return Counts()
-    rows_by_id = {r.external_id: _account_row(provider, r, seen_at) for r in records}
+    managers = _managers(conn, provider, records)
+    rows_by_id: dict[str, dict[str, Any]] = {}
+    for r in records:
+        manager = managers.get(r.manager_login.lower()) if r.manager_login else None
+        if (
+            r.manager_login
+            and not r.manager_external_id
+            and manager is None
+            and unresolved_managers is not None
+        ):
+            unresolved_managers[r.external_id] = r.manager_login
+        rows_by_id[r.external_id] = _account_row(provider, r, seen_at, manager)
     compare = (*_ACCOUNT_FIELDS, *(_MFA_FIELDS[:2] if records[0].mfa is not None else ()))
     existing: dict[str, tuple[Any, ...]] = {}
     ids = list(rows_by_id)
@@ -131,6 +183,23 @@ def write_accounts(
     update = [c for c in rows_by_id[ids[0]] if c not in ("provider", "external_id", "first_seen_at")]
     bulk_upsert(conn, ACCOUNTS, list(rows_by_id.values()), key=["provider", "external_id"], update=update)
     return counts
+
+
+def resolve_managers(conn: Connection, provider: str, managers: dict[str, str]) -> None:
+    """Set the managers :func:`write_accounts` could not resolve (account -> manager login)."""
+    known = _login_map(conn, provider, {login.lower() for login in managers.values()})
+    params = [
+        {"b_external_id": account, "b_manager": known[login.lower()]}
+        for account, login in managers.items()
+        if login.lower() in known
+    ]
+    if params:
+        conn.execute(
+            ACCOUNTS.update()
+            .where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id == sa.bindparam("b_external_id"))
+            .values(manager_external_id=sa.bindparam("b_manager")),
+            params,
+        )
 
 
 def write_mfa(conn: Connection, provider: str, records: Sequence[MfaRecord], checked_at: datetime) -> int:
@@ -328,29 +397,54 @@ def _provider_accounts(provider: str) -> Any:
     return sa.select(ACCOUNTS.c.id).where(ACCOUNTS.c.provider == provider).scalar_subquery()
 
 
-def sweep(
-    conn: Connection, provider: str, seen_at: datetime, *, reason: str, ended_at: datetime
-) -> dict[str, int]:
+@dataclass
+class Ended:
+    """Store ids of the rows one write ended (so the same transaction can audit them)."""
+
+    accounts: list[int] = field(default_factory=list)
+    entitlements: list[int] = field(default_factory=list)
+    grants: list[int] = field(default_factory=list)
+
+    def __iadd__(self, other: Ended) -> Ended:
+        self.accounts += other.accounts
+        self.entitlements += other.entitlements
+        self.grants += other.grants
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.entitlements or self.grants)
+
+
+def _ended_ids(conn: Connection, stmt: Any, table: sa.Table) -> list[int]:
+    return [row[0] for row in conn.execute(stmt.returning(table.c.id))]
+
+
+def sweep(conn: Connection, provider: str, seen_at: datetime, *, reason: str, ended_at: datetime) -> Ended:
     """End every account, entitlement and grant of ``provider`` not seen since ``seen_at``."""
-    ended: dict[str, int] = {}
+    ended = Ended()
     end = {"ended_at": ended_at, "ended_reason": reason}
-    ended["grants"] = conn.execute(
+    ended.grants += _ended_ids(
+        conn,
         GRANTS.update()
         .where(
             GRANTS.c.ended_at.is_(None),
             GRANTS.c.last_seen_at < seen_at,
             GRANTS.c.account_id.in_(_provider_accounts(provider)),
         )
-        .values(**end, ended_by="sync")
-    ).rowcount
-    for name, table in (("accounts", ACCOUNTS), ("entitlements", ENTITLEMENTS)):
-        ended[name] = conn.execute(
+        .values(**end, ended_by="sync"),
+        GRANTS,
+    )
+    for ids, table in ((ended.accounts, ACCOUNTS), (ended.entitlements, ENTITLEMENTS)):
+        ids += _ended_ids(
+            conn,
             table.update()
             .where(table.c.provider == provider, table.c.ended_at.is_(None), table.c.last_seen_at < seen_at)
-            .values(**end)
-        ).rowcount
+            .values(**end),
+            table,
+        )
     # grants of anything ended here end too (e.g. a deleted account's memberships)
-    ended["grants"] += conn.execute(
+    ended.grants += _ended_ids(
+        conn,
         GRANTS.update()
         .where(
             GRANTS.c.ended_at.is_(None),
@@ -367,8 +461,9 @@ def sweep(
                 ),
             ),
         )
-        .values(**end, ended_by="sync")
-    ).rowcount
+        .values(**end, ended_by="sync"),
+        GRANTS,
+    )
     return ended
 
 
@@ -381,8 +476,9 @@ def end_unseen_grants(
     account_id: int | None = None,
     entitlement_id: int | None = None,
     kinds: Sequence[str] | None = None,
-) -> int:
-    """End the grants of one account or one entitlement that a complete listing of it did not return."""
+) -> list[int]:
+    """End the grants of one account or one entitlement that a complete listing of it did not return;
+    returns the ids of the grants it ended."""
     conditions = [GRANTS.c.ended_at.is_(None), GRANTS.c.last_seen_at < seen_at]
     if account_id is not None:
         conditions.append(GRANTS.c.account_id == account_id)
@@ -394,17 +490,19 @@ def end_unseen_grants(
                 sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.kind.in_(list(kinds)))
             )
         )
-    return conn.execute(
-        GRANTS.update().where(*conditions).values(ended_at=ended_at, ended_reason=reason, ended_by="sync")
-    ).rowcount
+    return _ended_ids(
+        conn,
+        GRANTS.update().where(*conditions).values(ended_at=ended_at, ended_reason=reason, ended_by="sync"),
+        GRANTS,
+    )
 
 
 def end_accounts(
     conn: Connection, provider: str, external_ids: Iterable[str], *, ended_at: datetime, reason: str
-) -> int:
+) -> Ended:
     """End accounts the provider says are gone, and their grants."""
     ids = list(external_ids)
-    total = 0
+    ended = Ended()
     for chunk in _chunks(ids):
         selected = sa.select(ACCOUNTS.c.id).where(
             ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk), ACCOUNTS.c.ended_at.is_(None)
@@ -412,14 +510,118 @@ def end_accounts(
         account_ids = [row[0] for row in conn.execute(selected)]
         if not account_ids:
             continue
-        conn.execute(
+        ended.grants += _ended_ids(
+            conn,
             GRANTS.update()
             .where(GRANTS.c.account_id.in_(account_ids), GRANTS.c.ended_at.is_(None))
-            .values(ended_at=ended_at, ended_reason=reason, ended_by="sync")
+            .values(ended_at=ended_at, ended_reason=reason, ended_by="sync"),
+            GRANTS,
         )
-        total += conn.execute(
+        ended.accounts += _ended_ids(
+            conn,
             ACCOUNTS.update()
             .where(ACCOUNTS.c.id.in_(account_ids))
-            .values(ended_at=ended_at, ended_reason=reason)
-        ).rowcount
-    return total
+            .values(ended_at=ended_at, ended_reason=reason),
+            ACCOUNTS,
+        )
+    return ended
+
+
+def mark_unreported_mfa_unknown(conn: Connection, provider: str, checked_at: datetime) -> int:
+    """After a complete bulk MFA report: a live account the report did not list has UNKNOWN MFA
+    (never the state an older report gave it).  Returns how many accounts it changed."""
+    return conn.execute(
+        ACCOUNTS.update()
+        .where(
+            ACCOUNTS.c.provider == provider,
+            ACCOUNTS.c.ended_at.is_(None),
+            sa.or_(ACCOUNTS.c.mfa_checked_at.is_(None), ACCOUNTS.c.mfa_checked_at < checked_at),
+            sa.or_(ACCOUNTS.c.mfa_state != "UNKNOWN", ACCOUNTS.c.mfa_state.is_(None)),
+        )
+        .values(mfa_state="UNKNOWN", mfa_methods=[])
+    ).rowcount
+
+
+# ----------------------------------------------------------------------------- audit of ended rows
+
+AUDIT_CHUNK = 1000  # ended rows listed per audit event (bounded event size)
+
+
+def audit_ended(
+    conn: Connection,
+    ended: Ended,
+    *,
+    actor: str,
+    provider: str,
+    run_id: int,
+    reason: str,
+) -> None:
+    """Audit what one write ended, in its transaction: one event per kind of row (per chunk),
+    naming every row.  (Per-row events cost 0.8 ms each on SQLite and 2.2 ms on PostgreSQL:
+    20+ s inside the write for a 10,000-grant sweep.)"""
+    if ended.accounts:
+        rows = _described(
+            conn,
+            sa.select(ACCOUNTS.c.id, ACCOUNTS.c.external_id, ACCOUNTS.c.login),
+            ACCOUNTS.c.id,
+            ended.accounts,
+        )
+        _record_ended(conn, "account", rows, actor=actor, provider=provider, run_id=run_id, reason=reason)
+    if ended.entitlements:
+        rows = _described(
+            conn,
+            sa.select(
+                ENTITLEMENTS.c.id,
+                ENTITLEMENTS.c.kind,
+                ENTITLEMENTS.c.external_id,
+                ENTITLEMENTS.c.name,
+            ),
+            ENTITLEMENTS.c.id,
+            ended.entitlements,
+        )
+        _record_ended(conn, "entitlement", rows, actor=actor, provider=provider, run_id=run_id, reason=reason)
+    if ended.grants:
+        query = sa.select(
+            GRANTS.c.id,
+            ACCOUNTS.c.login.label("account"),
+            ENTITLEMENTS.c.kind,
+            ENTITLEMENTS.c.name.label("entitlement"),
+            GRANTS.c.inherited,
+        ).select_from(
+            GRANTS.join(ACCOUNTS, ACCOUNTS.c.id == GRANTS.c.account_id).join(
+                ENTITLEMENTS, ENTITLEMENTS.c.id == GRANTS.c.entitlement_id
+            )
+        )
+        rows = _described(conn, query, GRANTS.c.id, ended.grants)
+        _record_ended(conn, "grant", rows, actor=actor, provider=provider, run_id=run_id, reason=reason)
+
+
+def _described(conn: Connection, query: Any, id_column: Any, ids: list[int]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted(set(ids))):
+        rows += [dict(r) for r in conn.execute(query.where(id_column.in_(chunk))).mappings()]
+    rows.sort(key=lambda r: r["id"])
+    return rows
+
+
+def _record_ended(
+    conn: Connection,
+    kind: str,
+    rows: list[dict[str, Any]],
+    *,
+    actor: str,
+    provider: str,
+    run_id: int,
+    reason: str,
+) -> None:
+    for chunk in _chunks(rows, AUDIT_CHUNK):
+        audit.record(
+            conn,
+            actor=actor,
+            action=f"sync.{kind}_ended",
+            target_type=kind,
+            # one row: its id, as a per-row event would name it; more: the ids are in the details
+            target_id=str(chunk[0]["id"]) if len(chunk) == 1 else None,
+            provider=provider,
+            details={"sync_run_id": run_id, "reason": reason, "count": len(chunk), "ended": list(chunk)},
+        )

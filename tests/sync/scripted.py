@@ -3,6 +3,7 @@ paging, checkpoints, resume, sweeps).  Provider fidelity is tested against the e
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -35,8 +36,28 @@ class ScriptedConnector:
     fail: dict[str, int] = field(default_factory=dict)  # operation -> failures left
     fail_after_pages: dict[str, int] = field(default_factory=dict)  # operation -> pages before failing
     rate_limit: int = 0  # when set, pages report a budget of this many per 1-second window
+    #: operation -> what its next call raises (once): a bug (KeyError), KeyboardInterrupt, ...
+    crash: dict[str, BaseException] = field(default_factory=dict)
+    #: operation -> calls that pass before every later call hangs (until cancelled)
+    hang_after: dict[str, int] = field(default_factory=dict)
+    #: the change feed (ids of changed accounts, oldest first); None: the provider has none
+    feed: list[str] | None = None
+    #: accounts the bulk MFA report (mfa_source "bulk") leaves out
+    mfa_unreported: set[str] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     _window: tuple[int, int] = (0, 0)
+
+    async def _call(self, operation: str) -> None:
+        """Record the call; hang or crash when scripted to, then fail like _maybe_fail."""
+        if operation in self.hang_after:
+            if self.hang_after[operation] == 0:
+                self.calls.append(f"{operation}:hung")
+                await asyncio.Event().wait()
+            self.hang_after[operation] -= 1
+        if operation in self.crash:
+            self.calls.append(operation)
+            raise self.crash.pop(operation)
+        self._maybe_fail(operation)
 
     def _maybe_fail(self, operation: str) -> None:
         self.calls.append(operation)
@@ -69,17 +90,17 @@ class ScriptedConnector:
         return Page(items[start:end], str(end) if end < len(items) else None, rate=self._rate())
 
     async def list_accounts(self, cursor: str | None) -> Page[AccountRecord]:
-        self._maybe_fail("accounts")
+        await self._call("accounts")
         return self._page(sorted(self.accounts.values(), key=lambda a: a.external_id), cursor)
 
     async def list_entitlements(self, cursor: str | None) -> Page[EntitlementRecord]:
-        self._maybe_fail("entitlements")
+        await self._call("entitlements")
         items = [EntitlementRecord(g, EntitlementKind.GROUP, g) for g in sorted(self.groups)]
         items.append(EntitlementRecord("SUPER_ADMIN", EntitlementKind.ROLE, "Super admin", has_members=False))
         return self._page(items, cursor)
 
     async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
-        self._maybe_fail("grants")
+        await self._call("grants")
         members = [
             GrantRecord(
                 account,
@@ -100,22 +121,35 @@ class ScriptedConnector:
             if account == account_external_id
         ]
 
-    async def list_mfa(self, cursor: str | None) -> Page[MfaRecord]:
-        raise NotImplementedError
-
-    async def get_account_details(self, account_external_id: str) -> AccountDetails:
-        self._maybe_fail("details")
+    def _mfa(self, account_external_id: str) -> MfaRecord:
         factors = self.factors.get(account_external_id, [])
         state = MfaState.ENROLLED if factors else MfaState.NOT_ENROLLED
+        return MfaRecord(account_external_id, state, factors)
+
+    async def list_mfa(self, cursor: str | None) -> Page[MfaRecord]:
+        if self.mfa_source != "bulk":
+            raise NotImplementedError
+        await self._call("mfa")
+        reported = sorted(a for a in self.accounts if a not in self.mfa_unreported)
+        return self._page([self._mfa(a) for a in reported], cursor)
+
+    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+        await self._call("details")
         grants = (
             [GrantRecord(account_external_id, EntitlementKind.ROLE, "SUPER_ADMIN")]
             if "admin" in account_external_id
             else []
         )
-        return AccountDetails(account_external_id, MfaRecord(account_external_id, state, factors), grants)
+        return AccountDetails(account_external_id, self._mfa(account_external_id), grants)
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
-        raise NotImplementedError
+        if self.feed is None:
+            raise NotImplementedError
+        await self._call("changes")
+        start = len(self.feed) if cursor is None else int(cursor)
+        changed = set(self.feed[start:])
+        gone = {a for a in changed if a not in self.accounts}
+        return ChangeSet(str(len(self.feed)), account_ids=changed - gone, removed_account_ids=gone)
 
     async def find_account(
         self, *, email: str | None = None, external_id: str | None = None

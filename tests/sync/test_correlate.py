@@ -43,6 +43,20 @@ def test_disagreement_is_a_conflict_not_a_guess() -> None:
     assert "E2" in result.note and "E1" in result.note
 
 
+def test_email_and_alias_naming_different_people_is_a_conflict() -> None:
+    result = link(None, ["ann@example.com"], ["bob@example.com"])
+    assert (result.person_id, result.method) == (None, "conflict")
+    assert "E1 <ann@example.com>" in result.note and "E2 <bob@example.com>" in result.note
+    # an alias of the same person is no conflict
+    assert link(None, ["ann@example.com"], ["ann@example.com"]).person_id == 1
+
+
+def test_alias_of_someone_else_conflicts_with_the_employee_id() -> None:
+    result = link("E1", ["ann@example.com"], ["bob@example.com"])
+    assert (result.person_id, result.method) == (None, "conflict")
+    assert "E2" in result.note
+
+
 def test_two_people_claiming_one_account_is_a_conflict() -> None:
     result = link(None, ["dup@example.com"])
     assert (result.person_id, result.method) == (None, "conflict")
@@ -78,6 +92,7 @@ def test_correlate_links_flags_and_reports(engine: Engine) -> None:
                 {**base, "external_id": "4", "login": "ghost@example.com", "aliases": []},
                 {**base, "external_id": "5", "login": "bob@example.com", "aliases": [], "employee_id": "E1"},
                 {**base, "external_id": "6", "login": "break-glass@example.com", "aliases": []},
+                {**base, "external_id": "7", "login": "ann@example.com", "aliases": ["bob@example.com"]},
             ],
         )
         report = correlate(
@@ -90,7 +105,10 @@ def test_correlate_links_flags_and_reports(engine: Engine) -> None:
             for r in conn.execute(sa.select(Account.__table__).order_by(Account.__table__.c.external_id))
         }
     assert dict(report.linked) == {"employee_id": 1, "alias": 1}
-    assert [c.login for c in report.conflicts] == ["bob@example.com"]
+    assert {c.login: c.reason for c in report.conflicts} == {
+        "bob@example.com": "employee id E1 is E1 <ann@example.com> but email belongs to E2 <bob@example.com>",
+        "ann@example.com": "the email is E1 <ann@example.com> but an alias belongs to E2 <bob@example.com>",
+    }
     assert report.orphans == 2  # ghost@ and break-glass@ (protected, but nobody's)
     assert rows["3"].is_shared and rows["3"].person_id is None
     assert rows["6"].protected

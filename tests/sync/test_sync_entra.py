@@ -12,35 +12,13 @@ from sqlalchemy.engine import Engine
 
 from accessctl.emulation import emulator_config, write_config
 from accessctl.settings import load_settings
-from accessctl.store.models import Account, Entitlement, Grant
+from accessctl.store.models import Account, Entitlement
+from accessctl.sync.patterns import PatternSet
 from accessctl.sync.service import run_sync
+from connectors.emulators.entra.state import METHODS
 from connectors.emulators.generate import generate_org
-from connectors.emulators.model import Directory
 from connectors.emulators.runner import start_emulators
-
-
-def transitive(directory: Directory, group_key: str) -> set[str]:
-    groups = {g.key: g for g in directory.groups}
-    seen: set[str] = set()
-    stack, visited = [group_key], {group_key}
-    while stack:
-        group = groups[stack.pop()]
-        seen.update(group.member_keys)
-        for child in group.child_group_keys:
-            if child not in visited:
-                visited.add(child)
-                stack.append(child)
-    return seen
-
-
-def live_grants(engine: Engine, provider: str, kind: str) -> int:
-    g, e, a = Grant.__table__, Entitlement.__table__, Account.__table__
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count())
-            .select_from(g.join(e, e.c.id == g.c.entitlement_id).join(a, a.c.id == g.c.account_id))
-            .where(e.c.kind == kind, e.c.provider == provider, g.c.ended_at.is_(None))
-        ).scalar_one()
+from tests.sync.groundtruth import live_grants, same_instant, stored_accounts, transitive
 
 
 @pytest.fixture
@@ -79,6 +57,32 @@ def test_okta_and_entra_together_match_ground_truth(emulators, engine: Engine, t
     assert live_grants(engine, "entra", "app") == expected_apps
     assert live_grants(engine, "entra", "role") == sum(len(r.assigned_keys) for r in directory.roles)
 
+    # a sample of rows, field by field
+    live = stored_accounts(engine, "entra")
+    by_key = {a.key: a for a in directory.accounts}
+    by_external_id = {r.external_id: r for r in live.values()}
+    sample = directory.accounts[::13]
+    assert any(a.manager_key for a in sample) and any(not a.mfa_factors for a in sample)
+    for source in sample:
+        row = live[source.login.lower()]
+        assert row.status == ("active" if source.status == "active" else "suspended"), source.login
+        primary = {source.login.lower(), (source.email or "").lower()}
+        addresses = {a.split(":", 1)[1] if a.lower().startswith("smtp:") else a for a in source.aliases}
+        assert row.aliases == sorted(a for a in addresses if a.lower() not in primary), source.login
+        assert (row.employee_id, row.department, row.title) == (
+            source.employee_id,
+            source.department,
+            source.title,
+        ), source.login
+        assert same_instant(row.last_login_at, source.last_login), source.login
+        manager = by_external_id[row.manager_external_id].login if row.manager_external_id else None
+        assert manager == (by_key[source.manager_key].login if source.manager_key else None), source.login
+        methods = sorted({METHODS[f] for f in source.mfa_factors})
+        assert (row.mfa_state, row.mfa_methods) == (
+            "ENROLLED" if methods else "NOT_ENROLLED",
+            methods,
+        ), source.login
+
     # correlation links people across providers, whatever their UPN
     with engine.connect() as conn:
         per_person = conn.execute(
@@ -112,7 +116,8 @@ def test_incremental_entra_follows_delta(emulators, engine: Engine, tmp_path: Pa
             sa.select(sa.func.count()).where(accounts.c.provider == "entra", accounts.c.status == "active")
         ).scalar_one()
     assert enabled == truth["enabled"]
-    assert live_grants(engine, "entra", "group") >= truth["direct_memberships"]
+    assert live_grants(engine, "entra", "group") == truth["transitive_memberships"]
+    assert live_grants(engine, "entra", "group", inherited=False) == truth["direct_memberships"]
 
 
 def test_all_three_providers_in_one_sync(tmp_path: Path, engine: Engine) -> None:
@@ -134,6 +139,26 @@ def test_all_three_providers_in_one_sync(tmp_path: Path, engine: Engine) -> None
         assert per_provider == {p: len(org.directory(p).accounts) for p in ("okta", "entra", "google")}
         google_group_grants = live_grants(engine, "google", "group")
         assert google_group_grants == sum(len(transitive(org.google, g.key)) for g in org.google.groups)
+        # privileged: what the configured patterns say of each group and app, and every admin role
+        groups = PatternSet(settings.sync.privileged_groups)
+        apps = PatternSet(settings.sync.privileged_apps)
+        entitlements = Entitlement.__table__
+        with engine.connect() as conn:
+            stored = {
+                (r.provider, r.kind, r.name): r.privileged
+                for r in conn.execute(sa.select(entitlements).where(entitlements.c.ended_at.is_(None)))
+            }
+        expected: dict[tuple[str, str, str], bool] = {}
+        for provider in ("okta", "entra", "google"):
+            directory = org.directory(provider)
+            for group in directory.groups:
+                expected[(provider, "group", group.name)] = groups.matches(group.name)
+            for app in directory.apps:
+                expected[(provider, "app", app.label)] = apps.matches(app.label)
+        assert {k: v for k, v in stored.items() if k[1] != "role"} == expected
+        roles = {(k[0], v) for k, v in stored.items() if k[1] == "role"}
+        assert roles == {("okta", True), ("entra", True), ("google", True)}  # every admin role is privileged
+
         again = run_sync(settings, engine)  # incremental everywhere, nothing changed
         assert [r.mode for r in again.results] == ["incremental"] * 3 and again.complete
         assert sum(r.accounts.changed + r.grants.ended for r in again.results) == 0
