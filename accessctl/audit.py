@@ -3,8 +3,10 @@
 Each event stores the hash of the one before it; its own hash covers its sequence number, its
 content and that previous hash.  Events are written with :func:`record` inside the caller's
 transaction, the same one as the change they record, so a change and its audit event commit or
-roll back together.  The single ``audit_head`` row is both the lock appenders take (one writer at
-a time, so the chain never forks) and the anchor that exposes a deleted tail.
+roll back together; the ``accessctl.audit`` log line follows only a commit.  The single
+``audit_head`` row is both the lock appenders take (one writer at a time, so the chain never forks)
+and the anchor that exposes a deleted tail.  The database itself refuses UPDATE and DELETE of
+``audit_event`` (triggers, migration 0002).
 
 :func:`verify` walks the chain and names the first event that was edited, deleted or reordered.
 """
@@ -17,6 +19,7 @@ import io
 import json
 import logging
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,7 +122,11 @@ def record(
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> RecordedEvent:
-    """Append one event in the caller's transaction (the caller commits)."""
+    """Append one event in the caller's transaction (the caller commits).
+
+    The event is also logged (logger ``accessctl.audit``) once that transaction commits; never if it
+    rolls back.
+    """
     # Take the head row's write lock first: appenders queue here, so the chain never forks.
     db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
     head = db.execute(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)).one_or_none()
@@ -141,24 +148,63 @@ def record(
     digest = compute_hash(**fields)
     db.execute(sa.insert(_events).values(**fields, hash=digest))
     db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=digest))
-    audit_logger.info(
-        "%s %s %s",
-        action,
-        target_type or "",
-        target_id or "",
-        extra={
-            "audit": {
-                "seq": seq,
-                "actor": actor,
-                "action": action,
-                "target_type": target_type,
-                "target_id": target_id,
-                "provider": provider,
-                "outcome": outcome,
-            }
+    _emit_on_commit(
+        db,
+        {
+            "seq": seq,
+            "actor": actor,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "provider": provider,
+            "outcome": outcome,
         },
     )
     return RecordedEvent(seq, digest)
+
+
+# Events recorded but not yet committed, per Session or Connection.  They reach the audit logger when
+# (and only if) the caller's transaction commits: a rolled-back change leaves no log line either.
+_pending: weakref.WeakKeyDictionary[Session | Connection, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _log(entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        audit_logger.info(
+            "%s %s %s",
+            entry["action"],
+            entry["target_type"] or "",
+            entry["target_id"] or "",
+            extra={"audit": entry},
+        )
+
+
+def _flush(db: Session | Connection, *_: Any) -> None:
+    _log(_pending.pop(db, []))
+
+
+def _discard(db: Session | Connection, *_: Any) -> None:
+    _pending.pop(db, None)
+
+
+def _discard_at_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (a commit has flushed already)
+        _pending.pop(session, None)
+
+
+def _emit_on_commit(db: Session | Connection, entry: dict[str, Any]) -> None:
+    if db not in _pending:
+        _pending[db] = []
+        if isinstance(db, Session):
+            if not sa.event.contains(db, "after_commit", _flush):
+                sa.event.listen(db, "after_commit", _flush)  # after the database committed
+                sa.event.listen(db, "after_rollback", _discard)
+                sa.event.listen(db, "after_transaction_end", _discard_at_end)
+        elif not sa.event.contains(db, "commit", _flush):
+            # SQLAlchemy has no after-commit event for a Connection: this fires as it commits
+            sa.event.listen(db, "commit", _flush)
+            sa.event.listen(db, "rollback", _discard)
+    _pending[db].append(entry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,20 @@ def emulator_config(running: RunningEmulators, *, database_url: str) -> dict[str
     return config
 
 
-def write_config(config: dict[str, Any], path: Path) -> Path:
+HEADER = (
+    "# Written by `accessctl emulate`: accessctl pointed at its local provider emulators.\n"
+    "# The credentials are files beside it (named by the *_file settings), never in this file.\n"
+)
+
+
+def render_config(config: dict[str, Any]) -> str:
+    """The config as TOML, with a header saying what it is."""
     import tomli_w
 
+    return HEADER + tomli_w.dumps(config)
+
+
+def write_config(config: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Written by `accessctl emulate`: accessctl pointed at its local provider emulators.\n"
-    path.write_text(header + tomli_w.dumps(config))
+    path.write_text(render_config(config))
     return path

@@ -4,6 +4,6 @@ OK = 0
 FAILED = 1  # the command ran and found a problem (e.g. the audit chain is broken)
 USAGE = 2  # bad arguments (Typer/Click's own code)
 CONFIG = 3  # the configuration cannot be used
-SCHEMA = 4  # the database schema is behind: run `accessctl db upgrade`
+SCHEMA = 4  # the schema does not match: behind (run `accessctl db upgrade`) or newer than this version
 PROVIDER = 5  # a provider could not be reached or refused us
 STORE = 6  # the database could not be opened

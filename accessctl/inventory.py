@@ -29,6 +29,8 @@ ACCOUNT_COLUMNS = [
     "privileged",
     "flags",
 ]
+#: also in JSON and CSV output (not the table): enough for a script to act on an account
+ACCOUNT_DETAIL_COLUMNS = ["external_id", "mfa_methods", "note"]
 
 
 class NotFound(LookupError):

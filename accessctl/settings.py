@@ -4,18 +4,30 @@ Where the file comes from: ``--config PATH``, else ``$ACCESSCTL_CONFIG``, else `
 Secrets (API tokens, client secrets, service-account keys, webhook secrets, the SMTP password) are
 never written in the file: each comes from its environment variable or from a file the config names
 (``<secret>_file``, relative to the config file), and is held as ``SecretStr``.
+
+A list setting's variable holds a JSON list or a comma-separated one.  Problems name where the bad
+value came from: the file, or the ``ACCESSCTL_*`` variable that overrides it.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 ENV_PREFIX = "ACCESSCTL_"
 DEFAULT_CONFIG_NAME = "accessctl.toml"
@@ -171,8 +183,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives as init kwargs; the environment wins over it.
-        return (env_settings, init_settings)
+        # Only what :func:`_load` hands over: it merges the TOML file and the environment (which wins)
+        # itself, so it can say which of the two a wrong value came from.
+        return (init_settings,)
 
     def secret_values(self) -> list[str]:
         """Every secret value loaded, for log redaction."""
@@ -190,7 +203,7 @@ class Settings(BaseSettings):
 class Problem:
     """One thing wrong with the configuration: where, which key, and why."""
 
-    source: str  # the config file, or "environment"
+    source: str  # the config file, or "environment ACCESSCTL_..." naming the variable
     key: str  # dotted key, e.g. "okta.api_token"
     reason: str
 
@@ -249,18 +262,115 @@ def _inline_secret_problems(raw: dict[str, Any], path: Path) -> list[Problem]:
     return problems
 
 
-def _validation_problems(exc: ValidationError, source: str) -> list[Problem]:
+_MISSING = object()
+
+#: what a list setting looks like in an environment variable
+LIST_FORMS = 'a JSON list like ["a*", "b*"] or a comma-separated list like a*,b*'
+
+
+@dataclass(frozen=True, slots=True)
+class _Undecodable:
+    """An environment value that had to be JSON and is not; validation then names it with its key."""
+
+    error: str
+
+
+def _is_str_list(field: FieldInfo | None) -> bool:
+    return field is not None and get_origin(field.annotation) is list and get_args(field.annotation) == (str,)
+
+
+class _EnvSource(EnvSettingsSource):
+    """``ACCESSCTL_*`` variables.  A list setting may be a JSON list or comma-separated; a value that is
+    not valid JSON is left for validation to report against its key (pydantic-settings would raise an
+    error naming only the section)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        if isinstance(value, str) and _is_str_list(field) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError as exc:
+            return _Undecodable(str(exc))
+
+
+def _environment_values() -> tuple[dict[str, Any], list[Problem]]:
+    try:
+        return _EnvSource(Settings)(), []
+    except SettingsError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        return {}, [Problem("environment", "(environment)", f"{exc}{cause}")]
+
+
+def _env_var_for(loc: tuple[str, ...], env_values: dict[str, Any]) -> str | None:
+    """The ``ACCESSCTL_*`` variable the value at ``loc`` came from, or None when it came from the file."""
+    if not loc or loc[0] not in env_values:
+        return None
+    if loc[0] in SECTIONS and len(loc) >= 2 and isinstance(env_values[loc[0]], dict):
+        if loc[1] not in env_values[loc[0]]:
+            return None
+        specific = env_name(loc[0], loc[1])
+        if specific in {key.upper() for key in os.environ}:
+            return specific
+    return env_name(None, loc[0])
+
+
+def _source_of(loc: tuple[str, ...], env_values: dict[str, Any], file_source: str) -> str:
+    env_var = _env_var_for(loc, env_values)
+    return f"environment {env_var}" if env_var else file_source
+
+
+def _is_list_setting(loc: tuple[str, ...]) -> bool:
+    if len(loc) < 2 or loc[0] not in SECTIONS:
+        return False
+    return _is_str_list(SECTIONS[loc[0]].model_fields.get(loc[1]))
+
+
+def _validation_problems(
+    exc: ValidationError, file_source: str, env_values: dict[str, Any]
+) -> tuple[list[Problem], list[tuple[str, ...]]]:
     problems = []
+    locs = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(file)"
+        loc = tuple(str(part) for part in error["loc"])
+        env_var = _env_var_for(loc, env_values)
         reason = error["msg"]
+        if isinstance(error.get("input"), _Undecodable):
+            reason = f"not valid JSON ({error['input'].error})"
         if error["type"] == "extra_forbidden":
             reason = "unknown setting (see config.example.toml for the known ones)"
-        problems.append(Problem(source, key, reason))
-    return problems
+        if env_var and _is_list_setting(loc):
+            reason += f"; expected {LIST_FORMS}"
+        source = f"environment {env_var}" if env_var else file_source
+        problems.append(Problem(source, ".".join(loc) or "(file)", reason))
+        locs.append(loc)
+    return problems, locs
 
 
-def _load_secret_files(settings: Settings, base_dir: Path, source: str) -> list[Problem]:
+def _prune(values: dict[str, Any], loc: tuple[str, ...]) -> bool:
+    """Drop the setting a problem was found in, so the rest can still be checked."""
+    if not loc:
+        return False
+    section = values.get(loc[0])
+    if loc[0] in SECTIONS and len(loc) >= 2 and isinstance(section, dict):
+        return section.pop(loc[1], _MISSING) is not _MISSING
+    return values.pop(loc[0], _MISSING) is not _MISSING
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+#: where the value of a (section, key) came from: the config file or an ACCESSCTL_* variable
+SourceOf = Callable[[str, str], str]
+
+
+def _load_secret_files(settings: Settings, base_dir: Path, source_of: SourceOf) -> list[Problem]:
     problems = []
     for name in SECTIONS:
         section = getattr(settings, name)
@@ -274,11 +384,17 @@ def _load_secret_files(settings: Settings, base_dir: Path, source: str) -> list[
                 content = path.read_text().strip()
             except OSError as exc:
                 problems.append(
-                    Problem(source, f"{name}.{file_field}", f"cannot read {path}: {exc.strerror}")
+                    Problem(
+                        source_of(name, file_field),
+                        f"{name}.{file_field}",
+                        f"cannot read {path}: {exc.strerror}",
+                    )
                 )
                 continue
             if not content:
-                problems.append(Problem(source, f"{name}.{file_field}", f"{path} is empty"))
+                problems.append(
+                    Problem(source_of(name, file_field), f"{name}.{file_field}", f"{path} is empty")
+                )
                 continue
             setattr(section, secret, SecretStr(content))
             setattr(section, file_field, path)
@@ -294,7 +410,7 @@ def _relative_paths(settings: Settings, base_dir: Path) -> None:
                 setattr(section, field_name, base_dir / value)
 
 
-def _required_problems(settings: Settings, source: str) -> list[Problem]:
+def _required_problems(settings: Settings, source_of: SourceOf) -> list[Problem]:
     """What an enabled provider cannot work without."""
     problems = []
     required = {
@@ -312,9 +428,13 @@ def _required_problems(settings: Settings, source: str) -> list[Problem]:
                     reason = f"missing: set {env_name(name, key)} or {name}.{key}_file"
                 else:
                     reason = f"missing: {name} is enabled and needs it (or set {env_name(name, key)})"
-                problems.append(Problem(source, f"{name}.{key}", reason))
+                problems.append(Problem(source_of(name, "enabled"), f"{name}.{key}", reason))
         if section.ca_bundle is not None and str(section.ca_bundle) and not section.ca_bundle.is_file():
-            problems.append(Problem(source, f"{name}.ca_bundle", f"no such file: {section.ca_bundle}"))
+            problems.append(
+                Problem(
+                    source_of(name, "ca_bundle"), f"{name}.ca_bundle", f"no such file: {section.ca_bundle}"
+                )
+            )
     return problems
 
 
@@ -341,6 +461,7 @@ def check_settings(config_path: Path | None = None) -> list[Problem]:
 
 
 def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
+    """(settings, what enabled providers lack); raises ConfigError naming every other problem too."""
     path, asked = resolve_config_path(config_path)
     raw: dict[str, Any] = {}
     source = str(path)
@@ -351,16 +472,34 @@ def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
     else:
         source = "defaults + environment"
     problems = _inline_secret_problems(raw, path)
-    if problems:
+    for problem in problems:  # refused, and not used: the rest is still checked
+        section, secret = problem.key.split(".")
+        raw[section] = {k: v for k, v in raw[section].items() if k != secret}
+    env_values, env_problems = _environment_values()
+    problems += env_problems
+    values = copy.deepcopy(_merge(raw, env_values))  # pruned below; env_values stays whole
+    settings: Settings | None = None
+    # Each round drops the settings found wrong, so every problem is named, not just the first kind.
+    for _ in range(10):
+        try:
+            settings = Settings(**values)
+            break
+        except ValidationError as exc:
+            found, locs = _validation_problems(exc, source, env_values)
+            problems += [p for p in found if p not in problems]
+            if not [loc for loc in locs if _prune(values, loc)]:
+                break
+    if settings is None:
         raise ConfigError(problems)
-    try:
-        settings = Settings(**raw)
-    except ValidationError as exc:
-        raise ConfigError(_validation_problems(exc, source)) from None
     settings.config_path = path if path.exists() else None
     base_dir = path.parent if path.exists() else Path.cwd()
+
+    def source_of(section: str, key: str) -> str:
+        return _source_of((section, key), env_values, source)
+
     _relative_paths(settings, base_dir)
-    problems = _load_secret_files(settings, base_dir, source)
+    problems += _load_secret_files(settings, base_dir, source_of)
+    missing = _required_problems(settings, source_of)
     if problems:
-        raise ConfigError(problems)
-    return settings, _required_problems(settings, source)
+        raise ConfigError(problems + missing)
+    return settings, missing

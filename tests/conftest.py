@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 PG_URL = os.environ.get("ACCESSCTL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_HOWTO = (
@@ -20,25 +20,63 @@ PG_HOWTO = (
 )
 
 
-def _postgres_reachable() -> str | None:
-    try:
-        import psycopg
+def in_ci() -> bool:
+    """CI set to any truthy value (true, 1, yes, on): PostgreSQL tests must run there, never be skipped."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on", "y"}
 
-        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as exc:  # any failure means not reachable; the reason is reported
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-    return None
+
+_reachability: dict[str, str | None] = {}
+
+
+def _postgres_reachable() -> str | None:
+    """None when the server answers, else why not (checked once per session)."""
+    if PG_URL not in _reachability:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+                conn.execute("select 1")
+            _reachability[PG_URL] = None
+        except Exception as exc:  # any failure means not reachable; the reason is reported
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            _reachability[PG_URL] = f"{type(exc).__name__}: {reason}"
+    return _reachability[PG_URL]
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("postgres") is not None or bool(
+        {"postgres_url", "postgres_server"} & set(fixtures)
+    )
+
+
+_DESELECTED_KEY = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside CI without a server, the PostgreSQL tests are left out and named once (not one SKIP each)."""
+    postgres = [item for item in items if _needs_postgres(item)]
+    if not postgres or in_ci() or _postgres_reachable() is None:
+        return
+    items[:] = [item for item in items if not _needs_postgres(item)]
+    config.hook.pytest_deselected(items=postgres)
+    config.stash[_DESELECTED_KEY] = len(postgres)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    count = config.stash.get(_DESELECTED_KEY, 0)
+    if count:
+        terminalreporter.write_line(
+            f"{count} PostgreSQL tests not run. {PG_HOWTO} ({_postgres_reachable()})", yellow=True
+        )
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    """The server's URL; skips (outside CI) or fails (in CI) when it cannot be reached."""
+    """The server's URL; fails when it cannot be reached (tests needing it are deselected outside CI)."""
     problem = _postgres_reachable()
     if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{PG_HOWTO} ({problem}); CI must run them", pytrace=False)
-        pytest.skip(PG_HOWTO)
+        pytest.fail(f"{PG_HOWTO} ({problem}); CI must run them", pytrace=False)
     return PG_URL
 
 
@@ -98,3 +136,18 @@ def _clean_accessctl_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         if key.startswith("ACCESSCTL_") and key != "ACCESSCTL_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+def _drop_audit_guard(conn: Connection) -> None:
+    """What someone with DDL rights does before editing the audit log: drop the append-only triggers."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(sa.text("DROP TRIGGER audit_event_no_update"))
+        conn.execute(sa.text("DROP TRIGGER audit_event_no_delete"))
+    else:
+        conn.execute(sa.text("DROP TRIGGER audit_event_no_update_delete ON audit_event"))
+
+
+@pytest.fixture
+def drop_audit_guard() -> Callable[[Connection], None]:
+    """Tamper tests call this first: the database itself refuses UPDATE and DELETE of audit_event."""
+    return _drop_audit_guard

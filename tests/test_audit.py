@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from accessctl import audit
 from accessctl.store.models import AuditEvent, Person
 
 EVENTS = AuditEvent.__table__
+Guard = Callable[[Connection], None]
 
 
 def add_events(engine: Engine, count: int, start: datetime | None = None) -> None:
@@ -46,9 +48,10 @@ def test_untouched_chain_verifies(engine: Engine) -> None:
     assert verify(engine) == audit.VerifyResult(True, 10)
 
 
-def test_edited_row_is_named(engine: Engine) -> None:
+def test_edited_row_is_named(engine: Engine, drop_audit_guard: Guard) -> None:
     add_events(engine, 10)
     with engine.begin() as conn:
+        drop_audit_guard(conn)
         conn.execute(sa.update(EVENTS).where(EVENTS.c.seq == 4).values(actor="someone-else@example.com"))
     result = verify(engine)
     assert not result.ok
@@ -56,33 +59,37 @@ def test_edited_row_is_named(engine: Engine) -> None:
     assert "edited" in result.reason
 
 
-def test_edited_details_are_caught(engine: Engine) -> None:
+def test_edited_details_are_caught(engine: Engine, drop_audit_guard: Guard) -> None:
     add_events(engine, 5)
     with engine.begin() as conn:
+        drop_audit_guard(conn)
         conn.execute(sa.update(EVENTS).where(EVENTS.c.seq == 2).values(details={"reason": "nothing to see"}))
     assert verify(engine).bad_seq == 2
 
 
-def test_deleted_middle_row_is_named(engine: Engine) -> None:
+def test_deleted_middle_row_is_named(engine: Engine, drop_audit_guard: Guard) -> None:
     add_events(engine, 10)
     with engine.begin() as conn:
+        drop_audit_guard(conn)
         conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq == 6))
     result = verify(engine)
     assert (result.ok, result.bad_seq) == (False, 6)
     assert "missing" in result.reason
 
 
-def test_deleted_last_rows_are_caught(engine: Engine) -> None:
+def test_deleted_last_rows_are_caught(engine: Engine, drop_audit_guard: Guard) -> None:
     add_events(engine, 10)
     with engine.begin() as conn:
+        drop_audit_guard(conn)
         conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq >= 9))
     result = verify(engine)
     assert (result.ok, result.bad_seq) == (False, 9)
 
 
-def test_reordered_rows_are_caught(engine: Engine) -> None:
+def test_reordered_rows_are_caught(engine: Engine, drop_audit_guard: Guard) -> None:
     add_events(engine, 6)
     with engine.begin() as conn:
+        drop_audit_guard(conn)
         rows = {r.seq: r for r in conn.execute(sa.select(EVENTS).where(EVENTS.c.seq.in_([3, 4])))}
         conn.execute(sa.delete(EVENTS).where(EVENTS.c.seq.in_([3, 4])))
         for new_seq, old in ((3, rows[4]), (4, rows[3])):
@@ -131,3 +138,53 @@ def test_export_jsonl_and_csv_with_since(engine: Engine) -> None:
     assert json.loads(rows[2]["details"]) == {"n": 2, "reason": "test 2"}
     with Session(engine) as session, pytest.raises(ValueError):
         audit.export_text(session, fmt="xml")
+
+
+def test_the_database_refuses_to_edit_or_delete_audit_events(engine: Engine) -> None:
+    """Append-only is enforced by the database (migration 0002), not only detected by verify."""
+    add_events(engine, 3)
+    attempts = [
+        sa.update(EVENTS).where(EVENTS.c.seq == 2).values(outcome="failure"),
+        sa.delete(EVENTS).where(EVENTS.c.seq == 3),
+        sa.delete(EVENTS),
+    ]
+    for statement in attempts:
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(statement)
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE audit_event"))
+    with engine.connect() as conn:
+        assert [r.outcome for r in conn.execute(sa.select(EVENTS).order_by(EVENTS.c.seq))] == ["success"] * 3
+    assert verify(engine) == audit.VerifyResult(True, 3)
+    add_events(engine, 1)  # appending still works
+    assert verify(engine) == audit.VerifyResult(True, 4)
+
+
+def test_audit_log_line_follows_the_commit_never_a_rollback(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "accessctl.audit"]
+
+    caplog.set_level("INFO", logger="accessctl.audit")
+    with Session(engine) as session:
+        audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E1")
+        assert logged() == []  # not before the commit
+        session.rollback()
+        audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E2")
+    assert logged() == []  # rolled back, then closed without a commit
+    with Session(engine) as session:
+        audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E3")
+        session.commit()
+    assert logged() == ["person.create person E3"]
+
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        audit.record(conn, actor="sync", action="grant.end", target_type="grant", target_id="G1")
+        raise RuntimeError("the change failed")
+    with engine.begin() as conn:
+        audit.record(conn, actor="sync", action="grant.end", target_type="grant", target_id="G2")
+        assert logged() == ["person.create person E3"]
+    assert logged() == ["person.create person E3", "grant.end grant G2"]
+    assert [r.audit["seq"] for r in caplog.records if r.name == "accessctl.audit"] == [1, 2]
+    assert verify(engine) == audit.VerifyResult(True, 2)

@@ -126,3 +126,52 @@ def test_example_config_documents_every_setting_with_its_default() -> None:
         assert set(documented) <= set(section_cls.model_fields), f"unknown keys in [{name}]"
     # and the example loads as a valid configuration
     assert check_settings(REPO / "config.example.toml") == []
+
+
+def test_list_setting_from_environment_json_or_comma_separated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCESSCTL_SYNC_SHARED_ACCOUNT_PATTERNS", "a*, b*")
+    monkeypatch.setenv("ACCESSCTL_SYNC_PRIVILEGED_APPS", '["AWS*", "Vault, prod"]')
+    settings = load_settings()
+    assert settings.sync.shared_account_patterns == ["a*", "b*"]
+    assert settings.sync.privileged_apps == ["AWS*", "Vault, prod"]
+
+
+def test_broken_json_list_in_environment_names_the_variable_and_the_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path / "c.toml", "[okta]\nenabled = false\n")
+    monkeypatch.setenv("ACCESSCTL_SYNC_SHARED_ACCOUNT_PATTERNS", '["a*",')
+    problems = check_settings(config)
+    assert [(p.source, p.key) for p in problems] == [
+        ("environment ACCESSCTL_SYNC_SHARED_ACCOUNT_PATTERNS", "sync.shared_account_patterns")
+    ]
+    assert "JSON list" in problems[0].reason and "comma-separated" in problems[0].reason
+    with pytest.raises(ConfigError):
+        load_settings(config)
+
+
+def test_wrong_environment_value_is_blamed_on_the_variable_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path / "c.toml", "[okta]\npage_size = 100\n[web]\nport = 'eighty'\n")
+    monkeypatch.setenv("ACCESSCTL_OKTA_PAGE_SIZE", "abc")
+    monkeypatch.setenv("ACCESSCTL_OKTA_BOGUS", "1")
+    problems = {p.key: p.source for p in check_settings(config)}
+    assert problems == {
+        "okta.page_size": "environment ACCESSCTL_OKTA_PAGE_SIZE",
+        "okta.bogus": "environment ACCESSCTL_OKTA_BOGUS",
+        "web.port": str(config),  # the file's own mistake stays the file's
+    }
+
+
+def test_every_problem_is_named_not_just_the_first_kind(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.toml", '[okta]\nenabled = true\nbogus = 1\napi_token = "00inline"\n')
+    problems = check_settings(config)
+    reasons = {p.key: p.reason for p in problems}
+    assert "unknown setting" in reasons["okta.bogus"]
+    assert "okta.org_url" in reasons
+    assert [p.key for p in problems].count("okta.api_token") == 2  # written inline, and so still missing
+    assert all(p.source == str(config) for p in problems)
+    assert "00inline" not in " ".join(str(p) for p in problems)

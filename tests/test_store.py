@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from accessctl.store.engine import make_engine
 from accessctl.store.migrate import (
+    SchemaAheadError,
     SchemaBehindError,
     current_revision,
     ensure_current,
@@ -54,14 +55,29 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     assert diff == []
 
 
-def test_schema_behind_is_refused_with_the_fix(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+def test_schema_behind_is_refused_with_the_fix(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine, "0001")
     with pytest.raises(SchemaBehindError) as caught:
         ensure_current(engine)
-    assert "0000" in str(caught.value)
+    assert "0001" in str(caught.value)
     assert "accessctl db upgrade" in str(caught.value)
-    assert current_revision(engine) == "0000"
+    assert upgrade(engine) == ("0001", head_revision())
+    ensure_current(engine)
+    engine.dispose()
+
+
+def test_schema_newer_than_the_code_is_refused_without_suggesting_upgrade(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(SchemaAheadError) as caught:
+        ensure_current(engine)
+    message = str(caught.value)
+    assert "0099" in message and "newer" in message
+    assert "run `accessctl db upgrade`" not in message
+    with pytest.raises(SchemaAheadError):
+        upgrade(engine)  # nothing to upgrade to, and nothing touched
+    assert current_revision(engine) == "0099"
 
 
 def test_sqlite_file_is_owner_only_and_in_wal_mode(tmp_path: Path) -> None:
@@ -128,3 +144,24 @@ def test_bulk_upsert_do_nothing_keeps_existing_rows(engine: Engine) -> None:
 def test_grants_reference_real_accounts(engine: Engine) -> None:
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(sa.insert(Grant.__table__).values(account_id=999, entitlement_id=999))
+
+
+def test_upgrade_from_0001_keeps_the_audit_log_and_makes_it_append_only(db_url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from accessctl import audit
+
+    engine = make_engine(db_url)
+    assert upgrade(engine, "0001") == (None, "0001")
+    with Session(engine) as session:
+        audit.record(session, actor="cli", action="before.0002")
+        session.commit()
+    with engine.begin() as conn:  # 0001 had no guard
+        conn.execute(sa.text("UPDATE audit_event SET actor = 'x' WHERE seq = 1"))
+        conn.execute(sa.text("UPDATE audit_event SET actor = 'cli' WHERE seq = 1"))
+    assert upgrade(engine) == ("0001", head_revision())
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_event"))
+    with Session(engine) as session:
+        assert audit.verify(session) == audit.VerifyResult(True, 1)
+    engine.dispose()

@@ -27,7 +27,7 @@ def handled_errors() -> Iterator[None]:
 
     from accessctl.logs import redactor
     from accessctl.settings import ConfigError
-    from accessctl.store.migrate import SchemaBehindError
+    from accessctl.store.migrate import SchemaMismatchError
 
     try:
         yield
@@ -35,7 +35,7 @@ def handled_errors() -> Iterator[None]:
         for problem in exc.problems:
             typer.secho(f"config error: {problem}", err=True, fg=typer.colors.RED)
         raise typer.Exit(exitcodes.CONFIG) from None
-    except SchemaBehindError as exc:
+    except SchemaMismatchError as exc:  # behind: run db upgrade; ahead: a newer accessctl wrote it
         raise fail(str(exc), exitcodes.SCHEMA) from None
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -28,7 +28,10 @@ def check(ctx: typer.Context) -> None:
 
 @app.command("show")
 def show(ctx: typer.Context) -> None:
-    """Print the effective configuration as TOML; secrets are shown as [set] or [unset], never their value."""
+    """Print the effective configuration as TOML; secrets show as \\[set] or \\[unset], never their value.
+
+    A password in database_url is shown as ***.
+    """
     import tomli_w
 
     from accessctl.settings import SECTIONS
@@ -39,8 +42,23 @@ def show(ctx: typer.Context) -> None:
     for name, section_cls in SECTIONS.items():
         for secret in section_cls.SECRETS:
             data[name][secret] = "[set]" if getattr(getattr(settings, name), secret) else "[unset]"
+    data["database_url"] = _masked_url(settings.database_url)
     cleaned = {
         key: ({k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value)
         for key, value in data.items()
     }
     typer.echo(tomli_w.dumps(cleaned))
+
+
+def _masked_url(url: str) -> str:
+    """The database URL with its password (in the URL or its query) hidden."""
+    from contextlib import suppress
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from accessctl.logs import redactor
+
+    with suppress(ArgumentError):  # not a URL SQLAlchemy understands: the redactor still applies
+        url = make_url(url).render_as_string(hide_password=True)
+    return redactor()(url)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from accessctl import exitcodes
 from accessctl.commands.common import fail
+
+if TYPE_CHECKING:
+    from connectors.emulators.model import SyntheticOrg
+    from connectors.emulators.runner import RunningEmulators
 
 
 def emulate(
@@ -37,12 +41,18 @@ def emulate(
     ] = Path("accessctl-emulator"),
     write_config: Annotated[
         Path | None,
-        typer.Option("--write-config", help="Write the config here (default: WORKDIR/accessctl.toml)."),
+        typer.Option(
+            "--write-config",
+            metavar="PATH",
+            help="Write the config to PATH (default: print it on stdout; the status goes to stderr).",
+        ),
     ] = None,
 ) -> None:
-    """Run local Okta/Entra/Google emulators for a generated org and write a config that points at them."""
-    from accessctl.emulation import emulator_config
-    from accessctl.emulation import write_config as write_toml
+    """Run local Okta/Entra/Google emulators for a generated org and give the config that points at them.
+
+    The config (TOML) is printed, or written to --write-config PATH; the credentials it names are files
+    in WORKDIR, never in the config.
+    """
     from connectors.emulators.control import FaultSpecError
     from connectors.emulators.generate import generate_org
     from connectors.emulators.runner import start_emulators
@@ -61,26 +71,57 @@ def emulate(
         )
     except FaultSpecError as exc:
         raise fail(f"--faults: {exc}", exitcodes.USAGE) from None
-    config_path = write_config or workdir / "accessctl.toml"
-    database_url = f"sqlite:///{(workdir / 'accessctl.db').resolve()}"
-    write_toml(emulator_config(running, database_url=database_url), config_path)
-    elapsed = time.monotonic() - started
-    typer.echo(f"{len(org.people)} people (seed {seed}); emulators up in {elapsed:.1f}s:")
-    for name, provider in running.providers.items():
-        accounts = len(org.directory(name).accounts)
-        typer.echo(f"  {name:<7} {provider.url}  ({accounts} accounts)")
-    for name in running.missing:
-        typer.echo(f"  {name:<7} (no emulator in this build)")
-    typer.echo(f"HR roster: {running.roster_path}")
-    typer.echo(f"config:    {config_path}")
-    typer.echo(
-        f"try:       accessctl --config {config_path} db upgrade && accessctl --config {config_path} sync"
-    )
-    typer.echo("Ctrl-C stops the emulators.")
     try:
+        _announce(running, org, workdir=workdir, write_config=write_config, started=started, seed=seed)
+        typer.echo("Ctrl-C stops the emulators.", err=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        typer.echo("stopping")
+        typer.echo("stopping", err=True)
     finally:
         running.stop()
+
+
+def _announce(
+    running: RunningEmulators,
+    org: SyntheticOrg,
+    *,
+    workdir: Path,
+    write_config: Path | None,
+    started: float,
+    seed: int,
+) -> None:
+    """Print the config (or write it) on stdout, and what runs where on stderr."""
+    from accessctl.emulation import emulator_config, render_config
+    from accessctl.emulation import write_config as write_toml
+
+    database_url = f"sqlite:///{(workdir / 'accessctl.db').resolve()}"
+    config = emulator_config(running, database_url=database_url)
+    if write_config is None:
+        typer.echo(render_config(config))  # stdout: only the config, so `> emu.toml` keeps it
+    else:
+        try:
+            write_toml(config, write_config)
+        except OSError as exc:
+            message = f"--write-config: cannot write {write_config}: {exc.strerror}"
+            raise fail(message, exitcodes.USAGE) from None
+
+    def status(line: str) -> None:
+        typer.echo(line, err=True)
+
+    elapsed = time.monotonic() - started
+    status(f"{len(org.people)} people (seed {seed}); emulators up in {elapsed:.1f}s:")
+    for name, provider in running.providers.items():
+        accounts = len(org.directory(name).accounts)
+        status(f"  {name:<7} {provider.url}  ({accounts} accounts)")
+    for name in running.missing:
+        status(f"  {name:<7} (no emulator in this build)")
+    status(f"HR roster:   {running.roster_path}")
+    status(f"credentials: files in {workdir}")
+    if write_config is None:
+        status("config:      printed above (or pass --write-config PATH)")
+        target = "CONFIG"
+    else:
+        status(f"config:      {write_config}")
+        target = str(write_config)
+    status(f"try:         accessctl --config {target} db upgrade && accessctl --config {target} sync")

@@ -55,7 +55,7 @@ def accounts(
     fmt: FormatOption = OutputFormat.TABLE,
 ) -> None:
     """List provider accounts; the filters combine (all must hold)."""
-    from accessctl.inventory import ACCOUNT_COLUMNS, AccountFilter, list_accounts
+    from accessctl.inventory import ACCOUNT_COLUMNS, ACCOUNT_DETAIL_COLUMNS, AccountFilter, list_accounts
 
     if provider is not None and provider not in ("okta", "entra", "google"):
         raise fail(f"unknown provider {provider!r} (use okta, entra or google)", exitcodes.USAGE)
@@ -74,7 +74,9 @@ def accounts(
         engine = app_context(ctx).engine()
         with engine.connect() as conn:
             rows = list_accounts(conn, where)
-    columns = [*ACCOUNT_COLUMNS, "note"] if conflicts else ACCOUNT_COLUMNS
+    columns = [*ACCOUNT_COLUMNS, "note"] if conflicts else list(ACCOUNT_COLUMNS)
+    if fmt is not OutputFormat.TABLE:  # scripts get the detail the table has no room for
+        columns += [c for c in ACCOUNT_DETAIL_COLUMNS if c not in columns]
     render(rows, columns, fmt, title=f"Accounts ({len(rows)})")
 
 

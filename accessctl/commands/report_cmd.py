@@ -19,7 +19,11 @@ def mfa(
     ctx: typer.Context,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
 ) -> None:
-    """MFA coverage by provider and department, admins without MFA first."""
+    """MFA coverage by provider and department, admins without MFA first.
+
+    JSON: an object with admins_without_mfa, by_provider and by_department.  CSV: one row per
+    admin without MFA, then per provider, then per department; the `section` column says which.
+    """
     from accessctl.inventory import mfa_report
 
     with handled_errors():
@@ -31,11 +35,17 @@ def mfa(
         sys.stdout.write("\n")
         return
     if fmt is OutputFormat.CSV:
-        render(report["by_provider"] + report["by_department"], _COVERAGE_COLUMNS_CSV, fmt)
+        # one CSV, the same three parts as the table, in the same order; `section` says which part a row is
+        rows = [
+            *({"section": "admin_without_mfa", **row} for row in report["admins_without_mfa"]),
+            *({"section": "provider", **row} for row in report["by_provider"]),
+            *({"section": "department", **row} for row in report["by_department"]),
+        ]
+        render(rows, _CSV_COLUMNS, fmt)
         return
     render(
         report["admins_without_mfa"],
-        ["provider", "login", "person", "mfa_state", "shared"],
+        _ADMIN_COLUMNS,
         fmt,
         title=f"Privileged accounts without MFA ({len(report['admins_without_mfa'])})",
     )
@@ -44,4 +54,5 @@ def mfa(
 
 
 _COUNT_COLUMNS = ["accounts", "enrolled", "not_enrolled", "unknown", "coverage_pct"]
-_COVERAGE_COLUMNS_CSV = ["provider", "department", *_COUNT_COLUMNS]
+_ADMIN_COLUMNS = ["provider", "login", "person", "mfa_state", "shared"]
+_CSV_COLUMNS = ["section", *_ADMIN_COLUMNS, "department", *_COUNT_COLUMNS]

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
 
+#: connector errors that mean the provider could not be reached (after retries) or refused us: exit 5
+PROVIDER_FAILURES = frozenset({"AuthError", "PermissionDeniedError", "TransientError"})
+
+
 class ProviderName(StrEnum):
     OKTA = "okta"
     ENTRA = "entra"
@@ -72,7 +76,11 @@ def sync(
         OutputFormat, typer.Option("--format", help="table, json or csv summary.")
     ] = OutputFormat.TABLE,
 ) -> None:
-    """Sync accounts, MFA and entitlements (incremental when possible); exit 1 if any pass is incomplete."""
+    """Sync accounts, MFA and entitlements (incremental when possible).
+
+    Exit 5 if a provider could not be reached or refused (bad credentials, missing permission), else 1 if
+    any pass is incomplete.
+    """
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -144,5 +152,17 @@ def sync(
                 f"identities: linked {sum(c.linked.values())} ({methods}), "
                 f"orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}"
             )
+    refused = [r for r in summary.results if r.failure in PROVIDER_FAILURES]
+    if refused:
+        from accessctl.logs import redactor
+
+        for result in refused:
+            reason = redactor()(result.reason or "")
+            typer.secho(
+                f"error: {result.provider} could not be reached or refused: {reason}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+        raise typer.Exit(exitcodes.PROVIDER)
     if not summary.complete:
         raise typer.Exit(exitcodes.FAILED)
