@@ -37,6 +37,7 @@ from accessctl.emulation import emulator_config, write_config  # noqa: E402
 from connectors.emulators.credentials import EmulatorSecrets  # noqa: E402
 from connectors.emulators.generate import generate_org, okta_benchmark_directory  # noqa: E402
 from connectors.emulators.model import SyntheticOrg  # noqa: E402
+from connectors.emulators.okta.style import OktaStyle  # noqa: E402
 from connectors.emulators.runner import RunningEmulators, start_emulators  # noqa: E402
 
 SYNC_CHILD = """
@@ -212,34 +213,56 @@ def bench_full(
         running.stop()
 
 
+def budget_use(
+    trace: list[tuple[str, str, str, float]], limit: int, window_s: int
+) -> dict[str, dict[str, Any]]:
+    """Per Okta rate-limit bucket: requests in each window it was used, and the share of the budget
+    used in the windows where the bucket was busy from start to end (the first and last window of
+    each stretch of use are partly before or after it: a phase that starts mid-window, or ends)."""
+    style = OktaStyle()
+    per_bucket: dict[str, dict[int, int]] = {}
+    for method, path, _, stamp in trace:
+        bucket = style.rate_bucket(method, path)
+        if bucket is None:
+            continue
+        windows = per_bucket.setdefault(bucket, {})
+        windows[math.floor(stamp / window_s)] = windows.get(math.floor(stamp / window_s), 0) + 1
+    result: dict[str, dict[str, Any]] = {}
+    for bucket, windows in sorted(per_bucket.items()):
+        ordered = sorted(windows)
+        inner = [
+            w for w in ordered if w - 1 in windows and w + 1 in windows  # inside a stretch of use
+        ]
+        result[bucket] = {
+            "requests": sum(windows.values()),
+            "requests_per_window": [windows[w] for w in ordered],
+            "busy_windows": len(inner),
+            "share_used_busy_windows": sum(windows[w] for w in inner) / (limit * len(inner))
+            if inner
+            else None,
+        }
+    return result
+
+
 def bench_rate_limited(people: int, workdir: Path, limit: int, window_s: int) -> dict[str, Any]:
-    """Okta with a small per-endpoint budget: how much of the budget the sync used, and 429s met."""
+    """Okta with a small per-bucket budget: how much of the budget the sync used, and 429s met."""
     org = generate_org(people, 5)
     running, config = prepare(org, workdir, ("okta",), rate_limit=limit, rate_window_s=window_s)
     try:
         set_trace(running, True)
         result = run_sync_process(config, "full")
         control = running.providers["okta"].control
-        trace = control.trace or []
-        users = [t for m, p, _, t in trace if m == "GET" and p.startswith("/api/v1/users")]
-        users_requests = len(users)
-        # the windows the users bucket was in use, from the first such request to the last
-        windows = math.floor(users[-1] / window_s) - math.floor(users[0] / window_s) + 1
-        per_window: dict[int, int] = {}
-        for stamp in users:
-            per_window[math.floor(stamp / window_s)] = per_window.get(math.floor(stamp / window_s), 0) + 1
-        inner = sorted(per_window)[1:-1]  # the first and last windows are partly before/after the sync
+        buckets = budget_use(list(control.trace or []), limit, window_s)
+        busy = [b for b in buckets.values() if b["busy_windows"]]
         return {
             "people": people,
             "limit_per_window": limit,
             "window_s": window_s,
             "sync": result,
-            "users_bucket_requests": users_requests,
-            "budget_share_used": users_requests / (limit * windows),
-            "budget_share_used_full_windows": sum(per_window[w] for w in inner) / (limit * len(inner))
-            if inner
-            else None,
-            "requests_per_window": [per_window[w] for w in sorted(per_window)],
+            "buckets": buckets,
+            # over every busy window of every bucket: requests sent / requests the budget allowed
+            "budget_share_used": sum(b["share_used_busy_windows"] * b["busy_windows"] for b in busy)
+            / sum(b["busy_windows"] for b in busy),
             "throttled_429s": control.budget.throttled,
         }
     finally:
@@ -288,7 +311,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if "full" in only:
             results[f"full_{args.people}"] = bench_full(
-                args.people, args.seed, Path(tmp) / "full", incremental=True
+                args.people,
+                args.seed,
+                Path(tmp) / "full",
+                incremental=not args.no_incremental,
+                floor=not args.no_floor,
             )
             print(json.dumps(results[f"full_{args.people}"], indent=2), flush=True)
         if "rate" in only:
