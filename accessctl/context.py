@@ -37,7 +37,8 @@ class AppContext:
         return self._settings
 
     def engine(self, *, check_schema: bool = True) -> Engine:
-        """The store's engine; refuses (SchemaBehindError) when the schema is behind the code."""
+        """The store's engine; refuses when the schema does not match the code (behind: run
+        ``accessctl db upgrade``; newer: a newer accessctl upgraded it)."""
         from accessctl.store.engine import make_engine
         from accessctl.store.migrate import ensure_current
 

@@ -116,6 +116,9 @@ def configure_logging(
     quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
     for name in ("alembic", "httpx", "httpcore", "urllib3", "googleapiclient.discovery_cache"):
         logging.getLogger(name).setLevel(quiet)
+    # The okta SDK logs every failed request with its traceback at ERROR, though the connector
+    # classifies the error and the sync reports it: only its critical messages, unless debugging.
+    logging.getLogger("okta-sdk-python").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
     _handler = handler
     return _redactor
 

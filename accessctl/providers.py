@@ -14,18 +14,19 @@ PROVIDERS = ("okta", "entra", "google")
 
 
 def enabled_providers(settings: Settings, only: Sequence[str] | None = None) -> list[str]:
-    """The providers to act on: the enabled ones, narrowed to ``only`` (which must be enabled)."""
+    """The providers to act on: the enabled ones, narrowed to ``only`` (which must be enabled).
+    Refuses (ConfigError, naming each) when one of them lacks a setting it needs."""
     enabled = [name for name in PROVIDERS if getattr(settings, name).enabled]
-    if not only:
-        return enabled
+    chosen = [name for name in PROVIDERS if name in only] if only else enabled
     problems = [
         Problem(str(settings.config_path or "config"), f"{name}.enabled", f"{name} is not enabled")
-        for name in only
+        for name in only or ()
         if name not in enabled
     ]
+    problems += [p for p in settings.missing if p.key.split(".")[0] in chosen]
     if problems:
         raise ConfigError(problems)
-    return [name for name in PROVIDERS if name in only]
+    return chosen
 
 
 def _secret(value: object) -> str:

@@ -98,7 +98,7 @@ class SyncSettings(Section):
         "build-*",
     ]
     privileged_groups: list[str] = ["*admin*", "*Admin*", "Domain Admins"]
-    privileged_apps: list[str] = ["AWS*", "aws*", "GitHub*", "github*"]
+    privileged_apps: list[str] = ["AWS*", "aws*", "GitHub*", "github*", "GCP*", "Google Cloud*"]
     inactive_days: int = Field(90, ge=1)
     max_attempts: int = Field(6, ge=1, le=20)
     backoff_base_s: float = Field(0.5, gt=0)
@@ -173,6 +173,8 @@ class Settings(BaseSettings):
 
     #: where the settings came from (None when no file was found and defaults apply)
     config_path: Path | None = Field(None, exclude=True)
+    #: what an enabled provider lacks, found when loading; commands that use that provider refuse
+    missing: list[Problem] = Field(default_factory=list, exclude=True)
 
     @classmethod
     def settings_customise_sources(
@@ -502,4 +504,5 @@ def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
     missing = _required_problems(settings, source_of)
     if problems:
         raise ConfigError(problems + missing)
+    settings.missing = missing
     return settings, missing

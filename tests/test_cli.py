@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -117,6 +118,19 @@ def test_config_check_names_missing_secret(tmp_path: Path) -> None:
     assert "okta.api_token" in result.output and "ACCESSCTL_OKTA_API_TOKEN" in result.output
     ok = invoke("--config", str(config), "config", "check", env={"ACCESSCTL_OKTA_API_TOKEN": "x" * 20})
     assert ok.exit_code == 0, ok.output
+
+
+def test_sync_refuses_a_provider_missing_its_secret_and_changes_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    database = tmp_path / "s.db"
+    config.write_text(f'database_url = "sqlite:///{database}"\n[okta]\nenabled = true\norg_url = "https://x.okta.com"\n')
+    assert invoke("--config", str(config), "db", "upgrade").exit_code == 0
+    result = invoke("--config", str(config), "sync")
+    assert result.exit_code == exitcodes.CONFIG, result.output
+    assert "okta.api_token" in result.output and "ACCESSCTL_OKTA_API_TOKEN" in result.output
+    assert "Traceback" not in result.output
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("select count(*) from sync_run").fetchone()[0] == 0
 
 
 def test_bad_config_gives_config_exit_code_for_any_command(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -130,21 +130,13 @@ def sync(
             )
         )
     else:
-        columns_out = [
-            "provider",
-            "mode",
-            "complete",
-            "accounts_added",
-            "accounts_changed",
-            "accounts_ended",
-            "grants_added",
-            "grants_ended",
-            "requests",
-            "throttled",
-            "duration_s",
-            "reason",
-        ]
-        render(rows, columns_out, fmt, title="Sync")
+        if fmt is OutputFormat.TABLE:
+            render([_table_row(r) for r in rows], TABLE_COLUMNS, fmt, title="Sync")
+            for result in summary.results:
+                if not result.complete:
+                    typer.echo(f"{result.provider}: incomplete: {result.reason}")
+        else:
+            render(rows, [*CSV_COLUMNS], fmt, title="Sync")
         if fmt is OutputFormat.TABLE:
             c = summary.correlation
             methods = ", ".join(f"{k} {v}" for k, v in c.linked.items())
@@ -166,3 +158,35 @@ def sync(
         raise typer.Exit(exitcodes.PROVIDER)
     if not summary.complete:
         raise typer.Exit(exitcodes.FAILED)
+
+
+#: the csv summary: one column per count
+CSV_COLUMNS = (
+    "provider",
+    "mode",
+    "complete",
+    "accounts_added",
+    "accounts_changed",
+    "accounts_ended",
+    "grants_added",
+    "grants_ended",
+    "requests",
+    "throttled",
+    "duration_s",
+    "reason",
+)
+#: the table summary fits an 80-column terminal: counts as +added ~changed -ended; reasons below it
+TABLE_COLUMNS = ("provider", "mode", "complete", "accounts", "grants", "requests", "429s", "seconds")
+
+
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "provider": row["provider"],
+        "mode": row["mode"],
+        "complete": "yes" if row["complete"] else "NO",
+        "accounts": f"+{row['accounts_added']} ~{row['accounts_changed']} -{row['accounts_ended']}",
+        "grants": f"+{row['grants_added']} -{row['grants_ended']}",
+        "requests": row["requests"],
+        "429s": row["throttled"],
+        "seconds": row["duration_s"],
+    }

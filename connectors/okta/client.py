@@ -55,15 +55,23 @@ class OktaClient:
                     ),
                     timeout=aiohttp.ClientTimeout(total=self.config.timeout_s),
                 )
-                executor = build_executor(
-                    {
-                        "orgUrl": self.config.org_url.rstrip("/"),
-                        "token": self.config.api_token,
-                        "requestTimeout": int(self.config.timeout_s),
-                        # retries belong to the sync runner, which knows the whole budget
-                        "rateLimit": {"maxRetries": 0},
-                    }
-                )
+                try:
+                    executor = build_executor(
+                        {
+                            "orgUrl": self.config.org_url.rstrip("/"),
+                            "token": self.config.api_token,
+                            "requestTimeout": int(self.config.timeout_s),
+                            # retries belong to the sync runner, which knows the whole budget
+                            "rateLimit": {"maxRetries": 0},
+                        }
+                    )
+                except ValueError as exc:  # the SDK's config validator: missing token, http URL, ...
+                    await self._session.close()
+                    self._session = None
+                    reasons = [line for line in str(exc).splitlines()[2:] if line.strip()][:1]
+                    raise ConnectorError(
+                        f"the okta SDK refused the configuration: {' '.join(reasons) or 'invalid'}"
+                    ) from None
                 executor.set_session(self._session)
                 self._executor = executor
         return self._executor

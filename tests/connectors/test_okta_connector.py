@@ -13,6 +13,7 @@ from connectors.base import (
     AccountStatus,
     ActionResult,
     AuthError,
+    ConnectorError,
     EntitlementKind,
     EntitlementRef,
     GrantRecord,
@@ -170,6 +171,15 @@ def test_errors_are_classified(okta, tls) -> None:
     with pytest.raises(TransientError) as failed:
         run(connect(url, tls), lambda c: c.list_accounts(None))
     assert failed.value.status == 503
+
+
+def test_a_configuration_the_sdk_refuses_is_a_connector_error_naming_why(okta, tls) -> None:
+    url, _ = okta
+    with pytest.raises(ConnectorError, match="API token is missing") as refused:
+        run(connect(url, tls, token=""), lambda c: c.list_accounts(None))
+    assert not isinstance(refused.value, TransientError)
+    with pytest.raises(ConnectorError, match="https"):
+        run(connect(url.replace("https://", "http://"), tls), lambda c: c.list_accounts(None))
 
 
 def test_changes_since_follows_the_system_log(okta, tls, org: SyntheticOrg) -> None:

@@ -156,6 +156,17 @@ def test_all_three_providers_in_one_sync(tmp_path: Path, engine: Engine) -> None
             for app in directory.apps:
                 expected[(provider, "app", app.label)] = apps.matches(app.label)
         assert {k: v for k, v in stored.items() if k[1] != "role"} == expected
+        # the default patterns catch every group and app the generated org deems privileged
+        deemed = [
+            (provider, kind, name)
+            for provider in ("okta", "entra", "google")
+            for kind, name, privileged in [
+                *(("group", g.name, g.privileged) for g in org.directory(provider).groups),
+                *(("app", a.label, a.privileged) for a in org.directory(provider).apps),
+            ]
+            if privileged
+        ]
+        assert deemed and all(stored[key] for key in deemed), [k for k in deemed if not stored[k]]
         roles = {(k[0], v) for k, v in stored.items() if k[1] == "role"}
         assert roles == {("okta", True), ("entra", True), ("google", True)}  # every admin role is privileged
 
