@@ -85,6 +85,7 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
 
     from accessctl import audit
     from accessctl.commands.sync_cmd import RichProgress
+    from accessctl.logs import configure_logging
     from accessctl.store.engine import make_engine
     from accessctl.store.migrate import upgrade
     from accessctl.sync.service import run_sync
@@ -118,6 +119,7 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         console.print(f"  [yellow]Not built yet, so not shown:[/] {', '.join(NOT_BUILT)}.")
 
         settings = load_settings(config_path, strict=True)
+        configure_logging(level="WARNING", secrets=settings.secret_values())
         engine = make_engine(settings.database_url)
         upgrade(engine)
 
