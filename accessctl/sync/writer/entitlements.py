@@ -1,0 +1,93 @@
+"""Entitlements: one page of groups, apps and roles upserted, each marked privileged or not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from accessctl.store.upsert import bulk_upsert
+from accessctl.sync.patterns import PatternSet
+from accessctl.sync.writer.common import ENTITLEMENTS, chunks, comparable
+from accessctl.sync.writer.counts import Counts
+from connectors.base import EntitlementKind, EntitlementRecord
+
+_ENTITLEMENT_FIELDS = ("name", "description", "privileged", "owner")
+
+
+def is_privileged(record: EntitlementRecord, groups: PatternSet, apps: PatternSet) -> bool:
+    if record.privileged or record.kind is EntitlementKind.ROLE:
+        return True
+    patterns = groups if record.kind is EntitlementKind.GROUP else apps
+    return patterns.matches(record.name)
+
+
+def write_entitlements(
+    conn: Connection,
+    provider: str,
+    records: Sequence[EntitlementRecord],
+    seen_at: datetime,
+    *,
+    privileged_groups: PatternSet,
+    privileged_apps: PatternSet,
+) -> Counts:
+    if not records:
+        return Counts()
+    rows = {
+        (str(r.kind), r.external_id): {
+            "provider": provider,
+            "kind": str(r.kind),
+            "external_id": r.external_id,
+            "name": r.name,
+            "description": r.description,
+            "privileged": is_privileged(r, privileged_groups, privileged_apps),
+            "owner": r.owner,
+            "first_seen_at": seen_at,
+            "last_seen_at": seen_at,
+            "ended_at": None,
+            "ended_reason": None,
+        }
+        for r in records
+    }
+    existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+    keys = list(rows)
+    for chunk in chunks(keys):
+        query = sa.select(
+            ENTITLEMENTS.c.kind,
+            ENTITLEMENTS.c.external_id,
+            ENTITLEMENTS.c.ended_at,
+            *(ENTITLEMENTS.c[f] for f in _ENTITLEMENT_FIELDS),
+        ).where(
+            ENTITLEMENTS.c.provider == provider,
+            ENTITLEMENTS.c.external_id.in_([k[1] for k in chunk]),
+        )
+        for found in conn.execute(query).mappings():
+            existing[(found["kind"], found["external_id"])] = (
+                *comparable(found, _ENTITLEMENT_FIELDS),
+                found["ended_at"] is None,
+            )
+    counts = Counts()
+    for key, row in rows.items():
+        before = existing.get(key)
+        if before is None:
+            counts.added += 1
+        elif before != (*comparable(row, _ENTITLEMENT_FIELDS), True):
+            counts.changed += 1
+    bulk_upsert(
+        conn,
+        ENTITLEMENTS,
+        list(rows.values()),
+        key=["provider", "kind", "external_id"],
+        update=[*_ENTITLEMENT_FIELDS, "last_seen_at", "ended_at", "ended_reason"],
+    )
+    return counts
+
+
+def entitlement_id_map(conn: Connection, provider: str) -> dict[tuple[str, str], int]:
+    query = sa.select(ENTITLEMENTS.c.kind, ENTITLEMENTS.c.external_id, ENTITLEMENTS.c.id).where(
+        ENTITLEMENTS.c.provider == provider
+    )
+    return {(kind, external_id): ent_id for kind, external_id, ent_id in conn.execute(query)}

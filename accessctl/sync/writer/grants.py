@@ -1,0 +1,83 @@
+"""Grants: provider ids resolved to store ids, then upserted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from accessctl.store.upsert import bulk_upsert
+from accessctl.sync.writer.common import GRANTS
+from connectors.base import GrantRecord
+
+
+@dataclass
+class GrantBatch:
+    """Grant rows resolved to store ids, ready to upsert; ``unmatched`` members we hold no account for."""
+
+    rows: list[dict[str, Any]]
+    unmatched: int = 0
+
+
+def resolve_grants(
+    records: Iterable[GrantRecord],
+    accounts: dict[str, int],
+    entitlements: dict[tuple[str, str], int],
+    seen_at: datetime,
+) -> GrantBatch:
+    """Map provider ids to store ids; a direct grant wins over an inherited one for the same pair."""
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    unmatched = 0
+    for record in records:
+        account_id = accounts.get(record.account_external_id)
+        entitlement_id = entitlements.get((str(record.entitlement_kind), record.entitlement_external_id))
+        if account_id is None or entitlement_id is None:
+            unmatched += 1
+            continue
+        key = (account_id, entitlement_id)
+        previous = rows.get(key)
+        if previous is not None and not previous["inherited"]:
+            continue
+        rows[key] = {
+            "account_id": account_id,
+            "entitlement_id": entitlement_id,
+            "inherited": record.inherited,
+            "via": record.via,
+            "first_seen_at": seen_at,
+            "last_seen_at": seen_at,
+            "ended_at": None,
+            "ended_by": None,
+            "ended_reason": None,
+        }
+    return GrantBatch(list(rows.values()), unmatched)
+
+
+def write_grants(conn: Connection, batch: GrantBatch, seen_at: datetime) -> None:
+    """Upsert grants; a grant already seen directly in this run stays direct."""
+    if not batch.rows:
+        return
+
+    def inherited(excluded: Any) -> Any:
+        return sa.case(
+            (GRANTS.c.last_seen_at == seen_at, sa.and_(GRANTS.c.inherited, excluded.inherited)),
+            else_=excluded.inherited,
+        )
+
+    def via(excluded: Any) -> Any:
+        return sa.case(
+            (sa.and_(GRANTS.c.last_seen_at == seen_at, sa.not_(GRANTS.c.inherited)), GRANTS.c.via),
+            else_=excluded.via,
+        )
+
+    bulk_upsert(
+        conn,
+        GRANTS,
+        batch.rows,
+        key=["account_id", "entitlement_id"],
+        update=["last_seen_at", "ended_at", "ended_by", "ended_reason"],
+        expressions={"inherited": inherited, "via": via},
+    )
