@@ -3,8 +3,8 @@
 The same people exist across providers, with the mess real companies have: a manager hierarchy and
 departments, contractors, leavers whose accounts linger, people missing from a provider, orphan
 accounts nobody in HR owns, shared and service accounts, admins without MFA, accounts unused for
-months, nested groups (Entra and Google), privileged groups, apps and roles, and different email
-aliases in different providers.  Same arguments, same organisation: only ``random.Random(seed)``
+months, nested groups (Entra and Google), privileged groups, apps and roles (some held through a
+group, and an Okta custom role), and different email aliases in different providers.  Same arguments, same organisation: only ``random.Random(seed)``
 and a fixed reference date are used.
 """
 
@@ -101,6 +101,14 @@ ROLES: dict[ProviderName, tuple[str, ...]] = {
         "_HELP_DESK_ADMIN_ROLE",
     ),
 }
+#: the group each provider assigns an admin role to (Entra: a role-assignable group), and that role
+ROLE_GROUPS: dict[ProviderName, tuple[str, str]] = {
+    "okta": ("helpdesk-admins", "HELP_DESK_ADMIN"),
+    "entra": ("Helpdesk Admins", "Helpdesk Administrator"),
+    "google": ("helpdesk-admins", "_HELP_DESK_ADMIN_ROLE"),
+}
+#: Okta's custom admin role (label, description), assigned to one user
+OKTA_CUSTOM_ROLE = ("Access Reviewer", "Reviews who has access: reads users, groups, apps and the System Log")
 PRIVILEGED_GROUPS: dict[ProviderName, tuple[str, ...]] = {
     "okta": ("aws-prod-admins", "okta-super-admins"),
     "entra": ("Domain Admins", "aws-prod-admins"),
@@ -447,9 +455,80 @@ class _Builder:
             if r == 0:
                 holders = [*holders, "shared-it-admin"]
             roles.append(Role(key=f"role-{r}", name=name, assigned_keys=sorted(set(holders))))
+        self._roles_through_groups(provider, accounts, key_of, admin_keys, groups, roles, stamp)
         return Directory(
             provider=provider, domain=self.domain, accounts=accounts, groups=groups, apps=apps, roles=roles
         )
+
+    def _roles_through_groups(
+        self,
+        provider: ProviderName,
+        accounts: list[Account],
+        key_of: dict[int, str],
+        admin_keys: list[str],
+        groups: list[Group],
+        roles: list[Role],
+        stamp: datetime,
+    ) -> None:
+        """An admin role held through a group (a few IT staff and the shared helpdesk account) and,
+        in Okta, a custom admin role held by one person.  No randomness: the rest of the org is what
+        it was before these existed."""
+        admins = set(admin_keys)
+        it_staff = [
+            key_of[i]
+            for i in sorted(key_of)
+            if self.people[i].department == "IT"
+            and self.people[i].status == "active"
+            and key_of[i] not in admins
+        ]
+        name, role_name = ROLE_GROUPS[provider]
+        groups.append(
+            Group(
+                key="helpdesk-admins",
+                name=name,
+                description="Helpdesk administrators: the admin role is assigned to the group",
+                privileged=True,
+                member_keys=sorted({*it_staff[:4], "shared-helpdesk"}),
+                owner_keys=admin_keys[:1],
+                email=f"helpdesk-admins@{self.domain}",
+                created=stamp,
+                last_updated=stamp,
+                role_assignable=provider == "entra",
+            )
+        )
+        existing = next((r for r in roles if r.name == role_name), None)
+        if existing is not None:
+            existing.assigned_group_keys.append("helpdesk-admins")
+        else:
+            # Entra: one member holds the role directly as well (a direct grant beside the inherited one)
+            direct = it_staff[:1] if provider == "entra" else []
+            roles.append(
+                Role(
+                    key="role-helpdesk",
+                    name=role_name,
+                    assigned_keys=direct,
+                    assigned_group_keys=["helpdesk-admins"],
+                )
+            )
+        if provider == "okta":
+            reviewer = next(
+                (
+                    a.key
+                    for a in accounts
+                    if a.department == "Legal" and a.status == "active" and a.person_employee_id
+                ),
+                admin_keys[0] if admin_keys else None,
+            )
+            label, description = OKTA_CUSTOM_ROLE
+            roles.append(
+                Role(
+                    key="role-custom-access-reviewer",
+                    name=label,
+                    assigned_keys=[reviewer] if reviewer else [],
+                    custom=True,
+                    description=description,
+                )
+            )
 
 
 def generate_org(people: int, seed: int = 1, *, domain: str = "example.com") -> SyntheticOrg:

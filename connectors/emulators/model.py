@@ -85,6 +85,7 @@ class Group:
     owner_keys: list[str] = field(default_factory=list)
     email: str | None = None  # Google groups have one
     kind: str = "OKTA_GROUP"  # Okta: OKTA_GROUP / APP_GROUP / BUILT_IN ("Everyone")
+    role_assignable: bool = False  # Entra isAssignableToRole (privileged groups are as well)
     created: datetime | None = None
     last_updated: datetime | None = None
 
@@ -105,11 +106,20 @@ class App:
 
 @dataclass(slots=True)
 class Role:
-    """An admin role (Okta admin role type, Entra directory role, Google admin role)."""
+    """An admin role (Okta admin role type or custom role, Entra directory role, Google admin role).
+
+    ``assigned_keys`` hold it directly; every (transitive) member of an ``assigned_group_keys``
+    group holds it through that group (Okta group role assignments, Entra role-assignable groups,
+    Google assigneeType "group").  ``custom`` marks an Okta custom role (``/api/v1/iam/roles``),
+    whose ``name`` is its label; standard Okta roles are named by type (SUPER_ADMIN ...).
+    """
 
     key: str
-    name: str  # e.g. SUPER_ADMIN, "Global Administrator", "_SEED_ADMIN_ROLE"
+    name: str  # e.g. SUPER_ADMIN, "Global Administrator", "_SEED_ADMIN_ROLE", "Access Reviewer"
     assigned_keys: list[str] = field(default_factory=list)
+    assigned_group_keys: list[str] = field(default_factory=list)
+    custom: bool = False
+    description: str = ""
 
 
 @dataclass(slots=True)

@@ -247,10 +247,17 @@ class GoogleConnector:
             except NotFoundError:
                 return ActionResult.ALREADY_DONE
             return ActionResult.APPLIED
+        # the user's own assignments, filtered by role here: the API refuses roleId with userKey.
+        # A role held through a group is the group's assignment (not listed without
+        # includeIndirectRoleAssignments): nothing of the user's to remove.
         assignments = await self.client.call(
-            lambda s: s.roleAssignments().list(customer=self.config.customer_id, userKey=uid, roleId=target)
+            lambda s: s.roleAssignments().list(customer=self.config.customer_id, userKey=uid, maxResults=200)
         )
-        items = assignments.get("items", [])
+        items = [
+            a
+            for a in assignments.get("items", [])
+            if str(a.get("roleId")) == target and not mapping.is_group_assignment(a)
+        ]
         if not items:
             return ActionResult.ALREADY_DONE
         for item in items:

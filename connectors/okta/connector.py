@@ -288,7 +288,13 @@ class OktaConnector:
                 return ActionResult.ALREADY_DONE
             return ActionResult.APPLIED
         roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
-        matching = [r for r in roles if mapping.role_entitlement_id(r) == target]
+        # only the user's own assignments: one held through a group (assignmentType GROUP) belongs
+        # to the group, and Okta answers 404 for it on the user, though the role stays held
+        matching = [
+            r
+            for r in roles
+            if mapping.role_entitlement_id(r) == target and r.get("assignmentType") != "GROUP"
+        ]
         if not matching:
             return ActionResult.ALREADY_DONE
         for role in matching:

@@ -238,8 +238,75 @@ def test_changes_since_returns_one_page_per_call_and_resumes_after_a_failure(
 
 
 # ------------------------------------------------------------------- roles held through a group
-# The emulator assigns directory roles to users only (and expands only user principals), so these
-# replay Graph's documented shapes through an httpx mock transport.
+# The generated tenant assigns "Helpdesk Administrator" to the role-assignable group "Helpdesk Admins"
+# (one member holds it directly as well): the connector against the emulator first, then replays of
+# Graph's documented shapes through an httpx mock transport.
+
+
+def _helpdesk(client: httpx.Client, org: SyntheticOrg) -> tuple[str, str, dict[str, str]]:
+    """(role definition id, group id, account key -> user id of the group's members)."""
+    role = next(
+        d["id"]
+        for d in client.get("/v1.0/roleManagement/directory/roleDefinitions").json()["value"]
+        if d["displayName"] == "Helpdesk Administrator"
+    )
+    group = next(g for g in org.entra.groups if g.key == "helpdesk-admins")
+    groups = client.get("/v1.0/groups", params={"$filter": f"displayName eq '{group.name}'"}).json()
+    logins = {a.key: a.login for a in org.entra.accounts}
+    members = {k: client.get(f"/v1.0/users/{logins[k]}").json()["id"] for k in group.member_keys}
+    return role, groups["value"][0]["id"], members
+
+
+def test_the_emulated_role_assignable_group_holds_its_role(entra, tls, org: SyntheticOrg) -> None:
+    url, client = entra
+    role_id, gid, members = _helpdesk(client, org)
+    group = client.get(f"/v1.0/groups/{gid}").json()
+    assert group["isAssignableToRole"] is True
+    direct = next(r for r in org.entra.roles if r.name == "Helpdesk Administrator").assigned_keys
+    assert direct and set(direct) <= set(members)  # one member holds it directly as well
+
+    grants = run(
+        connect(url, tls), lambda c: drain(c.list_grants, EntitlementRef(EntitlementKind.ROLE, role_id))
+    )
+    held = {(g.account_external_id, g.inherited, g.via) for g in grants}
+    assert held == {(members[k], False, None) for k in direct} | {
+        (uid, True, gid) for uid in members.values()
+    }  # the group itself is not an account holding the role
+
+
+def test_an_emulated_members_grants_include_its_groups_role(entra, tls, org: SyntheticOrg) -> None:
+    url, client = entra
+    role_id, gid, members = _helpdesk(client, org)
+    direct = set(next(r for r in org.entra.roles if r.name == "Helpdesk Administrator").assigned_keys)
+    only_group = next(uid for k, uid in members.items() if k not in direct)
+    both = next(uid for k, uid in members.items() if k in direct)
+
+    async def body(c: EntraConnector) -> Any:
+        grants = {uid: await c.list_account_grants(uid) for uid in (only_group, both)}
+        kept = await c.remove_grant(GrantRecord(only_group, EntitlementKind.ROLE, role_id))
+        return grants, kept, await c.list_account_grants(only_group)
+
+    grants, kept, after = run(connect(url, tls), body)
+
+    def roles(records: list[GrantRecord]) -> set[tuple[str, bool, str | None]]:
+        return {
+            (g.entitlement_external_id, g.inherited, g.via)
+            for g in records
+            if g.entitlement_kind is EntitlementKind.ROLE
+        }
+
+    assert (role_id, True, gid) in roles(grants[only_group])
+    assert (role_id, False, None) not in roles(grants[only_group])
+    assert {(role_id, True, gid), (role_id, False, None)} <= roles(grants[both])
+    # the group's assignment is not the user's to remove: nothing deleted, the role still held
+    assert kept is ActionResult.ALREADY_DONE
+    assert (role_id, True, gid) in roles(after)
+    registration = client.get(
+        "/v1.0/reports/authenticationMethods/userRegistrationDetails",
+        params={"$filter": f"id eq '{only_group}'"},
+    ).json()["value"][0]
+    assert registration["isAdmin"] is True
+
 
 GRAPH = "https://graph.test"
 ROLE = "62e90394-69f5-4237-9190-012177145e10"  # Global Administrator's template id

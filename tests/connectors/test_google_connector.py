@@ -208,34 +208,41 @@ def test_changes_since_pages_one_call_at_a_time_and_confirms_removals(google, or
 
 
 def test_a_role_assigned_to_a_group_is_held_by_its_members(google, org: SyntheticOrg) -> None:
-    state = google.providers["google"].server.app.app.state.google
-    role_id = next(rid for rid, name in state.roles.items() if name == "_HELP_DESK_ADMIN_ROLE")
-    group = next(g for g in state.groups.values() if g.body["name"] == "dept-it")
-    with state.lock:  # the generator assigns roles to users only: assign this one to a group as well
-        state.role_assignments["99999999999999999"] = {
-            "kind": "admin#directory#roleAssignment",
-            "roleAssignmentId": "99999999999999999",
-            "roleId": role_id,
-            "assignedTo": group.id,
-            "assigneeType": "group",
-            "scopeType": "CUSTOMER",
-        }
-    direct = {
-        state.by_email[a.login.lower()]
-        for r in org.google.roles
-        if r.name == "_HELP_DESK_ADMIN_ROLE"
-        for a in org.google.accounts
-        if a.key in r.assigned_keys
-    }
+    """The generated domain assigns _HELP_DESK_ADMIN_ROLE to three users and to helpdesk-admins."""
+    state = google.providers["google"].server.app.app.state.google  # the emulator's own view
+    role = next(r for r in org.google.roles if r.name == "_HELP_DESK_ADMIN_ROLE")
+    assert role.assigned_group_keys == ["helpdesk-admins"]
+    role_id = next(rid for rid, name in state.roles.items() if name == role.name)
+    group = state.group(f"helpdesk-admins@{org.domain}")
+    logins = {a.key: a.login.lower() for a in org.google.accounts}
+    direct = {state.by_email[logins[k]] for k in role.assigned_keys}
+    members = {m for m, kind in group.members.items() if kind == "USER"}
+    member = sorted(members - direct)[0]
+    holder = sorted(direct)[0]
 
-    grants = run(
-        connect(google), lambda c: drain(c.list_grants, EntitlementRef(EntitlementKind.ROLE, role_id))
-    )
+    async def body(c: GoogleConnector) -> Any:
+        grants = await drain(c.list_grants, EntitlementRef(EntitlementKind.ROLE, role_id))
+        account = await c.list_account_grants(member)
+        removals = [
+            await c.remove_grant(GrantRecord(member, EntitlementKind.ROLE, role_id)),
+            await c.remove_grant(GrantRecord(holder, EntitlementKind.ROLE, role_id)),
+            await c.remove_grant(GrantRecord(holder, EntitlementKind.ROLE, role_id)),
+        ]
+        return grants, account, removals, await c.list_account_grants(member)
+
+    grants, account, removals, after = run(connect(google), body)
     assert {g.account_external_id for g in grants if not g.inherited} == direct
-    through_group = {g.account_external_id for g in grants if g.inherited}
-    assert through_group == {m for m, kind in group.members.items() if kind == "USER"}
+    assert {g.account_external_id for g in grants if g.inherited} == members
     assert all(g.via == group.id for g in grants if g.inherited)
     assert group.id not in {g.account_external_id for g in grants}
+    through = (role_id, True, group.id)
+    assert through in {(g.entitlement_external_id, g.inherited, g.via) for g in account}
+    # the member holds it through the group only: nothing of its own to remove; the direct holder's goes
+    applied, done = ActionResult.APPLIED, ActionResult.ALREADY_DONE
+    assert removals == [done, applied, done]
+    assert through in {(g.entitlement_external_id, g.inherited, g.via) for g in after}
+    remaining = state.role_assignments.values()
+    assert not any(a["assignedTo"] == holder and a["roleId"] == role_id for a in remaining)
 
 
 def test_a_programming_error_surfaces_as_itself(google) -> None:

@@ -22,11 +22,12 @@ from connectors.base import (
 )
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
-from connectors.emulators.model import SyntheticOrg
+from connectors.emulators.model import Role, SyntheticOrg
 from connectors.emulators.okta import OktaCredentials, create_app
 from connectors.emulators.server import ServerThread, TlsMaterial
 from connectors.okta import OktaConfig, OktaConnector
 from connectors.okta.client import OktaResponse
+from connectors.okta.mapping import ROLE_TYPES
 from tests.connectors.helpers import drain, run
 
 TOKEN = "00-connector-test-token"
@@ -234,16 +235,103 @@ def test_a_transient_failure_of_either_half_fails_the_lookup(okta, tls, org: Syn
 
 
 def test_role_listing_completes_without_a_custom_roles_endpoint(okta, tls) -> None:
-    url, _ = okta
+    url, client = okta
+    client.post("/_emulator/faults", json={"spec": "page:/api/v1/iam/roles:1:404"})
     entitlements = run(connect(url, tls), lambda c: drain(c.list_entitlements))
     roles = [e for e in entitlements if e.kind is EntitlementKind.ROLE]
-    # the emulator serves no /api/v1/iam/roles (404): the standard roles alone, the listing complete
-    assert {r.external_id for r in roles} >= {"SUPER_ADMIN", "ORG_ADMIN"}
+    # an org without /api/v1/iam/roles (404): the standard roles alone, the listing complete
+    assert {r.external_id for r in roles} == set(ROLE_TYPES)
     assert all(r.privileged and not r.has_members for r in roles)
 
 
+# ------------------------------------------------------------- custom roles and roles held through groups
+
+
+def _uid(client: httpx.Client, org: SyntheticOrg, key: str) -> str:
+    login = next(a.login for a in org.okta.accounts if a.key == key)
+    return client.get(f"/api/v1/users/{login}").json()["id"]
+
+
+def test_custom_roles_are_listed_granted_and_removable(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    custom = next(r for r in org.okta.roles if r.custom)
+    (holder,) = custom.assigned_keys
+    uid = _uid(client, org, holder)
+    role_id = client.get("/api/v1/iam/roles").json()["roles"][0]["id"]
+
+    async def body(c: OktaConnector) -> Any:
+        entitlements = await drain(c.list_entitlements)
+        details = await c.get_account_details(uid)
+        grant = GrantRecord(uid, EntitlementKind.ROLE, role_id)
+        removed = [await c.remove_grant(grant), await c.remove_grant(grant)]
+        return entitlements, details, removed, await c.get_account_details(uid)
+
+    entitlements, details, removed, after = run(connect(url, tls), body)
+    customs = [e for e in entitlements if e.kind is EntitlementKind.ROLE and e.external_id not in ROLE_TYPES]
+    assert [(e.external_id, e.name, e.privileged, e.has_members) for e in customs] == [
+        (role_id, custom.name, True, False)
+    ]
+    assert (role_id, False) in {(g.entitlement_external_id, g.inherited) for g in details.grants}
+    assert removed == [ActionResult.APPLIED, ActionResult.ALREADY_DONE]
+    assert role_id not in {g.entitlement_external_id for g in after.grants}
+    assert client.get(f"/_emulator/state/users/{uid}").json()["roles"] == []
+
+
+def test_custom_roles_are_read_page_by_page(tls) -> None:
+    """More custom roles than one page of /api/v1/iam/roles holds: the connector follows _links.next."""
+    org = generate_org(60, seed=5)
+    labels = [f"Reviewer {i:02d}" for i in range(45)]
+    org.okta.roles += [Role(key=f"extra-{i}", name=label, custom=True) for i, label in enumerate(labels)]
+    server = ServerThread(tls=tls)
+    server.app = create_app(org.okta, EmulatorControl(), base_url=server.url)
+    server.start()
+    try:
+        pages = run(connect(server.url, tls), lambda c: _pages(c, "custom|"))
+    finally:
+        server.stop()
+    assert [len(p) for p in pages] == [20, 20, 6]
+    assert [e.name for p in pages for e in p] == ["Access Reviewer", *labels]
+
+
+async def _pages(connector: OktaConnector, cursor: str | None) -> list[list[Any]]:
+    pages = []
+    while cursor is not None:
+        page = await connector.list_entitlements(cursor)
+        pages.append(page.items)
+        cursor = page.next_cursor
+    return pages
+
+
+def test_a_role_assigned_to_a_group_is_held_by_its_members(okta, tls, org: SyntheticOrg) -> None:
+    url, client = okta
+    group = next(g for g in org.okta.groups if g.key == "helpdesk-admins")
+    role = next(r for r in org.okta.roles if "helpdesk-admins" in r.assigned_group_keys)
+    gid = next(g["id"] for g in client.get("/api/v1/groups", params={"q": group.name}).json())
+    member = next(k for k in group.member_keys if k not in role.assigned_keys)
+    uid = _uid(client, org, member)
+    grant = GrantRecord(uid, EntitlementKind.ROLE, role.name)
+
+    async def body(c: OktaConnector) -> Any:
+        details = await c.get_account_details(uid)
+        grants = await c.list_account_grants(uid)
+        kept = await c.remove_grant(grant)  # the user has no assignment of its own to remove
+        still = await c.get_account_details(uid)
+        await c.remove_grant(GrantRecord(uid, EntitlementKind.GROUP, gid))  # leaving the group ends it
+        return details, grants, kept, still, await c.get_account_details(uid)
+
+    details, grants, kept, still, left = run(connect(url, tls), body)
+    held = (role.name, True)
+    assert held in {(g.entitlement_external_id, g.inherited) for g in details.grants}
+    assert held in {(g.entitlement_external_id, g.inherited) for g in grants}
+    assert kept is ActionResult.ALREADY_DONE
+    assert held in {(g.entitlement_external_id, g.inherited) for g in still.grants}
+    assert role.name not in {g.entitlement_external_id for g in left.grants}
+    deletes = [e["path"] for e in client.get("/_emulator/journal").json() if e["method"] == "DELETE"]
+    assert deletes == [f"/api/v1/groups/{gid}/users/{uid}"]  # never a DELETE of the group's role
+
+
 class _CustomRolesOkta:
-    """Okta's answers for custom roles (shapes from the Roles API reference), for what the emulator lacks."""
+    """Okta's answers for custom roles, replayed from the Roles API reference's examples."""
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -277,7 +365,7 @@ class _CustomRolesOkta:
         return None
 
 
-def test_custom_roles_are_listed_granted_and_removable() -> None:
+def test_custom_roles_in_the_reference_shapes_are_listed_granted_and_removable() -> None:
     base = "https://example.okta.com"
     fake = _CustomRolesOkta(base)
     connector = OktaConnector(OktaConfig(org_url=base, api_token="t"), client=fake)  # type: ignore[arg-type]

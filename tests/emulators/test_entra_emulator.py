@@ -228,3 +228,47 @@ def test_unknown_paths_answer_with_graph_errors(entra, tls) -> None:
     assert "'nonsense'" in segment.json()["error"]["message"]
     assert (outside.status_code, outside.json()["error"]["code"]) == (404, "Request_ResourceNotFound")
     assert method.status_code == 405 and method.json()["error"]["message"]
+
+
+def test_a_directory_role_held_by_a_role_assignable_group(entra, tls, small_org: SyntheticOrg) -> None:
+    """The requests the Entra connector sends for roles, answered as Graph does when a role-assignable
+    group is the principal: ``$expand=principal($select=id)`` names it a #microsoft.graph.group."""
+    url, _ = entra
+    group = next(g for g in small_org.entra.groups if g.key == "helpdesk-admins")
+    with graph(url, tls) as client:
+        definitions = client.get("/v1.0/roleManagement/directory/roleDefinitions").json()["value"]
+        role_id = next(d["id"] for d in definitions if d["displayName"] == "Helpdesk Administrator")
+        gid = client.get("/v1.0/groups", params={"$filter": f"displayName eq '{group.name}'"}).json()[
+            "value"
+        ][0]["id"]
+        assert client.get(f"/v1.0/groups/{gid}", params={"$select": "id,isAssignableToRole"}).json() == {
+            "id": gid,
+            "isAssignableToRole": True,
+        }
+        assignments = client.get(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            params={"$filter": f"roleDefinitionId eq '{role_id}'", "$expand": "principal($select=id)"},
+        ).json()["value"]
+        principals = sorted((a["principal"]["@odata.type"], a["principal"]) for a in assignments)
+        kinds = [kind for kind, _ in principals]
+        assert kinds == ["#microsoft.graph.group", "#microsoft.graph.user"]  # the group, one direct holder
+        assert principals[0][1] == {"@odata.type": "#microsoft.graph.group", "id": gid}
+        assert set(principals[1][1]) == {"@odata.type", "id"}
+        full = client.get(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            params={"$filter": f"principalId eq '{gid}'", "$expand": "principal"},
+        ).json()["value"]
+        assert [(a["roleDefinitionId"], a["principal"]["displayName"]) for a in full] == [
+            (role_id, group.name)
+        ]
+        members = all_pages(client, f"/v1.0/groups/{gid}/transitiveMembers?$select=id&$top=999")
+        assert len(members) == len(group.member_keys)
+        assert all(m["@odata.type"] == "#microsoft.graph.user" for m in members)
+        role_members = client.get(f"/v1.0/directoryRoles/{role_id}/members").json()["value"]
+        assert "#microsoft.graph.group" in {m["@odata.type"] for m in role_members}
+        member_of = client.get(
+            f"/v1.0/users/{members[0]['id']}/memberOf", params={"$select": "id,isAssignableToRole"}
+        ).json()["value"]
+        assert {"@odata.type": "#microsoft.graph.group", "id": gid, "isAssignableToRole": True} in member_of
+        state = client.get(f"/_emulator/state/users/{members[0]['id']}").json()
+        assert "Helpdesk Administrator" in state["roles_through_groups"]

@@ -20,7 +20,9 @@ def _by_person(directory: Directory) -> dict[str, Account]:
 
 def _privileged_holders(directory: Directory) -> set[str]:
     holders = {k for g in directory.groups if g.privileged for k in g.member_keys}
-    return holders | {k for r in directory.roles for k in r.assigned_keys}
+    groups = {g.key: g for g in directory.groups}
+    through = {k for r in directory.roles for g in r.assigned_group_keys for k in groups[g].member_keys}
+    return holders | through | {k for r in directory.roles for k in r.assigned_keys}
 
 
 def _grants(directory: Directory) -> int:
@@ -141,6 +143,32 @@ def test_privileged_groups_apps_and_roles(org_1000: SyntheticOrg) -> None:
     assert {"_SEED_ADMIN_ROLE", "_USER_MANAGEMENT_ADMIN_ROLE"} <= roles["google"]
 
 
+def test_admin_roles_held_through_groups_and_an_okta_custom_role(org_1000: SyntheticOrg) -> None:
+    expected = {
+        "okta": ("helpdesk-admins", "HELP_DESK_ADMIN"),
+        "entra": ("Helpdesk Admins", "Helpdesk Administrator"),
+        "google": ("helpdesk-admins", "_HELP_DESK_ADMIN_ROLE"),
+    }
+    for provider, (group_name, role_name) in expected.items():
+        directory = org_1000.directory(provider)
+        groups = {g.key: g for g in directory.groups}
+        held = [(r.name, groups[k]) for r in directory.roles for k in r.assigned_group_keys]
+        assert [(name, group.name) for name, group in held] == [(role_name, group_name)], provider
+        group = held[0][1]
+        by_key = {a.key: a for a in directory.accounts}
+        assert 3 <= len(group.member_keys) <= 5 and "shared-helpdesk" in group.member_keys, provider
+        assert not group.child_group_keys and group.privileged, provider
+        assert all(by_key[k].status == "active" for k in group.member_keys), provider
+        assert group.role_assignable is (provider == "entra")
+    entra_role = next(r for r in org_1000.entra.roles if r.name == "Helpdesk Administrator")
+    assert len(entra_role.assigned_keys) == 1  # one member holds it directly as well
+    (custom,) = [r for r in org_1000.okta.roles if r.custom]
+    assert custom.name == "Access Reviewer" and custom.description and not custom.assigned_group_keys
+    (reviewer,) = custom.assigned_keys
+    assert next(a for a in org_1000.okta.accounts if a.key == reviewer).department == "Legal"
+    assert not any(r.custom for p in ("entra", "google") for r in org_1000.directory(p).roles)
+
+
 def test_the_same_person_has_different_addresses_in_different_providers(org_1000: SyntheticOrg) -> None:
     okta, entra, google = (_by_person(org_1000.directory(p)) for p in PROVIDERS)
     common = set(okta) & set(entra) & set(google)
@@ -185,6 +213,7 @@ def test_referential_integrity(org_1000: SyntheticOrg) -> None:
             assert set(app.assigned_keys) <= accounts and set(app.assigned_group_keys) <= set(groups)
         for role in directory.roles:
             assert set(role.assigned_keys) <= accounts
+            assert set(role.assigned_group_keys) <= set(groups)
         _assert_no_group_cycles(groups)
 
 

@@ -202,3 +202,41 @@ def test_groups_and_members_listings_are_capped_at_200(tmp_path: Path, small_org
     assert len(first["groups"]) == 200 and first["nextPageToken"]
     assert len(groups) == len({g["id"] for g in groups}) == len(org.google.groups) > 200
     assert len(everyone) + 10 > 200 and len(members["members"]) == 200 and members["nextPageToken"]
+
+
+def test_admin_roles_assigned_to_a_group(google: RunningEmulators, small_org: SyntheticOrg) -> None:
+    """_HELP_DESK_ADMIN_ROLE is assigned to helpdesk-admins (assigneeType group): listed for the role,
+    for the group's userKey, and for a member's userKey with includeIndirectRoleAssignments."""
+    directory = service(google)
+    role = next(r for r in small_org.google.roles if r.name == "_HELP_DESK_ADMIN_ROLE")
+    group = directory.groups().get(groupKey=f"helpdesk-admins@{small_org.domain}").execute()
+    role_id = next(
+        r["roleId"]
+        for r in directory.roles().list(customer="my_customer").execute()["items"]
+        if r["roleName"] == role.name
+    )
+    of_role = directory.roleAssignments().list(customer="my_customer", roleId=role_id).execute()["items"]
+    assert sorted(a["assigneeType"] for a in of_role) == ["group"] + ["user"] * len(role.assigned_keys)
+    (to_group,) = [a for a in of_role if a["assigneeType"] == "group"]
+    assert to_group["assignedTo"] == group["id"]
+    by_group = directory.roleAssignments().list(customer="my_customer", userKey=group["email"]).execute()
+    assert by_group["items"] == [to_group]
+
+    member = next(
+        a.login for a in small_org.google.accounts if a.key in group_member_keys(small_org, "helpdesk-admins")
+    )
+    direct = directory.roleAssignments().list(customer="my_customer", userKey=member).execute()
+    assert to_group not in direct.get("items", [])
+    indirect = (
+        directory.roleAssignments()
+        .list(customer="my_customer", userKey=member, includeIndirectRoleAssignments=True)
+        .execute()
+    )
+    assert to_group in indirect["items"]
+    with pytest.raises(HttpError) as both:  # the API takes roleId and userKey as mutually exclusive
+        directory.roleAssignments().list(customer="my_customer", roleId=role_id, userKey=member).execute()
+    assert both.value.resp.status == 400
+
+
+def group_member_keys(org: SyntheticOrg, key: str) -> list[str]:
+    return next(g for g in org.google.groups if g.key == key).member_keys

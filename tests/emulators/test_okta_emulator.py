@@ -341,3 +341,101 @@ def test_activate_returns_a_token_without_email_and_deactivate(serve, tls, small
     assert again.status_code == 400  # an active user cannot be activated again
     assert (deactivated.status_code, deactivated.json()) == (200, {})
     assert uid in listed and other not in listed  # deactivated users leave the default listing
+
+
+def test_sdk_reads_custom_roles_and_roles_held_through_groups(serve, tls, small_org: SyntheticOrg) -> None:
+    """The generated org has a custom role ("Access Reviewer") held by one user and HELP_DESK_ADMIN
+    assigned to the group helpdesk-admins: the SDK reads both shapes as Okta's."""
+    server, _ = serve(create_app, small_org.okta)
+    custom = next(r for r in small_org.okta.roles if r.custom)
+    reviewer = next(a for a in small_org.okta.accounts if a.key == custom.assigned_keys[0])
+    group = next(g for g in small_org.okta.groups if g.key == "helpdesk-admins")
+    member = next(a for a in small_org.okta.accounts if a.key == group.member_keys[0])
+
+    async def body(client: Any) -> dict[str, Any]:
+        roles, _, err = await client.list_roles()
+        assert err is None
+        user, _, _ = await client.get_user(reviewer.login)
+        held, _, _ = await client.list_assigned_roles_for_user(user.id)
+        groups, _, _ = await client.list_groups(q=group.name)
+        group_roles, _, _ = await client.list_group_assigned_roles(groups[0].id)
+        in_group, _, _ = await client.get_user(member.login)
+        member_roles, _, _ = await client.list_assigned_roles_for_user(in_group.id)
+        return {
+            "custom": [(r.id, r.label) for r in roles.roles],
+            "held": [(r.actual_instance.type.value, r.actual_instance.role) for r in held],
+            "group": [
+                (r.actual_instance.type.value, r.actual_instance.assignment_type.value) for r in group_roles
+            ],
+            "member": [
+                (r.actual_instance.type.value, r.actual_instance.assignment_type.value) for r in member_roles
+            ],
+            "group_id": groups[0].id,
+        }
+
+    seen = sdk_run(server.url, tls, body)
+    ((role_id, label),) = seen["custom"]
+    assert role_id.startswith("cr0") and label == custom.name
+    assert seen["held"] == [("CUSTOM", role_id)]
+    assert seen["group"] == [("HELP_DESK_ADMIN", "GROUP")]
+    assert ("HELP_DESK_ADMIN", "GROUP") in seen["member"]
+
+
+def test_roles_held_through_a_group_are_the_groups_to_unassign(serve, tls, small_org: SyntheticOrg) -> None:
+    server, _ = serve(create_app, small_org.okta)
+    group = next(g for g in small_org.okta.groups if g.key == "helpdesk-admins")
+    member = next(a for a in small_org.okta.accounts if a.key == group.member_keys[0])
+    with http(server.url, tls) as client:
+        gid = client.get("/api/v1/groups", params={"q": group.name}).json()[0]["id"]
+        uid = client.get(f"/api/v1/users/{member.login}").json()["id"]
+        (held,) = [
+            r for r in client.get(f"/api/v1/users/{uid}/roles").json() if r["assignmentType"] == "GROUP"
+        ]
+        assert held["_links"]["assignee"]["href"].endswith(f"/api/v1/groups/{gid}")
+        refused = client.delete(f"/api/v1/users/{uid}/roles/{held['id']}")
+        assert refused.status_code == 404 and refused.json()["errorCode"] == "E0000007"
+        assert held in client.get(f"/api/v1/users/{uid}/roles").json()
+        state = client.get(f"/_emulator/state/users/{uid}").json()
+        assert state["roles_through_groups"] == ["HELP_DESK_ADMIN"]
+
+        assert client.delete(f"/api/v1/groups/{gid}/roles/{held['id']}").status_code == 204
+        assert client.get(f"/api/v1/groups/{gid}/roles").json() == []
+        assert not any(
+            r["assignmentType"] == "GROUP" for r in client.get(f"/api/v1/users/{uid}/roles").json()
+        )
+        events = [e["eventType"] for e in client.get("/api/v1/logs").json()]
+        assert events[-1] == "group.privilege.revoke"
+        # unassigned already: not found again
+        gone = client.delete(f"/api/v1/groups/{gid}/roles/{held['id']}")
+        assert gone.status_code == 404
+
+
+def test_custom_roles_page_with_after_and_limit(serve, tls, small_org: SyntheticOrg) -> None:
+    from dataclasses import replace
+
+    from connectors.emulators.model import Role
+
+    extra = [
+        Role(key=f"custom-{i}", name=f"Custom {i}", custom=True, assigned_group_keys=["dept-it"])
+        for i in range(4)
+    ]
+    directory = replace(small_org.okta, roles=[*small_org.okta.roles, *extra])
+    server, _ = serve(create_app, directory)
+    with http(server.url, tls) as client:
+        labels, pages, url = [], 0, "/api/v1/iam/roles?limit=2"
+        while url:
+            body = client.get(url).json()
+            labels += [r["label"] for r in body["roles"]]
+            pages += 1
+            url = (body["_links"].get("next") or {}).get("href")
+        assert labels == ["Access Reviewer", "Custom 0", "Custom 1", "Custom 2", "Custom 3"] and pages == 3
+        by_label = client.get("/api/v1/iam/roles/Custom 2").json()
+        assert client.get(f"/api/v1/iam/roles/{by_label['id']}").json() == by_label
+        assert client.get("/api/v1/iam/roles/nope").status_code == 404
+        # a custom role assigned to a group: the members' listings show it as CUSTOM, GROUP
+        it_member = next(g for g in small_org.okta.groups if g.key == "dept-it").member_keys[0]
+        login = next(a.login for a in small_org.okta.accounts if a.key == it_member)
+        uid = client.get(f"/api/v1/users/{login}").json()["id"]
+        customs = [r for r in client.get(f"/api/v1/users/{uid}/roles").json() if r["type"] == "CUSTOM"]
+        assert {(r["label"], r["assignmentType"]) for r in customs} >= {("Custom 0", "GROUP")}
+        assert all(r["_links"]["role"]["href"].endswith(r["role"]) and r["resource-set"] for r in customs)

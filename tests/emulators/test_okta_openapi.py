@@ -176,3 +176,40 @@ def test_unknown_paths_and_methods_answer_with_okta_errors(okta: httpx.Client) -
     assert wrong_method.status_code == 405 and wrong_method.json()["errorCode"] == "E0000022"
     validate(wrong_method.json(), "Error")
     assert "x-rate-limit-remaining" in missing.headers
+
+
+def test_custom_roles_and_role_assignments_validate(okta: httpx.Client) -> None:
+    """Custom roles (IamRoles), a user's custom role assignment, a group's role assignment and the
+    same assignment as its members' listings show it (assignmentType GROUP) are all Okta's shapes."""
+    listing = okta.get("/api/v1/iam/roles").json()
+    validate(listing, "IamRoles")
+    (custom,) = listing["roles"]
+    validate(custom, "IamRole")
+    validate(okta.get(f"/api/v1/iam/roles/{custom['id']}").json(), "IamRole")
+    assert okta.get("/api/v1/iam/roles", params={"after": custom["id"]}).json() == {"roles": [], "_links": {}}
+
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for user in okta.get("/api/v1/users", params={"limit": 200}).json():
+        for role in okta.get(f"/api/v1/users/{user['id']}/roles").json():
+            validate(role, "Role")
+            seen.setdefault((role["type"], role["assignmentType"]), role)
+    assert {("SUPER_ADMIN", "USER"), ("CUSTOM", "USER"), ("HELP_DESK_ADMIN", "GROUP")} <= set(seen)
+    assigned = seen[("CUSTOM", "USER")]
+    assert assigned["role"] == custom["id"] and assigned["label"] == custom["label"]
+    assert assigned["_links"]["role"]["href"].endswith(f"/api/v1/iam/roles/{custom['id']}")
+    assert assigned["resource-set"].startswith("iam")
+
+    group_id = seen[("HELP_DESK_ADMIN", "GROUP")]["_links"]["assignee"]["href"].rsplit("/", 1)[-1]
+    group_roles = okta.get(f"/api/v1/groups/{group_id}/roles").json()
+    for role in group_roles:
+        validate(role, "Role")
+    assert [(r["type"], r["assignmentType"], r["id"]) for r in group_roles] == [
+        ("HELP_DESK_ADMIN", "GROUP", seen[("HELP_DESK_ADMIN", "GROUP")]["id"])
+    ]
+
+
+def test_role_validation_can_fail() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"id": "ra1", "type": "CUSTOM", "assignmentType": "EVERYONE"}, "Role")
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"roles": [{"id": "cr0", "label": "x"}]}, "IamRoles")  # IamRole needs a description

@@ -38,6 +38,17 @@ def group_grants(directory: Directory) -> tuple[int, int]:
     return direct, total - direct
 
 
+def role_grants(directory: Directory) -> tuple[int, int]:
+    """(direct, inherited) admin-role grants: distinct (account, role) pairs held directly, then those
+    held only through a group the role is assigned to (by every transitive member of it); a direct
+    grant and an inherited one for the same pair are one, direct, grant."""
+    direct = {(k, r.key) for r in directory.roles for k in r.assigned_keys}
+    through = {
+        (k, r.key) for r in directory.roles for g in r.assigned_group_keys for k in transitive(directory, g)
+    }
+    return len(direct), len(through - direct)
+
+
 def live_grants(engine: Engine, provider: str, kind: str, *, inherited: bool | None = None) -> int:
     where = [ENTITLEMENTS.c.kind == kind, ENTITLEMENTS.c.provider == provider, GRANTS.c.ended_at.is_(None)]
     if inherited is not None:

@@ -181,7 +181,7 @@ class EntraState:
                     "groupTypes": [],
                     "createdDateTime": iso(group.created),
                     "visibility": "Private",
-                    "isAssignableToRole": group.privileged,
+                    "isAssignableToRole": group.privileged or group.role_assignable,
                 },
                 members,
                 [ids[k] for k in group.owner_keys if k in ids],
@@ -224,15 +224,17 @@ class EntraState:
         for role in directory.roles:
             role_def = ROLE_TEMPLATES.get(role.name, guid("roledef", role.name))
             self.role_definitions[role_def] = role.name
-            for key in role.assigned_keys:
-                if key in ids:
-                    assignment_id = guid("roleassignment", f"{role.name}:{key}")
-                    self.role_assignments[assignment_id] = {
-                        "id": assignment_id,
-                        "principalId": ids[key],
-                        "roleDefinitionId": role_def,
-                        "directoryScopeId": "/",
-                    }
+            principals = [(k, ids[k]) for k in role.assigned_keys if k in ids]
+            # a role-assignable group as the principal: its members hold the role through it
+            principals += [(f"group:{k}", group_ids[k]) for k in role.assigned_group_keys if k in group_ids]
+            for key, principal in principals:
+                assignment_id = guid("roleassignment", f"{role.name}:{key}")
+                self.role_assignments[assignment_id] = {
+                    "id": assignment_id,
+                    "principalId": principal,
+                    "roleDefinitionId": role_def,
+                    "directoryScopeId": "/",
+                }
 
     def _assign(self, sp: ServicePrincipal, principal_id: str, kind: str) -> None:
         assignment_id = guid("assign", f"{sp.id}:{principal_id}")
@@ -308,9 +310,26 @@ class EntraState:
                     frontier.append(gid)
         return result
 
+    def role_grants(self) -> int:
+        """Distinct (user, role definition) pairs, directly or through a group's (transitive) members."""
+        pairs: set[tuple[str, str]] = set()
+        for a in self.role_assignments.values():
+            principal, role = a["principalId"], a["roleDefinitionId"]
+            if principal in self.users:
+                pairs.add((principal, role))
+            elif principal in self.groups:
+                pairs.update(
+                    (m, role) for m, kind in self.transitive_members(principal).items() if kind == "user"
+                )
+        return len(pairs)
+
     def registration(self, user: User) -> dict[str, Any]:
         props = user.props
-        admin = any(a["principalId"] == user.id for a in self.role_assignments.values())
+        admin = any(
+            a["principalId"] == user.id
+            or (a["principalId"] in self.groups and user.id in self.groups[a["principalId"]].members)
+            for a in self.role_assignments.values()
+        )
         return {
             "id": user.id,
             "userPrincipalName": props["userPrincipalName"],

@@ -354,16 +354,28 @@ class GoogleRoutes:
         return ok({"kind": "admin#directory#roles", "etag": '"roles"', "items": items})
 
     async def list_role_assignments(self, request: Request) -> Response:
+        """Role assignments, of one role (``roleId``) or of one user or group (``userKey``), not both:
+        the API takes them as mutually exclusive (GAM-team/GAM#1406 works around it).  With ``includeIndirectRoleAssignments=true`` and a
+        user's ``userKey``, also the assignments of the groups the user belongs to (assigneeType group)."""
         self._customer(request)
         q = request.query_params
         state = self.state
+        if q.get("roleId") and q.get("userKey"):
+            raise GoogleApiError(400, "invalid", "Invalid Input")
         with state.lock:
             items = list(state.role_assignments.values())
             if q.get("roleId"):
                 items = [a for a in items if a["roleId"] == q["roleId"]]
             if q.get("userKey"):
-                uid = state.user(q["userKey"]).id
-                items = [a for a in items if a["assignedTo"] == uid]
+                key = q["userKey"]
+                if key in state.groups or key.lower() in state.group_by_email:
+                    holders = {state.group(key).id}
+                else:
+                    uid = state.user(key).id
+                    holders = {uid}
+                    if q.get("includeIndirectRoleAssignments", "").lower() == "true":
+                        holders.update(state.groups_of(uid))
+                items = [a for a in items if a["assignedTo"] in holders]
             limit = _max_results(request, 100, 200)
             offset = _offset(q.get("pageToken"))
             body: dict[str, Any] = {
@@ -445,6 +457,7 @@ class GoogleRoutes:
         state = self.state
         with state.lock:
             user = state.user(request.path_params["user"])
+            member_of = set(state.groups_of(user.id))
             return ok(
                 {
                     "user": user.body,
@@ -453,6 +466,11 @@ class GoogleRoutes:
                         state.roles[a["roleId"]]
                         for a in state.role_assignments.values()
                         if a["assignedTo"] == user.id
+                    ),
+                    "roles_through_groups": sorted(
+                        state.roles[a["roleId"]]
+                        for a in state.role_assignments.values()
+                        if a["assigneeType"] == "group" and a["assignedTo"] in member_of
                     ),
                     "tokens": [t["clientId"] for t in user.tokens],
                     "asps": [a["codeId"] for a in user.asps],
@@ -476,6 +494,7 @@ class GoogleRoutes:
                         1 for g in state.groups.values() for k in g.members.values() if k == "USER"
                     ),
                     "role_assignments": len(state.role_assignments),
+                    "role_grants": state.role_grants(),
                     "at": iso(now()),
                 }
             )

@@ -212,18 +212,23 @@ class GoogleState:
         for role in directory.roles:
             role_id = ROLE_IDS.get(role.name, numeric_id("role", role.name, 17))
             self.roles[role_id] = role.name
-            for key in role.assigned_keys:
-                if key in ids:
-                    assignment_id = numeric_id("roleassignment", f"{role.name}:{key}", 17)
-                    self.role_assignments[assignment_id] = {
-                        "kind": "admin#directory#roleAssignment",
-                        "roleAssignmentId": assignment_id,
-                        "roleId": role_id,
-                        "assignedTo": ids[key],
-                        "assigneeType": "user",
-                        "scopeType": "CUSTOMER",
-                        "etag": '"r"',
-                    }
+            assignees = [(key, ids[key], "user") for key in role.assigned_keys if key in ids]
+            assignees += [
+                (f"group:{key}", group_ids[key], "group")
+                for key in role.assigned_group_keys
+                if key in group_ids
+            ]
+            for key, assignee, kind in assignees:
+                assignment_id = numeric_id("roleassignment", f"{role.name}:{key}", 17)
+                self.role_assignments[assignment_id] = {
+                    "kind": "admin#directory#roleAssignment",
+                    "roleAssignmentId": assignment_id,
+                    "roleId": role_id,
+                    "assignedTo": assignee,
+                    "assigneeType": kind,
+                    "scopeType": "CUSTOMER",
+                    "etag": '"r"',
+                }
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -238,6 +243,40 @@ class GoogleState:
         if gid is None:
             raise GoogleApiError(404, "notFound", "Resource Not Found: groupKey")
         return self.groups[gid]
+
+    def groups_of(self, member_id: str) -> list[str]:
+        """The groups ``member_id`` belongs to, directly or through nested groups."""
+        found: list[str] = []
+        frontier = [member_id]
+        while frontier:
+            child = frontier.pop()
+            for gid, group in self.groups.items():
+                if child in group.members and gid not in found:
+                    found.append(gid)
+                    frontier.append(gid)
+        return found
+
+    def role_grants(self) -> int:
+        """Distinct (user, role) pairs, directly or through a group's (transitive) members."""
+        pairs: set[tuple[str, str]] = set()
+        for a in self.role_assignments.values():
+            if a["assigneeType"] == "group" and a["assignedTo"] in self.groups:
+                pairs.update((m, a["roleId"]) for m in self.transitive_users(a["assignedTo"]))
+            elif a["assignedTo"] in self.users:
+                pairs.add((a["assignedTo"], a["roleId"]))
+        return len(pairs)
+
+    def transitive_users(self, gid: str) -> set[str]:
+        users: set[str] = set()
+        stack, seen = [gid], {gid}
+        while stack:
+            for member, kind in self.groups[stack.pop()].members.items():
+                if kind == "USER":
+                    users.add(member)
+                elif member in self.groups and member not in seen:
+                    seen.add(member)
+                    stack.append(member)
+        return users
 
     def member_body(self, group: Group, member_id: str) -> dict[str, Any]:
         kind = group.members[member_id]

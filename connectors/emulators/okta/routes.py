@@ -240,7 +240,7 @@ class OktaRoutes:
         state = self.state
         with state.lock:
             user = state.user(request.path_params["user"])
-            return json_response([state.role_json(user.id, r) for r in state.roles.get(user.id, [])])
+            return json_response([state.role_json(user.id, r) for r in state.user_role_assignments(user.id)])
 
     async def delete_user_role(self, request: Request) -> Response:
         self.state.unassign_role(request.path_params["user"], request.path_params["role"])
@@ -344,16 +344,46 @@ class OktaRoutes:
             )
 
     async def group_roles(self, request: Request) -> Response:
-        """Admin roles assigned to the group: the synthetic org assigns roles to users only."""
+        """Admin roles assigned to the group (every member holds them, assignmentType GROUP)."""
         state = self.state
         with state.lock:
             group = state.group(request.path_params["group"])
+            roles = {r.id: r for r in state.group_roles.get(group.id, [])}
             return self._page(
                 request,
                 f"/api/v1/groups/{group.id}/roles",
-                [],
-                lambda _: None,
+                list(roles),
+                lambda rid: state.role_json(None, roles[rid]),
                 limit=_limit(request, 20, 200),
+            )
+
+    async def delete_group_role(self, request: Request) -> Response:
+        self.state.unassign_group_role(request.path_params["group"], request.path_params["role"])
+        return Response(status_code=204)
+
+    # -- custom roles -------------------------------------------------------------------
+
+    async def custom_roles(self, request: Request) -> Response:
+        """``{"roles": [...], "_links": {"next": ...}}``: a page after the ``after`` cursor (a role id)."""
+        state = self.state
+        with state.lock:
+            ids = list(state.custom_roles)
+            limit = _limit(request, 20, 100)
+            after = request.query_params.get("after")
+            start = ids.index(after) + 1 if after in ids else (len(ids) if after else 0)
+            page = ids[start : start + limit]
+            links: dict[str, Any] = {}
+            if start + limit < len(ids):
+                query = urlencode({"after": page[-1], "limit": limit})
+                links["next"] = {"href": f"{state.base_url}/api/v1/iam/roles?{query}"}
+            return json_response(
+                {"roles": [state.custom_role_json(state.custom_roles[i]) for i in page], "_links": links}
+            )
+
+    async def custom_role(self, request: Request) -> Response:
+        with self.state.lock:
+            return json_response(
+                self.state.custom_role_json(self.state.custom_role(request.path_params["role"]))
             )
 
     async def trusted_origins(self, request: Request) -> Response:
@@ -488,7 +518,15 @@ class OktaRoutes:
                     "user": state.user_json(user),
                     "groups": [state.groups[g].name for g in state.user_groups.get(user.id, {})],
                     "apps": sorted(a.name for a in state.apps.values() if user.id in a.users),
-                    "roles": [r.type for r in state.roles.get(user.id, [])],
+                    "roles": [
+                        state.custom_roles[r.role].label if r.role in state.custom_roles else r.type
+                        for r in state.roles.get(user.id, [])
+                    ],
+                    "roles_through_groups": [
+                        state.custom_roles[r.role].label if r.role in state.custom_roles else r.type
+                        for r in state.user_role_assignments(user.id)
+                        if r.group_id
+                    ],
                     "factors": [f["factorType"] for f in user.factors],
                     "sessions_cleared_at": iso(user.sessions_cleared_at),
                     "oauth_tokens_revoked_at": iso(user.oauth_tokens_revoked_at),
@@ -510,7 +548,10 @@ class OktaRoutes:
                     "memberships": sum(len(g.members) for g in state.groups.values()),
                     "apps": len(state.apps),
                     "app_assignments": sum(len(a.users) for a in state.apps.values()),
-                    "role_assignments": sum(len(r) for r in state.roles.values()),
+                    "role_assignments": sum(len(r) for r in state.roles.values())
+                    + sum(len(r) for r in state.group_roles.values()),
+                    "role_grants": state.role_grants(),
+                    "custom_roles": len(state.custom_roles),
                     "log_events": len(state.logs),
                 }
             )
@@ -543,6 +584,9 @@ class OktaRoutes:
             Route("/api/v1/groups/{group}/owners", a(self.group_owners), methods=["GET"]),
             Route("/api/v1/groups/{group}/apps", a(self.group_apps), methods=["GET"]),
             Route("/api/v1/groups/{group}/roles", a(self.group_roles), methods=["GET"]),
+            Route("/api/v1/groups/{group}/roles/{role}", a(self.delete_group_role), methods=["DELETE"]),
+            Route("/api/v1/iam/roles", a(self.custom_roles), methods=["GET"]),
+            Route("/api/v1/iam/roles/{role}", a(self.custom_role), methods=["GET"]),
             Route("/api/v1/apps", a(self.list_apps), methods=["GET"]),
             Route("/api/v1/apps/{app}", a(self.get_app), methods=["GET"]),
             Route("/api/v1/apps/{app}/users", a(self.app_users), methods=["GET"]),

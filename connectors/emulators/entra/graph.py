@@ -1,0 +1,226 @@
+"""The plumbing every Microsoft Graph route shares: errors, bearer tokens, OData collection pages."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connectors.emulators.entra.odata import ODataError, compile_filter, parse_select
+from connectors.emulators.entra.state import EntraState, GraphError, iso, now
+
+Handler = Callable[[Request], Awaitable[Response]]
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+BATCH_LIMIT = 20
+
+
+def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "date": iso(now()),
+                "request-id": str(uuid.uuid4()),
+                "client-request-id": str(uuid.uuid4()),
+            },
+        }
+    }
+    return Response(
+        json.dumps(body).encode(), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+async def unknown_path(request: Request, exc: Exception) -> Response:
+    """Graph's answer for a path it cannot route: 400 for an unknown segment under a version,
+    405 for a method the resource lacks, 404 for anything else."""
+    path = request.url.path
+    if getattr(exc, "status_code", 404) == 405:
+        return graph_error(
+            405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+        )
+    if path.startswith("/v1.0/"):
+        segment = path.rstrip("/").rsplit("/", 1)[-1]
+        return graph_error(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+    return graph_error(404, "Request_ResourceNotFound", f"Resource '{path}' does not exist.")
+
+
+def ok(payload: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(payload, separators=(",", ":")).encode(), status_code=status, media_type="application/json"
+    )
+
+
+def _token(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _untoken(token: str) -> dict[str, Any]:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, json.JSONDecodeError):
+        raise GraphError(400, "BadRequest", "Invalid skip or delta token.") from None
+
+
+class GraphRoutesBase:
+    """What every Graph route shares: the state, bearer-token checks and OData collection paging."""
+
+    def __init__(
+        self,
+        state: EntraState,
+        *,
+        client_id: str | None,
+        client_secret: str | None,
+        strict: bool,
+    ) -> None:
+        self.state = state
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.strict = strict
+        self.signing_key = secrets.token_bytes(32)
+        self.wrapped_app: Any = None  # the app with its control middleware, for $batch
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def graph(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            if not header.lower().startswith("bearer ") or not header[7:].strip():
+                return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
+            try:
+                claims = jwt.decode(
+                    header[7:].strip(), self.signing_key, algorithms=["HS256"], audience=GRAPH_AUDIENCE
+                )
+            except jwt.ExpiredSignatureError:
+                return graph_error(
+                    401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired."
+                )
+            except jwt.InvalidTokenError:
+                return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+            if claims.get("tid") != self.state.tenant_id:
+                return graph_error(
+                    401, "InvalidAuthenticationToken", "Access token validation failure. Invalid tenant."
+                )
+            try:
+                return await handler(request)
+            except GraphError as exc:
+                return graph_error(exc.status, exc.code, exc.message)
+            except ODataError as exc:
+                return graph_error(400, "BadRequest", str(exc))
+
+        return wrapped
+
+    def _top(self, request: Request, default: int = 100) -> int:
+        raw = request.query_params.get("$top")
+        if raw is None:
+            return default
+        try:
+            top = int(raw)
+        except ValueError:
+            raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $top.") from None
+        if not 1 <= top <= 999:
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.",
+            )
+        return top
+
+    def _list(
+        self,
+        request: Request,
+        context: str,
+        ids: Sequence[str],
+        raw: Callable[[str], dict[str, Any] | None],
+        render: Callable[[str, dict[str, Any]], dict[str, Any]],
+        *,
+        default_top: int = 100,
+    ) -> Response:
+        """A Graph collection page: $filter over the raw objects, $top, $skiptoken, @odata.nextLink."""
+        q = request.query_params
+        predicate = compile_filter(q.get("$filter"))
+        top = self._top(request, default_top)
+        offset = int(_untoken(q["$skiptoken"]).get("o", 0)) if q.get("$skiptoken") else 0
+        value: list[dict[str, Any]] = []
+        position = offset
+        while position < len(ids) and len(value) < top:
+            obj = raw(ids[position])
+            position += 1
+            if obj is None or (predicate is not None and not predicate(obj)):
+                continue
+            value.append(render(ids[position - 1], obj))
+        body: dict[str, Any] = {"@odata.context": f"{self.state.base_url}/v1.0/$metadata#{context}"}
+        if q.get("$count", "").lower() == "true":
+            if request.headers.get("consistencylevel", "").lower() != "eventual":
+                raise GraphError(
+                    400, "Request_BadRequest", "$count is only supported with ConsistencyLevel: eventual."
+                )
+            body["@odata.count"] = sum(
+                1 for i in ids if (o := raw(i)) is not None and (predicate is None or predicate(o))
+            )
+        body["value"] = value
+        more = position < len(ids) and (
+            predicate is None or any((o := raw(i)) is not None and predicate(o) for i in ids[position:])
+        )
+        if more:
+            params = {k: v for k, v in q.items() if k != "$skiptoken"}
+            params["$skiptoken"] = _token({"o": position})
+            body["@odata.nextLink"] = (
+                f"{self.state.base_url}{request.url.path}?{urlencode(params, safe='$(),=')}"
+            )
+        return ok(body)
+
+    def _user_renderer(self, request: Request) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+        state = self.state
+        fields = parse_select(request.query_params.get("$select"))
+        expand = request.query_params.get("$expand") or ""
+
+        def render(uid: str, _: dict[str, Any]) -> dict[str, Any]:
+            user = state.users[uid]
+            body = state.user_json(user, fields)
+            if expand.startswith("manager"):
+                manager = state.users.get(user.manager_id or "")
+                inner = (
+                    parse_select(expand[len("manager(") : -1].removeprefix("$select="))
+                    if "(" in expand
+                    else None
+                )
+                if manager is not None:
+                    body["manager"] = {
+                        "@odata.type": "#microsoft.graph.user",
+                        **state.user_json(manager, inner),
+                    }
+            return body
+
+        return render
+
+
+def _plain(handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except GraphError as exc:
+            return graph_error(exc.status, exc.code, exc.message)
+
+    return wrapped
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError:
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from None
+    if not isinstance(body, dict):
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
+    return body
