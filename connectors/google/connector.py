@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from connectors.base import (
     AccountRecord,
     ActionResult,
     ChangeSet,
+    ConnectorError,
     EntitlementKind,
     EntitlementRecord,
     EntitlementRef,
@@ -34,6 +36,8 @@ class GoogleConnector:
     def __init__(self, config: GoogleConfig, *, client: DirectoryClient | None = None) -> None:
         self.config = config
         self.client = client or DirectoryClient(config)
+        # the diff of a pass under way, by the handle its last page returned (see changes_since)
+        self._live_diff: dict[str, _ListingDiff] = {}
 
     def __repr__(self) -> str:
         return f"GoogleConnector(customer_id={self.config.customer_id!r})"
@@ -153,11 +157,16 @@ class GoogleConnector:
         the runner's live lookup (find_account) decides whether each is really gone.  None starts
         the baseline for 'now' (nothing reported on its first page); pages of a pass without a
         baseline report everything on them as changed.
+
+        Between the pages of one pass the cursor is a handle on the diff held in memory (writing out
+        every digest with every page would cost the org's size per page); the last page's cursor,
+        the one a caller keeps, is the whole diff as JSON.
         """
         establishing = cursor is None
-        position = _ListingDiff.start() if cursor is None else _ListingDiff.load(json.loads(cursor))
+        position = self._position(cursor)
         if position.phase == "users":
             body = await self._users_page(position.token)
+            position = self._take(cursor, position)
             changed = [
                 mapping.account_from_user(user)
                 for user in body.get("users", [])
@@ -165,7 +174,7 @@ class GoogleConnector:
             ]
             position.next_page(body.get("nextPageToken"))
             return ChangeSet(
-                cursor=position.dump(),
+                cursor=self._hand_over(position),
                 accounts=[] if establishing else changed,
                 more=True,
                 refresh_account_grants=False,
@@ -175,6 +184,7 @@ class GoogleConnector:
                 customer=self.config.customer_id, maxResults=200, pageToken=position.token
             )
         )
+        position = self._take(cursor, position)
         changed_groups = {
             group["id"]
             for group in body.get("groups", [])
@@ -184,12 +194,36 @@ class GoogleConnector:
         missing = position.missing_users() if not following else set()
         position.next_page(following)
         return ChangeSet(
-            cursor=position.dump(),
+            cursor=self._hand_over(position) if following else position.dump(),
             account_ids=missing,
             entitlement_ids=changed_groups,
             more=following is not None,
             refresh_account_grants=False,
         )
+
+    def _position(self, cursor: str | None) -> _ListingDiff:
+        if cursor is None:
+            return _ListingDiff.start()
+        if cursor.startswith(_LIVE):
+            if cursor not in self._live_diff:
+                raise ConnectorError(
+                    "google: this changes cursor belongs to a pass of another connector (or was used "
+                    "already); start again from the last cursor of a complete pass"
+                )
+            return self._live_diff[cursor]
+        return _ListingDiff.load(json.loads(cursor))
+
+    def _take(self, cursor: str | None, position: _ListingDiff) -> _ListingDiff:
+        """The page was read: the handle is spent (the diff is about to move on)."""
+        if cursor is not None:
+            self._live_diff.pop(cursor, None)
+        return position
+
+    def _hand_over(self, position: _ListingDiff) -> str:
+        handle = f"{_LIVE}{secrets.token_hex(8)}"
+        self._live_diff.clear()  # one pass at a time: an abandoned pass's diff goes
+        self._live_diff[handle] = position
+        return handle
 
     async def find_account(
         self, *, email: str | None = None, external_id: str | None = None
@@ -273,6 +307,9 @@ class GoogleConnector:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+_LIVE = "live:"
 
 
 def _digest(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from connectors.base import (
     AccountStatus,
     ActionResult,
     AuthError,
+    ConnectorError,
     EntitlementKind,
     EntitlementRef,
     GrantRecord,
@@ -154,6 +156,33 @@ def test_changes_since_diffs_the_listing(google, org: SyntheticOrg) -> None:
     ].status is AccountStatus.SUSPENDED
     assert changes.entitlement_ids == {group}
     assert not again.accounts and not again.entitlement_ids
+
+
+def test_changes_cursor_is_a_handle_between_pages_and_whole_on_the_last(google, org: SyntheticOrg) -> None:
+    """Writing every user's digest out with every page would cost the org's size per page: between
+    pages the cursor is a handle on the diff in memory, spent once read; the last one is complete."""
+
+    async def body(c: GoogleConnector) -> tuple[list[str], str, Any]:
+        first = await c.changes_since(None)
+        handles = [first.cursor]
+        change_set = first
+        while change_set.more:
+            change_set = await c.changes_since(change_set.cursor)
+            handles.append(change_set.cursor)
+        with pytest.raises(ConnectorError, match="another connector"):
+            await c.changes_since(handles[0])  # spent
+        return handles, change_set.cursor, await drain_changes(c, change_set.cursor)
+
+    handles, last, again = run(connect(google, page_size=50), body)
+    assert len(handles) > 3 and all(len(h) < 40 for h in handles[:-1])
+    assert len(json.loads(last)["pu"]) == len(org.google.accounts)  # the baseline, whole
+    assert again.accounts == [] and not again.entitlement_ids  # nothing changed since it
+
+    async def elsewhere(c: GoogleConnector) -> None:
+        await c.changes_since(handles[1])
+
+    with pytest.raises(ConnectorError, match="another connector"):
+        run(connect(google, page_size=50), elsewhere)
 
 
 def test_changes_since_pages_one_call_at_a_time_and_confirms_removals(google, org: SyntheticOrg) -> None:
