@@ -43,13 +43,16 @@ def main() -> None:
                 str(args.people),
                 "--workdir",
                 str(workdir),
+                "--write-config",
+                str(workdir / "accessctl.toml"),
             ],
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # where emulate reports its progress
             text=True,
             cwd=ROOT,
         )
-        assert process.stdout is not None
-        for line in process.stdout:
+        assert process.stderr is not None
+        for line in process.stderr:
             if line.startswith("Ctrl-C"):
                 break
         ready_s = time.perf_counter() - started

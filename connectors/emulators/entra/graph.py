@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from connectors.emulators.entra.odata import ODataError, compile_filter, parse_select
 from connectors.emulators.entra.state import EntraState, GraphError, iso, now
+from connectors.emulators.requests import json_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
@@ -214,13 +215,6 @@ def _plain(handler: Handler) -> Handler:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError:
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.") from None
-    if not isinstance(body, dict):
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
-    return body
+    return await json_object(
+        request, lambda: GraphError(400, "BadRequest", "Unable to read JSON request payload.")
+    )

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.emulators.google.state import GoogleApiError, GoogleState, error_body, iso, now
+from connectors.emulators.requests import json_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 API = "/admin/directory/v1"
@@ -552,13 +553,4 @@ def _plain(handler: Handler) -> Handler:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError:
-        raise GoogleApiError(400, "parseError", "Parse Error") from None
-    if not isinstance(body, dict):
-        raise GoogleApiError(400, "parseError", "Parse Error")
-    return body
+    return await json_object(request, lambda: GoogleApiError(400, "parseError", "Parse Error"))

@@ -24,6 +24,7 @@ from connectors.emulators.okta.meta import (
     user_type_json,
 )
 from connectors.emulators.okta.state import USER_TYPE_ID, OktaApiError, OktaState, iso, now
+from connectors.emulators.requests import json_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -626,13 +627,6 @@ class OktaRoutes:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError:
-        raise OktaApiError(400, "E0000003", "The request body was not well-formed.") from None
-    if not isinstance(body, dict):
-        raise OktaApiError(400, "E0000003", "The request body was not well-formed.")
-    return body
+    return await json_object(
+        request, lambda: OktaApiError(400, "E0000003", "The request body was not well-formed.")
+    )
