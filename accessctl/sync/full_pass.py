@@ -7,7 +7,6 @@ phase and cursor.  Only a complete full pass sweeps (see the runner's finish).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -15,8 +14,8 @@ from sqlalchemy.engine import Connection
 from accessctl.sync import writer
 from accessctl.sync.concurrency import for_each
 from accessctl.sync.provider_pass import IncompleteRun, ProviderPass
-from accessctl.sync.reads import DETAILS_FAILED, list_grants, list_mfa, lookup_details
-from connectors.base import AccountRecord, EntitlementKind, EntitlementRef
+from accessctl.sync.reads import DETAILS_FAILED, each_page, list_grants, list_mfa, lookup_details
+from connectors.base import AccountRecord, EntitlementKind, EntitlementRecord, EntitlementRef
 
 
 async def run_full_pass(sync: ProviderPass) -> None:
@@ -55,65 +54,51 @@ async def _establish_changes_cursor(sync: ProviderPass) -> None:
 
 async def _list_accounts(sync: ProviderPass) -> None:
     sync.progress.phase(sync.provider, "accounts")
-    cursor = sync.state.get("cursor")
-    while True:
-        page = await sync.call("accounts", sync.connector.list_accounts, cursor)
-        cursor = page.next_cursor
-        sync.state["cursor"] = cursor
 
-        def write(
-            conn: Connection, items: list[AccountRecord] = page.items, last: bool = cursor is None
-        ) -> writer.Counts:
-            managers: dict[str, str] = {}
-            counts = writer.write_accounts(
-                conn, sync.provider, items, sync.started_at, unresolved_managers=managers
-            )
-            if managers and not last:
-                sync.append_part(conn, "managers", managers)
-            else:
-                sync.save_state(conn)
-            if last:  # managers named by login that were listed after their reports
-                for earlier in sync.load_parts(conn, "managers"):
-                    managers.update(earlier)
-                writer.resolve_managers(conn, sync.provider, managers)
-            return counts
+    def write(conn: Connection, items: list[AccountRecord], last: bool) -> writer.Counts:
+        managers: dict[str, str] = {}
+        counts = writer.write_accounts(
+            conn, sync.provider, items, sync.started_at, unresolved_managers=managers
+        )
+        if managers and not last:
+            sync.append_part(conn, "managers", managers)
+        else:
+            sync.save_state(conn)
+        if last:  # managers named by login that were listed after their reports
+            for earlier in sync.load_parts(conn, "managers"):
+                managers.update(earlier)
+            writer.resolve_managers(conn, sync.provider, managers)
+        return counts
 
-        sync.accounts += await sync.store.run(write)
-        sync.progress.advance(sync.provider, len(page.items))
-        if cursor is None:
-            return
+    def add(counts: writer.Counts) -> None:
+        sync.accounts += counts
+
+    await each_page(sync, "accounts", sync.connector.list_accounts, write, add)
 
 
 async def _list_entitlements(sync: ProviderPass) -> None:
     sync.progress.phase(sync.provider, "entitlements")
-    cursor = sync.state.get("cursor")
-    while True:
-        page = await sync.call("entitlements", sync.connector.list_entitlements, cursor)
-        cursor = page.next_cursor
-        sync.state["cursor"] = cursor
-        members = [[str(r.kind), r.external_id] for r in page.items if r.has_members]
 
-        def write(
-            conn: Connection, items: list[Any] = page.items, members: list[list[str]] = members
-        ) -> writer.Counts:
-            counts = writer.write_entitlements(
-                conn,
-                sync.provider,
-                items,
-                sync.started_at,
-                privileged_groups=sync.options.privileged_groups,
-                privileged_apps=sync.options.privileged_apps,
-            )
-            if members:
-                sync.append_part(conn, "targets", members)
-            else:
-                sync.save_state(conn)
-            return counts
+    def write(conn: Connection, items: list[EntitlementRecord], last: bool) -> writer.Counts:
+        counts = writer.write_entitlements(
+            conn,
+            sync.provider,
+            items,
+            sync.started_at,
+            privileged_groups=sync.options.privileged_groups,
+            privileged_apps=sync.options.privileged_apps,
+        )
+        members = [[str(r.kind), r.external_id] for r in items if r.has_members]
+        if members:  # the entitlements whose grants the grants phase lists
+            sync.append_part(conn, "targets", members)
+        else:
+            sync.save_state(conn)
+        return counts
 
-        sync.entitlements += await sync.store.run(write)
-        sync.progress.advance(sync.provider, len(page.items))
-        if cursor is None:
-            return
+    def add(counts: writer.Counts) -> None:
+        sync.entitlements += counts
+
+    await each_page(sync, "entitlements", sync.connector.list_entitlements, write, add)
 
 
 async def _list_all_grants(sync: ProviderPass) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -21,10 +22,14 @@ from connectors.base import (
     GrantRecord,
     MfaRecord,
     MfaState,
+    Page,
 )
 
 # the runner's logger, as before the split: log filters and JSON logs name it
 log = logging.getLogger("accessctl.sync.runner")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DETAILS_FAILED = "details: some per-account lookups failed (their MFA UNKNOWN or their grants not swept)"
 
@@ -68,20 +73,35 @@ async def list_mfa(sync: ProviderPass) -> None:
     if sync.connector.mfa_source != "bulk":
         return
     sync.progress.phase(sync.provider, "mfa")
+
+    def write(conn: Connection, items: list[MfaRecord], last: bool) -> int:
+        updated = writer.write_mfa(conn, sync.provider, items, sync.started_at)
+        if last:  # the report is complete: whom it did not list, we know nothing about
+            updated += writer.mark_unreported_mfa_unknown(conn, sync.provider, sync.started_at)
+        sync.save_state(conn)
+        return updated
+
+    def add(updated: int) -> None:
+        sync.mfa_updated += updated
+
+    await each_page(sync, "mfa", sync.connector.list_mfa, write, add)
+
+
+async def each_page(
+    sync: ProviderPass,
+    operation: str,
+    fetch: Callable[[str | None], Awaitable[Page[T]]],
+    write: Callable[[Connection, list[T], bool], R],
+    add: Callable[[R], None],
+) -> None:
+    """A listing page by page from the checkpointed cursor: each page is written, with the
+    checkpoint, by ``write(conn, items, last)`` in one transaction, and its result passed to ``add``."""
     cursor = sync.state.get("cursor")
     while True:
-        page = await sync.call("mfa", sync.connector.list_mfa, cursor)
+        page = await sync.call(operation, fetch, cursor)
         cursor = page.next_cursor
         sync.state["cursor"] = cursor
-
-        def write(conn: Connection, items: list[MfaRecord] = page.items, last: bool = cursor is None) -> int:
-            updated = writer.write_mfa(conn, sync.provider, items, sync.started_at)
-            if last:  # the report is complete: whom it did not list, we know nothing about
-                updated += writer.mark_unreported_mfa_unknown(conn, sync.provider, sync.started_at)
-            sync.save_state(conn)
-            return updated
-
-        sync.mfa_updated += await sync.store.run(write)
+        add(await sync.store.run(write, page.items, cursor is None))
         sync.progress.advance(sync.provider, len(page.items))
         if cursor is None:
             return
