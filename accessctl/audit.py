@@ -148,20 +148,12 @@ def record(
     digest = compute_hash(**fields)
     db.execute(sa.insert(_events).values(**fields, hash=digest))
     db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=digest))
-    _emit_on_commit(
-        db,
-        {
-            "seq": seq,
-            "actor": actor,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "provider": provider,
-            "outcome": outcome,
-        },
-    )
+    _emit_on_commit(db, {key: fields[key] for key in _LOGGED})
     return RecordedEvent(seq, digest)
 
+
+#: what the audit logger says of an event (its details stay in the store)
+_LOGGED = ("seq", "actor", "action", "target_type", "target_id", "provider", "outcome")
 
 # Events recorded but not yet committed, per Session or Connection.  They reach the audit logger when
 # (and only if) the caller's transaction commits: a rolled-back change leaves no log line either.

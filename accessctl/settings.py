@@ -447,23 +447,24 @@ def load_settings(config_path: Path | None = None, *, strict: bool = False) -> S
     lacks (a missing secret, say) is an error too; otherwise it is left for :func:`check_settings`
     and for the commands that use that provider.
     """
-    settings, missing = _load(config_path)
-    if strict and missing:
-        raise ConfigError(missing)
+    settings = _load(config_path)
+    if strict and settings.missing:
+        raise ConfigError(settings.missing)
     return settings
 
 
 def check_settings(config_path: Path | None = None) -> list[Problem]:
     """Every problem with the configuration (an empty list when it is usable)."""
     try:
-        _, missing = _load(config_path)
+        missing = _load(config_path).missing
     except ConfigError as exc:
         return exc.problems
     return missing
 
 
-def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
-    """(settings, what enabled providers lack); raises ConfigError naming every other problem too."""
+def _load(config_path: Path | None) -> Settings:
+    """The settings, with what enabled providers lack in ``missing``; raises ConfigError naming every
+    other problem (and those) when there is any other."""
     path, asked = resolve_config_path(config_path)
     raw: dict[str, Any] = {}
     source = str(path)
@@ -505,4 +506,4 @@ def _load(config_path: Path | None) -> tuple[Settings, list[Problem]]:
     if problems:
         raise ConfigError(problems + missing)
     settings.missing = missing
-    return settings, missing
+    return settings

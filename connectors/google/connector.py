@@ -166,7 +166,7 @@ class GoogleConnector:
         position = self._position(cursor)
         if position.phase == "users":
             body = await self._users_page(position.token)
-            position = self._take(cursor, position)
+            self._spend(cursor)
             changed = [
                 mapping.account_from_user(user)
                 for user in body.get("users", [])
@@ -184,7 +184,7 @@ class GoogleConnector:
                 customer=self.config.customer_id, maxResults=200, pageToken=position.token
             )
         )
-        position = self._take(cursor, position)
+        self._spend(cursor)
         changed_groups = {
             group["id"]
             for group in body.get("groups", [])
@@ -213,11 +213,10 @@ class GoogleConnector:
             return self._live_diff[cursor]
         return _ListingDiff.load(json.loads(cursor))
 
-    def _take(self, cursor: str | None, position: _ListingDiff) -> _ListingDiff:
-        """The page was read: the handle is spent (the diff is about to move on)."""
+    def _spend(self, cursor: str | None) -> None:
+        """The page was read: its handle is spent (the diff is about to move on)."""
         if cursor is not None:
             self._live_diff.pop(cursor, None)
-        return position
 
     def _hand_over(self, position: _ListingDiff) -> str:
         handle = f"{_LIVE}{secrets.token_hex(8)}"

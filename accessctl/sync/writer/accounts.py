@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from accessctl.store.upsert import bulk_upsert
-from accessctl.sync.writer.common import ACCOUNTS, chunks, comparable
-from accessctl.sync.writer.counts import Counts
+from accessctl.sync.writer.common import ACCOUNTS, chunks
+from accessctl.sync.writer.counts import Counts, count_changes
 from connectors.base import AccountRecord, MfaRecord
 
 _ACCOUNT_FIELDS = (
@@ -117,21 +117,15 @@ def write_accounts(
             unresolved_managers[r.external_id] = r.manager_login
         rows_by_id[r.external_id] = _account_row(provider, r, seen_at, manager)
     compare = (*_ACCOUNT_FIELDS, *(_MFA_FIELDS[:2] if records[0].mfa is not None else ()))
-    existing: dict[str, tuple[Any, ...]] = {}
+    existing: dict[str, Any] = {}
     ids = list(rows_by_id)
     for chunk in chunks(ids):
         query = sa.select(
             ACCOUNTS.c.external_id, ACCOUNTS.c.ended_at, *(ACCOUNTS.c[f] for f in compare)
         ).where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk))
         for found in conn.execute(query).mappings():
-            existing[found["external_id"]] = (*comparable(found, compare), found["ended_at"] is None)
-    counts = Counts()
-    for external_id, row in rows_by_id.items():
-        before = existing.get(external_id)
-        if before is None:
-            counts.added += 1
-        elif before != (*comparable(row, compare), True):
-            counts.changed += 1
+            existing[found["external_id"]] = found
+    counts = count_changes(rows_by_id, existing, compare)
     update = [c for c in rows_by_id[ids[0]] if c not in ("provider", "external_id", "first_seen_at")]
     bulk_upsert(conn, ACCOUNTS, list(rows_by_id.values()), key=["provider", "external_id"], update=update)
     return counts

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from accessctl.sync.writer.common import ACCOUNTS, GRANTS
+from accessctl.sync.writer.common import ACCOUNTS, GRANTS, comparable
 
 
 @dataclass
@@ -22,6 +24,23 @@ class Counts:
         self.changed += other.changed
         self.ended += other.ended
         return self
+
+
+def count_changes(
+    new: Mapping[Hashable, Mapping[str, Any]],
+    stored: Mapping[Hashable, Mapping[str, Any]],
+    fields: Sequence[str],
+) -> Counts:
+    """Of the ``new`` rows (by key), how many are not ``stored`` yet, and how many differ from the
+    stored row in ``fields`` or revive an ended one."""
+    counts = Counts()
+    for key, row in new.items():
+        before = stored.get(key)
+        if before is None:
+            counts.added += 1
+        elif before["ended_at"] is not None or comparable(before, fields) != comparable(row, fields):
+            counts.changed += 1
+    return counts
 
 
 def count_added_since(conn: Connection, table: sa.Table, provider: str, seen_at: datetime) -> int:

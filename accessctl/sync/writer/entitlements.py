@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from accessctl.store.upsert import bulk_upsert
 from accessctl.sync.patterns import PatternSet
-from accessctl.sync.writer.common import ENTITLEMENTS, chunks, comparable
-from accessctl.sync.writer.counts import Counts
+from accessctl.sync.writer.common import ENTITLEMENTS, chunks
+from accessctl.sync.writer.counts import Counts, count_changes
 from connectors.base import EntitlementKind, EntitlementRecord
 
 _ENTITLEMENT_FIELDS = ("name", "description", "privileged", "owner")
@@ -52,7 +52,7 @@ def write_entitlements(
         }
         for r in records
     }
-    existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+    existing: dict[tuple[str, str], Any] = {}
     keys = list(rows)
     for chunk in chunks(keys):
         query = sa.select(
@@ -65,17 +65,8 @@ def write_entitlements(
             ENTITLEMENTS.c.external_id.in_([k[1] for k in chunk]),
         )
         for found in conn.execute(query).mappings():
-            existing[(found["kind"], found["external_id"])] = (
-                *comparable(found, _ENTITLEMENT_FIELDS),
-                found["ended_at"] is None,
-            )
-    counts = Counts()
-    for key, row in rows.items():
-        before = existing.get(key)
-        if before is None:
-            counts.added += 1
-        elif before != (*comparable(row, _ENTITLEMENT_FIELDS), True):
-            counts.changed += 1
+            existing[(found["kind"], found["external_id"])] = found
+    counts = count_changes(rows, existing, _ENTITLEMENT_FIELDS)
     bulk_upsert(
         conn,
         ENTITLEMENTS,
