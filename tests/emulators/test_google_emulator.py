@@ -126,6 +126,40 @@ def test_batch_member_deletions_patch_and_journal(google: RunningEmulators, smal
     assert journal == [("DELETE", 204)] * 3 + [("PATCH", 200), ("DELETE", 404)]
 
 
+def test_members_insert_adds_a_user_or_a_group(google: RunningEmulators, small_org: SyntheticOrg) -> None:
+    """members.insert through google-api-python-client: a user by email, a group by email (nesting it),
+    then a duplicate (409) and an unknown member (404), which change nothing."""
+    directory = service(google)
+    domain = small_org.domain
+    sales = directory.groups().get(groupKey=f"dept-sales@{domain}").execute()
+    outsider = next(
+        u["primaryEmail"]
+        for u in all_users(directory)
+        if u["primaryEmail"]
+        not in {m["email"] for m in directory.members().list(groupKey=sales["id"]).execute()["members"]}
+    )
+    added = (
+        directory.members().insert(groupKey=sales["id"], body={"email": outsider, "role": "MEMBER"}).execute()
+    )
+    assert (added["kind"], added["email"], added["type"]) == ("admin#directory#member", outsider, "USER")
+    team = directory.groups().list(customer="my_customer", maxResults=200).execute()["groups"][-1]
+    nested = directory.members().insert(groupKey=sales["id"], body={"email": team["email"]}).execute()
+    assert (nested["id"], nested["type"]) == (team["id"], "GROUP")
+    after = directory.groups().get(groupKey=sales["id"]).execute()
+    assert int(after["directMembersCount"]) == int(sales["directMembersCount"]) + 2
+    for body, status, reason in (
+        ({"email": outsider}, 409, "duplicate"),
+        ({"email": f"nobody@{domain}"}, 404, "notFound"),
+    ):
+        with pytest.raises(HttpError) as refused:
+            directory.members().insert(groupKey=sales["id"], body=body).execute()
+        assert refused.value.status_code == status and refused.value.error_details[0]["reason"] == reason
+    assert (
+        directory.groups().get(groupKey=sales["id"]).execute()["directMembersCount"]
+        == after["directMembersCount"]
+    )
+
+
 def test_rate_limit_and_5xx(google: RunningEmulators) -> None:
     directory = service(google)
     control = google.providers["google"].control

@@ -327,6 +327,17 @@ class GoogleRoutes:
                 body["nextPageToken"] = _page_token(offset + limit)
             return ok(body)
 
+    async def insert_member(self, request: Request) -> Response:
+        """members.insert: the body names the member by ``email`` (or ``id``), a user or a group."""
+        body = await _body(request)
+        key = body.get("email") or body.get("id")
+        if not isinstance(key, str) or not key:
+            raise GoogleApiError(400, "required", "Missing required field: memberKey")
+        state = self.state
+        member_id = state.add_member(request.path_params["group"], key)
+        with state.lock:
+            return ok(state.member_body(state.group(request.path_params["group"]), member_id))
+
     async def delete_member(self, request: Request) -> Response:
         self.state.remove_member(request.path_params["group"], request.path_params["member"])
         return Response(status_code=204)
@@ -526,6 +537,7 @@ class GoogleRoutes:
             Route(f"{API}/groups", a(self.list_groups), methods=["GET"]),
             Route(f"{API}/groups/{{group}}", a(self.get_group), methods=["GET"]),
             Route(f"{API}/groups/{{group}}/members", a(self.list_members), methods=["GET"]),
+            Route(f"{API}/groups/{{group}}/members", a(self.insert_member), methods=["POST"]),
             Route(f"{API}/groups/{{group}}/members/{{member}}", a(self.delete_member), methods=["DELETE"]),
             Route(f"{API}/customer/{{customer}}/roles", a(self.list_roles), methods=["GET"]),
             Route(

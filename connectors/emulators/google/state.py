@@ -363,14 +363,23 @@ class GoogleState:
             del group.members[member_id]
             group.body["directMembersCount"] = str(len(group.members))
 
-    def add_member(self, group_key: str, member_key: str) -> None:
+    def add_member(self, group_key: str, member_key: str) -> str:
+        """Add a user or a group (by id or email) to a group; returns the member's id."""
         with self.lock:
             group = self.group(group_key)
-            user = self.user(member_key)
-            if user.id in group.members:
+            uid = member_key if member_key in self.users else self.by_email.get(member_key.lower())
+            if uid is not None:
+                member_id, kind = uid, "USER"
+            else:
+                try:
+                    member_id, kind = self.group(member_key).id, "GROUP"
+                except GoogleApiError:
+                    raise GoogleApiError(404, "notFound", "Resource Not Found: memberKey") from None
+            if member_id in group.members:
                 raise GoogleApiError(409, "duplicate", "Member already exists.")
-            group.members[user.id] = "USER"
+            group.members[member_id] = kind
             group.body["directMembersCount"] = str(len(group.members))
+            return member_id
 
     def delete_role_assignment(self, assignment_id: str) -> None:
         with self.lock:
