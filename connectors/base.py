@@ -139,6 +139,10 @@ class Page(Generic[T]):
     next_cursor: str | None = None
     requests: int = 1
     rate: RateInfo | None = None
+    #: on the last page of list_grants: the groups the entitlement is held through directly (nested
+    #: in the group, assigned to the app or role), whose holders its inherited grants come from;
+    #: None where the connector does not say
+    held_through: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -218,6 +222,12 @@ class Connector(Protocol):
     #: where MFA state comes from: the account listing itself (Google), a bulk report listed with
     #: list_mfa (Entra userRegistrationDetails), or a lookup per account with get_account_details (Okta)
     mfa_source: Literal["listing", "bulk", "per_account"]
+    #: whom an inherited grant's ``via`` group passes the entitlement on to, so the runner can derive
+    #: an entitlement's inherited grants from the store when only a group it is held through changed:
+    #: "holders" (everyone holding the via group, directly or through nesting: Graph's
+    #: transitiveMembers), "members" (the via group's direct members: each nested group is expanded and
+    #: named, as Google's listing does), or None (the provider names no via group: re-list instead)
+    inherited_via: Literal["holders", "members"] | None
 
     async def list_accounts(self, cursor: str | None) -> Page[AccountRecord]: ...
 

@@ -1,8 +1,9 @@
 """The incremental pass: follow the provider's change feed and refresh just what changed.
 
 New entitlements are upserted from the listing; changed accounts are re-read (or ended when gone),
-their grants and the grants of changed entitlements (and of what is held through them) re-listed,
-and MFA refreshed.  The change cursor moves only when all of that succeeded.
+their grants and the grants of changed entitlements re-listed, the inherited grants of what is held
+through those derived from the store (:mod:`accessctl.sync.inherited`), and MFA refreshed.  The
+change cursor moves only when all of that succeeded.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from accessctl.sync import writer
 from accessctl.sync.checkpoints import CHANGES_STREAM, save_checkpoint
 from accessctl.sync.clock import now
 from accessctl.sync.concurrency import for_each
+from accessctl.sync.inherited import InheritedVia, derive_inherited, plan_derivation, relist_first
 from accessctl.sync.provider_pass import IncompleteRun, ProviderPass
 from accessctl.sync.reads import DETAILS_FAILED, list_grants, list_mfa, lookup_details
+from accessctl.sync.writer import HeldEntitlement
 from connectors.base import ChangeSet, EntitlementKind, EntitlementRef
 
 
@@ -42,38 +45,9 @@ async def run_incremental_pass(sync: ProviderPass, changes: dict[str, Any]) -> N
     await sync.refresh_id_maps()
     if refresh_account_grants:
         await _refresh_account_grants(sync, sorted(changed_accounts))
-    if changed_entitlements:
-        changed_entitlements = await sync.store.run(_with_dependents, sync.provider, changed_entitlements)
-    await _refresh_entitlement_grants(sync, changed_entitlements)
+    await _refresh_entitlements_and_dependents(sync, changed_entitlements)
     await _refresh_mfa(sync, changed_accounts)
     await sync.store.run(save_checkpoint, sync.provider, CHANGES_STREAM, {"cursor": cursor})
-
-
-def _with_dependents(conn: Connection, provider: str, external_ids: set[str]) -> set[str]:
-    """The changed groups and every entitlement held through them (a parent group, an app
-    assigned to the group), transitively: their inherited grants changed too."""
-    result, frontier = set(external_ids), sorted(external_ids)
-    while frontier:
-        found: set[str] = set()
-        for start in range(0, len(frontier), 900):
-            query = (
-                sa.select(writer.ENTITLEMENTS.c.external_id)
-                .distinct()
-                .select_from(
-                    writer.GRANTS.join(
-                        writer.ENTITLEMENTS, writer.ENTITLEMENTS.c.id == writer.GRANTS.c.entitlement_id
-                    )
-                )
-                .where(
-                    writer.ENTITLEMENTS.c.provider == provider,
-                    writer.GRANTS.c.ended_at.is_(None),
-                    writer.GRANTS.c.via.in_(frontier[start : start + 900]),
-                )
-            )
-            found.update(conn.execute(query).scalars())
-        frontier = sorted(found - result)
-        result |= found
-    return result
 
 
 async def _incremental_entitlements(sync: ProviderPass) -> None:
@@ -141,6 +115,40 @@ async def _refresh_account_grants(sync: ProviderPass, external_ids: Sequence[str
         await sync.store.run(write)
 
     await for_each(list(external_ids), one, sync.concurrency)
+
+
+async def _refresh_entitlements_and_dependents(sync: ProviderPass, changed: set[str]) -> None:
+    """List the changed entitlements again, then bring what is held through them up to date:
+    derived from the store where it can say, listed again where it cannot."""
+    relisted = await sync.store.run(relist_first, sync.provider, changed)
+    await _refresh_entitlement_grants(sync, relisted)
+    inherited_via = getattr(sync.connector, "inherited_via", None)
+    plan = await sync.store.run(plan_derivation, sync.provider, changed, relisted, inherited_via)
+    await _refresh_entitlement_grants(sync, plan.relist)
+    if plan.derive:
+        underived = await sync.store.run(_derive_all, sync, plan.derive, inherited_via)
+        await _refresh_entitlement_grants(sync, {e.external_id for e in underived})
+
+
+def _derive_all(
+    conn: Connection, sync: ProviderPass, ordered: list[HeldEntitlement], inherited_via: InheritedVia
+) -> list[HeldEntitlement]:
+    """Derive, children first, the inherited grants of what is held through the changed groups.
+    Returns what could not be derived, from the first such on (each later one may hold it): those
+    are listed again instead."""
+    groups = {e.external_id: e for e in writer.live_entitlements(conn, sync.provider) if e.kind == "group"}
+    reason = f"no longer held through a group (incremental sync run {sync.run_id})"
+    ended: list[int] = []
+    for position, entitlement in enumerate(ordered):
+        derived = derive_inherited(
+            conn, entitlement, groups, inherited_via, seen_at=sync.started_at, ended_at=now(), reason=reason
+        )
+        if derived is None:
+            sync.audit_ended(conn, writer.Ended(grants=ended), reason)
+            return ordered[position:]
+        ended += derived.ended
+    sync.audit_ended(conn, writer.Ended(grants=ended), reason)
+    return []
 
 
 async def _refresh_entitlement_grants(sync: ProviderPass, external_ids: set[str]) -> None:

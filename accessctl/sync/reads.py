@@ -35,7 +35,8 @@ DETAILS_FAILED = "details: some per-account lookups failed (their MFA UNKNOWN or
 
 
 async def list_grants(sync: ProviderPass, ref: EntitlementRef, *, sweep_after: bool) -> None:
-    """Every page of one entitlement's grants; marks it done in the checkpoint with its last page."""
+    """Every page of one entitlement's grants; with its last page, what it is held through is
+    recorded and it is marked done in the checkpoint (or, ``sweep_after``, what it no longer lists ends)."""
     cursor: str | None = None
     key = [str(ref.kind), ref.external_id]
     while True:
@@ -44,21 +45,28 @@ async def list_grants(sync: ProviderPass, ref: EntitlementRef, *, sweep_after: b
         batch = writer.resolve_grants(page.items, sync.account_ids, sync.entitlement_ids, sync.started_at)
         sync.unmatched_grants += batch.unmatched
         last = cursor is None
+        held_through = page.held_through
 
-        def write(conn: Connection, batch: writer.GrantBatch = batch, last: bool = last) -> None:
+        def write(
+            conn: Connection,
+            batch: writer.GrantBatch = batch,
+            last: bool = last,
+            held_through: list[str] | None = held_through,
+        ) -> None:
             writer.write_grants(conn, batch, sync.started_at)
-            if last and sweep_after:
-                entitlement_id = sync.entitlement_ids.get((key[0], key[1]))
-                if entitlement_id is not None:
-                    reason = f"no longer listed (incremental sync run {sync.run_id})"
-                    ended = writer.end_unseen_grants(
-                        conn,
-                        seen_at=sync.started_at,
-                        ended_at=now(),
-                        reason=reason,
-                        entitlement_id=entitlement_id,
-                    )
-                    sync.audit_ended(conn, writer.Ended(grants=ended), reason)
+            entitlement_id = sync.entitlement_ids.get((key[0], key[1]))
+            if last and held_through is not None and entitlement_id is not None:
+                writer.record_held_through(conn, entitlement_id, held_through)
+            if last and sweep_after and entitlement_id is not None:
+                reason = f"no longer listed (incremental sync run {sync.run_id})"
+                ended = writer.end_unseen_grants(
+                    conn,
+                    seen_at=sync.started_at,
+                    ended_at=now(),
+                    reason=reason,
+                    entitlement_id=entitlement_id,
+                )
+                sync.audit_ended(conn, writer.Ended(grants=ended), reason)
             if last and not sweep_after:
                 sync.append_part(conn, "grants_done", key)
 

@@ -27,6 +27,7 @@ from connectors.entra.config import EntraConfig
 class EntraConnector:
     provider = "entra"
     mfa_source = "bulk"
+    inherited_via = "holders"  # transitiveMembers of the group directly assigned or nested
 
     def __init__(self, config: EntraConfig, *, client: GraphClient | None = None) -> None:
         self.config = config
@@ -79,10 +80,13 @@ class EntraConnector:
     async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
         """Direct holders first, then the members of nested or assigned groups as inherited grants.
 
-        The cursor carries the groups still to expand: ``{"url": ..., "groups": [...], "via": ...}``.
+        The cursor carries the groups still to expand: ``{"url": ..., "groups": [...], "via": ...}``,
+        and every group held through (``through``), which the last page reports as ``held_through``.
         """
         kind, target = entitlement.kind, entitlement.external_id
-        state: dict[str, Any] = json.loads(cursor) if cursor else {"url": None, "groups": [], "via": None}
+        state: dict[str, Any] = (
+            json.loads(cursor) if cursor else {"url": None, "groups": [], "via": None, "through": []}
+        )
         items: list[GrantRecord] = []
         if state["via"] is None:
             first = {
@@ -98,6 +102,7 @@ class EntraConnector:
                 principal, principal_is_group = self._principal(kind, item)
                 if principal_is_group:
                     state["groups"].append(principal)
+                    state["through"].append(principal)
                 elif principal:
                     items.append(mapping.grant(principal, kind, target))
             state["url"] = body.get("@odata.nextLink")
@@ -113,7 +118,7 @@ class EntraConnector:
             state["url"] = body.get("@odata.nextLink")
         if state["url"] is None:
             if not state["groups"]:
-                return Page(items, None)
+                return Page(items, None, held_through=sorted(set(state["through"])))
             state["via"] = state["groups"].pop(0)
         return Page(items, json.dumps(state))
 

@@ -32,6 +32,7 @@ from connectors.google.config import GoogleConfig
 class GoogleConnector:
     provider = "google"
     mfa_source = "listing"
+    inherited_via = "members"  # each nested group is expanded and named as the via
 
     def __init__(self, config: GoogleConfig, *, client: DirectoryClient | None = None) -> None:
         self.config = config
@@ -89,14 +90,19 @@ class GoogleConnector:
 
     async def list_grants(self, entitlement: EntitlementRef, cursor: str | None) -> Page[GrantRecord]:
         """Direct holders first (a group's members, a role's user assignees); then the members of
-        nested groups, and of groups a role is assigned to, as inherited grants via that group."""
+        nested groups, and of groups a role is assigned to, as inherited grants via that group.  The
+        last page reports the groups nested in the target (or assigned the role) as ``held_through``."""
         target, kind = entitlement.external_id, entitlement.kind
         state: dict[str, Any] = (
-            json.loads(cursor) if cursor else {"token": None, "groups": [], "seen": [target], "via": None}
+            json.loads(cursor)
+            if cursor
+            else {"token": None, "groups": [], "seen": [target], "via": None, "through": []}
         )
         items: list[GrantRecord] = []
 
         def expand(group_id: str) -> None:
+            if state["via"] is None:  # in the target itself
+                state["through"].append(group_id)
             if group_id not in state["seen"]:  # nesting can loop: expand each group once
                 state["seen"].append(group_id)
                 state["groups"].append(group_id)
@@ -126,7 +132,7 @@ class GoogleConnector:
         state["token"] = body.get("nextPageToken")
         if state["token"] is None:
             if not state["groups"]:
-                return Page(items, None)
+                return Page(items, None, held_through=sorted(set(state["through"])))
             state["via"] = state["groups"].pop(0)
         return Page(items, json.dumps(state))
 

@@ -52,6 +52,7 @@ def _tightest(*rates: RateInfo | None) -> RateInfo | None:
 class OktaConnector:
     provider = "okta"
     mfa_source = "per_account"
+    inherited_via = None  # /apps/{id}/users says scope GROUP, not which group
     #: runner operations that spend the same Okta rate-limit bucket (endpoint family)
     rate_buckets = {
         "accounts": "users",

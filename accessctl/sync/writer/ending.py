@@ -147,3 +147,17 @@ def end_accounts(
             ACCOUNTS,
         )
     return ended
+
+
+def end_grants(conn: Connection, grant_ids: Sequence[int], *, ended_at: datetime, reason: str) -> list[int]:
+    """End these grants (those still live); returns the ids it ended."""
+    ended: list[int] = []
+    for chunk in chunks(list(grant_ids)):
+        ended += _ended_ids(
+            conn,
+            GRANTS.update()
+            .where(GRANTS.c.id.in_(chunk), GRANTS.c.ended_at.is_(None))
+            .values(ended_at=ended_at, ended_reason=reason, ended_by="sync"),
+            GRANTS,
+        )
+    return ended

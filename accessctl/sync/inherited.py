@@ -1,0 +1,230 @@
+"""Inherited grants derived from the store, for an incremental pass.
+
+When a group's membership changes, every entitlement held through it changes too: a parent group,
+an app or a role assigned to it, and theirs in turn.  Listing those again from the provider costs
+what they hold (an all-staff group: the whole org, once for it and once for every app assigned to
+it).  Instead the pass lists only the changed groups and derives their ancestors' inherited grants
+from what the store then holds, children before parents, using what each entitlement's last complete
+listing said it is held through (``held_through``) and what the provider's ``via`` means
+(``Connector.inherited_via``).  What cannot be derived (not recorded yet, a nesting loop, a group
+the store does not know) is listed again, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from accessctl.sync import writer
+from accessctl.sync.writer import HeldEntitlement
+from accessctl.sync.writer.common import chunks
+
+InheritedVia = Literal["holders", "members"] | None
+
+
+@dataclass
+class RefreshPlan:
+    """External ids to list again from the provider (before any derivation), and the entitlements
+    to derive, in order (everything one is held through comes before it)."""
+
+    relist: set[str] = field(default_factory=set)
+    derive: list[HeldEntitlement] = field(default_factory=list)
+
+
+@dataclass
+class Derived:
+    """What deriving one entitlement's inherited grants did to the store."""
+
+    added: int = 0
+    ended: list[int] = field(default_factory=list)
+    rerouted: int = 0
+
+
+def relist_first(conn: Connection, provider: str, changed: set[str]) -> set[str]:
+    """The changed groups, and what holds one of them by some live grant's ``via`` while no complete
+    listing has recorded what it is held through (stores filled before ``held_through`` existed,
+    connectors that do not report it): those are listed again, as the only way to refresh them."""
+    if not changed:
+        return set()
+    unrecorded = {e.external_id for e in writer.live_entitlements(conn, provider) if e.held_through is None}
+    return set(changed) | (via_dependents(conn, provider, changed) & unrecorded if unrecorded else set())
+
+
+def plan_derivation(
+    conn: Connection, provider: str, changed: set[str], relisted: set[str], inherited_via: InheritedVia
+) -> RefreshPlan:
+    """After the changed groups were listed again: which of the entitlements held through them to
+    derive (in order) and which to list again too (what the store cannot say, nesting loops)."""
+    plan = RefreshPlan()
+    if not changed or inherited_via is None:
+        return plan
+    live = writer.live_entitlements(conn, provider)
+    groups = {e.external_id: e for e in live if e.kind == "group"}
+    candidates = {e.id: e for e in _ancestors(live, changed) if e.external_id not in relisted}
+    for entitlement in list(candidates.values()):
+        if _sources(entitlement, groups, inherited_via) is None:
+            del candidates[entitlement.id]
+            plan.relist.add(entitlement.external_id)
+    plan.derive, looping = _children_first(candidates, groups)
+    plan.relist |= {e.external_id for e in looping}
+    return plan
+
+
+def _ancestors(live: Iterable[HeldEntitlement], changed: set[str]) -> list[HeldEntitlement]:
+    """Every entitlement held through a changed group, directly or through other groups."""
+    parents: dict[str, list[HeldEntitlement]] = {}
+    for entitlement in live:
+        for child in entitlement.held_through or ():
+            parents.setdefault(child, []).append(entitlement)
+    found: dict[int, HeldEntitlement] = {}
+    frontier, seen = sorted(changed), set(changed)
+    while frontier:
+        for parent in parents.get(frontier.pop(), ()):
+            found.setdefault(parent.id, parent)
+            if parent.kind == "group" and parent.external_id not in seen:
+                seen.add(parent.external_id)
+                frontier.append(parent.external_id)
+    return sorted(found.values(), key=lambda e: e.id)
+
+
+def _sources(
+    entitlement: HeldEntitlement, groups: dict[str, HeldEntitlement], inherited_via: InheritedVia
+) -> dict[str, int] | None:
+    """The groups whose holders (``holders``) or direct members (``members``) the entitlement's
+    inherited grants come from, by external id; None when the store cannot say."""
+    if entitlement.held_through is None:
+        return None
+    if inherited_via == "holders":
+        children = [c for c in entitlement.held_through if c != entitlement.external_id]
+        if any(c not in groups for c in children):
+            return None
+        return {c: groups[c].id for c in children}
+    # members: every group nested below, at any depth (each is expanded once, loops included)
+    closure: dict[str, int] = {}
+    frontier = list(entitlement.held_through)
+    while frontier:
+        child = frontier.pop()
+        if child == entitlement.external_id or child in closure:
+            continue
+        group = groups.get(child)
+        if group is None or group.held_through is None:
+            return None
+        closure[child] = group.id
+        frontier.extend(group.held_through)
+    return closure
+
+
+def _children_first(
+    candidates: dict[int, HeldEntitlement], groups: dict[str, HeldEntitlement]
+) -> tuple[list[HeldEntitlement], list[HeldEntitlement]]:
+    """The candidates ordered so that each comes after the candidate groups it is held through;
+    and those in a nesting loop, which no order serves."""
+    waiting: dict[int, set[int]] = {}
+    for entitlement in candidates.values():
+        inside = {groups[c].id for c in entitlement.held_through or () if c in groups}
+        waiting[entitlement.id] = (inside & candidates.keys()) - {entitlement.id}
+    ordered: list[HeldEntitlement] = []
+    while waiting:
+        ready = sorted(i for i, needs in waiting.items() if not needs)
+        if not ready:
+            break
+        for i in ready:
+            ordered.append(candidates[i])
+            del waiting[i]
+        for needs in waiting.values():
+            needs.difference_update(ready)
+    return ordered, [candidates[i] for i in sorted(waiting)]
+
+
+def derive_inherited(
+    conn: Connection,
+    entitlement: HeldEntitlement,
+    groups: dict[str, HeldEntitlement],
+    inherited_via: InheritedVia,
+    *,
+    seen_at: datetime,
+    ended_at: datetime,
+    reason: str,
+) -> Derived | None:
+    """Make the entitlement's live inherited grants what its sources now hold: add the missing ones,
+    end those no source holds any more, and re-point a ``via`` that no longer leads to the holder.
+    A direct grant stays direct.  None, changing nothing, when the store cannot say what it is held
+    through (a group it holds changed under it since the plan)."""
+    sources = _sources(entitlement, groups, inherited_via)
+    if sources is None:
+        return None
+    via_of = {ent_id: external_id for external_id, ent_id in sources.items()}
+    expected: dict[int, set[str]] = {}
+    for chunk in chunks(sorted(via_of)):
+        query = sa.select(writer.GRANTS.c.account_id, writer.GRANTS.c.entitlement_id).where(
+            writer.GRANTS.c.entitlement_id.in_(chunk), writer.GRANTS.c.ended_at.is_(None)
+        )
+        if inherited_via == "members":
+            query = query.where(writer.GRANTS.c.inherited.is_(False))
+        for account_id, source_id in conn.execute(query):
+            expected.setdefault(account_id, set()).add(via_of[source_id])
+    grants = writer.GRANTS
+    current = conn.execute(
+        sa.select(grants.c.id, grants.c.account_id, grants.c.inherited, grants.c.via).where(
+            grants.c.entitlement_id == entitlement.id, grants.c.ended_at.is_(None)
+        )
+    ).all()
+    held = {row.account_id: row for row in current}
+    result = Derived()
+    additions = [
+        {
+            "account_id": account_id,
+            "entitlement_id": entitlement.id,
+            "inherited": True,
+            "via": min(vias),
+            "first_seen_at": seen_at,
+            "last_seen_at": seen_at,
+            "ended_at": None,
+            "ended_by": None,
+            "ended_reason": None,
+        }
+        for account_id, vias in sorted(expected.items())
+        if account_id not in held
+    ]
+    writer.write_grants(conn, writer.GrantBatch(additions), seen_at)
+    result.added = len(additions)
+    inherited_rows = [row for row in current if row.inherited]
+    gone = [row.id for row in inherited_rows if row.account_id not in expected]
+    result.ended = writer.end_grants(conn, gone, ended_at=ended_at, reason=reason)
+    for row in inherited_rows:
+        vias = expected.get(row.account_id)
+        if vias and row.via not in vias:
+            conn.execute(writer.GRANTS.update().where(writer.GRANTS.c.id == row.id).values(via=min(vias)))
+            result.rerouted += 1
+    return result
+
+
+def via_dependents(conn: Connection, provider: str, external_ids: set[str]) -> set[str]:
+    """The entitlements holding one of these groups by some live grant's ``via``, transitively."""
+    result, frontier = set(), sorted(external_ids)
+    while frontier:
+        found: set[str] = set()
+        for chunk in chunks(frontier):
+            query = (
+                sa.select(writer.ENTITLEMENTS.c.external_id)
+                .distinct()
+                .select_from(
+                    writer.GRANTS.join(
+                        writer.ENTITLEMENTS, writer.ENTITLEMENTS.c.id == writer.GRANTS.c.entitlement_id
+                    )
+                )
+                .where(
+                    writer.ENTITLEMENTS.c.provider == provider,
+                    writer.GRANTS.c.ended_at.is_(None),
+                    writer.GRANTS.c.via.in_(chunk),
+                )
+            )
+            found.update(conn.execute(query).scalars())
+        frontier = sorted(found - result - external_ids)
+        result |= found
+    return result
