@@ -123,20 +123,21 @@ def import_roster(conn: Connection, path: Path, *, actor: str) -> RosterImport:
         row.employee_id: tuple(getattr(row, c) for c in compared)
         for row in conn.execute(sa.select(PEOPLE.c.employee_id, *(PEOPLE.c[c] for c in compared)))
     }
-    added = sum(1 for r in rows if r["employee_id"] not in existing)
-    changed = sum(
-        1
+    added = [r for r in rows if r["employee_id"] not in existing]
+    changed = [
+        r
         for r in rows
         if r["employee_id"] in existing and existing[r["employee_id"]] != tuple(r[c] for c in compared)
-    )
+    ]
     now = datetime.now(UTC)
-    bulk_upsert(conn, PEOPLE, [{**r, "updated_at": now} for r in rows], key=["employee_id"])
+    # only who is new or different is written: updated_at says when a person last changed
+    bulk_upsert(conn, PEOPLE, [{**r, "updated_at": now} for r in added + changed], key=["employee_id"])
     audit.record(
         conn,
         actor=actor,
         action="hr.roster.import",
         target_type="roster",
         target_id=str(path),
-        details={"people": len(rows), "added": added, "changed": changed},
+        details={"people": len(rows), "added": len(added), "changed": len(changed)},
     )
-    return RosterImport(len(rows), added, changed)
+    return RosterImport(len(rows), len(added), len(changed))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -105,9 +106,15 @@ def decide(
 
 
 def correlate(
-    conn: Connection, *, shared_patterns: PatternSet, protected_patterns: PatternSet
+    conn: Connection,
+    *,
+    shared_patterns: PatternSet,
+    protected_patterns: PatternSet,
+    seen_since: datetime | None = None,
 ) -> CorrelationReport:
-    """Link every live account; writes only what changed, in the caller's transaction."""
+    """Link live accounts (all of them, or with ``seen_since`` only those a sync wrote since then:
+    nothing else about the others can have changed); writes only what changed, in the caller's
+    transaction.  The report covers every live account either way."""
     by_employee_id: dict[str, int] = {}
     by_email: dict[str, set[int]] = defaultdict(set)
     names: dict[int, str] = {}
@@ -118,11 +125,9 @@ def correlate(
             by_email[email].add(person.id)
         names[person.id] = f"{person.employee_id} <{person.email}>"
 
-    report = CorrelationReport()
     updates: list[dict[str, Any]] = []
     query = sa.select(
         ACCOUNTS.c.id,
-        ACCOUNTS.c.provider,
         ACCOUNTS.c.login,
         ACCOUNTS.c.email,
         ACCOUNTS.c.aliases,
@@ -131,9 +136,10 @@ def correlate(
         ACCOUNTS.c.link_method,
         ACCOUNTS.c.link_note,
         ACCOUNTS.c.is_shared,
-        ACCOUNTS.c.is_service,
         ACCOUNTS.c.protected,
     ).where(ACCOUNTS.c.ended_at.is_(None))
+    if seen_since is not None:
+        query = query.where(ACCOUNTS.c.last_seen_at >= seen_since)
     for account in conn.execute(query):
         emails = [e for e in {_lower(account.login), _lower(account.email)} if e]
         aliases = [a for a in {_lower(a) for a in account.aliases or []} if a and a not in emails]
@@ -147,14 +153,6 @@ def correlate(
             by_email=by_email,
             names=names,
         )
-        if link.method == "conflict":
-            report.conflicts.append(Conflict(account.id, account.provider, account.login, link.note or ""))
-        elif link.method is not None:
-            report.linked[link.method] += 1
-        elif not (shared or account.is_service):
-            report.orphans += 1
-        report.shared += shared
-        report.protected += protected
         new = (link.person_id, link.method, link.note, shared, protected)
         old = (
             account.person_id,
@@ -187,5 +185,37 @@ def correlate(
             ),
             updates,
         )
+    report = _report(conn)
     report.changed = len(updates)
+    return report
+
+
+def _report(conn: Connection) -> CorrelationReport:
+    """What the links of every live account now say."""
+    live = ACCOUNTS.c.ended_at.is_(None)
+    report = CorrelationReport()
+    linked = conn.execute(
+        sa.select(ACCOUNTS.c.link_method, sa.func.count())
+        .where(live, ACCOUNTS.c.link_method.is_not(None), ACCOUNTS.c.link_method != "conflict")
+        .group_by(ACCOUNTS.c.link_method)
+    )
+    for method, count in linked:
+        report.linked[method] = count
+    conflicts = conn.execute(
+        sa.select(ACCOUNTS.c.id, ACCOUNTS.c.provider, ACCOUNTS.c.login, ACCOUNTS.c.link_note)
+        .where(live, ACCOUNTS.c.link_method == "conflict")
+        .order_by(ACCOUNTS.c.id)
+    )
+    report.conflicts = [Conflict(r.id, r.provider, r.login, r.link_note or "") for r in conflicts]
+
+    def count(*where: Any) -> int:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(ACCOUNTS).where(live, *where)).scalar_one()
+        )
+
+    report.orphans = count(
+        ACCOUNTS.c.link_method.is_(None), ACCOUNTS.c.is_shared.is_(False), ACCOUNTS.c.is_service.is_(False)
+    )
+    report.shared = count(ACCOUNTS.c.is_shared.is_(True))
+    report.protected = count(ACCOUNTS.c.protected.is_(True))
     return report

@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from accessctl import audit
 from accessctl.hr.roster import RosterImport, import_roster
 from accessctl.providers import build_connector, enabled_providers
 from accessctl.settings import Settings
+from accessctl.sync.checkpoints import load_checkpoint, save_checkpoint
+from accessctl.sync.clock import now
 from accessctl.sync.correlate import CorrelationReport, correlate
 from accessctl.sync.patterns import PatternSet
 from accessctl.sync.progress import SyncProgress
 from accessctl.sync.retry import RetryPolicy
 from accessctl.sync.runner import ProviderResult, SyncOptions, sync_providers
+
+#: (provider, stream) of the checkpoint keeping the patterns the last correlation used
+CORRELATION = ("*", "correlation")
 
 
 @dataclass
@@ -76,14 +81,40 @@ def run_sync(
             for connector in connectors:
                 await connector.aclose()
 
+    started = now()
     results = asyncio.run(run_all())
     with engine.begin() as conn:
-        report = correlate(
-            conn,
-            shared_patterns=PatternSet(settings.sync.shared_account_patterns),
-            protected_patterns=PatternSet(settings.lifecycle.protected_accounts),
-        )
+        report = _correlate(conn, settings, roster, results, started)
         audit.record(
             conn, actor=actor, action="identity.correlate", target_type="store", details=report.as_dict()
         )
     return SyncSummary(roster, results, report)
+
+
+def _correlate(
+    conn: Connection,
+    settings: Settings,
+    roster: RosterImport | None,
+    results: Sequence[ProviderResult],
+    started: datetime,
+) -> CorrelationReport:
+    """Correlate every live account when anything but some accounts may have changed (a full pass,
+    a roster with new or changed people, other patterns than last time); else only the accounts
+    this sync wrote."""
+    patterns = {
+        "shared": sorted(settings.sync.shared_account_patterns),
+        "protected": sorted(settings.lifecycle.protected_accounts),
+    }
+    everything = (
+        load_checkpoint(conn, CORRELATION[0], CORRELATION[1]) != patterns
+        or any(r.mode == "full" or r.resumed for r in results)
+        or (roster is not None and (roster.added or roster.changed))
+    )
+    report = correlate(
+        conn,
+        shared_patterns=PatternSet(settings.sync.shared_account_patterns),
+        protected_patterns=PatternSet(settings.lifecycle.protected_accounts),
+        seen_since=None if everything else started,
+    )
+    save_checkpoint(conn, CORRELATION[0], CORRELATION[1], patterns)
+    return report

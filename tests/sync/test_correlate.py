@@ -118,3 +118,34 @@ def test_correlate_links_flags_and_reports(engine: Engine) -> None:
             conn, shared_patterns=PatternSet(["it-admin@*"]), protected_patterns=PatternSet(["break-glass@*"])
         )
     assert again.changed == 0  # nothing to rewrite the second time
+
+    # scoped to the accounts a sync wrote since a moment: the others are not re-decided, the
+    # report still covers every live account
+    later = datetime.now(UTC)
+    accounts, people = Account.__table__, Person.__table__
+    with engine.begin() as conn:
+        for external_id, seen in (("4", later), ("2", now)):
+            conn.execute(
+                accounts.update()
+                .where(accounts.c.external_id == external_id)
+                .values(aliases=["ann@example.com"], last_seen_at=seen)
+            )
+        scoped = correlate(
+            conn,
+            shared_patterns=PatternSet(["it-admin@*"]),
+            protected_patterns=PatternSet(["break-glass@*"]),
+            seen_since=later,
+        )
+        links = {
+            r.external_id: (r.link_method, r.person_email)
+            for r in conn.execute(
+                sa.select(
+                    accounts.c.external_id, accounts.c.link_method, people.c.email.label("person_email")
+                ).select_from(accounts.outerjoin(people, people.c.id == accounts.c.person_id))
+            )
+        }
+    assert scoped.changed == 1 and links["4"] == ("alias", "ann@example.com")  # ghost@ has Ann's alias now
+    # not written since: left as it was, Bob's (its new alias is not read)
+    assert links["2"] == ("alias", "bob@example.com")
+    assert dict(scoped.linked) == {"employee_id": 1, "alias": 2} and scoped.orphans == 1
+    assert len(scoped.conflicts) == 2

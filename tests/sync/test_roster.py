@@ -29,8 +29,10 @@ def test_import_then_reimport_counts_changes(engine: Engine, tmp_path: Path) -> 
         "E1,Ann@Example.com,Ann,Lee,Eng,CTO,,employee,active,2020-01-01,,Remote",
         "E2,bob@example.com,Bob,Ray,Eng,Dev,E1,contractor,active,2021-02-03,,Berlin",
     )
+    people = Person.__table__
     with engine.begin() as conn:
         first = import_roster(conn, path, actor="test")
+        stamped = dict(conn.execute(sa.select(people.c.employee_id, people.c.updated_at)).all())
     assert (first.people, first.added, first.changed) == (2, 2, 0)
     path = write(
         tmp_path,
@@ -44,6 +46,8 @@ def test_import_then_reimport_counts_changes(engine: Engine, tmp_path: Path) -> 
     assert (second.added, second.changed) == (0, 1)
     assert bob.status == "terminated" and str(bob.termination_date) == "2026-11-20"
     assert ann.email == "ann@example.com"
+    # updated_at says when a person last changed: the unchanged one keeps hers
+    assert ann.updated_at == stamped["E1"] and bob.updated_at != stamped["E2"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL, compared with what the emulator holds."""
 
 from __future__ import annotations
 
+import csv
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +98,34 @@ def test_full_sync_matches_the_emulator(okta: Okta, engine: Engine) -> None:
     assert summary.correlation.orphans == len(orphans)
     linked = sum(summary.correlation.linked.values())
     assert linked == sum(1 for a in okta.org.okta.accounts if a.person_employee_id)
+
+
+def test_incremental_sync_correlates_what_changed_and_reports_everything(okta: Okta, engine: Engine) -> None:
+    """An incremental sync re-decides only the accounts it wrote, yet reports on every account; a
+    person added to the roster claims their orphan account on the next sync, incremental or not."""
+    settings = okta.settings()
+    first = run_sync(settings, engine, full=True).correlation
+    unchanged = run_sync(settings, engine)
+    assert unchanged.results[0].mode == "incremental"
+    assert unchanged.correlation.as_dict() == {**first.as_dict(), "changed": 0}
+
+    orphan = next(a for a in okta.org.okta.accounts if a.key.startswith("orphan"))
+    roster = settings.hr.roster_file
+    assert roster is not None
+    header = roster.read_text().splitlines()[0].split(",")
+    with roster.open("a", newline="") as out:
+        csv.DictWriter(out, header, restval="").writerow(
+            {"employee_id": "E999999", "email": orphan.login, "first_name": "Old", "status": "active"}
+        )
+    later = run_sync(settings, engine)
+    assert later.results[0].mode == "incremental" and later.roster and later.roster.added == 1
+    assert later.correlation.orphans == first.orphans - 1
+    accounts = Account.__table__
+    with engine.connect() as conn:
+        method = conn.execute(
+            sa.select(accounts.c.link_method).where(accounts.c.login == orphan.login)
+        ).scalar_one()
+    assert method == "email"
 
 
 def test_incremental_sync_follows_the_system_log(okta: Okta, engine: Engine) -> None:
