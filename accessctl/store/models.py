@@ -134,13 +134,15 @@ class Grant(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True)
+    # the unique (account_id, entitlement_id) index serves lookups by account; most grants are
+    # live, so an index on ended_at would only mislead SQLite's planner into scanning them all
+    account_id: int = Field(foreign_key="account.id")
     entitlement_id: int = Field(foreign_key="entitlement.id", index=True)
     inherited: bool = False
     via: str | None = Field(default=None, max_length=255)
     first_seen_at: datetime | None = _ts()
     last_seen_at: datetime | None = _ts()
-    ended_at: datetime | None = _ts(index=True)
+    ended_at: datetime | None = _ts()
     ended_by: str | None = Field(default=None, max_length=320)
     ended_reason: str | None = Field(default=None, max_length=400)
 

@@ -120,9 +120,9 @@ async def _refresh_account_grants(sync: ProviderPass, external_ids: Sequence[str
 async def _refresh_entitlements_and_dependents(sync: ProviderPass, changed: set[str]) -> None:
     """List the changed entitlements again, then bring what is held through them up to date:
     derived from the store where it can say, listed again where it cannot."""
-    relisted = await sync.store.run(relist_first, sync.provider, changed)
-    await _refresh_entitlement_grants(sync, relisted)
     inherited_via = getattr(sync.connector, "inherited_via", None)
+    relisted = await sync.store.run(relist_first, sync.provider, changed, inherited_via)
+    await _refresh_entitlement_grants(sync, relisted)
     plan = await sync.store.run(plan_derivation, sync.provider, changed, relisted, inherited_via)
     await _refresh_entitlement_grants(sync, plan.relist)
     if plan.derive:

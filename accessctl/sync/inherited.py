@@ -45,12 +45,13 @@ class Derived:
     rerouted: int = 0
 
 
-def relist_first(conn: Connection, provider: str, changed: set[str]) -> set[str]:
+def relist_first(conn: Connection, provider: str, changed: set[str], inherited_via: InheritedVia) -> set[str]:
     """The changed groups, and what holds one of them by some live grant's ``via`` while no complete
-    listing has recorded what it is held through (stores filled before ``held_through`` existed,
-    connectors that do not report it): those are listed again, as the only way to refresh them."""
-    if not changed:
-        return set()
+    listing has recorded what it is held through (a store filled before ``held_through`` existed):
+    those are listed again, as the only way to refresh them.  A provider that names no via group
+    (``inherited_via`` None) leaves nothing to find that way."""
+    if not changed or inherited_via is None:
+        return set(changed)
     unrecorded = {e.external_id for e in writer.live_entitlements(conn, provider) if e.held_through is None}
     return set(changed) | (via_dependents(conn, provider, changed) & unrecorded if unrecorded else set())
 

@@ -162,16 +162,13 @@ def _write_details(conn: Connection, sync: ProviderPass, details: list[AccountDe
     writer.write_grants(conn, batch, sync.started_at)
     kinds = sorted({str(g.entitlement_kind) for g in grants}) or [str(EntitlementKind.ROLE)]
     reason = f"no longer held (sync run {sync.run_id})"
-    ended = writer.Ended()
-    for item in details:
-        account_id = sync.account_ids.get(item.account_external_id)
-        if item.complete and account_id is not None:
-            ended.grants += writer.end_unseen_grants(
-                conn,
-                seen_at=sync.started_at,
-                ended_at=now(),
-                reason=reason,
-                account_id=account_id,
-                kinds=kinds,
-            )
-    sync.audit_ended(conn, ended, reason)
+    complete = [sync.account_ids.get(d.account_external_id) for d in details if d.complete]
+    ended = writer.end_unseen_grants(
+        conn,
+        seen_at=sync.started_at,
+        ended_at=now(),
+        reason=reason,
+        account_ids=[i for i in complete if i is not None],
+        kinds=kinds,
+    )
+    sync.audit_ended(conn, writer.Ended(grants=ended), reason)

@@ -96,22 +96,36 @@ def end_unseen_grants(
     ended_at: datetime,
     reason: str,
     account_id: int | None = None,
+    account_ids: Sequence[int] | None = None,
     entitlement_id: int | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[int]:
-    """End the grants of one account or one entitlement that a complete listing of it did not return;
-    returns the ids of the grants it ended."""
+    """End the grants of one account (or of several), or of one entitlement, that a complete listing
+    of it did not return, only of entitlements of ``kinds`` when given; returns the ids it ended."""
     conditions = [GRANTS.c.ended_at.is_(None), GRANTS.c.last_seen_at < seen_at]
     if account_id is not None:
-        conditions.append(GRANTS.c.account_id == account_id)
+        account_ids = [account_id]
     if entitlement_id is not None:
         conditions.append(GRANTS.c.entitlement_id == entitlement_id)
     if kinds is not None:
-        conditions.append(
-            GRANTS.c.entitlement_id.in_(
-                sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.kind.in_(list(kinds)))
-            )
+        # the ids first, as a list: a subquery would be scanned again for every statement
+        of_kinds = list(
+            conn.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.kind.in_(list(kinds)))).scalars()
         )
+        if not of_kinds:
+            return []
+        conditions.append(GRANTS.c.entitlement_id.in_(of_kinds))
+    if account_ids is None:
+        return _end_where(conn, conditions, ended_at=ended_at, reason=reason)
+    ended: list[int] = []
+    for chunk in chunks(list(account_ids)):
+        ended += _end_where(
+            conn, [*conditions, GRANTS.c.account_id.in_(chunk)], ended_at=ended_at, reason=reason
+        )
+    return ended
+
+
+def _end_where(conn: Connection, conditions: list[Any], *, ended_at: datetime, reason: str) -> list[int]:
     return _ended_ids(
         conn,
         GRANTS.update().where(*conditions).values(ended_at=ended_at, ended_reason=reason, ended_by="sync"),
