@@ -126,6 +126,25 @@ def test_batch_member_deletions_patch_and_journal(google: RunningEmulators, smal
     assert journal == [("DELETE", 204)] * 3 + [("PATCH", 200), ("DELETE", 404)]
 
 
+def test_partial_responses_keep_only_the_fields_asked_for(google: RunningEmulators) -> None:
+    directory = service(google)
+    page = (
+        directory.users()
+        .list(customer="my_customer", maxResults=5, fields="nextPageToken,users(id,name/givenName)")
+        .execute()
+    )
+    assert set(page) == {"nextPageToken", "users"}
+    assert all(set(u) == {"id", "name"} and set(u["name"]) == {"givenName"} for u in page["users"])
+    whole = directory.users().get(userKey=page["users"][0]["id"]).execute()
+    assert directory.users().get(userKey=whole["id"], fields="*").execute() == whole
+    with pytest.raises(HttpError) as refused:
+        directory.users().list(customer="my_customer", fields="users(id").execute()
+    assert refused.value.status_code == 400 and refused.value.error_details[0]["reason"] == "invalidParameter"
+    with pytest.raises(HttpError) as missing:  # errors are never trimmed
+        directory.users().get(userKey="nobody@example.com", fields="id").execute()
+    assert missing.value.error_details[0]["reason"] == "notFound"
+
+
 def test_members_insert_adds_a_user_or_a_group(google: RunningEmulators, small_org: SyntheticOrg) -> None:
     """members.insert through google-api-python-client: a user by email, a group by email (nesting it),
     then a duplicate (409) and an unknown member (404), which change nothing."""

@@ -4,6 +4,7 @@ Directory API v1 routes, including the multipart/mixed batch endpoint."""
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import secrets
 import time
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors.emulators.google.partial import Selection, parse_fields, select
 from connectors.emulators.google.state import GoogleApiError, GoogleState, error_body, iso, now
 from connectors.emulators.requests import json_object
 
@@ -27,14 +29,25 @@ API = "/admin/directory/v1"
 BATCH_LIMIT = 1000
 
 
+#: the ``fields`` selection of the request being served (partial response), if it asked for one
+_FIELDS: contextvars.ContextVar[Selection | None] = contextvars.ContextVar("fields", default=None)
+
+
 def ok(payload: Any, status: int = 200) -> Response:
+    selection = _FIELDS.get()
+    if selection is not None and status < 300:
+        payload = select(payload, selection)
+    return _json(payload, status)
+
+
+def _json(payload: Any, status: int) -> Response:
     return Response(
         json.dumps(payload, separators=(",", ":")).encode(), status_code=status, media_type="application/json"
     )
 
 
 def failure(exc: GoogleApiError) -> Response:
-    return ok(error_body(exc.status, exc.reason, exc.message, exc.domain), exc.status)
+    return _json(error_body(exc.status, exc.reason, exc.message, exc.domain), exc.status)
 
 
 async def unknown_path(request: Request, exc: Exception) -> Response:
@@ -146,7 +159,12 @@ class GoogleRoutes:
                     401,
                 )
             try:
-                return await handler(request)
+                fields = request.query_params.get("fields")
+                selected = _FIELDS.set(parse_fields(fields) if fields else None)
+                try:
+                    return await handler(request)
+                finally:
+                    _FIELDS.reset(selected)
             except GoogleApiError as exc:
                 return failure(exc)
 
