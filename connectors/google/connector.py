@@ -45,7 +45,7 @@ class GoogleConnector:
 
     # -- listings ---------------------------------------------------------------------------------
 
-    async def _users_page(self, token: str | None) -> dict[str, Any]:
+    async def _users_page(self, token: str | None, fields: str | None = None) -> dict[str, Any]:
         return await self.client.call(
             lambda s: s.users().list(
                 customer=self.config.customer_id,
@@ -53,6 +53,7 @@ class GoogleConnector:
                 pageToken=token,
                 projection="full",
                 orderBy="email",
+                fields=fields,
             )
         )
 
@@ -171,18 +172,27 @@ class GoogleConnector:
         establishing = cursor is None
         position = self._position(cursor)
         if position.phase == "users":
-            body = await self._users_page(position.token)
+            # ids and etags only (a partial response): what changed is read whole, by the page
+            # when much of it changed, else one user at a time (account_ids: the runner looks them up)
+            body = await self._users_page(position.token, fields=DIGEST_FIELDS)
             self._spend(cursor)
-            changed = [
-                mapping.account_from_user(user)
-                for user in body.get("users", [])
-                if position.see_user(user["id"], _user_digest(user))
-            ]
+            users = body.get("users", [])
+            changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
+            accounts: list[AccountRecord] = []
+            requests = 1
+            if changed and not establishing and len(changed) > READ_PAGE_WHOLE_ABOVE:
+                whole = await self._users_page(position.token)
+                requests += 1
+                records = [mapping.account_from_user(u) for u in whole.get("users", [])]
+                accounts = [a for a in records if a.external_id in changed]
+                changed -= {a.external_id for a in accounts}  # a user the page no longer holds: looked up
             position.next_page(body.get("nextPageToken"))
             return ChangeSet(
                 cursor=self._hand_over(position),
-                accounts=[] if establishing else changed,
+                accounts=[] if establishing else accounts,
+                account_ids=set() if establishing else changed,
                 more=True,
+                requests=requests,
                 refresh_account_grants=False,
             )
         body = await self.client.call(
@@ -315,6 +325,11 @@ class GoogleConnector:
 
 
 _LIVE = "live:"
+#: the partial response the changes listing asks for: enough to tell which users changed
+DIGEST_FIELDS = "nextPageToken,users(id,etag)"
+#: more changed users than this on one page of the changes listing: the page is read whole (one
+#: request) rather than each of them (one request each)
+READ_PAGE_WHOLE_ABOVE = 20
 
 
 def _digest(value: str) -> str:

@@ -24,6 +24,7 @@ from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
 from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google.connector import READ_PAGE_WHOLE_ABOVE
 from tests.connectors.helpers import drain, drain_changes, run
 
 
@@ -148,14 +149,39 @@ def test_changes_since_diffs_the_listing(google, org: SyntheticOrg) -> None:
         state.remove_member(group, uid)
         changes = await drain_changes(c, start.cursor)
         again = await drain_changes(c, changes.cursor)
-        return changes, again
+        return changes, again, await c.find_account(external_id=uid)
 
-    changes, again = run(connect(google), body)
-    assert [a.external_id for a in changes.accounts] == [uid] and changes.accounts[
-        0
-    ].status is AccountStatus.SUSPENDED
+    changes, again, looked_up = run(connect(google), body)
+    # one changed user: named, for the runner to read whole (the listing carried ids and etags only)
+    assert changes.account_ids == {uid} and not changes.accounts
+    assert looked_up is not None and looked_up.status is AccountStatus.SUSPENDED
     assert changes.entitlement_ids == {group}
-    assert not again.accounts and not again.entitlement_ids
+    assert not again.accounts and not again.account_ids and not again.entitlement_ids
+
+
+def test_changes_listing_reads_ids_and_etags_and_a_much_changed_page_whole(google, org: SyntheticOrg) -> None:
+    """The diff listing asks for a partial response (``fields``); a page where more than
+    READ_PAGE_WHOLE_ABOVE users changed is read again whole in one request instead of user by user."""
+    state = google.providers["google"].server.app.app.state.google
+    listed = sorted(state.users.values(), key=lambda u: u.body["primaryEmail"])
+    first_page = [u.id for u in listed if not u.body["suspended"]][:40]
+    control = google.providers["google"].control
+
+    async def body(c: GoogleConnector) -> Any:
+        start = await drain_changes(c, None)
+        for uid in first_page[: READ_PAGE_WHOLE_ABOVE + 5]:
+            state.patch_user(uid, {"suspended": True})
+        control.trace = []
+        return await c.changes_since(start.cursor)
+
+    page = run(connect(google, page_size=50), body)
+    queries = [q for _, path, q, _ in control.trace or [] if path.endswith("/users")]
+    control.trace = None
+    assert len(queries) == 2, queries
+    assert "fields=nextPageToken%2Cusers%28id%2Cetag%29" in queries[0] and "fields" not in queries[1]
+    assert page.requests == 2 and not page.account_ids
+    assert sorted(a.external_id for a in page.accounts) == sorted(first_page[: READ_PAGE_WHOLE_ABOVE + 5])
+    assert all(a.status is AccountStatus.SUSPENDED for a in page.accounts)
 
 
 def test_changes_cursor_is_a_handle_between_pages_and_whole_on_the_last(google, org: SyntheticOrg) -> None:
@@ -226,10 +252,11 @@ def test_changes_since_pages_one_call_at_a_time_and_confirms_removals(google, or
     sets, failures, lookups = run(connect(google, page_size=50), body)
     users, groups = len(org.google.accounts), len(org.google.groups)
     assert failures == 1 and len(sets) >= users // 50 + 1 and all(s.requests == 1 for s in sets)
-    assert [a.external_id for s in sets for a in s.accounts] == [changed_uid]
+    assert [uid for s in sets[:-1] for uid in s.account_ids] == [changed_uid]  # on its own page
     assert {e for s in sets for e in s.entitlement_ids} == {group.id}
-    assert not any(s.account_ids or s.removed_account_ids for s in sets[:-1])  # removals on the last page
-    # the deleted user, and the one the shifted listing skipped, are named; the live lookup tells them apart
+    assert not any(s.accounts or s.removed_account_ids for s in sets)
+    # the deleted user, and the one the shifted listing skipped, are named on the last page; the
+    # live lookup tells them apart
     assert len(lookups) == 2 and lookups[deleted_uid] is None
     assert all(record is not None for uid, record in lookups.items() if uid != deleted_uid)
     # short digests, not etags: a cursor of a few dozen bytes per user and group
