@@ -19,10 +19,10 @@ async def for_each(items: Sequence[T], worker: Callable[[T], Awaitable[None]], c
         for item in iterator:
             await worker(item)
 
-    await _gather_all([drain() for _ in range(max(1, min(concurrency, len(items))))])
+    await gather_all([drain() for _ in range(max(1, min(concurrency, len(items))))])
 
 
-async def _gather_all(awaitables: Sequence[Awaitable[Any]]) -> None:
+async def gather_all(awaitables: Sequence[Awaitable[Any]]) -> None:
     """Run all; if any fails, cancel the rest and raise the first failure."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     if not tasks:

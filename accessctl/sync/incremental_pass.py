@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from accessctl.sync import writer
 from accessctl.sync.checkpoints import CHANGES_STREAM, save_checkpoint
 from accessctl.sync.clock import now
-from accessctl.sync.concurrency import for_each
+from accessctl.sync.concurrency import for_each, gather_all
 from accessctl.sync.inherited import InheritedVia, derive_inherited, plan_derivation, relist_first
 from accessctl.sync.provider_pass import IncompleteRun, ProviderPass
 from accessctl.sync.reads import DETAILS_FAILED, list_grants, list_mfa, lookup_details
@@ -29,19 +29,24 @@ async def run_incremental_pass(sync: ProviderPass, changes: dict[str, Any]) -> N
     """From the change cursor in ``changes`` to the end of the feed; saves the new cursor last."""
     sync.progress.phase(sync.provider, "changes")
     cursor = changes.get("cursor")
-    await _incremental_entitlements(sync)
-    await sync.refresh_id_maps()
     changed_accounts: set[str] = set()
     changed_entitlements: set[str] = set()
     refresh_account_grants = True
-    while True:
-        change_set: ChangeSet = await sync.call("changes", sync.connector.changes_since, cursor)
-        cursor = change_set.cursor
-        changed_accounts |= await _apply_account_changes(sync, change_set)
-        changed_entitlements |= change_set.entitlement_ids
-        refresh_account_grants = refresh_account_grants and change_set.refresh_account_grants
-        if not change_set.more:
-            break
+
+    async def follow_the_feed() -> None:
+        nonlocal cursor, changed_accounts, changed_entitlements, refresh_account_grants
+        while True:
+            change_set: ChangeSet = await sync.call("changes", sync.connector.changes_since, cursor)
+            cursor = change_set.cursor
+            changed_accounts |= await _apply_account_changes(sync, change_set)
+            changed_entitlements |= change_set.entitlement_ids
+            refresh_account_grants = refresh_account_grants and change_set.refresh_account_grants
+            if not change_set.more:
+                return
+
+    # accounts and entitlements are written apart: the feed and the listing of new entitlements
+    # overlap; grants, which need both, are refreshed once both are done
+    await gather_all([_incremental_entitlements(sync), follow_the_feed()])
     await sync.refresh_id_maps()
     if refresh_account_grants:
         await _refresh_account_grants(sync, sorted(changed_accounts))
@@ -62,6 +67,7 @@ async def _incremental_entitlements(sync: ProviderPass) -> None:
             sync.started_at,
             privileged_groups=sync.options.privileged_groups,
             privileged_apps=sync.options.privileged_apps,
+            changes_only=True,
         )
         cursor = page.next_cursor
         if cursor is None:

@@ -159,50 +159,93 @@ def derive_inherited(
     sources = _sources(entitlement, groups, inherited_via)
     if sources is None:
         return None
-    via_of = {ent_id: external_id for external_id, ent_id in sources.items()}
-    expected: dict[int, set[str]] = {}
-    for chunk in chunks(sorted(via_of)):
-        query = sa.select(writer.GRANTS.c.account_id, writer.GRANTS.c.entitlement_id).where(
-            writer.GRANTS.c.entitlement_id.in_(chunk), writer.GRANTS.c.ended_at.is_(None)
+    # the set work is SQL's: only what differs comes back (an all-staff group holds the whole org)
+    grants, entitlements = writer.GRANTS, writer.ENTITLEMENTS
+    source = grants.alias("source")
+    source_group = entitlements.alias("source_group")
+    held = grants.alias("held")
+    source_ids = sorted(sources.values())
+    passing = [source.c.entitlement_id.in_(source_ids), source.c.ended_at.is_(None)]
+    if inherited_via == "members":
+        passing.append(source.c.inherited.is_(False))
+
+    def vias_of(account_ids: list[int]) -> dict[int, str]:
+        """Each account's first source (by external id), among those passing the entitlement on."""
+        found: dict[int, str] = {}
+        for chunk in chunks(account_ids):
+            query = (
+                sa.select(source.c.account_id, sa.func.min(source_group.c.external_id))
+                .select_from(source.join(source_group, source_group.c.id == source.c.entitlement_id))
+                .where(*passing, source.c.account_id.in_(chunk))
+                .group_by(source.c.account_id)
+            )
+            found.update({account_id: via for account_id, via in conn.execute(query)})
+        return found
+
+    missing = (
+        sa.select(source.c.account_id)
+        .distinct()
+        .where(
+            *passing,
+            ~sa.exists().where(
+                held.c.entitlement_id == entitlement.id,
+                held.c.account_id == source.c.account_id,
+                held.c.ended_at.is_(None),
+            ),
         )
-        if inherited_via == "members":
-            query = query.where(writer.GRANTS.c.inherited.is_(False))
-        for account_id, source_id in conn.execute(query):
-            expected.setdefault(account_id, set()).add(via_of[source_id])
-    grants = writer.GRANTS
-    current = conn.execute(
-        sa.select(grants.c.id, grants.c.account_id, grants.c.inherited, grants.c.via).where(
-            grants.c.entitlement_id == entitlement.id, grants.c.ended_at.is_(None)
+    )
+    additions = vias_of(list(conn.execute(missing).scalars()))
+    writer.write_grants(
+        conn,
+        writer.GrantBatch(
+            [
+                {
+                    "account_id": account_id,
+                    "entitlement_id": entitlement.id,
+                    "inherited": True,
+                    "via": via,
+                    "first_seen_at": seen_at,
+                    "last_seen_at": seen_at,
+                    "ended_at": None,
+                    "ended_by": None,
+                    "ended_reason": None,
+                }
+                for account_id, via in sorted(additions.items())
+            ]
+        ),
+        seen_at,
+    )
+    # inherited grants whose via no longer passes it on to them: through another source, or gone
+    stale = conn.execute(
+        sa.select(grants.c.id, grants.c.account_id).where(
+            grants.c.entitlement_id == entitlement.id,
+            grants.c.inherited.is_(True),
+            grants.c.ended_at.is_(None),
+            ~sa.exists()
+            .select_from(source.join(source_group, source_group.c.id == source.c.entitlement_id))
+            .where(
+                *passing,
+                source.c.account_id == grants.c.account_id,
+                source_group.c.external_id == grants.c.via,
+            ),
         )
     ).all()
-    held = {row.account_id: row for row in current}
-    result = Derived()
-    additions = [
-        {
-            "account_id": account_id,
-            "entitlement_id": entitlement.id,
-            "inherited": True,
-            "via": min(vias),
-            "first_seen_at": seen_at,
-            "last_seen_at": seen_at,
-            "ended_at": None,
-            "ended_by": None,
-            "ended_reason": None,
-        }
-        for account_id, vias in sorted(expected.items())
-        if account_id not in held
-    ]
-    writer.write_grants(conn, writer.GrantBatch(additions), seen_at)
-    result.added = len(additions)
-    inherited_rows = [row for row in current if row.inherited]
-    gone = [row.id for row in inherited_rows if row.account_id not in expected]
-    result.ended = writer.end_grants(conn, gone, ended_at=ended_at, reason=reason)
-    for row in inherited_rows:
-        vias = expected.get(row.account_id)
-        if vias and row.via not in vias:
-            conn.execute(writer.GRANTS.update().where(writer.GRANTS.c.id == row.id).values(via=min(vias)))
-            result.rerouted += 1
-    return result
+    rerouted = vias_of([row.account_id for row in stale])
+    if rerouted:
+        conn.execute(
+            grants.update().where(grants.c.id == sa.bindparam("b_id")).values(via=sa.bindparam("b_via")),
+            [
+                {"b_id": row.id, "b_via": rerouted[row.account_id]}
+                for row in stale
+                if row.account_id in rerouted
+            ],
+        )
+    gone = [row.id for row in stale if row.account_id not in rerouted]
+    return Derived(
+        added=len(additions),
+        ended=writer.end_grants(conn, gone, ended_at=ended_at, reason=reason),
+        rerouted=len(rerouted),
+    )
 
 
 def via_dependents(conn: Connection, provider: str, external_ids: set[str]) -> set[str]:

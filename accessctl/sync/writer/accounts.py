@@ -149,29 +149,43 @@ def resolve_managers(conn: Connection, provider: str, managers: dict[str, str]) 
 
 
 def write_mfa(conn: Connection, provider: str, records: Sequence[MfaRecord], checked_at: datetime) -> int:
-    """Set MFA state on known accounts; returns how many accounts it updated."""
+    """Set MFA state on known accounts, all stamped as checked at ``checked_at``; returns how many
+    accounts' state or methods changed.  Only those rows are rewritten: the rest get the stamp in a
+    few set-based statements (a bulk report lists everyone every time, and most do not change)."""
     if not records:
         return 0
-    stmt = (
-        ACCOUNTS.update()
-        .where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id == sa.bindparam("b_external_id"))
-        .values(
-            mfa_state=sa.bindparam("b_state"),
-            mfa_methods=sa.bindparam("b_methods", type_=sa.JSON),
-            mfa_checked_at=sa.bindparam("b_checked_at", type_=sa.DateTime(timezone=True)),
+    latest = {r.account_external_id: (str(r.state), sorted(r.methods)) for r in records}
+    stored: dict[str, tuple[str, list[str]]] = {}
+    for chunk in chunks(list(latest)):
+        query = sa.select(ACCOUNTS.c.external_id, ACCOUNTS.c.mfa_state, ACCOUNTS.c.mfa_methods).where(
+            ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk)
         )
-    )
-    params = [
-        {
-            "b_external_id": r.account_external_id,
-            "b_state": str(r.state),
-            "b_methods": sorted(r.methods),
-            "b_checked_at": checked_at,
-        }
-        for r in records
+        for external_id, state, methods in conn.execute(query):
+            stored[external_id] = (state, sorted(methods or []))
+    changed = [
+        {"b_external_id": external_id, "b_state": state, "b_methods": methods, "b_checked_at": checked_at}
+        for external_id, (state, methods) in latest.items()
+        if external_id in stored and stored[external_id] != (state, methods)
     ]
-    result = conn.execute(stmt, params)
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(records)
+    if changed:
+        conn.execute(
+            ACCOUNTS.update()
+            .where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id == sa.bindparam("b_external_id"))
+            .values(
+                mfa_state=sa.bindparam("b_state"),
+                mfa_methods=sa.bindparam("b_methods", type_=sa.JSON),
+                mfa_checked_at=sa.bindparam("b_checked_at", type_=sa.DateTime(timezone=True)),
+            ),
+            changed,
+        )
+    unchanged = sorted(stored.keys() - {row["b_external_id"] for row in changed})
+    for chunk in chunks(unchanged):
+        conn.execute(
+            ACCOUNTS.update()
+            .where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk))
+            .values(mfa_checked_at=checked_at)
+        )
+    return len(changed)
 
 
 def account_id_map(conn: Connection, provider: str) -> dict[str, int]:

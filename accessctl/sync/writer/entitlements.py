@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from accessctl.store.upsert import bulk_upsert
 from accessctl.sync.patterns import PatternSet
-from accessctl.sync.writer.common import ENTITLEMENTS, chunks
+from accessctl.sync.writer.common import ENTITLEMENTS, chunks, comparable
 from accessctl.sync.writer.counts import Counts, count_changes
 from connectors.base import EntitlementKind, EntitlementRecord
 
@@ -33,7 +33,10 @@ def write_entitlements(
     *,
     privileged_groups: PatternSet,
     privileged_apps: PatternSet,
+    changes_only: bool = False,
 ) -> Counts:
+    """Upsert a page of entitlements, all marked seen at ``seen_at`` (a full pass sweeps what it did
+    not see) or, ``changes_only``, just those new, changed or ended before (an incremental pass)."""
     if not records:
         return Counts()
     rows = {
@@ -67,6 +70,16 @@ def write_entitlements(
         for found in conn.execute(query).mappings():
             existing[(found["kind"], found["external_id"])] = found
     counts = count_changes(rows, existing, _ENTITLEMENT_FIELDS)
+    if changes_only:
+        rows = {
+            key: row
+            for key, row in rows.items()
+            if key not in existing
+            or existing[key]["ended_at"] is not None
+            or comparable(existing[key], _ENTITLEMENT_FIELDS) != comparable(row, _ENTITLEMENT_FIELDS)
+        }
+        if not rows:
+            return counts
     bulk_upsert(
         conn,
         ENTITLEMENTS,
