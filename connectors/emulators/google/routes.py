@@ -231,25 +231,21 @@ class GoogleRoutes:
         q = request.query_params
         state = self.state
         with state.lock:
-            show_deleted = q.get("showDeleted", "false") == "true"
-            users = [u for u in state.users.values() if _user_matches(u.body, q.get("query"))]
-            if show_deleted:
-                users = []
-            if q.get("orderBy") in ("email", None):
-                users.sort(key=lambda u: u.body["primaryEmail"])
-            elif q.get("orderBy") == "givenName":
-                users.sort(key=lambda u: u.body["name"]["givenName"])
+            ids = state.user_ids_in_order(q.get("orderBy") or "email")
+            if q.get("query"):
+                ids = [i for i in ids if _user_matches(state.users[i].body, q.get("query"))]
+            if q.get("showDeleted", "false") == "true":
+                ids = []
             if q.get("sortOrder", "ASCENDING").upper() == "DESCENDING":
-                users.reverse()
+                ids = ids[::-1]
             limit = _max_results(request, 100, 500)
             offset = _offset(q.get("pageToken"))
-            page = users[offset : offset + limit]
             body: dict[str, Any] = {
                 "kind": "admin#directory#users",
                 "etag": '"users"',
-                "users": [u.body for u in page],
+                "users": [state.users[i].body for i in ids[offset : offset + limit]],
             }
-            if offset + limit < len(users):
+            if offset + limit < len(ids):
                 body["nextPageToken"] = _page_token(offset + limit)
             return ok(body)
 
@@ -293,13 +289,13 @@ class GoogleRoutes:
         q = request.query_params
         state = self.state
         with state.lock:
+            ordered = [state.groups[gid] for gid in state.group_ids_in_order()]
             if q.get("userKey"):
                 user = state.user(q["userKey"])
-                groups = [g for g in state.groups.values() if user.id in g.members]
+                groups = [g for g in ordered if user.id in g.members]
             else:
                 self._check_customer(request)
-                groups = list(state.groups.values())
-            groups.sort(key=lambda g: g.body["email"])
+                groups = ordered
             limit = _max_results(request, 200, 200)
             offset = _offset(q.get("pageToken"))
             body: dict[str, Any] = {

@@ -96,6 +96,10 @@ class GoogleState:
         self.group_by_email: dict[str, str] = {}
         self.role_assignments: dict[str, dict[str, Any]] = {}
         self.roles: dict[str, str] = {}
+        #: bumped by every user edit: the users listing's sorted order is kept until it moves
+        self.user_edits = 0
+        self._user_order: dict[str, tuple[tuple[int, int], list[str]]] = {}
+        self._group_order: tuple[int, list[str]] | None = None
         self._load(directory)
 
     def _etag(self, body: dict[str, Any]) -> str:
@@ -296,6 +300,31 @@ class GoogleState:
             "delivery_settings": "ALL_MAIL",
         }
 
+    def user_ids_in_order(self, order_by: str) -> list[str]:
+        """Every user's id, sorted by ``primaryEmail`` or ``givenName`` (cached until users change:
+        a domain of 100,000 users is listed 200 pages at a time, as Google serves it, not re-sorted
+        for every page)."""
+        with self.lock:
+            stamp = (self.user_edits, len(self.users))
+            cached = self._user_order.get(order_by)
+            if cached is None or cached[0] != stamp:
+                if order_by == "givenName":
+                    ordered = sorted(self.users.values(), key=lambda u: u.body["name"]["givenName"])
+                else:
+                    ordered = sorted(self.users.values(), key=lambda u: u.body["primaryEmail"])
+                cached = (stamp, [u.id for u in ordered])
+                self._user_order[order_by] = cached
+            return cached[1]
+
+    def group_ids_in_order(self) -> list[str]:
+        """Every group's id by email (group emails do not change: cached until a group comes or goes)."""
+        with self.lock:
+            cached = self._group_order
+            if cached is None or cached[0] != len(self.groups):
+                ordered = sorted(self.groups.values(), key=lambda g: g.body["email"])
+                cached = self._group_order = (len(self.groups), [g.id for g in ordered])
+            return cached[1]
+
     # -- changes -------------------------------------------------------------------------------
 
     def patch_user(self, key: str, changes: dict[str, Any]) -> User:
@@ -327,6 +356,7 @@ class GoogleState:
                 changes = {**changes, "name": name}
             user.body.update(changes)
             user.body["etag"] = self._etag(user.body)
+            self.user_edits += 1
             return user
 
     def sign_out(self, key: str) -> None:
