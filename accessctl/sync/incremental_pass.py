@@ -9,6 +9,7 @@ change cursor moves only when all of that succeeded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,14 +36,21 @@ async def run_incremental_pass(sync: ProviderPass, changes: dict[str, Any]) -> N
 
     async def follow_the_feed() -> None:
         nonlocal cursor, changed_accounts, changed_entitlements, refresh_account_grants
+        # accounts the feed names without their record are looked up once it ends, all at once:
+        # looking them up page by page would hold the next page back
+        to_look_up: set[str] = set()
         while True:
             change_set: ChangeSet = await sync.call("changes", sync.connector.changes_since, cursor)
             cursor = change_set.cursor
-            changed_accounts |= await _apply_account_changes(sync, change_set)
+            to_look_up |= change_set.account_ids - change_set.removed_account_ids
+            to_look_up -= {r.external_id for r in change_set.accounts}
+            changed_accounts |= await _apply_account_changes(sync, replace(change_set, account_ids=set()))
             changed_entitlements |= change_set.entitlement_ids
             refresh_account_grants = refresh_account_grants and change_set.refresh_account_grants
             if not change_set.more:
-                return
+                break
+        looked_up = ChangeSet(cursor=change_set.cursor, account_ids=to_look_up)
+        changed_accounts |= await _apply_account_changes(sync, looked_up)
 
     # accounts and entitlements are written apart: the feed and the listing of new entitlements
     # overlap; grants, which need both, are refreshed once both are done
@@ -50,8 +58,18 @@ async def run_incremental_pass(sync: ProviderPass, changes: dict[str, Any]) -> N
     await sync.refresh_id_maps()
     if refresh_account_grants:
         await _refresh_account_grants(sync, sorted(changed_accounts))
-    await _refresh_entitlements_and_dependents(sync, changed_entitlements)
-    await _refresh_mfa(sync, changed_accounts)
+    if sync.connector.mfa_source == "bulk":
+        # one report read page after page: it overlaps the grant refresh at the cost of one
+        # request in flight beside it (per-account lookups would double the concurrency)
+        await gather_all(
+            [
+                _refresh_entitlements_and_dependents(sync, changed_entitlements),
+                _refresh_mfa(sync, changed_accounts),
+            ]
+        )
+    else:
+        await _refresh_entitlements_and_dependents(sync, changed_entitlements)
+        await _refresh_mfa(sync, changed_accounts)
     await sync.store.run(save_checkpoint, sync.provider, CHANGES_STREAM, {"cursor": cursor})
 
 

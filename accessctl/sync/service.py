@@ -69,7 +69,7 @@ def run_sync(
     roster = None
     if settings.hr.roster_file is not None:
         with engine.begin() as conn:
-            roster = import_roster(conn, settings.hr.roster_file, actor=actor)
+            roster = import_roster(conn, settings.hr.roster_file, actor=actor, skip_unchanged=True)
     connectors = [build_connector(settings, name) for name in names]
 
     async def run_all() -> list[ProviderResult]:

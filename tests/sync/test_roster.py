@@ -68,3 +68,23 @@ def test_bad_rows_are_named_and_change_nothing(
         import_roster(conn, path, actor="test")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Person.__table__)).scalar() == 0
+
+
+def test_a_sync_skips_a_roster_whose_bytes_were_imported_last(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, "E1,ann@example.com,Ann,Lee,Eng,CTO,,employee,active,2020-01-01,,Remote")
+    with engine.begin() as conn:
+        assert import_roster(conn, path, actor="test", skip_unchanged=True).added == 1
+    people = Person.__table__
+    with engine.begin() as conn:  # someone edits the store: a skipped import leaves it be
+        conn.execute(people.update().values(title="Chief Technology Officer"))
+        again = import_roster(conn, path, actor="test", skip_unchanged=True)
+        assert (again.people, again.added, again.changed) == (1, 0, 0)
+        assert conn.execute(sa.select(people.c.title)).scalar_one() == "Chief Technology Officer"
+        # an explicit import (hr import) reads the file whatever it was
+        forced = import_roster(conn, path, actor="test")
+        assert (forced.added, forced.changed) == (0, 1)
+    path = write(tmp_path, "E1,ann@example.com,Ann,Lee,Eng,CEO,,employee,active,2020-01-01,,Remote")
+    with engine.begin() as conn:
+        changed = import_roster(conn, path, actor="test", skip_unchanged=True)
+        assert (changed.added, changed.changed) == (0, 1)
+        assert conn.execute(sa.select(people.c.title)).scalar_one() == "CEO"
