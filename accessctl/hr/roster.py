@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,12 +63,20 @@ def _date(value: str, where: str) -> date | None:
         raise RosterError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def parse_roster(path: Path) -> list[dict[str, Any]]:
+def read_roster(path: Path) -> bytes:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        return path.read_bytes()
     except OSError as exc:
         raise RosterError(f"{path}: cannot read: {exc.strerror}") from None
-    with handle:
+
+
+def parse_roster(path: Path, data: bytes | None = None) -> list[dict[str, Any]]:
+    """The roster's people, checked whole; ``data``: the file's bytes when already read."""
+    try:
+        text = (read_roster(path) if data is None else data).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RosterError(f"{path}: not UTF-8 text") from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
@@ -112,11 +121,13 @@ def import_roster(conn: Connection, path: Path, *, actor: str, skip_unchanged: b
 
     ``skip_unchanged``: when the last import (by any path) was of a file with exactly these bytes,
     there is nothing to compare or write (a sync imports its roster on every run)."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    last = load_checkpoint(conn, *LAST_IMPORT)
-    if skip_unchanged and last is not None and last.get("sha256") == digest:
-        return RosterImport(int(last["people"]), 0, 0)
-    rows = parse_roster(path)
+    data = read_roster(path)
+    digest = hashlib.sha256(data).hexdigest()
+    if skip_unchanged:
+        last = load_checkpoint(conn, *LAST_IMPORT)
+        if last is not None and last.get("sha256") == digest:
+            return RosterImport(int(last["people"]), 0, 0)
+    rows = parse_roster(path, data)
     compared = (
         "email",
         "first_name",

@@ -118,7 +118,9 @@ class Entitlement(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=320)
     #: the groups it is held through directly (nested in it, assigned to it), as its last complete
     #: listing reported them; None until one did (then its inherited grants are re-listed, not derived)
-    held_through: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    held_through: list[str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     first_seen_at: datetime | None = _ts()
     last_seen_at: datetime | None = _ts()
     ended_at: datetime | None = _ts()

@@ -132,7 +132,7 @@ async def _refresh_account_grants(sync: ProviderPass, external_ids: Sequence[str
                 return
             reason = f"no longer held (incremental sync run {sync.run_id})"
             ended = writer.end_unseen_grants(
-                conn, seen_at=sync.started_at, ended_at=now(), reason=reason, account_id=account_id
+                conn, seen_at=sync.started_at, ended_at=now(), reason=reason, account_ids=[account_id]
             )
             sync.audit_ended(conn, writer.Ended(grants=ended), reason)
 
@@ -144,7 +144,7 @@ async def _refresh_account_grants(sync: ProviderPass, external_ids: Sequence[str
 async def _refresh_entitlements_and_dependents(sync: ProviderPass, changed: set[str]) -> None:
     """List the changed entitlements again, then bring what is held through them up to date:
     derived from the store where it can say, listed again where it cannot."""
-    inherited_via = getattr(sync.connector, "inherited_via", None)
+    inherited_via = sync.connector.inherited_via
     relisted = await sync.store.run(relist_first, sync.provider, changed, inherited_via)
     await _refresh_entitlement_grants(sync, relisted)
     plan = await sync.store.run(plan_derivation, sync.provider, changed, relisted, inherited_via)
@@ -164,13 +164,13 @@ def _derive_all(
     reason = f"no longer held through a group (incremental sync run {sync.run_id})"
     ended: list[int] = []
     for position, entitlement in enumerate(ordered):
-        derived = derive_inherited(
+        ended_here = derive_inherited(
             conn, entitlement, groups, inherited_via, seen_at=sync.started_at, ended_at=now(), reason=reason
         )
-        if derived is None:
+        if ended_here is None:
             sync.audit_ended(conn, writer.Ended(grants=ended), reason)
             return ordered[position:]
-        ended += derived.ended
+        ended += ended_here
     sync.audit_ended(conn, writer.Ended(grants=ended), reason)
     return []
 

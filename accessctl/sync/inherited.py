@@ -36,15 +36,6 @@ class RefreshPlan:
     derive: list[HeldEntitlement] = field(default_factory=list)
 
 
-@dataclass
-class Derived:
-    """What deriving one entitlement's inherited grants did to the store."""
-
-    added: int = 0
-    ended: list[int] = field(default_factory=list)
-    rerouted: int = 0
-
-
 def relist_first(conn: Connection, provider: str, changed: set[str], inherited_via: InheritedVia) -> set[str]:
     """The changed groups, and what holds one of them by some live grant's ``via`` while no complete
     listing has recorded what it is held through (a store filled before ``held_through`` existed):
@@ -52,7 +43,15 @@ def relist_first(conn: Connection, provider: str, changed: set[str], inherited_v
     (``inherited_via`` None) leaves nothing to find that way."""
     if not changed or inherited_via is None:
         return set(changed)
-    unrecorded = {e.external_id for e in writer.live_entitlements(conn, provider) if e.held_through is None}
+    unrecorded = set(
+        conn.execute(
+            sa.select(writer.ENTITLEMENTS.c.external_id).where(
+                writer.ENTITLEMENTS.c.provider == provider,
+                writer.ENTITLEMENTS.c.ended_at.is_(None),
+                writer.ENTITLEMENTS.c.held_through.is_(None),
+            )
+        ).scalars()
+    )
     return set(changed) | (via_dependents(conn, provider, changed) & unrecorded if unrecorded else set())
 
 
@@ -151,11 +150,11 @@ def derive_inherited(
     seen_at: datetime,
     ended_at: datetime,
     reason: str,
-) -> Derived | None:
+) -> list[int] | None:
     """Make the entitlement's live inherited grants what its sources now hold: add the missing ones,
-    end those no source holds any more, and re-point a ``via`` that no longer leads to the holder.
-    A direct grant stays direct.  None, changing nothing, when the store cannot say what it is held
-    through (a group it holds changed under it since the plan)."""
+    end those no source holds any more (their ids are returned), and re-point a ``via`` that no
+    longer leads to the holder.  A direct grant stays direct.  None, changing nothing, when the
+    store cannot say what it is held through (a group it holds changed under it since the plan)."""
     sources = _sources(entitlement, groups, inherited_via)
     if sources is None:
         return None
@@ -195,26 +194,11 @@ def derive_inherited(
         )
     )
     additions = vias_of(list(conn.execute(missing).scalars()))
-    writer.write_grants(
-        conn,
-        writer.GrantBatch(
-            [
-                {
-                    "account_id": account_id,
-                    "entitlement_id": entitlement.id,
-                    "inherited": True,
-                    "via": via,
-                    "first_seen_at": seen_at,
-                    "last_seen_at": seen_at,
-                    "ended_at": None,
-                    "ended_by": None,
-                    "ended_reason": None,
-                }
-                for account_id, via in sorted(additions.items())
-            ]
-        ),
-        seen_at,
-    )
+    rows = [
+        writer.grant_row(account_id, entitlement.id, inherited=True, via=via, seen_at=seen_at)
+        for account_id, via in sorted(additions.items())
+    ]
+    writer.write_grants(conn, writer.GrantBatch(rows), seen_at)
     # inherited grants whose via no longer passes it on to them: through another source, or gone
     stale = conn.execute(
         sa.select(grants.c.id, grants.c.account_id).where(
@@ -241,11 +225,7 @@ def derive_inherited(
             ],
         )
     gone = [row.id for row in stale if row.account_id not in rerouted]
-    return Derived(
-        added=len(additions),
-        ended=writer.end_grants(conn, gone, ended_at=ended_at, reason=reason),
-        rerouted=len(rerouted),
-    )
+    return writer.end_grants(conn, gone, ended_at=ended_at, reason=reason)
 
 
 def via_dependents(conn: Connection, provider: str, external_ids: set[str]) -> set[str]:

@@ -160,7 +160,8 @@ def _write_details(conn: Connection, sync: ProviderPass, details: list[AccountDe
     batch = writer.resolve_grants(grants, sync.account_ids, sync.entitlement_ids, sync.started_at)
     sync.unmatched_grants += batch.unmatched
     writer.write_grants(conn, batch, sync.started_at)
-    kinds = sorted({str(g.entitlement_kind) for g in grants}) or [str(EntitlementKind.ROLE)]
+    # the lookups read these kinds whole (Okta: admin roles), so only their grants are swept
+    kinds = {str(g.entitlement_kind) for g in grants} or {str(EntitlementKind.ROLE)}
     reason = f"no longer held (sync run {sync.run_id})"
     complete = [sync.account_ids.get(d.account_external_id) for d in details if d.complete]
     ended = writer.end_unseen_grants(
@@ -169,6 +170,6 @@ def _write_details(conn: Connection, sync: ProviderPass, details: list[AccountDe
         ended_at=now(),
         reason=reason,
         account_ids=[i for i in complete if i is not None],
-        kinds=kinds,
+        entitlement_ids=[i for (kind, _), i in sync.entitlement_ids.items() if kind in kinds],
     )
     sync.audit_ended(conn, writer.Ended(grants=ended), reason)

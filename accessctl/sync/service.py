@@ -106,15 +106,15 @@ def _correlate(
         "protected": sorted(settings.lifecycle.protected_accounts),
     }
     everything = (
-        load_checkpoint(conn, CORRELATION[0], CORRELATION[1]) != patterns
-        or any(r.mode == "full" or r.resumed for r in results)
+        load_checkpoint(conn, *CORRELATION) != patterns
+        or any(r.mode == "full" for r in results)  # resumed runs are full passes too
         or (roster is not None and (roster.added or roster.changed))
     )
     report = correlate(
         conn,
-        shared_patterns=PatternSet(settings.sync.shared_account_patterns),
-        protected_patterns=PatternSet(settings.lifecycle.protected_accounts),
+        shared_patterns=PatternSet(patterns["shared"]),
+        protected_patterns=PatternSet(patterns["protected"]),
         seen_since=None if everything else started,
     )
-    save_checkpoint(conn, CORRELATION[0], CORRELATION[1], patterns)
+    save_checkpoint(conn, *CORRELATION, patterns)
     return report

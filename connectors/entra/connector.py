@@ -118,7 +118,7 @@ class EntraConnector:
             state["url"] = body.get("@odata.nextLink")
         if state["url"] is None:
             if not state["groups"]:
-                return Page(items, None, held_through=sorted(set(state["through"])))
+                return Page(items, None, held_through=state["through"])
             state["via"] = state["groups"].pop(0)
         return Page(items, json.dumps(state))
 

@@ -133,7 +133,7 @@ class GoogleConnector:
         state["token"] = body.get("nextPageToken")
         if state["token"] is None:
             if not state["groups"]:
-                return Page(items, None, held_through=sorted(set(state["through"])))
+                return Page(items, None, held_through=state["through"])
             state["via"] = state["groups"].pop(0)
         return Page(items, json.dumps(state))
 
@@ -162,16 +162,16 @@ class GoogleConnector:
         Users the previous listing had and this one did not are reported on the last page, in
         ``account_ids``: a user renamed while the listing was under way can be missed by it, so
         the runner's live lookup (find_account) decides whether each is really gone.  None starts
-        the baseline for 'now' (nothing reported on its first page); pages of a pass without a
-        baseline report everything on them as changed.
+        the baseline for 'now'; pages of a pass without a baseline report nothing (they only record
+        the listing, which becomes the next pass's baseline).
 
         Between the pages of one pass the cursor is a handle on the diff held in memory (writing out
         every digest with every page would cost the org's size per page); the last page's cursor,
         the one a caller keeps, is the whole diff as JSON.
         """
-        establishing = cursor is None
         position = self._position(cursor)
         if position.phase == "users":
+            baseline = position.prev_users is not None
             # ids and etags only (a partial response): what changed is read whole, by the page
             # when much of it changed, else one user at a time (account_ids: the runner looks them up)
             body = await self._users_page(position.token, fields=DIGEST_FIELDS)
@@ -180,7 +180,9 @@ class GoogleConnector:
             changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
             accounts: list[AccountRecord] = []
             requests = 1
-            if changed and not establishing and len(changed) > READ_PAGE_WHOLE_ABOVE:
+            if not baseline:
+                changed = set()  # recorded (see_user), not reported: nothing to compare with
+            if len(changed) > READ_PAGE_WHOLE_ABOVE:
                 whole = await self._users_page(position.token)
                 requests += 1
                 records = [mapping.account_from_user(u) for u in whole.get("users", [])]
@@ -189,8 +191,8 @@ class GoogleConnector:
             position.next_page(body.get("nextPageToken"))
             return ChangeSet(
                 cursor=self._hand_over(position),
-                accounts=[] if establishing else accounts,
-                account_ids=set() if establishing else changed,
+                accounts=accounts,
+                account_ids=changed,
                 more=True,
                 requests=requests,
                 refresh_account_grants=False,
@@ -201,11 +203,14 @@ class GoogleConnector:
             )
         )
         self._spend(cursor)
+        baseline = position.prev_groups is not None
         changed_groups = {
             group["id"]
             for group in body.get("groups", [])
             if position.see_group(group["id"], _digest(str(group.get("directMembersCount", ""))))
         }
+        if not baseline:
+            changed_groups = set()  # recorded (see_group), not reported: nothing to compare with
         following = body.get("nextPageToken")
         missing = position.missing_users() if not following else set()
         position.next_page(following)
@@ -338,7 +343,7 @@ def _digest(value: str) -> str:
 
 
 def _user_digest(user: dict[str, Any]) -> str:
-    return _digest(user.get("etag") or json.dumps(user, sort_keys=True))
+    return _digest(user["etag"])  # the listing asks for ids and etags only; Google always sends etag
 
 
 @dataclass
@@ -346,7 +351,7 @@ class _ListingDiff:
     """Where a listing diff stands; dumped as the changes cursor (compact JSON).
 
     ``prev_*`` are the digests of the previous complete listing not yet seen in this pass (None: no
-    baseline, everything counts as changed); ``seen_*`` the digests seen so far in this pass.
+    baseline, the pass reports nothing); ``seen_*`` the digests seen so far in this pass.
     """
 
     phase: str

@@ -211,6 +211,28 @@ def test_changes_cursor_is_a_handle_between_pages_and_whole_on_the_last(google, 
         run(connect(google, page_size=50), elsewhere)
 
 
+def test_a_baseline_pass_spends_one_request_a_page_and_reports_nothing(google, org: SyntheticOrg) -> None:
+    """A pass without a baseline (from None) only records the listing: no page of it is read whole
+    (more than READ_PAGE_WHOLE_ABOVE users on a page), and none reports a change."""
+    control = google.providers["google"].control
+
+    async def body(c: GoogleConnector) -> list[Any]:
+        control.trace = []
+        change_set = await c.changes_since(None)
+        sets = [change_set]
+        while change_set.more:
+            change_set = await c.changes_since(change_set.cursor)
+            sets.append(change_set)
+        return sets
+
+    sets = run(connect(google, page_size=50), body)
+    listings = [path for _, path, _, _ in control.trace or [] if path.endswith(("/users", "/groups"))]
+    control.trace = None
+    assert len(sets) >= len(org.google.accounts) // 50 + 1
+    assert all(s.requests == 1 for s in sets) and len(listings) == len(sets), listings
+    assert not any(s.accounts or s.account_ids or s.entitlement_ids for s in sets)
+
+
 def test_changes_since_pages_one_call_at_a_time_and_confirms_removals(google, org: SyntheticOrg) -> None:
     state = google.providers["google"].server.app.app.state.google
     by_email = sorted(state.by_email.items())

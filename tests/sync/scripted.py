@@ -29,6 +29,7 @@ from connectors.base import (
 class ScriptedConnector:
     provider: str = "okta"
     mfa_source: str = "per_account"
+    inherited_via: str | None = None
     accounts: dict[str, AccountRecord] = field(default_factory=dict)
     groups: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # group -> [(account, inherited)]
     factors: dict[str, list[str]] = field(default_factory=dict)

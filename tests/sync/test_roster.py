@@ -88,3 +88,15 @@ def test_a_sync_skips_a_roster_whose_bytes_were_imported_last(engine: Engine, tm
         changed = import_roster(conn, path, actor="test", skip_unchanged=True)
         assert (changed.added, changed.changed) == (0, 1)
         assert conn.execute(sa.select(people.c.title)).scalar_one() == "CEO"
+
+
+def test_a_roster_that_cannot_be_read_is_named_and_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    for skip_unchanged in (False, True):
+        with engine.begin() as conn, pytest.raises(RosterError, match=r"missing\.csv: cannot read"):
+            import_roster(conn, tmp_path / "missing.csv", actor="test", skip_unchanged=skip_unchanged)
+    not_utf8 = tmp_path / "latin1.csv"
+    not_utf8.write_bytes(HEADER.encode() + "E1,ren\xe9@example.com\n".encode("latin-1"))
+    with engine.begin() as conn, pytest.raises(RosterError, match="not UTF-8"):
+        import_roster(conn, not_utf8, actor="test")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Person.__table__)).scalar_one() == 0

@@ -22,7 +22,7 @@ from accessctl.sync.writer.common import ACCOUNTS, ENTITLEMENTS, GRANTS, naive_u
 from accessctl.sync.writer.counts import Counts, count_added_since
 from accessctl.sync.writer.ending import Ended, end_accounts, end_grants, end_unseen_grants, sweep
 from accessctl.sync.writer.entitlements import entitlement_id_map, is_privileged, write_entitlements
-from accessctl.sync.writer.grants import GrantBatch, resolve_grants, write_grants
+from accessctl.sync.writer.grants import GrantBatch, grant_row, resolve_grants, write_grants
 from accessctl.sync.writer.held_through import HeldEntitlement, live_entitlements, record_held_through
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "end_grants",
     "end_unseen_grants",
     "entitlement_id_map",
+    "grant_row",
     "is_privileged",
     "live_entitlements",
     "mark_unreported_mfa_unknown",

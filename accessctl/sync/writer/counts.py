@@ -26,21 +26,32 @@ class Counts:
         return self
 
 
+def differing(
+    new: Mapping[Hashable, Mapping[str, Any]],
+    stored: Mapping[Hashable, Mapping[str, Any]],
+    fields: Sequence[str],
+) -> tuple[list[Hashable], list[Hashable]]:
+    """The keys of the ``new`` rows not ``stored`` yet, and of those that differ from the stored row
+    in ``fields`` or revive an ended one."""
+    added: list[Hashable] = []
+    changed: list[Hashable] = []
+    for key, row in new.items():
+        before = stored.get(key)
+        if before is None:
+            added.append(key)
+        elif before["ended_at"] is not None or comparable(before, fields) != comparable(row, fields):
+            changed.append(key)
+    return added, changed
+
+
 def count_changes(
     new: Mapping[Hashable, Mapping[str, Any]],
     stored: Mapping[Hashable, Mapping[str, Any]],
     fields: Sequence[str],
 ) -> Counts:
-    """Of the ``new`` rows (by key), how many are not ``stored`` yet, and how many differ from the
-    stored row in ``fields`` or revive an ended one."""
-    counts = Counts()
-    for key, row in new.items():
-        before = stored.get(key)
-        if before is None:
-            counts.added += 1
-        elif before["ended_at"] is not None or comparable(before, fields) != comparable(row, fields):
-            counts.changed += 1
-    return counts
+    """Of the ``new`` rows (by key), how many are not ``stored`` yet, and how many differ (see differing)."""
+    added, changed = differing(new, stored, fields)
+    return Counts(added=len(added), changed=len(changed))
 
 
 def count_added_since(conn: Connection, table: sa.Table, provider: str, seen_at: datetime) -> int:

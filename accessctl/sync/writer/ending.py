@@ -23,15 +23,6 @@ class Ended:
     entitlements: list[int] = field(default_factory=list)
     grants: list[int] = field(default_factory=list)
 
-    def __iadd__(self, other: Ended) -> Ended:
-        self.accounts += other.accounts
-        self.entitlements += other.entitlements
-        self.grants += other.grants
-        return self
-
-    def __bool__(self) -> bool:
-        return bool(self.accounts or self.entitlements or self.grants)
-
 
 def _ended_ids(conn: Connection, stmt: Any, table: sa.Table) -> list[int]:
     return [row[0] for row in conn.execute(stmt.returning(table.c.id))]
@@ -95,26 +86,19 @@ def end_unseen_grants(
     seen_at: datetime,
     ended_at: datetime,
     reason: str,
-    account_id: int | None = None,
     account_ids: Sequence[int] | None = None,
     entitlement_id: int | None = None,
-    kinds: Sequence[str] | None = None,
+    entitlement_ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """End the grants of one account (or of several), or of one entitlement, that a complete listing
-    of it did not return, only of entitlements of ``kinds`` when given; returns the ids it ended."""
+    """End the grants of some accounts, or of one entitlement, that a complete listing of them did
+    not return (of ``entitlement_ids`` only, when given); returns the ids of the grants it ended."""
     conditions = [GRANTS.c.ended_at.is_(None), GRANTS.c.last_seen_at < seen_at]
-    if account_id is not None:
-        account_ids = [account_id]
     if entitlement_id is not None:
         conditions.append(GRANTS.c.entitlement_id == entitlement_id)
-    if kinds is not None:
-        # the ids first, as a list: a subquery would be scanned again for every statement
-        of_kinds = list(
-            conn.execute(sa.select(ENTITLEMENTS.c.id).where(ENTITLEMENTS.c.kind.in_(list(kinds)))).scalars()
-        )
-        if not of_kinds:
+    if entitlement_ids is not None:
+        if not entitlement_ids:
             return []
-        conditions.append(GRANTS.c.entitlement_id.in_(of_kinds))
+        conditions.append(GRANTS.c.entitlement_id.in_(list(entitlement_ids)))
     if account_ids is None:
         return _end_where(conn, conditions, ended_at=ended_at, reason=reason)
     ended: list[int] = []

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from accessctl.store.upsert import bulk_upsert
 from accessctl.sync.patterns import PatternSet
-from accessctl.sync.writer.common import ENTITLEMENTS, chunks, comparable
-from accessctl.sync.writer.counts import Counts, count_changes
+from accessctl.sync.writer.common import ENTITLEMENTS, chunks
+from accessctl.sync.writer.counts import Counts, differing
 from connectors.base import EntitlementKind, EntitlementRecord
 
 _ENTITLEMENT_FIELDS = ("name", "description", "privileged", "owner")
@@ -69,15 +69,10 @@ def write_entitlements(
         )
         for found in conn.execute(query).mappings():
             existing[(found["kind"], found["external_id"])] = found
-    counts = count_changes(rows, existing, _ENTITLEMENT_FIELDS)
+    added, changed = differing(rows, existing, _ENTITLEMENT_FIELDS)
+    counts = Counts(added=len(added), changed=len(changed))
     if changes_only:
-        rows = {
-            key: row
-            for key, row in rows.items()
-            if key not in existing
-            or existing[key]["ended_at"] is not None
-            or comparable(existing[key], _ENTITLEMENT_FIELDS) != comparable(row, _ENTITLEMENT_FIELDS)
-        }
+        rows = {key: rows[key] for key in [*added, *changed]}
         if not rows:
             return counts
     bulk_upsert(

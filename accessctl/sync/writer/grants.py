@@ -42,18 +42,27 @@ def resolve_grants(
         previous = rows.get(key)
         if previous is not None and not previous["inherited"]:
             continue
-        rows[key] = {
-            "account_id": account_id,
-            "entitlement_id": entitlement_id,
-            "inherited": record.inherited,
-            "via": record.via,
-            "first_seen_at": seen_at,
-            "last_seen_at": seen_at,
-            "ended_at": None,
-            "ended_by": None,
-            "ended_reason": None,
-        }
+        rows[key] = grant_row(
+            account_id, entitlement_id, inherited=record.inherited, via=record.via, seen_at=seen_at
+        )
     return GrantBatch(list(rows.values()), unmatched)
+
+
+def grant_row(
+    account_id: int, entitlement_id: int, *, inherited: bool, via: str | None, seen_at: datetime
+) -> dict[str, Any]:
+    """A live grant seen at ``seen_at``, as write_grants upserts it."""
+    return {
+        "account_id": account_id,
+        "entitlement_id": entitlement_id,
+        "inherited": inherited,
+        "via": via,
+        "first_seen_at": seen_at,
+        "last_seen_at": seen_at,
+        "ended_at": None,
+        "ended_by": None,
+        "ended_reason": None,
+    }
 
 
 def write_grants(conn: Connection, batch: GrantBatch, seen_at: datetime) -> None:

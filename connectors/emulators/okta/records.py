@@ -30,6 +30,7 @@ ROLE_LABELS = {
     "HELP_DESK_ADMIN": "Help Desk Administrator",
     "READ_ONLY_ADMIN": "Read-only Administrator",
     "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+    "MOBILE_ADMIN": "Mobile Administrator",
     "REPORT_ADMIN": "Report Administrator",
     "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
 }
@@ -189,6 +190,3 @@ class OktaData:
         for gid in self.user_groups.get(uid, {}):
             held += self.group_roles.get(gid, [])
         return held
-
-    def visible_user_ids(self) -> list[str]:
-        return [uid for uid in self.user_order if uid in self.users]
