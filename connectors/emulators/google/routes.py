@@ -10,6 +10,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -21,11 +22,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connectors.emulators.google.partial import Selection, parse_fields, select
-from connectors.emulators.google.state import GoogleApiError, GoogleState, error_body, iso, now
+from connectors.emulators.google.reports import list_activities
+from connectors.emulators.google.state import (
+    ACTING_ADMIN,
+    GoogleApiError,
+    GoogleState,
+    error_body,
+    iso,
+    now,
+)
 from connectors.emulators.requests import json_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 API = "/admin/directory/v1"
+REPORTS = "/admin/reports/v1"
+#: what a Reports API activities call needs the token to carry (its discovery document's one scope)
+REPORTS_AUDIT_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
 BATCH_LIMIT = 1000
 
 
@@ -47,7 +59,34 @@ def _json(payload: Any, status: int) -> Response:
 
 
 def failure(exc: GoogleApiError) -> Response:
-    return _json(error_body(exc.status, exc.reason, exc.message, exc.domain), exc.status)
+    body = error_body(exc.status, exc.reason, exc.message, exc.domain)
+    if exc.details:
+        body["error"]["details"] = exc.details
+    return _json(body, exc.status)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    expires: float
+    scopes: frozenset[str]
+    subject: str
+
+
+def insufficient_scopes(method: str) -> GoogleApiError:
+    """Google's answer to a token that lacks every scope the method accepts."""
+    return GoogleApiError(
+        403,
+        "insufficientPermissions",
+        "Request had insufficient authentication scopes.",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                "domain": "googleapis.com",
+                "metadata": {"service": "admin.googleapis.com", "method": method},
+            }
+        ],
+    )
 
 
 async def unknown_path(request: Request, exc: Exception) -> Response:
@@ -140,15 +179,17 @@ class GoogleRoutes:
         self.public_key_pem = public_key_pem
         self.admin_email = admin_email
         self.strict = strict
-        self.tokens: dict[str, float] = {}
+        self.tokens: dict[str, AccessToken] = {}
         self.wrapped_app: Any = None
 
-    def api(self, handler: Handler) -> Handler:
+    def api(self, handler: Handler, *, scopes: frozenset[str] | None = None, method: str = "") -> Handler:
+        """Authenticate the request; with ``scopes``, its token must carry one of them (else 403)."""
+
         async def wrapped(request: Request) -> Response:
             header = request.headers.get("authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-            expires = self.tokens.get(token)
-            if expires is None or expires < time.time():
+            grant = self.tokens.get(token)
+            if grant is None or grant.expires < time.time():
                 return ok(
                     error_body(
                         401,
@@ -158,6 +199,10 @@ class GoogleRoutes:
                     ),
                     401,
                 )
+            if scopes is not None and not scopes & grant.scopes:
+                return failure(insufficient_scopes(method))
+            actor = self.state.by_email.get(grant.subject.lower())
+            acting = ACTING_ADMIN.set((grant.subject, actor) if actor else None)
             try:
                 fields = request.query_params.get("fields")
                 selected = _FIELDS.set(parse_fields(fields) if fields else None)
@@ -167,6 +212,8 @@ class GoogleRoutes:
                     _FIELDS.reset(selected)
             except GoogleApiError as exc:
                 return failure(exc)
+            finally:
+                ACTING_ADMIN.reset(acting)
 
         return wrapped
 
@@ -210,7 +257,9 @@ class GoogleRoutes:
                     401,
                 )
         access_token = "ya29." + secrets.token_urlsafe(48)
-        self.tokens[access_token] = time.time() + 3599
+        self.tokens[access_token] = AccessToken(
+            time.time() + 3599, frozenset(str(claims["scope"]).split()), subject
+        )
         return ok({"access_token": access_token, "expires_in": 3599, "token_type": "Bearer"})
 
     # -- users ------------------------------------------------------------------------------------
@@ -230,6 +279,9 @@ class GoogleRoutes:
         self._check_customer(request)
         q = request.query_params
         state = self.state
+        view = q.get("viewType", "admin_view")
+        if view not in ("admin_view", "domain_public"):
+            raise GoogleApiError(400, "invalid", "Invalid value for: viewType")
         with state.lock:
             ids = state.user_ids_in_order(q.get("orderBy") or "email")
             if q.get("query"):
@@ -243,15 +295,18 @@ class GoogleRoutes:
             body: dict[str, Any] = {
                 "kind": "admin#directory#users",
                 "etag": '"users"',
-                "users": [state.users[i].body for i in ids[offset : offset + limit]],
+                "users": [_view(state.users[i].body, view) for i in ids[offset : offset + limit]],
             }
             if offset + limit < len(ids):
                 body["nextPageToken"] = _page_token(offset + limit)
             return ok(body)
 
     async def get_user(self, request: Request) -> Response:
+        view = request.query_params.get("viewType", "admin_view")
+        if view not in ("admin_view", "domain_public"):
+            raise GoogleApiError(400, "invalid", "Invalid value for: viewType")
         with self.state.lock:
-            return ok(self.state.user(request.path_params["user"]).body)
+            return ok(_view(self.state.user(request.path_params["user"]).body, view))
 
     async def patch_user(self, request: Request) -> Response:
         changes = await _body(request)
@@ -306,6 +361,14 @@ class GoogleRoutes:
             if offset + limit < len(groups):
                 body["nextPageToken"] = _page_token(offset + limit)
             return ok(body)
+
+    async def insert_group(self, request: Request) -> Response:
+        group = self.state.insert_group(await _body(request))
+        return ok(group.body)
+
+    async def delete_group(self, request: Request) -> Response:
+        self.state.delete_group(request.path_params["group"])
+        return Response(status_code=204)
 
     async def get_group(self, request: Request) -> Response:
         with self.state.lock:
@@ -417,6 +480,38 @@ class GoogleRoutes:
         self._customer(request)
         self.state.delete_role_assignment(request.path_params["assignment"])
         return Response(status_code=204)
+
+    async def insert_role_assignment(self, request: Request) -> Response:
+        self._customer(request)
+        return ok(self.state.insert_role_assignment(await _body(request)))
+
+    # -- Reports API ------------------------------------------------------------------------------
+
+    async def list_activities(self, request: Request) -> Response:
+        """activities.list: the admin activity log, newest first (see :mod:`.reports`)."""
+        key = request.path_params["user"]
+        state = self.state
+        actor: tuple[str, str] | None = None
+        if key != "all":
+            with state.lock:
+                user = state.user(key)
+                actor = (user.body["primaryEmail"], user.id)
+        body = list_activities(
+            state.activity,
+            user=actor,
+            application=request.path_params["application"],
+            query=dict(request.query_params),
+        )
+        return ok(body)
+
+    async def state_reports(self, request: Request) -> Response:
+        """``{"hold": true}`` keeps new activities out of the listing (late data); ``{"hold": false}``
+        releases them, at the times they happened."""
+        body = await _body(request)
+        if body.get("hold"):
+            self.state.activity.hold()
+            return ok({"held": True})
+        return ok({"held": False, "released": self.state.activity.release()})
 
     # -- batch ---------------------------------------------------------------------------------------
 
@@ -549,6 +644,8 @@ class GoogleRoutes:
             Route(f"{API}/users/{{user}}/asps", a(self.list_asps), methods=["GET"]),
             Route(f"{API}/users/{{user}}/asps/{{code}}", a(self.delete_asp), methods=["DELETE"]),
             Route(f"{API}/groups", a(self.list_groups), methods=["GET"]),
+            Route(f"{API}/groups", a(self.insert_group), methods=["POST"]),
+            Route(f"{API}/groups/{{group}}", a(self.delete_group), methods=["DELETE"]),
             Route(f"{API}/groups/{{group}}", a(self.get_group), methods=["GET"]),
             Route(f"{API}/groups/{{group}}/members", a(self.list_members), methods=["GET"]),
             Route(f"{API}/groups/{{group}}/members", a(self.insert_member), methods=["POST"]),
@@ -558,6 +655,20 @@ class GoogleRoutes:
                 f"{API}/customer/{{customer}}/roleassignments", a(self.list_role_assignments), methods=["GET"]
             ),
             Route(
+                f"{API}/customer/{{customer}}/roleassignments",
+                a(self.insert_role_assignment),
+                methods=["POST"],
+            ),
+            Route(
+                f"{REPORTS}/activity/users/{{user}}/applications/{{application}}",
+                a(
+                    self.list_activities,
+                    scopes=frozenset({REPORTS_AUDIT_SCOPE}),
+                    method="ccc.hosted.frontend.reports.v1.ActivitiesService.List",
+                ),
+                methods=["GET"],
+            ),
+            Route(
                 f"{API}/customer/{{customer}}/roleassignments/{{assignment}}",
                 a(self.delete_role_assignment),
                 methods=["DELETE"],
@@ -565,7 +676,38 @@ class GoogleRoutes:
             Route("/_emulator/state/users/{user}", _plain(self.state_user), methods=["GET"]),
             Route("/_emulator/state/summary", _plain(self.state_summary), methods=["GET"]),
             Route("/_emulator/state/churn", _plain(self.state_churn), methods=["POST"]),
+            Route("/_emulator/state/reports", _plain(self.state_reports), methods=["POST"]),
         ]
+
+
+#: what ``viewType=domain_public`` shows of a user: the profile other users of the domain see in
+#: its directory, without the administrator-only fields (suspension, 2SV, admin status, log-in
+#: times, org unit, employee ids)
+PUBLIC_USER_FIELDS = frozenset(
+    {
+        "kind",
+        "id",
+        "etag",
+        "primaryEmail",
+        "name",
+        "emails",
+        "aliases",
+        "phones",
+        "addresses",
+        "organizations",
+        "relations",
+        "locations",
+        "websites",
+        "thumbnailPhotoUrl",
+        "thumbnailPhotoEtag",
+    }
+)
+
+
+def _view(user: dict[str, Any], view: str) -> dict[str, Any]:
+    if view == "admin_view":
+        return user
+    return {k: v for k, v in user.items() if k in PUBLIC_USER_FIELDS}
 
 
 def _plain(handler: Handler) -> Handler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import random
 import secrets
@@ -37,13 +38,28 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+#: the admin (email, profile id) a Directory API request acts as (the token's subject); a change
+#: made outside the API (an emulator hook) is the domain's first super admin's
+ACTING_ADMIN: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "acting_admin", default=None
+)
+
+
 class GoogleApiError(Exception):
-    def __init__(self, status: int, reason: str, message: str, domain: str = "global") -> None:
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        domain: str = "global",
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
         self.domain = domain
+        self.details = details
 
 
 STATUS_NAMES = {
@@ -101,6 +117,21 @@ class GoogleState:
         self._user_order: dict[str, tuple[tuple[int, int], list[str]]] = {}
         self._group_order: tuple[int, list[str]] | None = None
         self._load(directory)
+        from connectors.emulators.google.reports import ActivityLog
+
+        admins = sorted(
+            (u.body["primaryEmail"], u.id) for u in self.users.values() if u.body.get("isAdmin")
+        ) or [(f"admin@{self.domain}", "0")]
+        self.activity = ActivityLog(customer_id, admins[0])
+
+    def _record(self, kind: str, name: str, **parameters: str) -> None:
+        """An admin activity, as the Reports API lists it (``applicationName=admin``)."""
+        self.activity.record(kind, name, parameters, ACTING_ADMIN.get())
+
+    def member_email(self, member_id: str) -> str:
+        if member_id in self.users:
+            return str(self.users[member_id].body["primaryEmail"])
+        return str(self.groups[member_id].body["email"])
 
     def _etag(self, body: dict[str, Any]) -> str:
         return (
@@ -354,10 +385,36 @@ class GoogleState:
                 name = {**user.body["name"], **changes["name"]}
                 name["fullName"] = f"{name.get('givenName', '')} {name.get('familyName', '')}".strip()
                 changes = {**changes, "name": name}
+            before = dict(user.body)
             user.body.update(changes)
             user.body["etag"] = self._etag(user.body)
             self.user_edits += 1
+            self._record_user_changes(before, user.body)
             return user
+
+    def _record_user_changes(self, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """USER_SETTINGS events for what an edit changed (the ones Google names; others go unrecorded)."""
+        email = str(after["primaryEmail"])
+        for field_name, on, off in (
+            ("suspended", "SUSPEND_USER", "UNSUSPEND_USER"),
+            ("archived", "ARCHIVE_USER", "UNARCHIVE_USER"),
+        ):
+            if bool(before.get(field_name)) != bool(after.get(field_name)):
+                self._record("USER_SETTINGS", on if after.get(field_name) else off, USER_EMAIL=email)
+        for part, event in (("givenName", "CHANGE_FIRST_NAME"), ("familyName", "CHANGE_LAST_NAME")):
+            old, new = before["name"].get(part), after["name"].get(part)
+            if old != new:
+                self._record(
+                    "USER_SETTINGS", event, USER_EMAIL=email, OLD_VALUE=old or "", NEW_VALUE=new or ""
+                )
+        if before.get("orgUnitPath") != after.get("orgUnitPath"):
+            self._record(
+                "USER_SETTINGS",
+                "MOVE_USER_TO_ORG_UNIT",
+                USER_EMAIL=email,
+                ORG_UNIT_NAME=str(before.get("orgUnitPath", "/")),
+                NEW_VALUE=str(after.get("orgUnitPath", "/")),
+            )
 
     def sign_out(self, key: str) -> None:
         with self.lock:
@@ -390,8 +447,12 @@ class GoogleState:
             member_id = member.id if member else self.group_by_email.get(member_key.lower(), member_key)
             if member_id not in group.members:
                 raise GoogleApiError(404, "notFound", "Resource Not Found: memberKey")
+            email = self.member_email(member_id)
             del group.members[member_id]
             group.body["directMembersCount"] = str(len(group.members))
+            self._record(
+                "GROUP_SETTINGS", "REMOVE_GROUP_MEMBER", GROUP_EMAIL=group.body["email"], USER_EMAIL=email
+            )
 
     def add_member(self, group_key: str, member_key: str) -> str:
         """Add a user or a group (by id or email) to a group; returns the member's id."""
@@ -409,13 +470,102 @@ class GoogleState:
                 raise GoogleApiError(409, "duplicate", "Member already exists.")
             group.members[member_id] = kind
             group.body["directMembersCount"] = str(len(group.members))
+            self._record(
+                "GROUP_SETTINGS",
+                "ADD_GROUP_MEMBER",
+                GROUP_EMAIL=group.body["email"],
+                USER_EMAIL=self.member_email(member_id),
+            )
             return member_id
 
     def delete_role_assignment(self, assignment_id: str) -> None:
         with self.lock:
             if assignment_id not in self.role_assignments:
                 raise GoogleApiError(404, "notFound", "Resource Not Found: roleAssignmentId")
-            del self.role_assignments[assignment_id]
+            assignment = self.role_assignments.pop(assignment_id)
+            self._record_role("UNASSIGN_ROLE", assignment)
+
+    def _record_role(self, name: str, assignment: dict[str, Any]) -> None:
+        assignee = assignment["assignedTo"]
+        email = self.member_email(assignee) if assignee in self.users or assignee in self.groups else ""
+        self._record(
+            "DELEGATED_ADMIN_SETTINGS", name, ROLE_NAME=self.roles[assignment["roleId"]], USER_EMAIL=email
+        )
+
+    def insert_role_assignment(self, body: dict[str, Any]) -> dict[str, Any]:
+        """roleAssignments.insert: ``roleId`` and ``assignedTo`` (a user's or a group's id), scope CUSTOMER."""
+        with self.lock:
+            role_id, assignee = body.get("roleId"), body.get("assignedTo")
+            if not role_id or not assignee:
+                raise GoogleApiError(
+                    400, "required", "Missing required field: " + ("assignedTo" if role_id else "roleId")
+                )
+            role_id, assignee = str(role_id), str(assignee)
+            if role_id not in self.roles:
+                raise GoogleApiError(404, "notFound", "Resource Not Found: roleId")
+            if assignee in self.users:
+                kind = "user"
+            elif assignee in self.groups:
+                kind = "group"
+            else:
+                raise GoogleApiError(400, "invalid", "Invalid Input: assignedTo")
+            scope = body.get("scopeType", "CUSTOMER")
+            if scope != "CUSTOMER":
+                raise GoogleApiError(400, "invalid", "Invalid Input: scopeType")
+            if any(
+                a["roleId"] == role_id and a["assignedTo"] == assignee for a in self.role_assignments.values()
+            ):
+                raise GoogleApiError(409, "duplicate", "Duplicate role assignment.")
+            assignment_id = numeric_id("roleassignment", f"{role_id}:{assignee}:{secrets.token_hex(4)}", 17)
+            assignment = {
+                "kind": "admin#directory#roleAssignment",
+                "roleAssignmentId": assignment_id,
+                "roleId": role_id,
+                "assignedTo": assignee,
+                "assigneeType": kind,
+                "scopeType": "CUSTOMER",
+                "etag": '"r"',
+            }
+            self.role_assignments[assignment_id] = assignment
+            self._record_role("ASSIGN_ROLE", assignment)
+            return assignment
+
+    def insert_group(self, body: dict[str, Any]) -> Group:
+        """groups.insert: a new group with no members, named by its ``email``."""
+        with self.lock:
+            email = body.get("email")
+            if not isinstance(email, str) or "@" not in email:
+                raise GoogleApiError(400, "required", "Missing required field: email")
+            if email.lower() in self.group_by_email or email.lower() in self.by_email:
+                raise GoogleApiError(409, "duplicate", "Entity already exists.")
+            gid = numeric_id("group", f"{email.lower()}:{secrets.token_hex(4)}", 17)
+            group_body = {
+                "kind": "admin#directory#group",
+                "id": gid,
+                "email": email,
+                "name": str(body.get("name") or email.split("@")[0]),
+                "description": str(body.get("description") or ""),
+                "directMembersCount": "0",
+                "adminCreated": True,
+            }
+            group_body["etag"] = self._etag(group_body)
+            self.groups[gid] = Group(gid, group_body, {})
+            self.group_by_email[email.lower()] = gid
+            self._record("GROUP_SETTINGS", "CREATE_GROUP", GROUP_EMAIL=email)
+            return self.groups[gid]
+
+    def delete_group(self, key: str) -> None:
+        """groups.delete: gone from the groups it was nested in, and its role assignments with it."""
+        with self.lock:
+            group = self.group(key)
+            del self.groups[group.id]
+            self.group_by_email.pop(group.body["email"].lower(), None)
+            for parent in self.groups.values():
+                if parent.members.pop(group.id, None) is not None:
+                    parent.body["directMembersCount"] = str(len(parent.members))
+            for assignment_id in [a for a, r in self.role_assignments.items() if r["assignedTo"] == group.id]:
+                del self.role_assignments[assignment_id]
+            self._record("GROUP_SETTINGS", "DELETE_GROUP", GROUP_EMAIL=group.body["email"])
 
     def churn(self, share: float, seed: int) -> dict[str, int]:
         with self.lock:

@@ -12,6 +12,8 @@ class GoogleStyle:
     def rate_bucket(self, method: str, path: str) -> str | None:
         if path.startswith("/admin/directory/v1/"):
             return "directory"
+        if path.startswith("/admin/reports/v1/"):
+            return "reports"
         return None  # the token endpoint and the batch envelope (its calls are counted one by one)
 
     def budget_headers(self, state: BudgetState) -> dict[str, str]:
