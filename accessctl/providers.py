@@ -77,6 +77,8 @@ def build_connector(settings: Settings, provider: str) -> Connector:
                 ca_bundle=str(g.ca_bundle) if g.ca_bundle else None,
                 timeout_s=g.timeout_s,
                 page_size=g.page_size,
+                reports_lag_s=g.reports_lag_minutes * 60,
+                reports_page_size=g.reports_page_size,
             )
         )
     raise ValueError(f"unknown provider {provider!r}")

@@ -84,6 +84,8 @@ class GoogleSettings(ProviderSettings):
     service_account_key_file: OptionalPath = None
     api_endpoint: str = "https://admin.googleapis.com"
     page_size: int = Field(500, ge=1, le=500)
+    reports_lag_minutes: float = Field(60.0, ge=0)
+    reports_page_size: int = Field(1000, ge=1, le=1000)
 
 
 class SyncSettings(Section):

@@ -69,11 +69,34 @@ class DirectoryClient:
             self._local.service = service
         return service
 
-    async def call(self, build_request: Callable[[Any], Any]) -> Any:
-        """Run ``build_request(service).execute()`` on a worker thread; failures become connector errors."""
+    def _reports_service(self) -> Any:
+        """The Reports API (reports_v1) on this worker thread, with the Directory service's credentials."""
+        service = getattr(self._local, "reports", None)
+        if service is None:
+            import google_auth_httplib2
+            import httplib2
+            from googleapiclient.discovery import build
+
+            self._service()  # makes the shared credentials
+            http = httplib2.Http(ca_certs=self.config.ca_bundle, timeout=self.config.timeout_s)
+            service = build(
+                "admin",
+                "reports_v1",
+                http=google_auth_httplib2.AuthorizedHttp(self._credentials, http=http),
+                static_discovery=True,
+                cache_discovery=False,
+                client_options={"api_endpoint": self.config.api_endpoint},
+            )
+            self._local.reports = service
+        return service
+
+    async def call(self, build_request: Callable[[Any], Any], *, api: str = "directory") -> Any:
+        """Run ``build_request(service).execute()`` on a worker thread; failures become connector errors.
+        ``api`` is "directory" (directory_v1) or "reports" (reports_v1)."""
 
         def run() -> Any:
-            return build_request(self._service()).execute(num_retries=0)
+            service = self._reports_service() if api == "reports" else self._service()
+            return build_request(service).execute(num_retries=0)
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, run)

@@ -15,6 +15,12 @@ class GoogleConfig:
     timeout_s: float = 30.0
     page_size: int = 500
     max_workers: int = 8
+    #: how far back each read of the Reports API's admin log reaches before the previous read's
+    #: start: events that reach the log this late (Google: "near real time", rarely later) are
+    #: still seen by the next incremental pass
+    reports_lag_s: float = 3600.0
+    #: activities per Reports page (the API's maximum is 1000)
+    reports_page_size: int = 1000
 
 
 SCOPES = (
@@ -23,4 +29,6 @@ SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.group",
     "https://www.googleapis.com/auth/admin.directory.group.member",
     "https://www.googleapis.com/auth/admin.directory.rolemanagement",
+    # the admin audit log (Reports API activities.list): the change feed for groups and admin roles
+    "https://www.googleapis.com/auth/admin.reports.audit.readonly",
 )

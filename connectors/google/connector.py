@@ -3,11 +3,13 @@ nested groups expanded as inherited grants, idempotent actions."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
@@ -24,7 +26,7 @@ from connectors.base import (
     NotFoundError,
     Page,
 )
-from connectors.google import mapping
+from connectors.google import feed, mapping
 from connectors.google.client import DirectoryClient
 from connectors.google.config import GoogleConfig
 
@@ -155,15 +157,18 @@ class GoogleConnector:
         return grants
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
-        """No delta feed for users: the listing, one page per call, diffed against what the cursor
-        remembers of the previous complete listing (a short digest of each user's etag and of each
-        group's member count).  Users, then groups; ``more`` until the last groups page.
+        """Users: no delta feed, so the listing, one page per call, diffed against what the cursor
+        remembers of the previous complete listing (a short digest of each user's etag).  Groups and
+        admin roles: the Reports API's admin audit log (activities.list), read from the previous
+        read's start less ``reports_lag_s`` (Google logs admin events "near real time", some later),
+        each activity acted on once (the cursor keeps the keys of those in the overlap).  Users,
+        then the log; ``more`` until the log's last page.
 
         Users the previous listing had and this one did not are reported on the last page, in
         ``account_ids``: a user renamed while the listing was under way can be missed by it, so
         the runner's live lookup (find_account) decides whether each is really gone.  None starts
-        the baseline for 'now'; pages of a pass without a baseline report nothing (they only record
-        the listing, which becomes the next pass's baseline).
+        the baseline for 'now': its pages report nothing (they only record the listing, which
+        becomes the next pass's baseline) and the log is read from then on.
 
         Between the pages of one pass the cursor is a handle on the diff held in memory (writing out
         every digest with every page would cost the org's size per page); the last page's cursor,
@@ -171,56 +176,122 @@ class GoogleConnector:
         """
         position = self._position(cursor)
         if position.phase == "users":
-            baseline = position.prev_users is not None
-            # ids and etags only (a partial response): what changed is read whole, by the page
-            # when much of it changed, else one user at a time (account_ids: the runner looks them up)
-            body = await self._users_page(position.token, fields=DIGEST_FIELDS)
-            self._spend(cursor)
-            users = body.get("users", [])
-            changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
-            accounts: list[AccountRecord] = []
-            requests = 1
-            if not baseline:
-                changed = set()  # recorded (see_user), not reported: nothing to compare with
-            if len(changed) > READ_PAGE_WHOLE_ABOVE:
-                whole = await self._users_page(position.token)
-                requests += 1
-                records = [mapping.account_from_user(u) for u in whole.get("users", [])]
-                accounts = [a for a in records if a.external_id in changed]
-                changed -= {a.external_id for a in accounts}  # a user the page no longer holds: looked up
-            position.next_page(body.get("nextPageToken"))
-            return ChangeSet(
-                cursor=self._hand_over(position),
-                accounts=accounts,
-                account_ids=changed,
-                more=True,
-                requests=requests,
-                refresh_account_grants=False,
-            )
-        body = await self.client.call(
-            lambda s: s.groups().list(
-                customer=self.config.customer_id, maxResults=200, pageToken=position.token
-            )
-        )
+            return await self._users_changes(position, cursor)
+        return await self._log_changes(position, cursor)
+
+    async def _users_changes(self, position: _ListingDiff, cursor: str | None) -> ChangeSet:
+        baseline = position.prev_users is not None
+        # ids and etags only (a partial response): what changed is read whole, by the page
+        # when much of it changed, else one user at a time (account_ids: the runner looks them up)
+        body = await self._users_page(position.token, fields=DIGEST_FIELDS)
         self._spend(cursor)
-        baseline = position.prev_groups is not None
-        changed_groups = {
-            group["id"]
-            for group in body.get("groups", [])
-            if position.see_group(group["id"], _digest(str(group.get("directMembersCount", ""))))
-        }
+        users = body.get("users", [])
+        changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
+        accounts: list[AccountRecord] = []
+        requests = 1
         if not baseline:
-            changed_groups = set()  # recorded (see_group), not reported: nothing to compare with
+            changed = set()  # recorded (see_user), not reported: nothing to compare with
+        if len(changed) > READ_PAGE_WHOLE_ABOVE:
+            whole = await self._users_page(position.token)
+            requests += 1
+            records = [mapping.account_from_user(u) for u in whole.get("users", [])]
+            accounts = [a for a in records if a.external_id in changed]
+            changed -= {a.external_id for a in accounts}  # a user the page no longer holds: looked up
         following = body.get("nextPageToken")
-        missing = position.missing_users() if not following else set()
+        if following is None and not baseline:
+            # the first pass: the log is read from now on (as of the pass's start) by the next one
+            position.finish(reports_read_at=position.started_at, seen_keys=[])
+            return ChangeSet(
+                cursor=position.dump(), accounts=accounts, account_ids=changed, refresh_account_grants=False
+            )
         position.next_page(following)
         return ChangeSet(
-            cursor=self._hand_over(position) if following else position.dump(),
-            account_ids=missing,
-            entitlement_ids=changed_groups,
-            more=following is not None,
+            cursor=self._hand_over(position),
+            accounts=accounts,
+            account_ids=changed,
+            more=True,
+            requests=requests,
             refresh_account_grants=False,
         )
+
+    async def _log_changes(self, position: _ListingDiff, cursor: str | None) -> ChangeSet:
+        """One page of the admin audit log since the previous read (less the lag window)."""
+        if position.read_at is None:
+            position.read_at = _now()
+        since = _parse_instant(position.reports_since) - timedelta(seconds=self.config.reports_lag_s)
+        token = position.token
+        body = await self.client.call(
+            lambda s: s.activities().list(
+                userKey="all",
+                applicationName="admin",
+                customerId=self.config.customer_id,
+                startTime=feed.rfc3339(since),
+                maxResults=self.config.reports_page_size,
+                pageToken=token,
+            ),
+            api="reports",
+        )
+        self._spend(cursor)
+        overlap_from = position.read_at - timedelta(seconds=self.config.reports_lag_s)
+        fresh = []
+        for activity in body.get("items", []):
+            key = feed.activity_key(activity)
+            if feed.activity_time(activity) >= overlap_from:
+                position.seen_keys.add(key)  # the next read overlaps it: acted on once
+            if key not in position.done_keys:
+                fresh.append(activity)
+        changes = feed.changes_from_activities(fresh)
+        entitlement_ids, requests = await self._resolve(position, changes)
+        following = body.get("nextPageToken")
+        if following:
+            position.token = following
+            return ChangeSet(
+                cursor=self._hand_over(position),
+                entitlement_ids=entitlement_ids,
+                more=True,
+                requests=1 + requests,
+                refresh_account_grants=False,
+            )
+        missing = position.missing_users()
+        position.finish(reports_read_at=position.read_at, seen_keys=sorted(position.seen_keys))
+        return ChangeSet(
+            cursor=position.dump(),
+            account_ids=missing,
+            entitlement_ids=entitlement_ids,
+            requests=1 + requests,
+            refresh_account_grants=False,
+        )
+
+    async def _resolve(self, position: _ListingDiff, changes: feed.FeedChanges) -> tuple[set[str], int]:
+        """The external ids of the groups and roles the log names; a group gone since (404) is
+        left to the next full pass.  Returns them and the requests spent."""
+        requests = 0
+        if changes.role_names and position.role_ids is None:
+            position.role_ids = {}
+            token: str | None = None
+            while True:
+                page = await self.client.call(
+                    lambda s, t=token: s.roles().list(
+                        customer=self.config.customer_id, maxResults=100, pageToken=t
+                    )
+                )
+                requests += 1
+                position.role_ids.update({r["roleName"]: str(r["roleId"]) for r in page.get("items", [])})
+                token = page.get("nextPageToken")
+                if not token:
+                    break
+        ids = {position.role_ids[name] for name in changes.role_names if name in (position.role_ids or {})}
+
+        async def group_id(email: str) -> str | None:
+            try:
+                group = await self.client.call(lambda s: s.groups().get(groupKey=email, fields="id"))
+            except NotFoundError:
+                return None
+            return str(group["id"])
+
+        emails = sorted(changes.group_emails)
+        found = await asyncio.gather(*(group_id(e) for e in emails))
+        return ids | {gid for gid in found if gid}, requests + len(emails)
 
     def _position(self, cursor: str | None) -> _ListingDiff:
         if cursor is None:
@@ -346,24 +417,39 @@ def _user_digest(user: dict[str, Any]) -> str:
     return _digest(user["etag"])  # the listing asks for ids and etags only; Google always sends etag
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
 @dataclass
 class _ListingDiff:
-    """Where a listing diff stands; dumped as the changes cursor (compact JSON).
+    """Where a pass stands; dumped as the changes cursor (compact JSON).
 
-    ``prev_*`` are the digests of the previous complete listing not yet seen in this pass (None: no
-    baseline, the pass reports nothing); ``seen_*`` the digests seen so far in this pass.
+    ``prev_users`` are the digests of the previous complete users listing not yet seen in this pass
+    (None: no baseline, the pass reports nothing); ``seen_users`` the digests seen so far in this
+    pass.  ``reports_since`` is when the previous pass's read of the admin log started (ISO), and
+    ``done_keys`` the activities it acted on that the next read overlaps; ``read_at`` and
+    ``seen_keys`` are this pass's (not dumped between passes: the pass's last page folds them in).
     """
 
     phase: str
     token: str | None
     prev_users: dict[str, str] | None
     seen_users: dict[str, str]
-    prev_groups: dict[str, str] | None
-    seen_groups: dict[str, str]
+    reports_since: str
+    done_keys: set[str]
+    started_at: datetime = field(default_factory=_now)
+    read_at: datetime | None = None
+    seen_keys: set[str] = field(default_factory=set)
+    role_ids: dict[str, str] | None = None
 
     @classmethod
     def start(cls) -> _ListingDiff:
-        return cls("users", None, None, {}, None, {})
+        return cls("users", None, None, {}, _now().isoformat(), set())
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> _ListingDiff:
@@ -373,11 +459,17 @@ class _ListingDiff:
                 None,
                 {uid: _digest(etag) for uid, etag in raw["users"].items()},
                 {},
-                {gid: _digest(count) for gid, count in raw["groups"].items()},
-                {},
+                _now().isoformat(),
+                set(),
             )
+        # a cursor of the listing-diff version (no "rs"): the log is read from now less the lag window
         return cls(
-            "users" if raw["p"] == "u" else "groups", raw["t"], raw["pu"], raw["su"], raw["pg"], raw["sg"]
+            "users" if raw["p"] == "u" else "reports",
+            raw["t"],
+            raw["pu"],
+            raw["su"],
+            raw.get("rs") or _now().isoformat(),
+            set(raw.get("rk", [])),
         )
 
     def dump(self) -> str:
@@ -386,37 +478,34 @@ class _ListingDiff:
             "t": self.token,
             "pu": self.prev_users,
             "su": self.seen_users,
-            "pg": self.prev_groups,
-            "sg": self.seen_groups,
+            "rs": self.reports_since,
+            "rk": sorted(self.done_keys),
         }
         return json.dumps(raw, separators=(",", ":"))
 
-    @staticmethod
-    def _see(prev: dict[str, str] | None, seen: dict[str, str], key: str, digest: str) -> bool:
-        before = prev.pop(key, None) if prev is not None else None
-        if before is None:
-            before = seen.get(key)  # listed twice when the listing shifted under us: compare with that
-        seen[key] = digest
-        return before != digest
-
     def see_user(self, uid: str, digest: str) -> bool:
         """Record a user of this page; True when it changed since the previous listing (or is new)."""
-        return self._see(self.prev_users, self.seen_users, uid, digest)
-
-    def see_group(self, gid: str, digest: str) -> bool:
-        return self._see(self.prev_groups, self.seen_groups, gid, digest)
+        before = self.prev_users.pop(uid, None) if self.prev_users is not None else None
+        if before is None:
+            before = self.seen_users.get(
+                uid
+            )  # listed twice when the listing shifted under us: compare with that
+        self.seen_users[uid] = digest
+        return before != digest
 
     def missing_users(self) -> set[str]:
-        """Users of the previous listing this pass did not see (only meaningful after its last page)."""
+        """Users of the previous listing this pass did not see (only meaningful after its last users page)."""
         return set(self.prev_users or ())
 
     def next_page(self, token: str | None) -> None:
-        """The next page of this phase, else the groups, else a new pass with this one as its baseline."""
+        """The next page of the users listing, else the admin log."""
         if token:
             self.token = token
-        elif self.phase == "users":
-            self.phase, self.token = "groups", None
         else:
-            self.phase, self.token = "users", None
-            self.prev_users, self.seen_users = self.seen_users, {}
-            self.prev_groups, self.seen_groups = self.seen_groups, {}
+            self.phase, self.token = "reports", None
+
+    def finish(self, *, reports_read_at: datetime, seen_keys: list[str]) -> None:
+        """The pass is complete: it becomes the baseline of the next one."""
+        self.phase, self.token = "users", None
+        self.prev_users, self.seen_users = self.seen_users, {}
+        self.reports_since, self.done_keys = reports_read_at.isoformat(), set(seen_keys)
