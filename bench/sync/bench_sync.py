@@ -116,7 +116,8 @@ def auth_headers(secrets: EmulatorSecrets, urls: dict[str, str], verify: Any) ->
                 "aud": f"{url}/token",
                 "iat": now,
                 "exp": now + 3600,
-                "scope": "https://www.googleapis.com/auth/admin.directory.user",
+                "scope": "https://www.googleapis.com/auth/admin.directory.user "
+                "https://www.googleapis.com/auth/admin.reports.audit.readonly",
             },
             secrets.google_private_key_pem,
             algorithm="RS256",

@@ -54,6 +54,9 @@ class GoogleConnector:
                 maxResults=self.config.page_size,
                 pageToken=token,
                 projection="full",
+                # the administrator's view: suspension, 2SV, admin status and log-in times are not
+                # in the domain's public view (a subject that is no admin is refused, not shown less)
+                viewType="admin_view",
                 orderBy="email",
                 fields=fields,
             )
@@ -323,7 +326,9 @@ class GoogleConnector:
         if not key:
             raise ValueError("find_account needs an email or an external id")
         try:
-            user = await self.client.call(lambda s: s.users().get(userKey=key, projection="full"))
+            user = await self.client.call(
+                lambda s: s.users().get(userKey=key, projection="full", viewType="admin_view")
+            )
         except NotFoundError:
             return None
         return mapping.account_from_user(user)
