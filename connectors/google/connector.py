@@ -234,7 +234,6 @@ class GoogleConnector:
             ),
             api="reports",
         )
-        self._spend(cursor)
         overlap_from = position.read_at - timedelta(seconds=self.config.reports_lag_s)
         fresh = []
         for activity in body.get("items", []):
@@ -245,6 +244,7 @@ class GoogleConnector:
                 fresh.append(activity)
         changes = feed.changes_from_activities(fresh)
         entitlement_ids, requests = await self._resolve(position, changes)
+        self._spend(cursor)  # read and resolved: a failure before this is retried with the same handle
         following = body.get("nextPageToken")
         if following:
             position.token = following
@@ -270,7 +270,7 @@ class GoogleConnector:
         left to the next full pass.  Returns them and the requests spent."""
         requests = 0
         if changes.role_names and position.role_ids is None:
-            position.role_ids = {}
+            role_ids: dict[str, str] = {}
             token: str | None = None
             while True:
                 page = await self.client.call(
@@ -279,10 +279,11 @@ class GoogleConnector:
                     )
                 )
                 requests += 1
-                position.role_ids.update({r["roleName"]: str(r["roleId"]) for r in page.get("items", [])})
+                role_ids.update({r["roleName"]: str(r["roleId"]) for r in page.get("items", [])})
                 token = page.get("nextPageToken")
                 if not token:
                     break
+            position.role_ids = role_ids  # whole, or not at all (a failed page is retried)
         ids = {position.role_ids[name] for name in changes.role_names if name in (position.role_ids or {})}
 
         async def group_id(email: str) -> str | None:

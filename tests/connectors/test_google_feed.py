@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import PermissionDeniedError
+from connectors.base import PermissionDeniedError, TransientError
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
@@ -185,3 +185,25 @@ def test_the_users_listing_asks_for_the_administrators_view(google: RunningEmula
     control.trace = None
     assert len(queries) == 2 and all("viewType=admin_view" in q for q in queries), queries
     assert all(a.mfa is not None and a.mfa.state.value != "UNKNOWN" for a in page.items)
+
+
+def test_a_log_page_that_failed_is_read_again_with_the_same_cursor(google: RunningEmulators) -> None:
+    """The runner retries a failed call with the cursor it gave: a log page whose group lookup failed
+    is read and resolved again, and names the group."""
+    state = google.providers["google"].server.app.app.state.google
+    group = next(g for g in state.groups.values() if "GROUP" not in g.members.values() and g.members)
+    control = google.providers["google"].control
+
+    async def body(c: GoogleConnector) -> Any:
+        start = await drain_changes(c, None)
+        state.remove_member(group.id, next(iter(group.members)))
+        users = await c.changes_since(start.cursor)  # the one users page; the log comes next
+        assert users.more
+        control.set_faults(f"page:/admin/directory/v1/groups/{group.body['email']}:1:503")
+        with pytest.raises(TransientError):
+            await c.changes_since(users.cursor)
+        control.set_faults(None)
+        return await c.changes_since(users.cursor)
+
+    page = run(connect(google), body)
+    assert page.entitlement_ids == {group.id} and not page.more
