@@ -1,5 +1,6 @@
-"""An emulator of Google's OAuth token endpoint (service accounts, domain-wide delegation) and of the
-Admin SDK Directory API v1 (users, tokens, app passwords, groups, members, roles, batch).
+"""An emulator of Google's OAuth token endpoint (service accounts, domain-wide delegation), of the
+Admin SDK Directory API v1 (users, tokens, app passwords, groups, members, roles, batch) and of the
+Reports API v1's admin activity log (activities.list), which records every change to the domain.
 
 ``google-api-python-client`` with ``google-auth`` service-account credentials works against it unmodified.
 """
