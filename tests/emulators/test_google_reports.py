@@ -276,3 +276,44 @@ def test_users_list_domain_public_shows_only_public_fields(
     assert with_manager["name"]["fullName"] and with_manager["primaryEmail"]
     one = directory.users().get(userKey=with_manager["id"], viewType="domain_public").execute()
     assert one == with_manager
+
+
+def test_make_admin_assigns_the_super_admin_role_and_is_logged(
+    google: RunningEmulators, small_org: SyntheticOrg
+) -> None:
+    """users.makeAdmin: isAdmin, a _SEED_ADMIN_ROLE assignment, and GRANT_ADMIN_PRIVILEGE in the log;
+    status false takes them back (REVOKE_ADMIN_PRIVILEGE)."""
+    directory = api(google, "admin", "directory_v1", DIRECTORY)
+    reports = api(google, "admin", "reports_v1", [AUDIT])
+    started = rfc3339(datetime.now(UTC) - timedelta(seconds=1))
+    user = next(
+        u for u in directory.users().list(customer="my_customer").execute()["users"] if not u["isAdmin"]
+    )
+    seed = next(
+        r["roleId"]
+        for r in directory.roles().list(customer="my_customer").execute()["items"]
+        if r["roleName"] == "_SEED_ADMIN_ROLE"
+    )
+
+    def super_admins() -> set[str]:
+        items = directory.roleAssignments().list(customer="my_customer", roleId=seed).execute()["items"]
+        return {a["assignedTo"] for a in items}
+
+    directory.users().makeAdmin(userKey=user["primaryEmail"], body={"status": True}).execute()
+    assert directory.users().get(userKey=user["id"]).execute()["isAdmin"] is True
+    assert user["id"] in super_admins()
+    directory.users().makeAdmin(userKey=user["id"], body={"status": False}).execute()
+    assert directory.users().get(userKey=user["id"]).execute()["isAdmin"] is False
+    assert user["id"] not in super_admins()
+    with pytest.raises(HttpError) as refused:
+        directory.users().makeAdmin(userKey=user["id"], body={}).execute()
+    assert refused.value.status_code == 400
+    items = (
+        reports.activities()
+        .list(userKey="all", applicationName="admin", startTime=started)
+        .execute()["items"]
+    )
+    assert [(a["events"][0]["name"], params(a)) for a in items] == [
+        ("REVOKE_ADMIN_PRIVILEGE", {"USER_EMAIL": user["primaryEmail"]}),
+        ("GRANT_ADMIN_PRIVILEGE", {"USER_EMAIL": user["primaryEmail"]}),
+    ]

@@ -231,3 +231,32 @@ def test_log_data_that_arrives_late_is_caught_by_the_overlap(
     (late,) = run_sync(settings, engine).results
     assert late.complete, late.reason
     assert joining in held(engine, group["id"]) and leaving not in held(engine, group["id"])
+
+
+def test_a_user_made_super_admin_is_seen_incrementally(
+    google: RunningEmulators, engine: Engine, tmp_path: Path
+) -> None:
+    """users.makeAdmin logs GRANT_ADMIN_PRIVILEGE, not a role assignment: the pass lists the super
+    admin role again."""
+    settings = settings_for(google, engine, tmp_path)
+    assert run_sync(settings, engine, full=True).complete
+    state = google.providers["google"].server.app.app.state.google
+    seed = next(r for r, name in state.roles.items() if name == "_SEED_ADMIN_ROLE")
+    with state.lock:
+        user = next(u for u in state.users.values() if not u.body["isAdmin"] and not u.body["suspended"])
+    email = user.body["primaryEmail"].lower()
+    provider = google.providers["google"]
+    info = json.loads(provider.credential_files["service_account_key"].read_text())
+    credentials = service_account.Credentials.from_service_account_info(
+        info, scopes=["https://www.googleapis.com/auth/admin.directory.user"]
+    ).with_subject(google.secrets.google_admin_email)
+    users = build(
+        "admin", "directory_v1", credentials=credentials, static_discovery=True,
+        client_options={"api_endpoint": provider.url},
+    ).users()  # fmt: skip
+    users.makeAdmin(userKey=email, body={"status": True}).execute()
+    assert email not in held(engine, seed)
+
+    (result,) = run_sync(settings, engine).results
+    assert result.mode == "incremental" and result.complete, result.reason
+    assert email in held(engine, seed)

@@ -312,6 +312,10 @@ class GoogleRoutes:
         changes = await _body(request)
         return ok(self.state.patch_user(request.path_params["user"], changes).body)
 
+    async def make_admin(self, request: Request) -> Response:
+        self.state.make_admin(request.path_params["user"], (await _body(request)).get("status"))
+        return Response(status_code=204)
+
     async def sign_out(self, request: Request) -> Response:
         self.state.sign_out(request.path_params["user"])
         return Response(status_code=204)
@@ -634,6 +638,7 @@ class GoogleRoutes:
             Route(f"{API}/users/{{user}}", a(self.get_user), methods=["GET"]),
             Route(f"{API}/users/{{user}}", a(self.patch_user), methods=["PATCH", "PUT"]),
             Route(f"{API}/users/{{user}}/signOut", a(self.sign_out), methods=["POST"]),
+            Route(f"{API}/users/{{user}}/makeAdmin", a(self.make_admin), methods=["POST"]),
             Route(
                 f"{API}/users/{{user}}/verificationCodes/invalidate",
                 a(self.invalidate_codes),

@@ -530,6 +530,42 @@ class GoogleState:
             self._record_role("ASSIGN_ROLE", assignment)
             return assignment
 
+    def make_admin(self, key: str, status: Any) -> None:
+        """users.makeAdmin: the user becomes (or stops being) a super admin, i.e. holds _SEED_ADMIN_ROLE."""
+        if not isinstance(status, bool):
+            raise GoogleApiError(400, "required", "Missing required field: status")
+        with self.lock:
+            user = self.user(key)
+            seed = next(r for r, name in self.roles.items() if name == "_SEED_ADMIN_ROLE")
+            held = [
+                a
+                for a, r in self.role_assignments.items()
+                if r["roleId"] == seed and r["assignedTo"] == user.id
+            ]
+            if status and not held:
+                assignment_id = numeric_id("roleassignment", f"{seed}:{user.id}:{secrets.token_hex(4)}", 17)
+                self.role_assignments[assignment_id] = {
+                    "kind": "admin#directory#roleAssignment",
+                    "roleAssignmentId": assignment_id,
+                    "roleId": seed,
+                    "assignedTo": user.id,
+                    "assigneeType": "user",
+                    "scopeType": "CUSTOMER",
+                    "etag": '"r"',
+                }
+            elif not status:
+                for assignment_id in held:
+                    del self.role_assignments[assignment_id]
+            if bool(user.body.get("isAdmin")) != status:
+                user.body["isAdmin"] = status
+                user.body["etag"] = self._etag(user.body)
+                self.user_edits += 1
+            self._record(
+                "USER_SETTINGS",
+                "GRANT_ADMIN_PRIVILEGE" if status else "REVOKE_ADMIN_PRIVILEGE",
+                USER_EMAIL=str(user.body["primaryEmail"]),
+            )
+
     def insert_group(self, body: dict[str, Any]) -> Group:
         """groups.insert: a new group with no members, named by its ``email``."""
         with self.lock:
