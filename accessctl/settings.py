@@ -149,6 +149,26 @@ SECTIONS: dict[str, type[Section]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the configuration: where, which key, and why."""
+
+    source: str  # the config file, or "environment ACCESSCTL_..." naming the variable
+    key: str  # dotted key, e.g. "okta.api_token"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` names each reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
 class Settings(BaseSettings):
     """All settings.  Build with :func:`load_settings`, never at import time."""
 
@@ -199,26 +219,6 @@ class Settings(BaseSettings):
                 if value is not None and value.get_secret_value():
                     values.append(value.get_secret_value())
         return values
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the configuration: where, which key, and why."""
-
-    source: str  # the config file, or "environment ACCESSCTL_..." naming the variable
-    key: str  # dotted key, e.g. "okta.api_token"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.key}: {self.reason}"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` names each reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
 
 
 def env_name(section: str | None, key: str) -> str:
