@@ -381,3 +381,9 @@ def test_the_demo_never_replaces_a_folder_that_is_not_its_own(tmp_path: Path) ->
     done = run_cli("demo", "--people", "10", "--workdir", str(tmp_path))
     assert_one_error_line(done, exitcodes.USAGE, "not empty and not a previous demo's folder")
     assert precious.read_text() == "my work"
+
+
+def test_a_group_alone_shows_its_help_and_nothing_else() -> None:
+    done = run_cli("db")
+    assert done.returncode == exitcodes.USAGE
+    assert "upgrade" in done.stdout and done.stderr == ""

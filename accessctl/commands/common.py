@@ -132,8 +132,7 @@ class AccessctlGroup(TyperGroup):
 
 
 def _click_error(exc: typer.TyperException) -> int:
-    if type(exc).__name__ == "NoArgsIsHelpError":  # `accessctl` alone, or a group alone: its help
-        typer.echo(exc.format_message(), err=True)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `accessctl` or a group alone: Typer showed its help
         return exc.exit_code
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
