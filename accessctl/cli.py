@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,10 +20,12 @@ from accessctl.commands import (
     report_cmd,
     sync_cmd,
 )
+from accessctl.commands.common import AccessctlGroup
 from accessctl.context import AppContext
 
 app = typer.Typer(
     name="accessctl",
+    cls=AccessctlGroup,
     help="Access review and deprovisioning for Okta, Microsoft Entra ID and Google Workspace.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -39,6 +42,18 @@ app.command("demo")(demo_cmd.demo)
 app.command("people")(inventory_cmd.people)
 app.command("accounts")(inventory_cmd.accounts)
 app.command("access")(inventory_cmd.access)
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
 
 
 def _version(value: bool) -> None:
@@ -61,17 +76,24 @@ def root(
         ),
     ] = None,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="text or json (overrides log.format).")
+        LogFormat | None, typer.Option("--log-format", help="text or json lines (overrides log.format).")
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")
+        LogLevel | None,
+        typer.Option(
+            "--log-level", case_sensitive=False, help="Least severe level logged (overrides log.level)."
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Access review and deprovisioning for Okta, Microsoft Entra ID and Google Workspace."""
-    context = AppContext(config_path=config, log_format=log_format, log_level=log_level)
+    context = AppContext(
+        config_path=config,
+        log_format=log_format.value if log_format else None,
+        log_level=log_level.value if log_level else None,
+    )
     ctx.obj = context
     ctx.call_on_close(context.close)
 

@@ -20,6 +20,25 @@ from accessctl.emulation import emulator_config, write_config
 from accessctl.inventory import AccountFilter, list_accounts, mfa_report
 from accessctl.settings import load_settings
 
+#: the file that marks a folder as the demo's own, so a later demo may replace it
+DEMO_MARKER = ".accessctl-demo"
+
+
+def workdir_problem(workdir: Path) -> str | None:
+    """Why the demo may not use ``workdir`` (it replaces its folder on each run, so only an empty one or
+    a previous demo's), or None."""
+    if not workdir.exists():
+        return None
+    if not workdir.is_dir():
+        return f"--workdir {workdir} is not a folder"
+    if (workdir / DEMO_MARKER).is_file() or not any(workdir.iterdir()):
+        return None
+    return (
+        f"--workdir {workdir} is not empty and not a previous demo's folder: the demo replaces its folder, "
+        "so choose a new or empty one"
+    )
+
+
 #: stages of the story whose capability is not built yet: named, never faked
 NOT_BUILT = ("HR termination deprovisioning", "review campaign")
 
@@ -94,6 +113,8 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
 
     if workdir.exists():
         shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    (workdir / DEMO_MARKER).write_text("made by `accessctl demo`, which replaces this folder on each run\n")
     console.rule("[bold]1. A company and its identity providers")
     started = time.monotonic()
     org = generate_org(people, seed)

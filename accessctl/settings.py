@@ -53,7 +53,7 @@ class ProviderSettings(Section):
     ca_bundle: OptionalPath = Field(
         None, description="PEM file of extra CAs to trust (corporate proxy, emulator)"
     )
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0, le=3600)
     max_concurrency: int = Field(8, ge=1, le=64)
 
 
@@ -101,11 +101,11 @@ class SyncSettings(Section):
     ]
     privileged_groups: list[str] = ["*admin*", "*Admin*", "Domain Admins"]
     privileged_apps: list[str] = ["AWS*", "aws*", "GitHub*", "github*", "GCP*", "Google Cloud*"]
-    inactive_days: int = Field(90, ge=1)
+    inactive_days: int = Field(90, ge=1, le=36500)
     max_attempts: int = Field(6, ge=1, le=20)
-    backoff_base_s: float = Field(0.5, gt=0)
-    backoff_max_s: float = Field(30.0, gt=0)
-    full_pass_every_hours: float = Field(24.0, ge=0)
+    backoff_base_s: float = Field(0.5, gt=0, le=3600)
+    backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    full_pass_every_hours: float = Field(24.0, ge=0, le=24 * 366)
 
 
 class HrSettings(Section):
@@ -149,6 +149,26 @@ SECTIONS: dict[str, type[Section]] = {
     "web": WebSettings,
     "lifecycle": LifecycleSettings,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the configuration: where, which key, and why."""
+
+    source: str  # the config file, or "environment ACCESSCTL_..." naming the variable
+    key: str  # dotted key, e.g. "okta.api_token"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` names each reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
 
 
 class Settings(BaseSettings):
@@ -203,26 +223,6 @@ class Settings(BaseSettings):
         return values
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with the configuration: where, which key, and why."""
-
-    source: str  # the config file, or "environment ACCESSCTL_..." naming the variable
-    key: str  # dotted key, e.g. "okta.api_token"
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.key}: {self.reason}"
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` names each reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
-
-
 def env_name(section: str | None, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}" if section else f"{ENV_PREFIX}{key.upper()}"
 
@@ -243,6 +243,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([Problem(str(path), "(file)", f"not valid TOML: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        reason = f"not UTF-8 text (byte {byte:#04x} at offset {exc.start}); TOML files are UTF-8"
+        raise ConfigError([Problem(str(path), "(file)", reason)]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), "(file)", f"cannot read: {exc.strerror}")]) from None
 
@@ -385,13 +389,12 @@ def _load_secret_files(settings: Settings, base_dir: Path, source_of: SourceOf) 
                 continue
             path = file_value if file_value.is_absolute() else base_dir / file_value
             try:
-                content = path.read_text().strip()
-            except OSError as exc:
+                content = path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
                 problems.append(
                     Problem(
-                        source_of(name, file_field),
-                        f"{name}.{file_field}",
-                        f"cannot read {path}: {exc.strerror}",
+                        source_of(name, file_field), f"{name}.{file_field}", f"cannot read {path}: {reason}"
                     )
                 )
                 continue
@@ -433,13 +436,41 @@ def _required_problems(settings: Settings, source_of: SourceOf) -> list[Problem]
                 else:
                     reason = f"missing: {name} is enabled and needs it (or set {env_name(name, key)})"
                 problems.append(Problem(source_of(name, "enabled"), f"{name}.{key}", reason))
-        if section.ca_bundle is not None and str(section.ca_bundle) and not section.ca_bundle.is_file():
-            problems.append(
-                Problem(
-                    source_of(name, "ca_bundle"), f"{name}.ca_bundle", f"no such file: {section.ca_bundle}"
-                )
-            )
+        if name == "okta" and settings.okta.org_url and not settings.okta.org_url.startswith("https://"):
+            reason = "must start with https:// (the Okta SDK refuses any other URL)"
+            problems.append(Problem(source_of(name, "org_url"), "okta.org_url", reason))
+        if section.ca_bundle is not None and str(section.ca_bundle):
+            reason = ca_bundle_problem(section.ca_bundle)
+            if reason:
+                problems.append(Problem(source_of(name, "ca_bundle"), f"{name}.ca_bundle", reason))
     return problems
+
+
+def ca_bundle_problem(path: Path) -> str | None:
+    """Why ``path`` cannot serve as a bundle of CA certificates (the connectors load it into an SSL
+    context just so), or None."""
+    import ssl
+
+    if not path.exists():
+        return f"no such file: {path}"
+    if not path.is_file():
+        return f"{path} is not a file"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as exc:
+        return f"{path} holds no PEM certificate ({exc.reason or exc})"
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    except UnicodeDecodeError:
+        return f"{path} holds no PEM certificate (not text)"
+    return None
+
+
+def _database_url_problems(settings: Settings, source_of_url: str) -> list[Problem]:
+    from accessctl.store.engine import url_problem
+
+    reason = url_problem(settings.database_url)
+    return [Problem(source_of_url, "database_url", reason)] if reason else []
 
 
 def load_settings(config_path: Path | None = None, *, strict: bool = False) -> Settings:
@@ -456,12 +487,48 @@ def load_settings(config_path: Path | None = None, *, strict: bool = False) -> S
 
 
 def check_settings(config_path: Path | None = None) -> list[Problem]:
-    """Every problem with the configuration (an empty list when it is usable)."""
+    """Every problem with the configuration (an empty list when it is usable), the place of a SQLite
+    store included (checked without creating anything)."""
+    from accessctl.store.engine import sqlite_location_problem
+
     try:
-        missing = _load(config_path).missing
+        settings = _load(config_path)
     except ConfigError as exc:
         return exc.problems
-    return missing
+    problems = list(settings.missing)
+    reason = sqlite_location_problem(settings.database_url)
+    if reason:
+        source = str(settings.config_path) if settings.config_path else "defaults + environment"
+        problems.append(Problem(source, "database_url", reason))
+    return problems
+
+
+#: the providers accessctl syncs, in the order it names them
+PROVIDERS = ("okta", "entra", "google")
+
+
+def no_provider_problem(settings: Settings) -> Problem | None:
+    """That no provider is enabled (so a sync has nothing to do), with how to enable one; else None."""
+    if any(getattr(settings, name).enabled for name in PROVIDERS):
+        return None
+    if settings.config_path is not None:
+        source = str(settings.config_path)
+    else:
+        source = f"no config file (./{DEFAULT_CONFIG_NAME}, --config or $ACCESSCTL_CONFIG)"
+    return Problem(
+        source,
+        "(providers)",
+        "no provider is enabled: set enabled = true under [okta], [entra] or [google] (see "
+        "config.example.toml) or ACCESSCTL_OKTA_ENABLED=true; `accessctl emulate --write-config "
+        "accessctl.toml` writes a config for local emulators",
+    )
+
+
+def require_a_provider(settings: Settings) -> None:
+    """Raise ConfigError when no provider is enabled: a sync of nothing is not a success."""
+    problem = no_provider_problem(settings)
+    if problem is not None:
+        raise ConfigError([problem])
 
 
 def _load(config_path: Path | None) -> Settings:
@@ -503,6 +570,7 @@ def _load(config_path: Path | None) -> Settings:
         return _source_of((section, key), env_values, source)
 
     _relative_paths(settings, base_dir)
+    problems += _database_url_problems(settings, _source_of(("database_url",), env_values, source))
     problems += _load_secret_files(settings, base_dir, source_of)
     missing = _required_problems(settings, source_of)
     if problems:

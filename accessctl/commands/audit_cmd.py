@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from accessctl import exitcodes
-from accessctl.commands.common import app_context, handled_errors
+from accessctl.commands.common import app_context, fail, handled_errors
 from accessctl.output import OutputFormat
 
 app = typer.Typer(help="Verify, list and export the audit log.", no_args_is_help=True)
@@ -55,7 +55,10 @@ def export(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl or csv.")] = ExportFormat.JSONL,
     since: SinceOption = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
+        Path | None,
+        typer.Option(
+            "--output", "-o", dir_okay=False, help="File to write (default stdout); its folder must exist."
+        ),
     ] = None,
 ) -> None:
     """Export events for SIEM ingestion, oldest first."""
@@ -63,13 +66,19 @@ def export(
 
     from accessctl.audit import export as export_events
 
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output: {output}: the folder {output.parent} does not exist", exitcodes.USAGE)
     with handled_errors():
         engine = app_context(ctx).engine()
         with Session(engine) as session:
             if output is None:
                 count = export_events(session, sys.stdout, fmt=fmt.value, since=since)
             else:
-                with output.open("w", encoding="utf-8", newline="") as handle:
+                try:
+                    handle = output.open("w", encoding="utf-8", newline="")
+                except OSError as exc:
+                    raise fail(f"--output: cannot write {output}: {exc.strerror}", exitcodes.USAGE) from None
+                with handle:
                     count = export_events(session, handle, fmt=fmt.value, since=since)
     if output is not None:
         typer.echo(f"{count} events written to {output}", err=True)
@@ -80,7 +89,9 @@ def list_events(
     ctx: typer.Context,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")] = OutputFormat.TABLE,
     since: SinceOption = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many of the newest events.", min=1)] = 50,
+    limit: Annotated[
+        int, typer.Option(help="Show at most this many of the newest events.", min=1, max=1_000_000)
+    ] = 50,
 ) -> None:
     """List the newest audit events."""
     from collections import deque

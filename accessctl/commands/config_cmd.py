@@ -13,7 +13,7 @@ app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True
 @app.command("check")
 def check(ctx: typer.Context) -> None:
     """Validate the config file and environment; name every missing or wrong setting (exit 3 if any)."""
-    from accessctl.settings import check_settings, resolve_config_path
+    from accessctl.settings import check_settings, load_settings, no_provider_problem, resolve_config_path
 
     context = app_context(ctx)
     problems = check_settings(context.config_path)
@@ -21,6 +21,10 @@ def check(ctx: typer.Context) -> None:
         for problem in problems:
             typer.secho(f"✗ {problem}", err=True, fg=typer.colors.RED)
         raise typer.Exit(exitcodes.CONFIG)
+    nothing_to_sync = no_provider_problem(load_settings(context.config_path))
+    if nothing_to_sync is not None:  # usable (db, audit, people work), but `accessctl sync` refuses
+        message = f"warning: {nothing_to_sync} (`accessctl sync` refuses)"
+        typer.secho(message, err=True, fg=typer.colors.YELLOW)
     path, _ = resolve_config_path(context.config_path)
     where = str(path) if path.exists() else "defaults and environment (no config file)"
     typer.secho(f"✓ configuration OK: {where}", fg=typer.colors.GREEN)

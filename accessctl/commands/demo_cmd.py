@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from accessctl import exitcodes
+
 
 def demo(
-    people: Annotated[int, typer.Option(min=10, help="People in the generated company.")] = 200,
+    people: Annotated[int, typer.Option(min=10, max=100_000, help="People in the generated company.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
     workdir: Annotated[Path, typer.Option(help="Where the demo's config, store and credentials go.")] = Path(
         "accessctl-demo"
@@ -18,6 +20,10 @@ def demo(
     """Run the whole story locally: emulated providers, sync, risky access, audit verification."""
     from rich.console import Console
 
-    from accessctl.demo import run_demo
+    from accessctl.commands.common import fail
+    from accessctl.demo import run_demo, workdir_problem
 
+    problem = workdir_problem(workdir)
+    if problem:
+        raise fail(problem, exitcodes.USAGE)
     raise typer.Exit(run_demo(workdir=workdir, people=people, seed=seed, console=Console()))

@@ -39,7 +39,8 @@ def accounts(
         bool, typer.Option("--mfa-unknown", help="Only accounts whose MFA could not be read.")
     ] = False,
     inactive_days: Annotated[
-        int | None, typer.Option("--inactive-days", min=1, help="Only accounts unused for this many days.")
+        int | None,
+        typer.Option("--inactive-days", min=1, max=36500, help="Only accounts unused for this many days."),
     ] = None,
     orphans: Annotated[bool, typer.Option("--orphans", help="Only accounts that match no person.")] = False,
     shared: Annotated[bool, typer.Option("--shared", help="Only shared and service accounts.")] = False,

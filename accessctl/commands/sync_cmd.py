@@ -91,11 +91,16 @@ def sync(
         TimeElapsedColumn,
     )
 
+    from accessctl.providers import enabled_providers
+    from accessctl.settings import require_a_provider
     from accessctl.sync.service import run_sync
 
     with handled_errors():
         context = app_context(ctx)
         settings = context.settings
+        # nothing enabled, or a chosen provider lacking a setting: refuse (exit 3) before the store is created
+        require_a_provider(settings)
+        enabled_providers(settings, [p.value for p in provider] if provider else None)
         engine = context.engine()
         console = Console(stderr=True)
         columns = (

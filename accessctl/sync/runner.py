@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from accessctl import audit
+from accessctl.store.engine import store_failure
 from accessctl.store.models import SyncRun
 from accessctl.sync import writer
 from accessctl.sync.checkpoints import (
@@ -107,11 +108,15 @@ class ProviderSync(ProviderPass):
         except BaseException as exc:
             # Anything else (a bug in a connector, KeyboardInterrupt, cancellation) must still end
             # this run on record, incomplete with its reason, before it propagates.
+            # One line in the log: the error propagates with its traceback to whoever reports it.
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                 reason = "interrupted"
+            elif (refused := store_failure(exc)) is not None:  # disk full, locked, gone: not a bug
+                reason = f"store error: {refused}"
+                log.error("%s sync stopped: the store refused: %s", self.provider, refused)
             else:
                 reason = f"internal error: {type(exc).__name__}: {exc}"
-                log.exception("%s sync crashed", self.provider)
+                log.error("%s sync crashed: %s", self.provider, reason)
             # shielded: a second cancellation must not lose the record (the write runs on in its thread)
             await asyncio.shield(self.store.run(self._finish, mode, reason))
             self.progress.done(self.provider, False, reason)

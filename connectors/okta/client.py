@@ -4,6 +4,7 @@ responses stay raw JSON (no model object per user), and every failure is classif
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import ssl
 from collections.abc import Mapping
@@ -68,7 +69,8 @@ class OktaClient:
                 except ValueError as exc:  # the SDK's config validator: missing token, http URL, ...
                     await self._session.close()
                     self._session = None
-                    reasons = [line for line in str(exc).splitlines()[2:] if line.strip()][:1]
+                    # the SDK HTML-escapes its messages (&#39;https&#39;): plain text for a terminal
+                    reasons = [html.unescape(line) for line in str(exc).splitlines()[2:] if line.strip()][:1]
                     raise ConnectorError(
                         f"the okta SDK refused the configuration: {' '.join(reasons) or 'invalid'}"
                     ) from None
