@@ -280,3 +280,46 @@ def test_unknown_select_or_filter_property_is_graphs_400(emulator, tls) -> None:
         assert error.error.message == expected
         assert error.error.inner_error is not None
     assert known.value and all(u.city is None and u.usage_location is None for u in known.value)
+
+
+def test_filters_graph_documents_for_users(emulator, tls, small_org: SyntheticOrg) -> None:
+    """Lambdas over collections and DateTimeOffset on createdDateTime; ne only as an advanced query;
+    a property v1.0 does not filter on is Request_UnsupportedQuery."""
+    accounts = small_org.entra.accounts
+    created = sorted(a.created for a in accounts)[len(accounts) // 2]
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    owner, alias = next((a.login, x) for a in accounts for x in a.aliases if x.lower().startswith("smtp:"))
+    upn = ["id", "userPrincipalName"]
+
+    async def body(client: GraphServiceClient) -> dict[str, Any]:
+        by_alias = f"proxyAddresses/any(p:p eq '{alias}')"
+        aliased = await client.users.get(_users_query(filter=by_alias, select=upn))
+        newer = await client.users.get(_users_query(filter=f"createdDateTime ge {stamp}", select=upn))
+        with pytest.raises(ODataError) as plain_ne:
+            await client.users.get(_users_query(filter="userType ne 'Member'"))
+        advanced = _users_query(filter="userType ne 'Member'", count=True, select=["id", "userType"])
+        advanced.headers.add("ConsistencyLevel", "eventual")
+        not_members = await client.users.get(advanced)
+        with pytest.raises(ODataError) as unfilterable:
+            await client.users.get(_users_query(filter="aboutMe eq 'hi'"))
+        return {
+            "aliased": aliased,
+            "newer": newer,
+            "plain_ne": plain_ne.value,
+            "not_members": not_members,
+            "unfilterable": unfilterable.value,
+        }
+
+    seen = run(emulator, tls, body)
+    assert [u.user_principal_name for u in seen["aliased"].value] == [owner]
+    newer = {a.login for a in accounts if a.created >= created}
+    assert {u.user_principal_name for u in seen["newer"].value} == newer
+    assert seen["plain_ne"].response_status_code == 400
+    assert seen["plain_ne"].error.code == "Request_UnsupportedQuery"
+    assert "ConsistencyLevel:eventual" in seen["plain_ne"].error.message
+    guests = sum(1 for a in accounts if a.user_type != "Member")
+    assert guests and len(seen["not_members"].value) == guests and seen["not_members"].odata_count == guests
+    assert seen["unfilterable"].error.code == "Request_UnsupportedQuery"
+    assert seen["unfilterable"].error.message == (
+        "Unsupported or invalid query filter clause specified for property 'aboutMe' of resource 'User'."
+    )

@@ -140,7 +140,7 @@ class GraphRoutesBase:
             except GraphError as exc:
                 return graph_error(exc.status, exc.code, exc.message)
             except ODataError as exc:
-                return graph_error(400, "BadRequest", str(exc))
+                return graph_error(400, exc.code, str(exc))
 
         return wrapped
 
@@ -189,7 +189,11 @@ class GraphRoutesBase:
         """A Graph collection page: $filter over the raw objects (their properties checked against the
         entity type when given), $top or Prefer: odata.maxpagesize, $skiptoken, @odata.nextLink."""
         q = request.query_params
-        predicate = compile_filter(q.get("$filter"), entity)
+        advanced = (
+            request.headers.get("consistencylevel", "").lower() == "eventual"
+            and q.get("$count", "").lower() == "true"
+        )
+        predicate = compile_filter(q.get("$filter"), entity, advanced=advanced)
         skip = _untoken(q["$skiptoken"]) if q.get("$skiptoken") else {}
         top, preferred = self._page_size(request, default_top, skip.get("n"))
         offset = int(skip.get("o", 0))

@@ -17,7 +17,18 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 
 class ODataError(ValueError):
-    """Rendered as Graph's 400 ``BadRequest`` / ``Request_UnsupportedQuery``."""
+    """Rendered as Graph's 400 with this code (``BadRequest``, ``Request_UnsupportedQuery``)."""
+
+    def __init__(self, message: str, code: str = "BadRequest") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+ADVANCED = (
+    "is not supported because the required parameters might be missing. Try adding $count=true query "
+    "parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries "
+    "for more information"
+)
 
 
 def unknown_property(name: str, entity: EntityType) -> ODataError:
@@ -96,12 +107,20 @@ class _Parser:
         self.pos = 0
         self.entity = entity
         self.bound: set[str] = set()  # lambda variables in scope
+        self.advanced: list[str] = []  # operators only advanced queries take: ne, not, endsWith
 
     def property(self, path: str) -> str:
         """A property path, checked against the entity type (lambda variables are not properties)."""
         head = path.split("/", 1)[0]
-        if self.entity is not None and head not in self.bound and not self.entity.knows(head):
-            raise unknown_property(head, self.entity)
+        if self.entity is not None and head not in self.bound:
+            if not self.entity.knows(head):
+                raise unknown_property(head, self.entity)
+            if not self.entity.filters_on(head):
+                raise ODataError(
+                    f"Unsupported or invalid query filter clause specified for property '{head}' "
+                    f"of resource '{self.entity.resource}'.",
+                    "Request_UnsupportedQuery",
+                )
         return path
 
     def peek(self) -> str | None:
@@ -138,6 +157,7 @@ class _Parser:
 
     def unary(self) -> Predicate:
         if self.peek() == "not":
+            self.advanced.append("not")
             self.pos += 1
             inner = self.unary()
             return lambda r: not inner(r)
@@ -149,7 +169,8 @@ class _Parser:
         name = self.take("name")
         if self.peek() == "lp" and name.rsplit("/", 1)[-1] in ("any", "all") and "/" in name:
             return self.lambda_(name)
-        if self.peek() == "lp":  # a function: startswith(prop,'x'), endswith(prop,'x')
+        if self.peek() == "lp":  # a function: startswith(prop,'x'), endswith(prop,'x'); any case
+            name = name.lower()
             self.pos += 1
             prop = self.property(self.take("name"))
             self.take("comma")
@@ -158,6 +179,7 @@ class _Parser:
             if name == "startswith":
                 return lambda r: any(str(v).lower().startswith(literal) for v in _values(_get(r, prop)))
             if name == "endswith":
+                self.advanced.append("endsWith")
                 return lambda r: any(str(v).lower().endswith(literal) for v in _values(_get(r, prop)))
             raise ODataError(f"Unsupported Query: function '{name}' is not supported.")
         self.property(name)
@@ -177,6 +199,7 @@ class _Parser:
             if op == "eq":
                 return lambda r: _eq(_get(r, name), literal)
             if op == "ne":
+                self.advanced.append("ne")
                 return lambda r: not _eq(_get(r, name), literal)
             compare = {
                 "gt": lambda a, b: a > b,
@@ -208,10 +231,18 @@ def _values(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def compile_filter(text: str | None, entity: EntityType | None = None) -> Predicate | None:
+def compile_filter(
+    text: str | None, entity: EntityType | None = None, *, advanced: bool = True
+) -> Predicate | None:
+    """The predicate of a ``$filter``; on a directory type (``entity``) ne, not and endsWith need an
+    advanced query (``ConsistencyLevel: eventual`` and ``$count=true``), as in Graph."""
     if not text or not text.strip():
         return None
-    return _Parser(text, entity).parse()
+    parser = _Parser(text, entity)
+    predicate = parser.parse()
+    if entity is not None and not advanced and parser.advanced:
+        raise ODataError(f"Operator '{parser.advanced[0]}' {ADVANCED}", "Request_UnsupportedQuery")
+    return predicate
 
 
 def select(resource: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:

@@ -3,7 +3,8 @@ as msgraph-sdk's generated models carry it): ``$select`` and ``$filter`` name on
 answers 400 "Could not find a property named 'x' on type 'microsoft.graph.user'."
 
 ``*_PROPERTIES`` are structural properties (rendered, null when the tenant has no value);
-``*_NAVIGATION`` are relationships (known names, never rendered by ``$select``).
+``*_NAVIGATION`` are relationships (known names, never rendered by ``$select``); ``*_FILTERABLE`` are
+the properties v1.0 documents as supporting ``$filter`` (any other is 400 Request_UnsupportedQuery).
 """
 
 from __future__ import annotations
@@ -101,21 +102,58 @@ SERVICE_PRINCIPAL_NAVIGATION = frozenset(
     }
 )
 
+USER_FILTERABLE = frozenset(
+    {
+        "accountEnabled", "ageGroup", "assignedLicenses", "assignedPlans", "businessPhones", "city",
+        "companyName", "consentProvidedForMinor", "country", "createdDateTime", "creationType",
+        "customSecurityAttributes", "department", "displayName", "employeeHireDate", "employeeId",
+        "employeeLeaveDateTime", "employeeOrgData", "employeeType", "externalUserState",
+        "externalUserStateChangeDateTime", "faxNumber", "givenName", "id", "identities", "imAddresses",
+        "jobTitle", "mail", "mailNickname", "mobilePhone", "officeLocation",
+        "onPremisesExtensionAttributes", "onPremisesImmutableId", "onPremisesLastSyncDateTime",
+        "onPremisesProvisioningErrors", "onPremisesSamAccountName", "onPremisesSecurityIdentifier",
+        "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "otherMails", "passwordPolicies",
+        "passwordProfile", "postalCode", "preferredLanguage", "provisionedPlans", "proxyAddresses",
+        "securityIdentifier", "serviceProvisioningErrors", "signInActivity", "state", "streetAddress",
+        "surname", "usageLocation", "userPrincipalName", "userType"
+    }
+)
+
+GROUP_FILTERABLE = frozenset(
+    {
+        "assignedLicenses", "classification", "description", "displayName", "expirationDateTime",
+        "groupTypes", "hasMembersWithLicenseErrors", "id", "isAssignableToRole", "mail", "mailEnabled",
+        "mailNickname", "membershipRule", "membershipRuleProcessingState",
+        "onPremisesExtensionAttributes", "onPremisesLastSyncDateTime", "onPremisesProvisioningErrors",
+        "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "owners",
+        "preferredLanguage", "proxyAddresses", "renewedDateTime", "resourceProvisioningOptions",
+        "securityEnabled", "serviceProvisioningErrors"
+    }
+)
+
 
 @dataclass(frozen=True)
 class EntityType:
     """One Graph entity type: its qualified name and the property names it knows."""
 
     name: str
+    resource: str  # as Graph's filter errors name it: "User"
     properties: frozenset[str]
     navigation: frozenset[str] = frozenset()
+    filterable: frozenset[str] | None = None  # None: any known property
 
     def knows(self, name: str) -> bool:
         return name in self.properties or name in self.navigation
 
+    def filters_on(self, name: str) -> bool:
+        return self.filterable is None or name in self.filterable
 
-USER = EntityType("microsoft.graph.user", USER_PROPERTIES, USER_NAVIGATION)
-GROUP = EntityType("microsoft.graph.group", GROUP_PROPERTIES, GROUP_NAVIGATION)
+
+USER = EntityType("microsoft.graph.user", "User", USER_PROPERTIES, USER_NAVIGATION, USER_FILTERABLE)
+GROUP = EntityType("microsoft.graph.group", "Group", GROUP_PROPERTIES, GROUP_NAVIGATION, GROUP_FILTERABLE)
 SERVICE_PRINCIPAL = EntityType(
-    "microsoft.graph.servicePrincipal", SERVICE_PRINCIPAL_PROPERTIES, SERVICE_PRINCIPAL_NAVIGATION
+    "microsoft.graph.servicePrincipal",
+    "ServicePrincipal",
+    SERVICE_PRINCIPAL_PROPERTIES,
+    SERVICE_PRINCIPAL_NAVIGATION,
 )
