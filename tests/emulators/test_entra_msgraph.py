@@ -323,3 +323,65 @@ def test_filters_graph_documents_for_users(emulator, tls, small_org: SyntheticOr
     assert seen["unfilterable"].error.message == (
         "Unsupported or invalid query filter clause specified for property 'aboutMe' of resource 'User'."
     )
+
+
+def test_delta_filtered_to_some_users(emulator, tls, small_org: SyntheticOrg) -> None:
+    """users/delta?$filter=id eq '...' or id eq '...' tracks just those users, as Graph documents."""
+    from msgraph.generated.models.user import User
+    from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder
+
+    async def body(client: GraphServiceClient) -> dict[str, Any]:
+        everyone = (await client.users.get(_users_query(select=["id"]))).value
+        tracked, other = [u.id for u in everyone[:2]], everyone[2].id
+        query = " or ".join(f"id eq '{uid}'" for uid in tracked)
+        Query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters
+        config = RequestConfiguration(query_parameters=Query(filter=query, select=["id", "jobTitle"]))
+        pages, link = await delta_round(client, client.users.delta, config)
+        for uid in (tracked[1], other):
+            await client.users.by_user_id(uid).patch(User(job_title="Tracked"))
+        changed, _ = await delta_round(client, client.users.delta.with_url(link))
+        with pytest.raises(ODataError) as unsupported:
+            bad = RequestConfiguration(query_parameters=Query(filter="displayName eq 'x'"))
+            await client.users.delta.get(bad)
+        return {
+            "tracked": tracked,
+            "first": [u.id for p in pages for u in p],
+            "changed": [(u.id, u.job_title) for p in changed for u in p],
+            "unsupported": unsupported.value,
+        }
+
+    seen = run(emulator, tls, body)
+    assert sorted(seen["first"]) == sorted(seen["tracked"])
+    assert seen["changed"] == [(seen["tracked"][1], "Tracked")]
+    assert seen["unsupported"].error.code == "Request_UnsupportedQuery"
+
+
+def test_registration_details_select_and_one_user(emulator, tls, small_org: SyntheticOrg) -> None:
+    from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
+        UserRegistrationDetailsRequestBuilder,
+    )
+
+    Query = UserRegistrationDetailsRequestBuilder.UserRegistrationDetailsRequestBuilderGetQueryParameters
+
+    async def body(client: GraphServiceClient) -> dict[str, Any]:
+        report = client.reports.authentication_methods.user_registration_details
+        selected = await report.get(
+            RequestConfiguration(query_parameters=Query(select=["id", "isMfaRegistered"], top=999))
+        )
+        unregistered = await report.get(
+            RequestConfiguration(query_parameters=Query(filter="isMfaRegistered eq false", top=999))
+        )
+        one = await report.by_user_registration_details_id(selected.value[0].id).get()
+        with pytest.raises(ODataError) as unknown:
+            await report.get(RequestConfiguration(query_parameters=Query(select=["defaultMfaMethod"])))
+        return {"selected": selected, "unregistered": unregistered, "one": one, "unknown": unknown.value}
+
+    seen = run(emulator, tls, body)
+    first = seen["selected"].value[0]
+    assert first.is_mfa_registered is not None and first.user_principal_name is None  # only what was selected
+    assert len(seen["unregistered"].value) == sum(1 for a in small_org.entra.accounts if not a.mfa_factors)
+    assert seen["one"].id == first.id and seen["one"].user_principal_name
+    assert seen["unknown"].error.message == (
+        "Could not find a property named 'defaultMfaMethod' on type "
+        "'microsoft.graph.userRegistrationDetails'."
+    )

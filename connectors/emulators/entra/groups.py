@@ -122,4 +122,4 @@ class GroupRoutes(GraphRoutesBase):
 
         with state.lock:
             parse_select(request.query_params.get("$select"), GROUP)
-            return delta_response(request, state, "groups", changed, render)
+            return delta_response(request, state, GROUP, changed, render)

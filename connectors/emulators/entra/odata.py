@@ -108,10 +108,13 @@ class _Parser:
         self.entity = entity
         self.bound: set[str] = set()  # lambda variables in scope
         self.advanced: list[str] = []  # operators only advanced queries take: ne, not, endsWith
+        self.referenced: set[str] = set()
 
     def property(self, path: str) -> str:
         """A property path, checked against the entity type (lambda variables are not properties)."""
         head = path.split("/", 1)[0]
+        if head not in self.bound:
+            self.referenced.add(head)
         if self.entity is not None and head not in self.bound:
             if not self.entity.knows(head):
                 raise unknown_property(head, self.entity)
@@ -232,16 +235,29 @@ def _values(value: Any) -> list[Any]:
 
 
 def compile_filter(
-    text: str | None, entity: EntityType | None = None, *, advanced: bool = True
+    text: str | None,
+    entity: EntityType | None = None,
+    *,
+    advanced: bool = True,
+    only: frozenset[str] | None = None,
 ) -> Predicate | None:
-    """The predicate of a ``$filter``; on a directory type (``entity``) ne, not and endsWith need an
-    advanced query (``ConsistencyLevel: eventual`` and ``$count=true``), as in Graph."""
+    """The predicate of a ``$filter``; on a directory type (``entity`` with its filterable properties)
+    ne, not and endsWith need an advanced query (``ConsistencyLevel: eventual`` and ``$count=true``),
+    as in Graph.  ``only``: the properties this endpoint filters on (delta: id)."""
     if not text or not text.strip():
         return None
     parser = _Parser(text, entity)
     predicate = parser.parse()
-    if entity is not None and not advanced and parser.advanced:
+    directory = entity is not None and entity.filterable is not None
+    if directory and not advanced and parser.advanced:
         raise ODataError(f"Operator '{parser.advanced[0]}' {ADVANCED}", "Request_UnsupportedQuery")
+    if only is not None and parser.referenced - only:
+        unsupported = sorted(parser.referenced - only)[0]
+        raise ODataError(
+            f"Unsupported or invalid query filter clause specified for property '{unsupported}' "
+            f"of resource '{entity.resource if entity else 'Resource'}'.",
+            "Request_UnsupportedQuery",
+        )
     return predicate
 
 

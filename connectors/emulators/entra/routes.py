@@ -111,6 +111,11 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 g(self.registration_details),
                 methods=["GET"],
             ),
+            Route(
+                "/v1.0/reports/authenticationMethods/userRegistrationDetails/{user}",
+                g(self.registration_detail),
+                methods=["GET"],
+            ),
             Route("/v1.0/groups", g(self.list_groups), methods=["GET"]),
             *(
                 Route(f"/v1.0/groups/{form}", g(self.groups_delta), methods=["GET"])

@@ -149,8 +149,20 @@ class EntityType:
         return self.filterable is None or name in self.filterable
 
 
+REGISTRATION_PROPERTIES = frozenset(
+    {
+        "id", "isAdmin", "isMfaCapable", "isMfaRegistered", "isPasswordlessCapable", "isSsprCapable",
+        "isSsprEnabled", "isSsprRegistered", "isSystemPreferredAuthenticationMethodEnabled",
+        "lastUpdatedDateTime", "methodsRegistered", "systemPreferredAuthenticationMethods", "userDisplayName",
+        "userPreferredMethodForSecondaryAuthentication", "userPrincipalName", "userType",
+    }
+)
+
 USER = EntityType("microsoft.graph.user", "User", USER_PROPERTIES, USER_NAVIGATION, USER_FILTERABLE)
 GROUP = EntityType("microsoft.graph.group", "Group", GROUP_PROPERTIES, GROUP_NAVIGATION, GROUP_FILTERABLE)
+REGISTRATION = EntityType(
+    "microsoft.graph.userRegistrationDetails", "UserRegistrationDetails", REGISTRATION_PROPERTIES
+)
 SERVICE_PRINCIPAL = EntityType(
     "microsoft.graph.servicePrincipal",
     "ServicePrincipal",

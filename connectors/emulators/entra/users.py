@@ -15,8 +15,8 @@ from connectors.emulators.entra.graph import (
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
-from connectors.emulators.entra.schema import USER
-from connectors.emulators.entra.state import GraphError
+from connectors.emulators.entra.schema import REGISTRATION, USER
+from connectors.emulators.entra.state import GraphError, not_found
 
 
 class UserRoutes(GraphRoutesBase):
@@ -123,15 +123,26 @@ class UserRoutes(GraphRoutesBase):
 
         with state.lock:
             parse_select(request.query_params.get("$select"), USER)
-            return delta_response(request, state, "users", changed, render)
+            return delta_response(request, state, USER, changed, render)
 
     async def registration_details(self, request: Request) -> Response:
         state = self.state
+        fields = parse_select(request.query_params.get("$select"), REGISTRATION)
         with state.lock:
             return self._list(
                 request,
                 "reports/authenticationMethods/userRegistrationDetails",
                 state.user_order,
                 lambda uid: state.registration(state.users[uid]) if uid in state.users else None,
-                lambda _, r: r,
+                lambda _, r: select(r, fields),
+                entity=REGISTRATION,
             )
+
+    async def registration_detail(self, request: Request) -> Response:
+        """One user's record; the key is the user's object id."""
+        state = self.state
+        with state.lock:
+            uid = request.path_params["user"]
+            if uid not in state.users:
+                raise not_found(uid)
+            return ok(state.registration(state.users[uid]))
