@@ -385,3 +385,49 @@ def test_registration_details_select_and_one_user(emulator, tls, small_org: Synt
         "Could not find a property named 'defaultMfaMethod' on type "
         "'microsoft.graph.userRegistrationDetails'."
     )
+
+
+def test_orderby_and_raw_count(emulator, tls, small_org: SyntheticOrg) -> None:
+    """$orderby on the properties Graph sorts users by, its refusals, and /users/$count."""
+    from msgraph.generated.users.count.count_request_builder import CountRequestBuilder
+
+    accounts = small_org.entra.accounts
+
+    async def body(client: GraphServiceClient) -> dict[str, Any]:
+        by_name = await client.users.get(_users_query(orderby=["displayName"], select=["id", "displayName"]))
+        by_upn = await client.users.get(
+            _users_query(orderby=["userPrincipalName desc"], select=["id", "userPrincipalName"])
+        )
+        with pytest.raises(ODataError) as unsortable:
+            await client.users.get(_users_query(orderby=["createdDateTime"]))
+        with pytest.raises(ODataError) as filtered:
+            await client.users.get(_users_query(orderby=["displayName"], filter="accountEnabled eq true"))
+        with pytest.raises(ODataError) as plain_count:
+            await client.users.count.get()
+        counting: RequestConfiguration[Any] = RequestConfiguration(
+            query_parameters=CountRequestBuilder.CountRequestBuilderGetQueryParameters(
+                filter="accountEnabled eq false"
+            )
+        )
+        counting.headers.add("ConsistencyLevel", "eventual")
+        disabled = await client.users.count.get(counting)
+        return {
+            "by_name": [u.display_name for u in by_name.value],
+            "by_upn": [u.user_principal_name for u in by_upn.value],
+            "unsortable": unsortable.value,
+            "filtered": filtered.value,
+            "plain_count": plain_count.value,
+            "disabled": disabled,
+        }
+
+    seen = run(emulator, tls, body)
+    assert seen["by_name"] == sorted((a.display_name for a in accounts), key=str.lower)
+    assert seen["by_upn"] == sorted((a.login for a in accounts), key=str.lower, reverse=True)
+    assert (seen["unsortable"].error.code, seen["unsortable"].error.message) == (
+        "Request_UnsupportedQuery",
+        "Unsupported sort property 'createdDateTime' for 'User'.",
+    )
+    assert seen["filtered"].error.message == "Sorting not supported for current query."
+    assert seen["plain_count"].response_status_code == 400
+    assert "'ConsistencyLevel:eventual' header is missing" in seen["plain_count"].error.message
+    assert seen["disabled"] == sum(1 for a in accounts if a.status != "active")

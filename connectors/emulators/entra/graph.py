@@ -14,7 +14,7 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.emulators.entra.odata import ODataError, compile_filter, parse_select
+from connectors.emulators.entra.odata import ODataError, compile_filter, order_by, parse_select, sort_ids
 from connectors.emulators.entra.schema import USER, EntityType
 from connectors.emulators.entra.state import EntraState, GraphError, iso, now
 from connectors.emulators.requests import json_object
@@ -194,6 +194,10 @@ class GraphRoutesBase:
             and q.get("$count", "").lower() == "true"
         )
         predicate = compile_filter(q.get("$filter"), entity, advanced=advanced)
+        if entity is not None and entity.sortable:
+            keys = order_by(q.get("$orderby"), entity, filtered=predicate is not None, advanced=advanced)
+            if keys:
+                ids = sort_ids(list(ids), raw, keys)
         skip = _untoken(q["$skiptoken"]) if q.get("$skiptoken") else {}
         top, preferred = self._page_size(request, default_top, skip.get("n"))
         offset = int(skip.get("o", 0))
@@ -225,6 +229,26 @@ class GraphRoutesBase:
                 f"{self.state.base_url}{request.url.path}?{urlencode(params, safe='$(),=')}"
             )
         return ok(body, headers=applied(preferred))
+
+    def _count(
+        self,
+        request: Request,
+        ids: Sequence[str],
+        raw: Callable[[str], dict[str, Any] | None],
+        entity: EntityType,
+    ) -> Response:
+        """``/users/$count``, ``/groups/$count``: the number (text/plain), $filter applied; an advanced
+        query, so only with ConsistencyLevel: eventual."""
+        if request.headers.get("consistencylevel", "").lower() != "eventual":
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is "
+                "missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+            )
+        predicate = compile_filter(request.query_params.get("$filter"), entity)
+        count = sum(1 for i in ids if (o := raw(i)) is not None and (predicate is None or predicate(o)))
+        return Response(str(count), media_type="text/plain")
 
     def _user_renderer(self, request: Request) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
         state = self.state

@@ -33,6 +33,11 @@ class GroupRoutes(GraphRoutesBase):
                 entity=GROUP,
             )
 
+    async def count_groups(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            return self._count(request, state.group_order, lambda gid: state.groups[gid].props, GROUP)
+
     async def get_group(self, request: Request) -> Response:
         with self.state.lock:
             group = self.state.group(request.path_params["group"])

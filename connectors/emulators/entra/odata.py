@@ -261,6 +261,45 @@ def compile_filter(
     return predicate
 
 
+def order_by(
+    text: str | None, entity: EntityType, *, filtered: bool, advanced: bool
+) -> list[tuple[str, bool]]:
+    """``$orderby=displayName[ asc|desc],...`` as (property, descending); Graph sorts users by displayName
+    and userPrincipalName (groups by displayName), and with a $filter only in an advanced query."""
+    if not text or not text.strip():
+        return []
+    keys: list[tuple[str, bool]] = []
+    for clause in text.split(","):
+        name, _, direction = clause.strip().partition(" ")
+        if not entity.knows(name):
+            raise unknown_property(name, entity)
+        if name not in entity.sortable:
+            raise ODataError(
+                f"Unsupported sort property '{name}' for '{entity.resource}'.", "Request_UnsupportedQuery"
+            )
+        if direction.strip().lower() not in ("", "asc", "desc"):
+            raise ODataError(f"Syntax error at position {len(name)} in '{clause.strip()}'.")
+        keys.append((name, direction.strip().lower() == "desc"))
+    if filtered and not advanced:
+        raise ODataError("Sorting not supported for current query.", "Request_UnsupportedQuery")
+    return keys
+
+
+def sort_ids(
+    ids: list[str], raw: Callable[[str], dict[str, Any] | None], keys: list[tuple[str, bool]]
+) -> list[str]:
+    """``ids`` in the order of ``keys`` (case-insensitive, missing values last), stable."""
+    ordered = list(ids)
+    for name, descending in reversed(keys):
+
+        def key(i: str, name: str = name) -> tuple[bool, str]:
+            value = (raw(i) or {}).get(name)
+            return (value is None, str(value).lower() if value is not None else "")
+
+        ordered.sort(key=key, reverse=descending)
+    return ordered
+
+
 def select(resource: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
     """Graph always returns ``id`` (and ``@odata.type`` where present)."""
     if not fields:

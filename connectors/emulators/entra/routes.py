@@ -94,6 +94,7 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 Route(f"/v1.0/users/{form}", g(self.users_delta), methods=["GET"])
                 for form in ("delta", "delta()", "microsoft.graph.delta()")
             ),
+            Route("/v1.0/users/$count", g(self.count_users), methods=["GET"]),
             Route("/v1.0/users/{user}", g(self.get_user), methods=["GET"]),
             Route("/v1.0/users/{user}", g(self.patch_user), methods=["PATCH"]),
             Route("/v1.0/users/{user}/revokeSignInSessions", g(self.revoke_sessions), methods=["POST"]),
@@ -121,6 +122,7 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 Route(f"/v1.0/groups/{form}", g(self.groups_delta), methods=["GET"])
                 for form in ("delta", "delta()", "microsoft.graph.delta()")
             ),
+            Route("/v1.0/groups/$count", g(self.count_groups), methods=["GET"]),
             Route("/v1.0/groups/{group}", g(self.get_group), methods=["GET"]),
             Route("/v1.0/groups/{group}/members", g(self.group_members), methods=["GET"]),
             Route("/v1.0/groups/{group}/transitiveMembers", g(self.group_members), methods=["GET"]),

@@ -141,6 +141,7 @@ class EntityType:
     properties: frozenset[str]
     navigation: frozenset[str] = frozenset()
     filterable: frozenset[str] | None = None  # None: any known property
+    sortable: frozenset[str] = frozenset()  # what $orderby takes
 
     def knows(self, name: str) -> bool:
         return name in self.properties or name in self.navigation
@@ -158,8 +159,22 @@ REGISTRATION_PROPERTIES = frozenset(
     }
 )
 
-USER = EntityType("microsoft.graph.user", "User", USER_PROPERTIES, USER_NAVIGATION, USER_FILTERABLE)
-GROUP = EntityType("microsoft.graph.group", "Group", GROUP_PROPERTIES, GROUP_NAVIGATION, GROUP_FILTERABLE)
+USER = EntityType(
+    "microsoft.graph.user",
+    "User",
+    USER_PROPERTIES,
+    USER_NAVIGATION,
+    USER_FILTERABLE,
+    frozenset({"displayName", "userPrincipalName"}),
+)
+GROUP = EntityType(
+    "microsoft.graph.group",
+    "Group",
+    GROUP_PROPERTIES,
+    GROUP_NAVIGATION,
+    GROUP_FILTERABLE,
+    frozenset({"displayName"}),
+)
 REGISTRATION = EntityType(
     "microsoft.graph.userRegistrationDetails", "UserRegistrationDetails", REGISTRATION_PROPERTIES
 )

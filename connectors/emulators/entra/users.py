@@ -35,6 +35,13 @@ class UserRoutes(GraphRoutesBase):
                 entity=USER,
             )
 
+    async def count_users(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            return self._count(
+                request, state.user_order, lambda uid: state.users[uid].props if uid in state.users else None, USER
+            )
+
     async def get_user(self, request: Request) -> Response:
         state = self.state
         with state.lock:
