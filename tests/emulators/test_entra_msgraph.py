@@ -218,6 +218,7 @@ def test_registration_details_are_v1_0(emulator, tls, small_org: SyntheticOrg) -
         factors = by_upn[record.user_principal_name].mfa_factors
         expected = next((strongest[f] for f in ("push", "totp", "sms", "call") if f in factors), "none")
         assert preferred.value == expected
+        assert record.system_preferred_authentication_methods == ([] if expected == "none" else [expected])
         assert record.is_mfa_registered is bool(factors)
         assert record.user_type is not None
 

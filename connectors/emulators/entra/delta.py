@@ -55,9 +55,9 @@ def delta_response(
         body["@odata.deltaLink"] = f"{link}?{urlencode({'$deltatoken': _token(position)}, safe='$')}"
         return ok(body, headers=applied(preferred))
     if q.get("$skiptoken"):
-        position = _untoken(q["$skiptoken"])
+        position = {"since": None, "start": state.seq, **_untoken(q["$skiptoken"])}
     elif q.get("$deltatoken"):
-        position = {**_untoken(q["$deltatoken"]), "o": 0, "start": state.seq}
+        position = {"since": None, **_untoken(q["$deltatoken"]), "o": 0, "start": state.seq}
     else:
         position = {
             "since": None,

@@ -335,7 +335,10 @@ class EntraState:
         return len(pairs)
 
     def registration(self, user: User) -> dict[str, Any]:
+        """The v1.0 userRegistrationDetails record: system-preferred MFA on (Microsoft-managed, as
+        tenants have it by default), the user's own choice their strongest second factor."""
         props = user.props
+        strongest = next((preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None)
         admin = any(
             a["principalId"] == user.id
             or (a["principalId"] in self.groups and user.id in self.groups[a["principalId"]].members)
@@ -354,11 +357,9 @@ class EntraState:
             "isMfaCapable": bool(user.methods),
             "isPasswordlessCapable": "fido2" in user.methods,
             "methodsRegistered": user.methods,
-            "isSystemPreferredAuthenticationMethodEnabled": False,
-            "systemPreferredAuthenticationMethods": [],
-            "userPreferredMethodForSecondaryAuthentication": next(
-                (preferred for method, preferred in SECONDARY_METHODS if method in user.methods), "none"
-            ),
+            "isSystemPreferredAuthenticationMethodEnabled": True,
+            "systemPreferredAuthenticationMethods": [strongest] if strongest else [],
+            "userPreferredMethodForSecondaryAuthentication": strongest or "none",
             "lastUpdatedDateTime": "2026-10-01T00:00:00Z",
         }
 

@@ -39,7 +39,10 @@ class UserRoutes(GraphRoutesBase):
         state = self.state
         with state.lock:
             return self._count(
-                request, state.user_order, lambda uid: state.users[uid].props if uid in state.users else None, USER
+                request,
+                state.user_order,
+                lambda uid: state.users[uid].props if uid in state.users else None,
+                USER,
             )
 
     async def get_user(self, request: Request) -> Response:
