@@ -1,7 +1,8 @@
 """An emulator of the Microsoft identity platform (OpenID configuration, client-credentials token
 endpoint) and of Microsoft Graph v1.0's directory (users, delta, groups, apps, roles, $batch).
 
-``msal`` and plain HTTP clients work against it unmodified.
+``msal``, Microsoft's Graph SDK (``msgraph-sdk`` with ``azure-identity``) and plain HTTP clients work
+against it unmodified.
 """
 
 from __future__ import annotations

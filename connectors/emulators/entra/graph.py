@@ -14,13 +14,15 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.emulators.entra.odata import ODataError, compile_filter, parse_select
+from connectors.emulators.entra.odata import ODataError, compile_filter, order_by, parse_select, sort_ids
+from connectors.emulators.entra.schema import USER, EntityType
 from connectors.emulators.entra.state import EntraState, GraphError, iso, now
 from connectors.emulators.requests import json_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 BATCH_LIMIT = 20
+LIST_MAX_PAGE = 999  # $top and odata.maxpagesize on directory listings
 
 
 def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -54,10 +56,33 @@ async def unknown_path(request: Request, exc: Exception) -> Response:
     return graph_error(404, "Request_ResourceNotFound", f"Resource '{path}' does not exist.")
 
 
-def ok(payload: Any, status: int = 200) -> Response:
+def ok(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(payload, separators=(",", ":")).encode(), status_code=status, media_type="application/json"
+        json.dumps(payload, separators=(",", ":")).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
+
+
+def max_page_size(request: Request) -> int | None:
+    """``Prefer: odata.maxpagesize=N`` (among other preferences), or None; an unusable value is ignored,
+    as a preference may be."""
+    for header in request.headers.getlist("prefer"):
+        for preference in header.split(","):
+            name, _, value = preference.strip().partition("=")
+            if name.strip().lower() == "odata.maxpagesize":
+                try:
+                    size = int(value.strip().strip('"'))
+                except ValueError:
+                    return None
+                return size if size >= 1 else None
+    return None
+
+
+def applied(size: int | None) -> dict[str, str] | None:
+    """Graph's ``Preference-Applied`` answer to an honoured odata.maxpagesize."""
+    return {"Preference-Applied": f"odata.maxpagesize={size}"} if size is not None else None
 
 
 def _token(payload: dict[str, Any]) -> str:
@@ -115,7 +140,7 @@ class GraphRoutesBase:
             except GraphError as exc:
                 return graph_error(exc.status, exc.code, exc.message)
             except ODataError as exc:
-                return graph_error(400, "BadRequest", str(exc))
+                return graph_error(400, exc.code, str(exc))
 
         return wrapped
 
@@ -127,13 +152,28 @@ class GraphRoutesBase:
             top = int(raw)
         except ValueError:
             raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $top.") from None
-        if not 1 <= top <= 999:
+        if not 1 <= top <= LIST_MAX_PAGE:
             raise GraphError(
                 400,
                 "Request_BadRequest",
-                f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.",
+                f"Invalid page size specified: '{top}'. Must be between 1 and {LIST_MAX_PAGE} inclusive.",
             )
         return top
+
+    def _page_size(self, request: Request, default: int, carried: int | None = None) -> tuple[int, int | None]:
+        """(page size, the odata.maxpagesize applied or None): ``$top`` or, without it, the size a
+        skiptoken carries; ``Prefer: odata.maxpagesize`` caps either, itself capped at the maximum."""
+        preferred = max_page_size(request)
+        preferred = min(preferred, LIST_MAX_PAGE) if preferred is not None else None
+        if request.query_params.get("$top") is not None:
+            size = self._top(request, default)
+        else:
+            size = carried or default
+            if preferred is not None:
+                size = preferred
+        if preferred is not None:
+            size = min(size, preferred)
+        return size, preferred
 
     def _list(
         self,
@@ -144,12 +184,23 @@ class GraphRoutesBase:
         render: Callable[[str, dict[str, Any]], dict[str, Any]],
         *,
         default_top: int = 100,
+        entity: EntityType | None = None,
     ) -> Response:
-        """A Graph collection page: $filter over the raw objects, $top, $skiptoken, @odata.nextLink."""
+        """A Graph collection page: $filter over the raw objects (their properties checked against the
+        entity type when given), $top or Prefer: odata.maxpagesize, $skiptoken, @odata.nextLink."""
         q = request.query_params
-        predicate = compile_filter(q.get("$filter"))
-        top = self._top(request, default_top)
-        offset = int(_untoken(q["$skiptoken"]).get("o", 0)) if q.get("$skiptoken") else 0
+        advanced = (
+            request.headers.get("consistencylevel", "").lower() == "eventual"
+            and q.get("$count", "").lower() == "true"
+        )
+        predicate = compile_filter(q.get("$filter"), entity, advanced=advanced)
+        if entity is not None and entity.sortable:
+            keys = order_by(q.get("$orderby"), entity, filtered=predicate is not None, advanced=advanced)
+            if keys:
+                ids = sort_ids(list(ids), raw, keys)
+        skip = _untoken(q["$skiptoken"]) if q.get("$skiptoken") else {}
+        top, preferred = self._page_size(request, default_top, skip.get("n"))
+        offset = int(skip.get("o", 0))
         value: list[dict[str, Any]] = []
         position = offset
         while position < len(ids) and len(value) < top:
@@ -173,15 +224,35 @@ class GraphRoutesBase:
         )
         if more:
             params = {k: v for k, v in q.items() if k != "$skiptoken"}
-            params["$skiptoken"] = _token({"o": position})
+            params["$skiptoken"] = _token({"o": position, "n": top})
             body["@odata.nextLink"] = (
                 f"{self.state.base_url}{request.url.path}?{urlencode(params, safe='$(),=')}"
             )
-        return ok(body)
+        return ok(body, headers=applied(preferred))
+
+    def _count(
+        self,
+        request: Request,
+        ids: Sequence[str],
+        raw: Callable[[str], dict[str, Any] | None],
+        entity: EntityType,
+    ) -> Response:
+        """``/users/$count``, ``/groups/$count``: the number (text/plain), $filter applied; an advanced
+        query, so only with ConsistencyLevel: eventual."""
+        if request.headers.get("consistencylevel", "").lower() != "eventual":
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is "
+                "missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information",
+            )
+        predicate = compile_filter(request.query_params.get("$filter"), entity)
+        count = sum(1 for i in ids if (o := raw(i)) is not None and (predicate is None or predicate(o)))
+        return Response(str(count), media_type="text/plain")
 
     def _user_renderer(self, request: Request) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
         state = self.state
-        fields = parse_select(request.query_params.get("$select"))
+        fields = parse_select(request.query_params.get("$select"), USER)
         expand = request.query_params.get("$expand") or ""
 
         def render(uid: str, _: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +261,7 @@ class GraphRoutesBase:
             if expand.startswith("manager"):
                 manager = state.users.get(user.manager_id or "")
                 inner = (
-                    parse_select(expand[len("manager(") : -1].removeprefix("$select="))
+                    parse_select(expand[len("manager(") : -1].removeprefix("$select="), USER)
                     if "(" in expand
                     else None
                 )

@@ -7,14 +7,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connectors.emulators.entra.delta import Position, delta_response
 from connectors.emulators.entra.graph import (
     GraphRoutesBase,
     _body,
-    _token,
-    _untoken,
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
+from connectors.emulators.entra.schema import GROUP
 
 
 class GroupRoutes(GraphRoutesBase):
@@ -22,7 +22,7 @@ class GroupRoutes(GraphRoutesBase):
 
     async def list_groups(self, request: Request) -> Response:
         state = self.state
-        fields = parse_select(request.query_params.get("$select"))
+        fields = parse_select(request.query_params.get("$select"), GROUP)
         with state.lock:
             return self._list(
                 request,
@@ -30,12 +30,18 @@ class GroupRoutes(GraphRoutesBase):
                 state.group_order,
                 lambda gid: state.groups[gid].props,
                 lambda _, p: select(p, fields),
+                entity=GROUP,
             )
+
+    async def count_groups(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            return self._count(request, state.group_order, lambda gid: state.groups[gid].props, GROUP)
 
     async def get_group(self, request: Request) -> Response:
         with self.state.lock:
             group = self.state.group(request.path_params["group"])
-            return ok(select(group.props, parse_select(request.query_params.get("$select"))))
+            return ok(select(group.props, parse_select(request.query_params.get("$select"), GROUP)))
 
     async def group_members(self, request: Request) -> Response:
         state = self.state
@@ -87,43 +93,38 @@ class GroupRoutes(GraphRoutesBase):
         return Response(status_code=204)
 
     async def groups_delta(self, request: Request) -> Response:
+        """``/groups/delta``: every group with its members in the first round, then the groups whose
+        membership changed since, with the members added and removed (``@removed``)."""
         state = self.state
-        q = request.query_params
-        with state.lock:
-            if q.get("$deltatoken") == "latest":
-                token = _token({"since": state.seq})
-                return ok(
-                    {
-                        "value": [],
-                        "@odata.deltaLink": f"{state.base_url}/v1.0/groups/delta?$deltatoken={token}",
-                    }
-                )
-            since = _untoken(q["$deltatoken"])["since"] if q.get("$deltatoken") else None
-            value = []
+
+        def changed(position: Position) -> list[str]:
+            since, start = position["since"], position["start"]
             if since is None:
-                for gid in state.group_order:
-                    group = state.groups[gid]
-                    members = [
-                        {"@odata.type": f"#microsoft.graph.{k}", "id": m} for m, k in group.members.items()
-                    ]
-                    value.append({**select(group.props, ["displayName"]), "members@delta": members})
-            else:
-                changes: dict[str, list[dict[str, Any]]] = {}
-                for seq, gid, member, kind, added in state.member_changes:
-                    if seq > since:
-                        entry: dict[str, Any] = {"@odata.type": f"#microsoft.graph.{kind}", "id": member}
-                        if not added:
-                            entry["@removed"] = {"reason": "deleted"}
-                        changes.setdefault(gid, []).append(entry)
-                for gid, members in changes.items():
-                    value.append(
-                        {**select(state.groups[gid].props, ["displayName"]), "members@delta": members}
-                    )
-            token = _token({"since": state.seq})
-            return ok(
-                {
-                    "@odata.context": f"{state.base_url}/v1.0/$metadata#groups",
-                    "value": value,
-                    "@odata.deltaLink": f"{state.base_url}/v1.0/groups/delta?$deltatoken={token}",
-                }
-            )
+                return list(state.group_order)
+            touched = {gid for seq, gid, *_ in state.member_changes if since < seq <= start}
+            return [gid for gid in state.group_order if gid in touched]
+
+        def render(gid: str, position: Position) -> dict[str, Any]:
+            fields = parse_select(position.get("select"), GROUP)
+            props = state.groups[gid].props
+            body = {"id": gid, **(select(props, [f for f in fields if f != "members"]) if fields else props)}
+            if fields and "members" not in fields:
+                return body
+            since, start = position["since"], position["start"]
+            if since is None:
+                members = state.groups[gid].members.items()
+                body["members@delta"] = [{"@odata.type": f"#microsoft.graph.{k}", "id": m} for m, k in members]
+                return body
+            entries = []
+            for seq, group, member, kind, added in state.member_changes:
+                if group == gid and since < seq <= start:
+                    entry: dict[str, Any] = {"@odata.type": f"#microsoft.graph.{kind}", "id": member}
+                    if not added:
+                        entry["@removed"] = {"reason": "deleted"}
+                    entries.append(entry)
+            body["members@delta"] = entries
+            return body
+
+        with state.lock:
+            parse_select(request.query_params.get("$select"), GROUP)
+            return delta_response(request, state, GROUP, changed, render)

@@ -90,7 +90,11 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
             Route("/v1.0/$batch", g(self.batch), methods=["POST"]),
             Route("/v1.0/users", g(self.list_users), methods=["GET"]),
-            Route("/v1.0/users/delta", g(self.users_delta), methods=["GET"]),
+            *(
+                Route(f"/v1.0/users/{form}", g(self.users_delta), methods=["GET"])
+                for form in ("delta", "delta()", "microsoft.graph.delta()")
+            ),
+            Route("/v1.0/users/$count", g(self.count_users), methods=["GET"]),
             Route("/v1.0/users/{user}", g(self.get_user), methods=["GET"]),
             Route("/v1.0/users/{user}", g(self.patch_user), methods=["PATCH"]),
             Route("/v1.0/users/{user}/revokeSignInSessions", g(self.revoke_sessions), methods=["POST"]),
@@ -108,8 +112,17 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 g(self.registration_details),
                 methods=["GET"],
             ),
+            Route(
+                "/v1.0/reports/authenticationMethods/userRegistrationDetails/{user}",
+                g(self.registration_detail),
+                methods=["GET"],
+            ),
             Route("/v1.0/groups", g(self.list_groups), methods=["GET"]),
-            Route("/v1.0/groups/delta", g(self.groups_delta), methods=["GET"]),
+            *(
+                Route(f"/v1.0/groups/{form}", g(self.groups_delta), methods=["GET"])
+                for form in ("delta", "delta()", "microsoft.graph.delta()")
+            ),
+            Route("/v1.0/groups/$count", g(self.count_groups), methods=["GET"]),
             Route("/v1.0/groups/{group}", g(self.get_group), methods=["GET"]),
             Route("/v1.0/groups/{group}/members", g(self.group_members), methods=["GET"]),
             Route("/v1.0/groups/{group}/transitiveMembers", g(self.group_members), methods=["GET"]),

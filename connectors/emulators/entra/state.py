@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.emulators.entra.schema import USER_PROPERTIES
 from connectors.emulators.model import Directory
 
 NAMESPACE = uuid.UUID("6f1c7c1e-3c3e-4d8e-9c55-acce55c7a000")
@@ -31,6 +32,12 @@ METHODS = {
     "email": "email",
     "call": "mobilePhone",
 }
+# userDefaultAuthenticationMethod (v1.0): the second factors a user can prefer, strongest first
+SECONDARY_METHODS = (
+    ("microsoftAuthenticatorPush", "push"),
+    ("softwareOneTimePasscode", "oath"),
+    ("mobilePhone", "sms"),
+)
 DEFAULT_USER_PROPS = (
     "businessPhones",
     "displayName",
@@ -274,12 +281,16 @@ class EntraState:
         return self.sps[sp_id]
 
     def user_json(self, user: User, fields: list[str] | None) -> dict[str, Any]:
+        """The default properties, or those selected: a v1.0 property the tenant has no value for is
+        null, as Graph renders it; a relationship is not rendered by $select."""
         props = user.props
         wanted = fields or list(DEFAULT_USER_PROPS)
         body = {"id": user.id}
         for name in wanted:
             if name in props:
                 body[name] = props[name]
+            elif name in USER_PROPERTIES:
+                body[name] = None
         return body
 
     def transitive_members(self, gid: str) -> dict[str, str]:
@@ -324,7 +335,10 @@ class EntraState:
         return len(pairs)
 
     def registration(self, user: User) -> dict[str, Any]:
+        """The v1.0 userRegistrationDetails record: system-preferred MFA on (Microsoft-managed, as
+        tenants have it by default), the user's own choice their strongest second factor."""
         props = user.props
+        strongest = next((preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None)
         admin = any(
             a["principalId"] == user.id
             or (a["principalId"] in self.groups and user.id in self.groups[a["principalId"]].members)
@@ -343,10 +357,9 @@ class EntraState:
             "isMfaCapable": bool(user.methods),
             "isPasswordlessCapable": "fido2" in user.methods,
             "methodsRegistered": user.methods,
-            "isSystemPreferredAuthenticationMethodEnabled": False,
-            "systemPreferredAuthenticationMethods": [],
-            "userPreferredMethodForSecondaryAuthentication": user.methods[0] if user.methods else "none",
-            "defaultMfaMethod": user.methods[0] if user.methods else "none",
+            "isSystemPreferredAuthenticationMethodEnabled": True,
+            "systemPreferredAuthenticationMethods": [strongest] if strongest else [],
+            "userPreferredMethodForSecondaryAuthentication": strongest or "none",
             "lastUpdatedDateTime": "2026-10-01T00:00:00Z",
         }
 
@@ -359,12 +372,14 @@ class EntraState:
     def patch_user(self, key: str, changes: dict[str, Any]) -> None:
         with self.lock:
             user = self.user(key)
+            # instance annotations (the SDKs send "@odata.type") are not properties
+            changes = {k: v for k, v in changes.items() if not k.startswith("@")}
             read_only = {"id", "createdDateTime", "signInActivity"} & set(changes)
             if read_only:
                 raise GraphError(
                     400, "Request_BadRequest", f"Property '{sorted(read_only)[0]}' is read-only."
                 )
-            unknown = set(changes) - set(user.props)
+            unknown = set(changes) - set(user.props) - USER_PROPERTIES
             if unknown:
                 raise GraphError(
                     400,

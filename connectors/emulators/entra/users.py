@@ -8,15 +8,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connectors.emulators.entra.delta import Position, delta_response
 from connectors.emulators.entra.graph import (
     GraphRoutesBase,
     _body,
-    _token,
-    _untoken,
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
-from connectors.emulators.entra.state import GraphError
+from connectors.emulators.entra.schema import REGISTRATION, USER
+from connectors.emulators.entra.state import GraphError, not_found
 
 
 class UserRoutes(GraphRoutesBase):
@@ -32,6 +32,17 @@ class UserRoutes(GraphRoutesBase):
                 state.user_order,
                 lambda uid: state.users[uid].props if uid in state.users else None,
                 self._user_renderer(request),
+                entity=USER,
+            )
+
+    async def count_users(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            return self._count(
+                request,
+                state.user_order,
+                lambda uid: state.users[uid].props if uid in state.users else None,
+                USER,
             )
 
     async def get_user(self, request: Request) -> Response:
@@ -104,63 +115,44 @@ class UserRoutes(GraphRoutesBase):
         return Response(status_code=204)
 
     async def users_delta(self, request: Request) -> Response:
+        """``/users/delta``: every user in the first round, then those changed or deleted since."""
         state = self.state
-        q = request.query_params
-        with state.lock:
-            if q.get("$deltatoken") == "latest":
-                position = {"since": state.seq, "select": q.get("$select")}
-                return ok(
-                    {
-                        "@odata.context": f"{state.base_url}/v1.0/$metadata#users",
-                        "value": [],
-                        "@odata.deltaLink": f"{state.base_url}/v1.0/users/delta?$deltatoken={_token(position)}",
-                    }
-                )
-            if q.get("$skiptoken"):
-                position = _untoken(q["$skiptoken"])
-            elif q.get("$deltatoken"):
-                position = {**_untoken(q["$deltatoken"]), "o": 0}
-            else:
-                position = {"since": None, "select": q.get("$select"), "o": 0, "start": state.seq}
-            fields = parse_select(position.get("select"))
-            since = position.get("since")
+
+        def changed(position: Position) -> list[str]:
+            since, start = position["since"], position["start"]
+            present = [uid for uid in state.user_order if uid in state.users]
             if since is None:
-                ids = [uid for uid in state.user_order if uid in state.users]
-            else:
-                ids = [uid for uid in state.user_order if uid in state.users and state.users[uid].seq > since]
-                ids += [uid for uid, seq in state.removed_users.items() if seq > since]
-            offset = position.get("o", 0)
-            page_size = 200
-            page_ids = ids[offset : offset + page_size]
-            value = []
-            for uid in page_ids:
-                if uid in state.users:
-                    value.append(state.user_json(state.users[uid], fields))
-                else:
-                    value.append({"id": uid, "@removed": {"reason": "deleted"}})
-            body: dict[str, Any] = {
-                "@odata.context": f"{state.base_url}/v1.0/$metadata#users",
-                "value": value,
-            }
-            if offset + page_size < len(ids):
-                body["@odata.nextLink"] = (
-                    f"{state.base_url}/v1.0/users/delta?$skiptoken={_token({**position, 'o': offset + page_size})}"
-                )
-            else:
-                final = {
-                    "since": position.get("start", state.seq) if since is None else state.seq,
-                    "select": position.get("select"),
-                }
-                body["@odata.deltaLink"] = f"{state.base_url}/v1.0/users/delta?$deltatoken={_token(final)}"
-            return ok(body)
+                return present
+            ids = [uid for uid in present if since < state.users[uid].seq <= start]
+            return ids + [uid for uid, seq in state.removed_users.items() if since < seq <= start]
+
+        def render(uid: str, position: Position) -> dict[str, Any]:
+            if uid not in state.users:
+                return {"id": uid, "@removed": {"reason": "deleted"}}
+            return state.user_json(state.users[uid], parse_select(position.get("select"), USER))
+
+        with state.lock:
+            parse_select(request.query_params.get("$select"), USER)
+            return delta_response(request, state, USER, changed, render)
 
     async def registration_details(self, request: Request) -> Response:
         state = self.state
+        fields = parse_select(request.query_params.get("$select"), REGISTRATION)
         with state.lock:
             return self._list(
                 request,
                 "reports/authenticationMethods/userRegistrationDetails",
                 state.user_order,
                 lambda uid: state.registration(state.users[uid]) if uid in state.users else None,
-                lambda _, r: r,
+                lambda _, r: select(r, fields),
+                entity=REGISTRATION,
             )
+
+    async def registration_detail(self, request: Request) -> Response:
+        """One user's record; the key is the user's object id."""
+        state = self.state
+        with state.lock:
+            uid = request.path_params["user"]
+            if uid not in state.users:
+                raise not_found(uid)
+            return ok(state.registration(state.users[uid]))
