@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from accessctl.cli import app
-from accessctl.output import Column, OutputFormat, render
 from connectors.emulators.model import SyntheticOrg
 
 runner = CliRunner()
@@ -157,6 +156,8 @@ def test_limit_shows_that_many_rows_in_every_format(store: Store) -> None:
 
 
 def test_the_table_is_written_before_all_rows_are_read() -> None:
+    from accessctl.output import Column, OutputFormat, render
+
     pulled = 0
 
     def rows() -> Iterator[dict[str, object]]:
