@@ -134,13 +134,33 @@ def _privileged_accounts() -> Any:
     )
 
 
+#: the account columns a listing reads (not aliases and the rest it does not show)
+_ACCOUNT_FIELDS = (
+    "provider",
+    "external_id",
+    "login",
+    "display_name",
+    "status",
+    "mfa_state",
+    "mfa_methods",
+    "last_login_at",
+    "person_id",
+    "link_method",
+    "link_note",
+    "is_shared",
+    "is_service",
+    "protected",
+    "ended_at",
+)
+
+
 def _accounts_query(where: AccountFilter, now: datetime | None) -> Any:
     """The accounts ``where`` selects, of any status."""
     now = now or datetime.now(UTC)
     privileged = _privileged_accounts().scalar_subquery()
     query = (
         sa.select(
-            ACCOUNTS,
+            *(ACCOUNTS.c[name] for name in _ACCOUNT_FIELDS),
             PEOPLE.c.employee_id.label("person_employee_id"),
             ACCOUNTS.c.id.in_(privileged).label("is_privileged"),
         )
@@ -211,38 +231,51 @@ def iter_accounts(
     query = _counted(_accounts_query(where, now), where)
     if limit is not None:
         query = query.limit(limit)
-    for row in _stream(conn, query):
+    for (
+        provider,
+        external_id,
+        login,
+        display_name,
+        status,
+        mfa_state,
+        mfa_methods,
+        last_login_at,
+        person_id,
+        link_method,
+        link_note,
+        is_shared,
+        is_service,
+        protected,
+        ended_at,
+        person_employee_id,
+        is_privileged,
+    ) in _stream(conn, query):
+        conflict = link_method == "conflict"
         flags = [
             name
             for name, on in (
-                ("shared", row.is_shared),
-                ("service", row.is_service),
-                ("protected", row.protected),
-                ("conflict", row.link_method == "conflict"),
-                (
-                    "orphan",
-                    row.person_id is None
-                    and not row.is_shared
-                    and not row.is_service
-                    and row.link_method != "conflict",
-                ),
-                ("ended", row.ended_at is not None),
+                ("shared", is_shared),
+                ("service", is_service),
+                ("protected", protected),
+                ("conflict", conflict),
+                ("orphan", person_id is None and not is_shared and not is_service and not conflict),
+                ("ended", ended_at is not None),
             )
             if on
         ]
         yield {
-            "provider": row.provider,
-            "external_id": row.external_id,
-            "login": row.login,
-            "display_name": row.display_name,
-            "status": row.status,
-            "person": row.person_employee_id,
-            "mfa_state": row.mfa_state,
-            "mfa_methods": row.mfa_methods,
-            "last_login_at": _iso(row.last_login_at),
-            "privileged": bool(row.is_privileged),
+            "provider": provider,
+            "external_id": external_id,
+            "login": login,
+            "display_name": display_name,
+            "status": status,
+            "person": person_employee_id,
+            "mfa_state": mfa_state,
+            "mfa_methods": mfa_methods,
+            "last_login_at": _iso(last_login_at),
+            "privileged": bool(is_privileged),
             "flags": flags,
-            "note": row.link_note,
+            "note": link_note,
         }
 
 
@@ -341,8 +374,24 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
     """MFA coverage of live accounts by provider and by department; privileged accounts without MFA
     (not enrolled first, then unknown).  Active accounts only unless ``include_suspended``; ``scope``
     says which statuses were counted and how many accounts that left out."""
-    privileged = _privileged_accounts().scalar_subquery()
-    query = (
+    department = sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department)
+    counts = (  # one row per (provider, department, status, MFA state): the database does the counting
+        sa.select(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state, sa.func.count())
+        .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
+        .where(ACCOUNTS.c.ended_at.is_(None))
+        .group_by(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state)
+    )
+    by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_department: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    left_out = {"accounts": 0, "admins_without_mfa": 0, "admins_not_enrolled": 0}
+    for provider, dept, status, mfa_state, count in conn.execute(counts):
+        if status != AccountStatus.ACTIVE and not include_suspended:
+            left_out["accounts"] += count
+            continue
+        for bucket in (by_provider[provider], by_department[dept or "(none)"]):
+            bucket["accounts"] += count
+            bucket[mfa_state] += count
+    admins = (
         sa.select(
             ACCOUNTS.c.provider,
             ACCOUNTS.c.login,
@@ -350,38 +399,31 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
             ACCOUNTS.c.mfa_state,
             ACCOUNTS.c.is_shared,
             ACCOUNTS.c.is_service,
-            sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department).label("department"),
             PEOPLE.c.employee_id,
-            ACCOUNTS.c.id.in_(privileged).label("is_privileged"),
         )
         .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
-        .where(ACCOUNTS.c.ended_at.is_(None))
+        .where(
+            ACCOUNTS.c.ended_at.is_(None),
+            ACCOUNTS.c.mfa_state != MfaState.ENROLLED,
+            ACCOUNTS.c.id.in_(_privileged_accounts()),
+        )
     )
-    by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    by_department: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     admins_without: list[dict[str, Any]] = []
-    left_out = {"accounts": 0, "admins_without_mfa": 0, "admins_not_enrolled": 0}
-    for row in conn.execute(query):
-        without = bool(row.is_privileged) and row.mfa_state != MfaState.ENROLLED
+    for row in conn.execute(admins):
         if row.status != AccountStatus.ACTIVE and not include_suspended:
-            left_out["accounts"] += 1
-            left_out["admins_without_mfa"] += without
-            left_out["admins_not_enrolled"] += without and row.mfa_state == MfaState.NOT_ENROLLED
+            left_out["admins_without_mfa"] += 1
+            left_out["admins_not_enrolled"] += row.mfa_state == MfaState.NOT_ENROLLED
             continue
-        for bucket in (by_provider[row.provider], by_department[row.department or "(none)"]):
-            bucket["accounts"] += 1
-            bucket[row.mfa_state] += 1
-        if without:
-            admins_without.append(
-                {
-                    "provider": row.provider,
-                    "login": row.login,
-                    "person": row.employee_id,
-                    "status": row.status,
-                    "mfa_state": row.mfa_state,
-                    "shared": bool(row.is_shared or row.is_service),
-                }
-            )
+        admins_without.append(
+            {
+                "provider": row.provider,
+                "login": row.login,
+                "person": row.employee_id,
+                "status": row.status,
+                "mfa_state": row.mfa_state,
+                "shared": bool(row.is_shared or row.is_service),
+            }
+        )
 
     def rows(groups: dict[str, dict[str, int]], label: str) -> list[dict[str, Any]]:
         out = []
