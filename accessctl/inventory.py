@@ -19,20 +19,6 @@ ENTITLEMENTS: sa.Table = Entitlement.__table__  # type: ignore[attr-defined]
 GRANTS: sa.Table = Grant.__table__  # type: ignore[attr-defined]
 PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
 
-ACCOUNT_COLUMNS = [
-    "provider",
-    "login",
-    "display_name",
-    "status",
-    "person",
-    "mfa_state",
-    "last_login_at",
-    "privileged",
-    "flags",
-]
-#: also in JSON and CSV output (not the table): enough for a script to act on an account
-ACCOUNT_DETAIL_COLUMNS = ["external_id", "mfa_methods", "note"]
-
 
 #: rows fetched from the database at a time by the streaming listings
 STREAM_BATCH = 500

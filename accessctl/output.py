@@ -112,36 +112,31 @@ class Layout:
 def fit(columns: Sequence[Column], natural: Mapping[str, int], width: int | None) -> Layout:
     """Choose the columns and widths for ``width`` (None: every column at full width).
 
-    Shortens the columns that may be shortened, widest first, down to their ``min_width``; if the
-    table is still too wide, leaves out the least important column that may go and tries again.
+    The ``keep`` columns are always shown in full; the others are taken most important first, each at
+    its full width while it fits, else shortened to the room left when that is at least its
+    ``min_width`` (and nothing after it is taken), else left out.  The columns keep their order.
     """
     if width is None:
         return Layout(list(columns), [natural[c.key] for c in columns])
-    position = {c.key: i for i, c in enumerate(columns)}
-
-    def rank(column: Column) -> tuple[int, int]:
-        i = position[column.key]
-        return (column.priority if column.priority is not None else i, i)
-
-    shown = [c for c in columns if not c.wide_only]
-    while True:
-        widths = [natural[c.key] for c in shown]
-        excess = Layout(shown, widths).total - width
-        while excess > 0:
-            floors = [widths[i] if c.keep else min(c.min_width, natural[c.key]) for i, c in enumerate(shown)]
-            room = [widths[i] - floors[i] for i in range(len(shown))]
-            widest = max(range(len(shown)), key=lambda i: room[i], default=None)
-            if widest is None or room[widest] <= 0:
-                break
-            cut = min(excess, room[widest], max(1, room[widest] // 2))
-            widths[widest] -= cut
-            excess -= cut
-        if excess <= 0:
-            return Layout(shown, widths)
-        candidates = [c for c in shown if not c.keep]
-        if not candidates:
-            return Layout(shown, widths)  # only what may never be cut is left: let it be wider
-        shown.remove(max(candidates, key=rank))
+    candidates = [c for c in columns if not c.wide_only]
+    chosen = {c.key: natural[c.key] for c in candidates if c.keep}
+    room = width - sum(chosen.values()) - len(GAP) * max(len(chosen) - 1, 0)
+    position = {c.key: i for i, c in enumerate(candidates)}
+    ranked = sorted(
+        (c for c in candidates if not c.keep),
+        key=lambda c: (c.priority if c.priority is not None else position[c.key], position[c.key]),
+    )
+    for column in ranked:
+        gap = len(GAP) if chosen else 0
+        full = natural[column.key]
+        if full + gap <= room:
+            chosen[column.key] = full
+            room -= full + gap
+        elif min(column.min_width, full) + gap <= room:
+            chosen[column.key] = room - gap
+            break
+    shown = [c for c in candidates if c.key in chosen]
+    return Layout(shown, [chosen[c.key] for c in shown])
 
 
 def _format(column: Column, value: Any) -> str:
