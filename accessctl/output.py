@@ -104,10 +104,6 @@ class Layout:
             parts.append(text.rjust(width) if column.right else text.ljust(width))
         return GAP.join(parts).rstrip()
 
-    @property
-    def total(self) -> int:
-        return sum(self.widths) + len(GAP) * max(len(self.widths) - 1, 0)
-
 
 def fit(columns: Sequence[Column], natural: Mapping[str, int], width: int | None) -> Layout:
     """Choose the columns and widths for ``width`` (None: every column at full width).

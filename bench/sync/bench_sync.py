@@ -231,9 +231,7 @@ def budget_use(
     for bucket, windows in sorted(per_bucket.items()):
         ordered = sorted(windows)
         inner = [
-            w
-            for w in ordered
-            if w - 1 in windows and w + 1 in windows  # inside a stretch of use
+            w for w in ordered if w - 1 in windows and w + 1 in windows  # inside a stretch of use
         ]
         result[bucket] = {
             "requests": sum(windows.values()),
