@@ -4,6 +4,7 @@ person reach, how good is MFA coverage.  Used by the CLI, the web app and the de
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,26 +12,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from accessctl.store.models import Account, Entitlement, Grant, MfaState, Person
+from accessctl.store.models import Account, AccountStatus, Entitlement, Grant, MfaState, Person
 
 ACCOUNTS: sa.Table = Account.__table__  # type: ignore[attr-defined]
 ENTITLEMENTS: sa.Table = Entitlement.__table__  # type: ignore[attr-defined]
 GRANTS: sa.Table = Grant.__table__  # type: ignore[attr-defined]
 PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
 
-ACCOUNT_COLUMNS = [
-    "provider",
-    "login",
-    "display_name",
-    "status",
-    "person",
-    "mfa_state",
-    "last_login_at",
-    "privileged",
-    "flags",
-]
-#: also in JSON and CSV output (not the table): enough for a script to act on an account
-ACCOUNT_DETAIL_COLUMNS = ["external_id", "mfa_methods", "note"]
+
+#: rows fetched from the database at a time by the streaming listings
+STREAM_BATCH = 500
 
 
 class NotFound(LookupError):
@@ -43,22 +34,28 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def list_people(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+def _people_query(status: str | None) -> Any:
+    query = sa.select(PEOPLE)
+    return query.where(PEOPLE.c.status == status) if status else query
+
+
+def iter_people(
+    conn: Connection, *, status: str | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The roster in employee id order, one person at a time as the database returns them."""
     accounts = (
-        sa.select(ACCOUNTS.c.person_id, sa.func.count().label("accounts"))
-        .where(ACCOUNTS.c.ended_at.is_(None), ACCOUNTS.c.person_id.is_not(None))
-        .group_by(ACCOUNTS.c.person_id)
-        .subquery()
+        sa.select(sa.func.count())
+        .where(
+            ACCOUNTS.c.person_id == PEOPLE.c.id,
+            ACCOUNTS.c.ended_at.is_(None),
+        )
+        .scalar_subquery()
     )
-    query = (
-        sa.select(PEOPLE, sa.func.coalesce(accounts.c.accounts, 0).label("accounts"))
-        .outerjoin(accounts, accounts.c.person_id == PEOPLE.c.id)
-        .order_by(PEOPLE.c.employee_id)
-    )
-    if status:
-        query = query.where(PEOPLE.c.status == status)
-    return [
-        {
+    query = _people_query(status).add_columns(accounts.label("accounts")).order_by(PEOPLE.c.employee_id)
+    if limit is not None:
+        query = query.limit(limit)
+    for row in _stream(conn, query):
+        yield {
             "employee_id": row.employee_id,
             "name": f"{row.first_name} {row.last_name}".strip(),
             "email": row.email,
@@ -70,8 +67,33 @@ def list_people(conn: Connection, *, status: str | None = None) -> list[dict[str
             "termination_date": row.termination_date.isoformat() if row.termination_date else None,
             "accounts": row.accounts,
         }
-        for row in conn.execute(query)
-    ]
+
+
+def list_people(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+    return list(iter_people(conn, status=status))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How many rows a listing has, how many it leaves out by status, and the longest of its
+    never-cut values (for the table's column widths)."""
+
+    count: int
+    not_counted: int = 0
+    longest: int = 0
+
+
+def people_summary(conn: Connection, *, status: str | None = None) -> Summary:
+    sub = _people_query(status).subquery()
+    count, longest = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.func.length(sub.c.email)), 0))
+    ).one()
+    return Summary(count=count, longest=longest)
+
+
+def _stream(conn: Connection, query: Any) -> Any:
+    """Rows as the database sends them, a batch at a time (a server-side cursor on PostgreSQL)."""
+    return conn.execution_options(yield_per=STREAM_BATCH).execute(query)
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,9 @@ class AccountFilter:
     privileged: bool = False
     conflicts: bool = False
     include_ended: bool = False
+    #: suspended (and deprovisioned) accounts too; without it only active accounts count, as in
+    #: the MFA report
+    include_suspended: bool = False
 
 
 def _privileged_accounts() -> Any:
@@ -95,14 +120,33 @@ def _privileged_accounts() -> Any:
     )
 
 
-def list_accounts(
-    conn: Connection, where: AccountFilter, *, now: datetime | None = None
-) -> list[dict[str, Any]]:
+#: the account columns a listing reads (not aliases and the rest it does not show)
+_ACCOUNT_FIELDS = (
+    "provider",
+    "external_id",
+    "login",
+    "display_name",
+    "status",
+    "mfa_state",
+    "mfa_methods",
+    "last_login_at",
+    "person_id",
+    "link_method",
+    "link_note",
+    "is_shared",
+    "is_service",
+    "protected",
+    "ended_at",
+)
+
+
+def _accounts_query(where: AccountFilter, now: datetime | None) -> Any:
+    """The accounts ``where`` selects, of any status."""
     now = now or datetime.now(UTC)
     privileged = _privileged_accounts().scalar_subquery()
     query = (
         sa.select(
-            ACCOUNTS,
+            *(ACCOUNTS.c[name] for name in _ACCOUNT_FIELDS),
             PEOPLE.c.employee_id.label("person_employee_id"),
             ACCOUNTS.c.id.in_(privileged).label("is_privileged"),
         )
@@ -141,43 +185,90 @@ def list_accounts(
         query = query.where(ACCOUNTS.c.id.in_(privileged))
     if where.conflicts:
         query = query.where(ACCOUNTS.c.link_method == "conflict")
-    rows = []
-    for row in conn.execute(query):
+    return query
+
+
+def _counted(query: Any, where: AccountFilter) -> Any:
+    if where.include_suspended:
+        return query
+    return query.where(ACCOUNTS.c.status == AccountStatus.ACTIVE)
+
+
+def account_summary(conn: Connection, where: AccountFilter, *, now: datetime | None = None) -> Summary:
+    """How many accounts ``where`` selects, and how many more it would with ``include_suspended``."""
+    sub = _accounts_query(where, now).subquery()
+    active = sub.c.status == AccountStatus.ACTIVE
+    total, inactive, longest = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((active, 0), else_=1)), 0),
+            sa.func.coalesce(sa.func.max(sa.func.length(sub.c.login)), 0),
+        )
+    ).one()
+    if where.include_suspended:
+        return Summary(count=total, longest=longest)
+    return Summary(count=total - inactive, not_counted=inactive, longest=longest)
+
+
+def iter_accounts(
+    conn: Connection, where: AccountFilter, *, now: datetime | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """The accounts ``where`` selects, by provider and login, one at a time as the database returns them."""
+    query = _counted(_accounts_query(where, now), where)
+    if limit is not None:
+        query = query.limit(limit)
+    for (
+        provider,
+        external_id,
+        login,
+        display_name,
+        status,
+        mfa_state,
+        mfa_methods,
+        last_login_at,
+        person_id,
+        link_method,
+        link_note,
+        is_shared,
+        is_service,
+        protected,
+        ended_at,
+        person_employee_id,
+        is_privileged,
+    ) in _stream(conn, query):
+        conflict = link_method == "conflict"
         flags = [
             name
             for name, on in (
-                ("shared", row.is_shared),
-                ("service", row.is_service),
-                ("protected", row.protected),
-                ("conflict", row.link_method == "conflict"),
-                (
-                    "orphan",
-                    row.person_id is None
-                    and not row.is_shared
-                    and not row.is_service
-                    and row.link_method != "conflict",
-                ),
-                ("ended", row.ended_at is not None),
+                ("shared", is_shared),
+                ("service", is_service),
+                ("protected", protected),
+                ("conflict", conflict),
+                ("orphan", person_id is None and not is_shared and not is_service and not conflict),
+                ("ended", ended_at is not None),
             )
             if on
         ]
-        rows.append(
-            {
-                "provider": row.provider,
-                "external_id": row.external_id,
-                "login": row.login,
-                "display_name": row.display_name,
-                "status": row.status,
-                "person": row.person_employee_id,
-                "mfa_state": row.mfa_state,
-                "mfa_methods": row.mfa_methods,
-                "last_login_at": _iso(row.last_login_at),
-                "privileged": bool(row.is_privileged),
-                "flags": flags,
-                "note": row.link_note,
-            }
-        )
-    return rows
+        yield {
+            "provider": provider,
+            "external_id": external_id,
+            "login": login,
+            "display_name": display_name,
+            "status": status,
+            "person": person_employee_id,
+            "mfa_state": mfa_state,
+            "mfa_methods": mfa_methods,
+            "last_login_at": _iso(last_login_at),
+            "privileged": bool(is_privileged),
+            "flags": flags,
+            "note": link_note,
+        }
+
+
+def list_accounts(
+    conn: Connection, where: AccountFilter, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    return list(iter_accounts(conn, where, now=now))
 
 
 def find_person(conn: Connection, key: str) -> Any:
@@ -191,28 +282,58 @@ def find_person(conn: Connection, key: str) -> Any:
     return row
 
 
+def _via(inherited: bool, via: str | None, via_name: str | None) -> str | None:
+    """What an inherited grant is held through, in words: the group's name when the store knows the
+    group, else what the provider said (Entra names no group for a nested membership, Okta none at all)."""
+    if not inherited:
+        return None
+    if via_name:
+        return via_name
+    if via is None:
+        return "a group"
+    if via == "nested group":
+        return "a nested group"
+    return f"group {via}"  # a group the store does not know (yet)
+
+
 def person_access(conn: Connection, key: str) -> tuple[Any, list[dict[str, Any]]]:
-    """Everything one person can reach across providers: (person row, one row per live grant)."""
+    """Everything one person can reach across providers: (person row, one row per live grant, and one
+    with no entitlement for each account that holds none), by provider, account, privileged first."""
     person = find_person(conn, key)
+    via_group = ENTITLEMENTS.alias("via_group")
     query = (
         sa.select(
             ACCOUNTS.c.provider,
             ACCOUNTS.c.login,
             ACCOUNTS.c.status,
             ACCOUNTS.c.mfa_state,
+            ACCOUNTS.c.last_login_at,
             ENTITLEMENTS.c.kind,
             ENTITLEMENTS.c.name,
             ENTITLEMENTS.c.privileged,
             GRANTS.c.inherited,
             GRANTS.c.via,
+            via_group.c.name.label("via_name"),
             GRANTS.c.first_seen_at,
         )
         .select_from(ACCOUNTS)
         .outerjoin(GRANTS, sa.and_(GRANTS.c.account_id == ACCOUNTS.c.id, GRANTS.c.ended_at.is_(None)))
         .outerjoin(ENTITLEMENTS, ENTITLEMENTS.c.id == GRANTS.c.entitlement_id)
+        .outerjoin(
+            via_group,
+            sa.and_(
+                via_group.c.provider == ACCOUNTS.c.provider,
+                via_group.c.kind == "group",
+                via_group.c.external_id == GRANTS.c.via,
+            ),
+        )
         .where(ACCOUNTS.c.person_id == person.id, ACCOUNTS.c.ended_at.is_(None))
         .order_by(
-            ACCOUNTS.c.provider, ENTITLEMENTS.c.privileged.desc(), ENTITLEMENTS.c.kind, ENTITLEMENTS.c.name
+            ACCOUNTS.c.provider,
+            ACCOUNTS.c.login,
+            ENTITLEMENTS.c.privileged.desc(),
+            ENTITLEMENTS.c.kind,
+            ENTITLEMENTS.c.name,
         )
     )
     rows = [
@@ -221,53 +342,74 @@ def person_access(conn: Connection, key: str) -> tuple[Any, list[dict[str, Any]]
             "account": row.login,
             "account_status": row.status,
             "mfa_state": row.mfa_state,
+            "last_login_at": _iso(row.last_login_at),
             "kind": row.kind,
             "entitlement": row.name,
             "privileged": bool(row.privileged) if row.kind else None,
-            "how": ("inherited via " + (row.via or "group"))
-            if row.inherited
-            else ("direct" if row.kind else None),
-            "since": _iso(row.first_seen_at),
+            "how": ("inherited" if row.inherited else "direct") if row.kind else None,
+            "via": _via(bool(row.inherited), row.via, row.via_name) if row.kind else None,
+            "via_group_id": row.via if row.kind and row.inherited else None,
+            "first_seen_at": _iso(row.first_seen_at),
         }
         for row in conn.execute(query)
     ]
     return person, rows
 
 
-def mfa_report(conn: Connection) -> dict[str, list[dict[str, Any]]]:
-    """MFA coverage of live, active accounts by provider and by department; admins without MFA first."""
-    privileged = _privileged_accounts().scalar_subquery()
-    query = (
-        sa.select(
-            ACCOUNTS.c.provider,
-            ACCOUNTS.c.login,
-            ACCOUNTS.c.mfa_state,
-            ACCOUNTS.c.is_shared,
-            ACCOUNTS.c.is_service,
-            sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department).label("department"),
-            PEOPLE.c.employee_id,
-            ACCOUNTS.c.id.in_(privileged).label("is_privileged"),
-        )
+def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str, Any]:
+    """MFA coverage of live accounts by provider and by department; privileged accounts without MFA
+    (not enrolled first, then unknown).  Active accounts only unless ``include_suspended``; ``scope``
+    says which statuses were counted and how many accounts that left out."""
+    department = sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department)
+    counts = (  # one row per (provider, department, status, MFA state): the database does the counting
+        sa.select(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state, sa.func.count())
         .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
-        .where(ACCOUNTS.c.ended_at.is_(None), ACCOUNTS.c.status == "active")
+        .where(ACCOUNTS.c.ended_at.is_(None))
+        .group_by(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state)
     )
     by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_department: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    left_out = {"accounts": 0, "admins_without_mfa": 0, "admins_not_enrolled": 0}
+    for provider, dept, status, mfa_state, count in conn.execute(counts):
+        if status != AccountStatus.ACTIVE and not include_suspended:
+            left_out["accounts"] += count
+            continue
+        for bucket in (by_provider[provider], by_department[dept or "(none)"]):
+            bucket["accounts"] += count
+            bucket[mfa_state] += count
+    admins = (
+        sa.select(
+            ACCOUNTS.c.provider,
+            ACCOUNTS.c.login,
+            ACCOUNTS.c.status,
+            ACCOUNTS.c.mfa_state,
+            ACCOUNTS.c.is_shared,
+            ACCOUNTS.c.is_service,
+            PEOPLE.c.employee_id,
+        )
+        .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
+        .where(
+            ACCOUNTS.c.ended_at.is_(None),
+            ACCOUNTS.c.mfa_state != MfaState.ENROLLED,
+            ACCOUNTS.c.id.in_(_privileged_accounts()),
+        )
+    )
     admins_without: list[dict[str, Any]] = []
-    for row in conn.execute(query):
-        for bucket in (by_provider[row.provider], by_department[row.department or "(none)"]):
-            bucket["accounts"] += 1
-            bucket[row.mfa_state] += 1
-        if row.is_privileged and row.mfa_state != MfaState.ENROLLED:
-            admins_without.append(
-                {
-                    "provider": row.provider,
-                    "login": row.login,
-                    "person": row.employee_id,
-                    "mfa_state": row.mfa_state,
-                    "shared": bool(row.is_shared or row.is_service),
-                }
-            )
+    for row in conn.execute(admins):
+        if row.status != AccountStatus.ACTIVE and not include_suspended:
+            left_out["admins_without_mfa"] += 1
+            left_out["admins_not_enrolled"] += row.mfa_state == MfaState.NOT_ENROLLED
+            continue
+        admins_without.append(
+            {
+                "provider": row.provider,
+                "login": row.login,
+                "person": row.employee_id,
+                "status": row.status,
+                "mfa_state": row.mfa_state,
+                "shared": bool(row.is_shared or row.is_service),
+            }
+        )
 
     def rows(groups: dict[str, dict[str, int]], label: str) -> list[dict[str, Any]]:
         out = []
@@ -287,8 +429,10 @@ def mfa_report(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         return out
 
     admins_without.sort(key=lambda r: (r["mfa_state"] != MfaState.NOT_ENROLLED, r["provider"], r["login"]))
+    statuses = sorted(AccountStatus) if include_suspended else [AccountStatus.ACTIVE]
     return {
         "admins_without_mfa": admins_without,
         "by_provider": rows(by_provider, "provider"),
         "by_department": rows(by_department, "department"),
+        "scope": {"statuses": [str(s) for s in statuses], "not_counted": left_out},
     }

@@ -99,11 +99,20 @@ def list_events(
     from sqlalchemy.orm import Session
 
     from accessctl.audit import iter_events
-    from accessctl.output import render
+    from accessctl.output import Column, render
 
     with handled_errors():
         engine = app_context(ctx).engine()
         with Session(engine) as session:
             rows = list(deque(iter_events(session, since=since), maxlen=limit))
-    columns = ["seq", "occurred_at", "actor", "action", "target_type", "target_id", "provider", "outcome"]
+    columns = [  # at the terminal's width: time, action and outcome first, the target as room allows
+        Column("seq", right=True, keep=True),
+        Column("occurred_at", "time (UTC)", keep=True, fmt=lambda v: str(v or "")[:19].replace("T", " ")),
+        Column("actor", priority=4, min_width=10),
+        Column("action", keep=True),
+        Column("target_type", "target type", priority=6),
+        Column("target_id", "target", priority=3, min_width=12),
+        Column("provider", priority=5),
+        Column("outcome", priority=2),
+    ]
     render(rows, columns, fmt, title="Audit events")

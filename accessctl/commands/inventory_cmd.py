@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any
 
 import typer
 
 from accessctl import exitcodes
 from accessctl.commands.common import app_context, fail, handled_errors
-from accessctl.output import OutputFormat, render
+from accessctl.output import Column, OutputFormat, grouped_lines, paged, render
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Every column, at full width (the table is fitted to the terminal).")
+]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="Show at most this many rows.")]
+NoPagerOption = Annotated[
+    bool,
+    typer.Option("--no-pager", help="Do not page the table (on a terminal: $ACCESSCTL_PAGER, $PAGER, less)."),
+]
+
+MFA_WORDS = {"ENROLLED": "yes", "NOT_ENROLLED": "no", "UNKNOWN": "unknown"}
+
+
+def mfa_word(state: Any) -> str:
+    return MFA_WORDS.get(str(state), str(state or ""))
+
+
+def day(value: Any) -> str:
+    """The date of an ISO timestamp."""
+    return str(value)[:10] if value else ""
+
+
+def last_login(value: Any) -> str:
+    return day(value) if value else "never"
+
+
+PEOPLE_COLUMNS = [
+    Column("employee_id", "employee", keep=True, priority=0),
+    Column("name", priority=2, min_width=12),
+    Column("email", keep=True, priority=1),
+    Column("status", priority=3),
+    Column("accounts", right=True, priority=4),
+    Column("department", priority=5, min_width=10),
+    Column("title", priority=6, min_width=12),
+    Column("manager", priority=7),
+    Column("type", priority=8),
+    Column("termination_date", "terminated", priority=9),
+]
+
+
+def _limited(limit: int | None, count: int) -> list[str]:
+    return [f"showing the first {limit} of {count} (--limit)"] if limit is not None and limit < count else []
 
 
 def people(
@@ -19,16 +61,57 @@ def people(
         str | None, typer.Option(help="Only people with this HR status (active, terminated).")
     ] = None,
     fmt: FormatOption = OutputFormat.TABLE,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
     """List the people of the HR roster and how many live accounts each has."""
-    from accessctl.inventory import list_people
+    from accessctl.inventory import iter_people, people_summary
 
     with handled_errors():
         engine = app_context(ctx).engine()
-        with engine.connect() as conn:
-            rows = list_people(conn, status=status)
-    columns = ["employee_id", "name", "email", "department", "title", "manager", "type", "status", "accounts"]
-    render(rows, columns, fmt, title=f"People ({len(rows)})")
+        with engine.connect() as conn, paged(fmt is OutputFormat.TABLE and not no_pager) as out:
+            summary = people_summary(conn, status=status) if fmt is OutputFormat.TABLE else None
+            rows = iter_people(conn, status=status, limit=limit)
+            render(
+                rows,
+                PEOPLE_COLUMNS,
+                fmt,
+                title=f"People ({summary.count})" if summary else None,
+                notes=_limited(limit, summary.count) if summary else (),
+                min_widths={"email": summary.longest} if summary else None,
+                wide=wide,
+                out=out,
+            )
+
+
+def _account_columns(*, statuses: bool, conflicts: bool) -> list[Column]:
+    return [
+        Column("provider", keep=True, priority=0),
+        Column("login", keep=True, priority=1),
+        Column("status", priority=2, wide_only=not statuses),
+        Column("mfa_state", "mfa", priority=3, fmt=mfa_word),
+        Column("last_login_at", "last login", priority=4, fmt=last_login),
+        Column("flags", priority=5 if not conflicts else 7, min_width=10),
+        Column("note", priority=5, min_width=20, wide_only=not conflicts),
+        Column("person", priority=6),
+        Column("display_name", "name", priority=8, min_width=12),
+        Column("privileged", wide_only=True),
+        Column("external_id", "external id", wide_only=True),
+        Column("mfa_methods", "mfa methods", wide_only=True),
+    ]
+
+
+def _table_flags(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """In the table, privileged is a flag like the others (JSON and CSV keep it a column)."""
+    for row in rows:
+        yield {**row, "flags": (["privileged"] if row["privileged"] else []) + list(row["flags"])}
+
+
+def not_counted_note(left_out: int) -> list[str]:
+    if not left_out:
+        return ["active accounts only (--include-suspended for the others)"]
+    return [f"active accounts only; {left_out} suspended not counted (--include-suspended)"]
 
 
 def accounts(
@@ -53,10 +136,22 @@ def accounts(
     include_ended: Annotated[
         bool, typer.Option("--include-ended", help="Include accounts that are gone.")
     ] = False,
+    include_suspended: Annotated[
+        bool,
+        typer.Option(
+            "--include-suspended",
+            help="Also suspended (and deprovisioned) accounts; without it only active ones count, "
+            "as in `report mfa`.",
+        ),
+    ] = False,
     fmt: FormatOption = OutputFormat.TABLE,
+    wide: WideOption = False,
+    limit: LimitOption = None,
+    no_pager: NoPagerOption = False,
 ) -> None:
-    """List provider accounts; the filters combine (all must hold)."""
-    from accessctl.inventory import ACCOUNT_COLUMNS, ACCOUNT_DETAIL_COLUMNS, AccountFilter, list_accounts
+    """List provider accounts (active ones unless --include-suspended); the filters combine (all must
+    hold).  JSON and CSV carry every column; the table fits the terminal (--wide: every column)."""
+    from accessctl.inventory import AccountFilter, account_summary, iter_accounts
 
     if provider is not None and provider not in ("okta", "entra", "google"):
         raise fail(f"unknown provider {provider!r} (use okta, entra or google)", exitcodes.USAGE)
@@ -70,23 +165,54 @@ def accounts(
         privileged=privileged,
         conflicts=conflicts,
         include_ended=include_ended,
+        include_suspended=include_suspended,
     )
+    columns = _account_columns(statuses=include_suspended or include_ended, conflicts=conflicts)
     with handled_errors():
         engine = app_context(ctx).engine()
-        with engine.connect() as conn:
-            rows = list_accounts(conn, where)
-    columns = [*ACCOUNT_COLUMNS, "note"] if conflicts else list(ACCOUNT_COLUMNS)
-    if fmt is not OutputFormat.TABLE:  # scripts get the detail the table has no room for
-        columns += [c for c in ACCOUNT_DETAIL_COLUMNS if c not in columns]
-    render(rows, columns, fmt, title=f"Accounts ({len(rows)})")
+        with engine.connect() as conn, paged(fmt is OutputFormat.TABLE and not no_pager) as out:
+            rows = iter_accounts(conn, where, limit=limit)
+            if fmt is not OutputFormat.TABLE:  # scripts get every column
+                render(rows, [c.key for c in columns], fmt, out=out)
+                return
+            summary = account_summary(conn, where)
+            notes = [] if include_suspended else not_counted_note(summary.not_counted)
+            render(
+                _table_flags(rows),
+                columns,
+                fmt,
+                title=f"Accounts ({summary.count})",
+                notes=notes + _limited(limit, summary.count),
+                min_widths={"login": summary.longest},
+                wide=wide,
+                out=out,
+            )
+
+
+ACCESS_COLUMNS = [
+    Column("kind", keep=True, priority=0),
+    Column("entitlement", priority=1, min_width=16),
+    Column("privileged", priority=3),
+    Column("shown_how", "how", priority=2, min_width=14),
+    Column("first_seen_at", "first seen", priority=4, fmt=day),
+]
+
+
+def _how(row: dict[str, Any]) -> str:
+    return f"via {row['via']}" if row["how"] == "inherited" else "direct"
 
 
 def access(
     ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="Employee id or email of the person.")],
     fmt: FormatOption = OutputFormat.TABLE,
+    wide: WideOption = False,
+    no_pager: NoPagerOption = False,
 ) -> None:
-    """Everything one person can reach, across providers (privileged first)."""
+    """Everything one person can reach, by provider and account (privileged first).
+
+    "how" is direct, or the group a grant is inherited through ("via a group" where the provider
+    does not name it); "first seen" is when a sync first saw the grant, not when it was given."""
     from accessctl.inventory import NotFound, person_access
 
     with handled_errors():
@@ -96,16 +222,39 @@ def access(
                 found, rows = person_access(conn, person)
             except NotFound as exc:
                 raise fail(str(exc), exitcodes.FAILED) from None
+    if fmt is not OutputFormat.TABLE:
+        keys = [
+            "provider",
+            "account",
+            "account_status",
+            "mfa_state",
+            "last_login_at",
+            "kind",
+            "entitlement",
+            "privileged",
+            "how",
+            "via",
+            "via_group_id",
+            "first_seen_at",
+        ]
+        render(rows, keys, fmt)
+        return
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        grants = groups.setdefault((row["provider"], row["account"]), [])
+        if row["kind"]:
+            grants.append({**row, "shown_how": _how(row)})
+    sections = []
+    for (provider, login), grants in groups.items():
+        first = next(r for r in rows if r["provider"] == provider and r["account"] == login)
+        heading = [
+            f"{provider}  {login}",
+            f"  {first['account_status']} · MFA {mfa_word(first['mfa_state'])} · "
+            f"last login {last_login(first['last_login_at'])} · {len(grants)} grants",
+        ]
+        sections.append((heading, grants))
     title = f"Access of {found.first_name} {found.last_name} ({found.employee_id}, {found.status})"
-    columns = [
-        "provider",
-        "account",
-        "account_status",
-        "mfa_state",
-        "kind",
-        "entitlement",
-        "privileged",
-        "how",
-        "since",
-    ]
-    render(rows, columns, fmt, title=title)
+    notes = [f"{found.email} · {len(groups)} accounts", "first seen: when a sync first saw the grant"]
+    with paged(not no_pager) as out:
+        for line in grouped_lines(sections, ACCESS_COLUMNS, title=title, notes=notes, wide=wide, out=out):
+            out.write(line + "\n")
