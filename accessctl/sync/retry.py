@@ -106,7 +106,7 @@ class WaitTooLong(TransientError):
 
 
 def _too_long(what: str, wait: float, max_wait_s: float, cause: TransientError | None = None) -> WaitTooLong:
-    message = f"{what}: the provider asked to wait {wait:.0f}s, more than sync.max_wait_s ({max_wait_s:g}s)"
+    message = f"{what}: the provider asked to wait {wait:.1f}s, more than sync.max_wait_s ({max_wait_s:g}s)"
     provider = cause.provider if cause is not None else ""
     status = cause.status if cause is not None else 429
     return WaitTooLong(message, provider=provider, status=status, retry_after=wait)

@@ -82,7 +82,7 @@ def test_a_provider_asking_for_a_longer_wait_than_allowed_fails_the_call_at_once
 
     took, error = asyncio.run(scenario())
     assert took < 1.0
-    assert "asked to wait 3600s, more than sync.max_wait_s (5s)" in str(error)
+    assert "asked to wait 3600.0s, more than sync.max_wait_s (5s)" in str(error)
     assert error.throttled  # a transient failure: the pass ends incomplete, the next run retries
 
 
