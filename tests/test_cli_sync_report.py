@@ -131,7 +131,7 @@ def test_ctrl_c_while_throttled_exits_at_once_and_records_the_interruption(tmp_p
             while not any(path.endswith("/factors") for _, path, _, _ in list(control.trace or [])):
                 assert time.monotonic() < deadline and process.poll() is None, "no lookups started"
                 time.sleep(0.01)
-            control.set_faults("429:1.0")  # every lookup now throttled until the minute's window ends
+            control.set_faults("429:1.0:60")  # every lookup now throttled for a minute
             throttled_at = control.requests
             while control.requests < throttled_at + 4:  # the workers have been told to wait
                 assert time.monotonic() < deadline and process.poll() is None, "no throttled lookups"

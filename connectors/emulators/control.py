@@ -70,10 +70,13 @@ class FaultPlan:
     ``page:/v1.0/users:2:503``,
     ``seed:7``.  Control paths (``/_emulator``) and token endpoints are never faulted.
 
-    An injected 429 says the budget is spent until the current minute's window ends (Okta's
-    ``X-Rate-Limit-Reset``, Graph's ``Retry-After``), as a real exhausted budget does; ``429:0.02:1``
-    says it resets in 1 second instead.  A ``timeout`` holds the request ``hang:S`` seconds (30 by
-    default) before answering 504, so a client whose timeout is shorter gives up first.
+    An injected 429 is a momentary throttle (Okta's concurrent limit, another client spending the
+    shared budget): it asks the client to wait about a second (Okta's ``X-Rate-Limit-Reset``, Graph's
+    ``Retry-After``), or S seconds with ``429:0.02:S``, or until the current minute's window ends with
+    ``429:0.02:window``.  A budget that is really spent is what the rate limit (``--rate-limit``)
+    emulates: every request over it is refused until its window ends.  A ``timeout`` holds the
+    request ``hang:S`` seconds (30 by default) before answering 504, so a client whose timeout is
+    shorter gives up first.
     """
 
     error_5xx: float = 0.0
@@ -83,7 +86,7 @@ class FaultPlan:
     pages: list[PageFault] = field(default_factory=list)
     seed: int = 0
     #: seconds an injected 429 asks the client to wait; None: until the current window ends
-    throttle_wait_s: float | None = None
+    throttle_wait_s: float | None = 1.0
     #: seconds a ``timeout`` fault holds the request; None: the control's ``hang_s``
     hang_s: float | None = None
 
@@ -108,7 +111,7 @@ class FaultPlan:
                     raise FaultSpecError(f"fault {part!r}: share must be in [0, 1]")
                 setattr(plan, shares[kind], share)
                 if wait:
-                    plan.throttle_wait_s = _seconds(part, wait)
+                    plan.throttle_wait_s = None if wait == "window" else _seconds(part, wait)
             elif kind == "hang":
                 plan.hang_s = _seconds(part, rest)
             elif kind == "page":

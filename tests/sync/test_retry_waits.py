@@ -136,3 +136,14 @@ def test_a_timeout_is_backoff_whatever_its_message_says() -> None:
     """A connection retry was counted as a rate-limit wait when its message contained "rate"."""
     error = TransientError("GET /api/v1/users?filter=generated: timed out", provider="okta")
     assert not error.throttled
+
+
+def test_fault_specs_state_the_wait_of_injected_throttles_and_the_hang_of_timeouts() -> None:
+    from connectors.emulators.control import FaultPlan, FaultSpecError
+
+    assert FaultPlan.parse("429:0.05").throttle_wait_s == 1.0  # a momentary throttle
+    assert FaultPlan.parse("429:0.05:3").throttle_wait_s == 3.0
+    assert FaultPlan.parse("429:0.05:window").throttle_wait_s is None  # until the minute ends
+    assert FaultPlan.parse("timeout:0.02,hang:2").hang_s == 2.0
+    with pytest.raises(FaultSpecError, match="hang:x"):
+        FaultPlan.parse("hang:x")

@@ -29,7 +29,7 @@ from connectors.emulators.runner import RunningEmulators, start_emulators
 CLIENT_TIMEOUT_S = 0.5
 HANG_S = 2
 FAULTS = {
-    "429": "429:0.05:0",  # 5% throttled, each asking to wait until the next second
+    "429": "429:0.05:0",  # 5% throttled, each asking to wait until the next second (of Okta's clock)
     "5xx": "5xx:0.05",
     "timeout": f"timeout:0.02,hang:{HANG_S}",
     "all": f"429:0.05:0,5xx:0.05,timeout:0.02,hang:{HANG_S},seed:3",
@@ -112,10 +112,11 @@ def test_full_and_incremental_sync_end_by_themselves(
 def test_a_throttle_longer_than_the_allowed_wait_ends_the_pass_incomplete_at_once(
     provider: str, tmp_path: Path, store: Engine
 ) -> None:
-    """Every request throttled until its minute's window ends (up to 60 s away); allowed to wait
-    0.5 s, the pass stops waiting and ends incomplete, saying why."""
+    """Every request throttled until a minute from now; allowed to wait 0.5 s, the pass stops
+    waiting and ends incomplete, saying why."""
     org = generate_org(10, seed=21)
-    with start_emulators(org, workdir=tmp_path / "emu", providers=(provider,), faults="429:1.0") as running:
+    emulators = start_emulators(org, workdir=tmp_path / "emu", providers=(provider,), faults="429:1.0:60")
+    with emulators as running:
         config = _config(running, store, tmp_path, provider, max_wait_s=0.5)
         result, elapsed = _timed_sync(config, store, full=True)
     assert elapsed < 10
