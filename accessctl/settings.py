@@ -105,6 +105,7 @@ class SyncSettings(Section):
     max_attempts: int = Field(6, ge=1, le=20)
     backoff_base_s: float = Field(0.5, gt=0, le=3600)
     backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    max_wait_s: float = Field(120.0, gt=0, le=24 * 3600)
     full_pass_every_hours: float = Field(24.0, ge=0, le=24 * 366)
 
 

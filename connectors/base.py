@@ -196,7 +196,9 @@ class TransientError(ConnectorError):
 
     @property
     def throttled(self) -> bool:
-        return self.status == 429 or "rate" in str(self).lower()
+        """The provider said "slow down" (every connector classifies its throttling as status 429);
+        a timeout or reset is not throttling, whatever its message says."""
+        return self.status == 429
 
 
 class NotFoundError(ConnectorError):

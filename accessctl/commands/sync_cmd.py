@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import time
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +15,7 @@ import typer
 from accessctl import exitcodes
 from accessctl.commands.common import app_context, handled_errors
 from accessctl.output import OutputFormat, render
+from accessctl.sync.progress import INCOMPLETE_LOG_FLAG, Waits
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -27,23 +32,30 @@ class ProviderName(StrEnum):
 
 
 class RichProgress:
-    """One progress bar per provider: phase, items, pages and time spent waiting on rate limits."""
+    """One progress bar per provider: phase, items, pages, and the wall time spent throttled by the
+    provider and backing off before retries (with a countdown while a wait is under way)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {}
-        self.waited: dict[str, float] = {}
+        self.waits: dict[str, Waits] = {}
         self.pages: dict[str, int] = {}
 
     def _task(self, provider: str) -> TaskID:
         if provider not in self.tasks:
-            self.tasks[provider] = self.progress.add_task(provider, total=None, phase="starting", extra="")
+            self.tasks[provider] = self.progress.add_task(
+                provider, total=None, phase="starting", extra="", resume_at=None
+            )
         return self.tasks[provider]
 
     def _extra(self, provider: str) -> str:
-        waited = self.waited.get(provider, 0.0)
-        pages = self.pages.get(provider, 0)
-        return f"{pages} pages" + (f", {waited:.1f}s rate-limit waits" if waited else "")
+        waits = self.waits.get(provider)
+        parts = [f"{self.pages.get(provider, 0)} pages"]
+        if waits is not None and waits.throttled_s >= 0.05:
+            parts.append(f"throttled {waits.throttled_s:.1f}s")
+        if waits is not None and waits.backoff_s >= 0.05:
+            parts.append(f"backoff {waits.backoff_s:.1f}s")
+        return ", ".join(parts)
 
     def phase(self, provider: str, name: str, total: int | None = None) -> None:
         self.progress.update(self._task(provider), phase=name, total=total, completed=0)
@@ -54,14 +66,29 @@ class RichProgress:
         self.progress.update(task, advance=items if self.progress.tasks[task].total is None else pages)
         self.progress.update(task, extra=self._extra(provider))
 
-    def waiting(self, provider: str, seconds: float) -> None:
-        self.waited[provider] = self.waited.get(provider, 0.0) + seconds
-        self.progress.update(self._task(provider), extra=self._extra(provider))
+    def waiting(self, provider: str, waits: Waits) -> None:
+        self.waits[provider] = waits
+        self.progress.update(self._task(provider), extra=self._extra(provider), resume_at=waits.resume_at)
 
     def done(self, provider: str, complete: bool, reason: str | None = None) -> None:
         task = self._task(provider)
         status = "[green]complete[/]" if complete else "[red]incomplete[/]"
-        self.progress.update(task, phase=status, total=1, completed=1)
+        self.progress.update(task, phase=status, total=1, completed=1, resume_at=None)
+
+
+def _wait_column() -> Any:
+    """A column counting down the current wait ("waiting 42s"), redrawn with every refresh."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class WaitColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            resume_at = task.fields.get("resume_at")
+            if not resume_at or task.finished:
+                return Text("")
+            return Text(f"waiting {max(0.0, resume_at - time.time()):.0f}s", style="yellow")
+
+    return WaitColumn()
 
 
 def sync(
@@ -110,9 +137,13 @@ def sync(
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[extra]}"),
+            _wait_column(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=console, disable=fmt is not OutputFormat.TABLE) as bars:
+        with (
+            Progress(*columns, console=console, disable=fmt is not OutputFormat.TABLE) as bars,
+            _reasons_reported_below(),
+        ):
             summary = run_sync(
                 settings,
                 engine,
@@ -138,7 +169,13 @@ def sync(
         if fmt is OutputFormat.TABLE:
             render([_table_row(r) for r in rows], TABLE_COLUMNS, fmt, title="Sync")
             for result in summary.results:
-                if not result.complete:
+                if result.throttled_s >= 0.05 or result.backoff_s >= 0.05:
+                    typer.echo(
+                        f"{result.provider}: waited {result.throttled_s:.1f}s throttled by the provider "
+                        f"({result.throttled} throttled responses), {result.backoff_s:.1f}s in retry backoff"
+                    )
+                # a provider that could not be reached or refused is reported once, by the error below
+                if not result.complete and result.failure not in PROVIDER_FAILURES:
                     typer.echo(f"{result.provider}: incomplete: {result.reason}")
         else:
             render(rows, [*CSV_COLUMNS], fmt, title="Sync")
@@ -165,6 +202,21 @@ def sync(
         raise typer.Exit(exitcodes.FAILED)
 
 
+@contextlib.contextmanager
+def _reasons_reported_below() -> Iterator[None]:
+    """Drop the runner's log record of an incomplete pass while the summary reports its reason."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not getattr(record, INCOMPLETE_LOG_FLAG, False)
+
+    runner_log = logging.getLogger("accessctl.sync.runner")
+    runner_log.addFilter(keep)
+    try:
+        yield
+    finally:
+        runner_log.removeFilter(keep)
+
+
 #: the csv summary: one column per count
 CSV_COLUMNS = (
     "provider",
@@ -177,6 +229,8 @@ CSV_COLUMNS = (
     "grants_ended",
     "requests",
     "throttled",
+    "throttled_s",
+    "backoff_s",
     "duration_s",
     "reason",
 )

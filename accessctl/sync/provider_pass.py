@@ -16,7 +16,7 @@ from accessctl.sync import writer
 from accessctl.sync.checkpoints import FULL_STREAM, load_parts, save_checkpoint, save_part
 from accessctl.sync.clock import now
 from accessctl.sync.options import SyncOptions
-from accessctl.sync.progress import SyncProgress
+from accessctl.sync.progress import SyncProgress, Waits
 from accessctl.sync.retry import ProviderCaller
 from accessctl.sync.store_executor import StoreExecutor
 from connectors.base import Connector
@@ -45,7 +45,7 @@ class ProviderPass:
         self.progress = progress
         self.concurrency = options.concurrency.get(self.provider, options.max_concurrency)
         # a call may spend more than one request (Okta details: factors and roles): keep headroom
-        self.caller = ProviderCaller(options.retry, reserve=2 * self.concurrency)
+        self.caller = ProviderCaller(options.retry, reserve=2 * self.concurrency, on_wait=self._report_waits)
         self.accounts = writer.Counts()
         self.entitlements = writer.Counts()
         self.grants = writer.Counts()
@@ -59,14 +59,17 @@ class ProviderPass:
         self.entitlement_ids: dict[tuple[str, str], int] = {}
 
     async def call(self, operation: str, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        waited = self.caller.stats.waited_s
         # operations that spend the same provider budget share one governor (Okta: per endpoint family)
         bucket = getattr(self.connector, "rate_buckets", {}).get(operation.split(":")[0], operation)
-        try:
-            return await self.caller.call(bucket, fn, *args, **kwargs)
-        finally:
-            if self.caller.stats.waited_s > waited:
-                self.progress.waiting(self.provider, self.caller.stats.waited_s - waited)
+        return await self.caller.call(bucket, fn, *args, **kwargs)
+
+    def waits(self) -> Waits:
+        """Wall time spent throttled and in backoff so far, and when the current wait ends."""
+        stats = self.caller.stats
+        return Waits(stats.throttled_s, stats.backoff_s, stats.meter.resume_at())
+
+    def _report_waits(self) -> None:
+        self.progress.waiting(self.provider, self.waits())
 
     def save_state(self, conn: Connection) -> None:
         """Checkpoint the full pass's state, in the caller's transaction."""

@@ -21,7 +21,10 @@ class ProviderResult:
     mfa_updated: int
     requests: int
     throttled: int
-    waited_s: float
+    #: wall time paused by the provider (rate-limit windows, Retry-After) and in retry backoff;
+    #: overlapping waits of parallel workers count once
+    throttled_s: float
+    backoff_s: float
     duration_s: float
     resumed: bool = False
     #: the class of the connector error that ended the pass (AuthError, PermissionDeniedError,
@@ -58,6 +61,7 @@ class ProviderResult:
             "mfa_updated": self.mfa_updated,
             "requests": self.requests,
             "throttled": self.throttled,
-            "waited_s": round(self.waited_s, 2),
+            "throttled_s": round(self.throttled_s, 2),
+            "backoff_s": round(self.backoff_s, 2),
             "duration_s": round(self.duration_s, 2),
         }

@@ -40,7 +40,7 @@ from accessctl.sync.clock import aware, now
 from accessctl.sync.full_pass import run_full_pass
 from accessctl.sync.incremental_pass import run_incremental_pass
 from accessctl.sync.options import SyncOptions
-from accessctl.sync.progress import NoProgress, SyncProgress
+from accessctl.sync.progress import INCOMPLETE_LOG_FLAG, NoProgress, SyncProgress
 from accessctl.sync.provider_pass import IncompleteRun, ProviderPass
 from accessctl.sync.reads import DETAILS_FAILED
 from accessctl.sync.results import ProviderResult
@@ -102,7 +102,8 @@ class ProviderSync(ProviderPass):
             if isinstance(exc, ConnectorError):
                 failure = type(exc).__name__
                 reason = f"{failure}: {reason}"
-            log.warning("%s sync incomplete: %s", self.provider, reason)
+            flag = {INCOMPLETE_LOG_FLAG: True}  # the CLI reports the reason itself, and drops this record
+            log.warning("%s sync incomplete: %s", self.provider, reason, extra=flag)
         except GeneratorExit:
             raise
         except BaseException as exc:
@@ -136,7 +137,8 @@ class ProviderSync(ProviderPass):
             mfa_updated=self.mfa_updated,
             requests=stats.requests,
             throttled=stats.throttled,
-            waited_s=stats.waited_s,
+            throttled_s=stats.throttled_s,
+            backoff_s=stats.backoff_s,
             duration_s=time.monotonic() - clock,
             resumed=self.resumed,
             failure=failure,

@@ -45,6 +45,7 @@ def sync_options(settings: Settings, *, full: bool, actor: str) -> SyncOptions:
             max_attempts=sync.max_attempts,
             backoff_base_s=sync.backoff_base_s,
             backoff_max_s=sync.backoff_max_s,
+            max_wait_s=sync.max_wait_s,
         ),
         privileged_groups=PatternSet(sync.privileged_groups),
         privileged_apps=PatternSet(sync.privileged_apps),

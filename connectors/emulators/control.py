@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import re
 import threading
@@ -68,6 +69,14 @@ class FaultPlan:
     ``page:/api/v1/users:3`` (fail page 3 of every listing of that path with a 500),
     ``page:/v1.0/users:2:503``,
     ``seed:7``.  Control paths (``/_emulator``) and token endpoints are never faulted.
+
+    An injected 429 is a momentary throttle (Okta's concurrent limit, another client spending the
+    shared budget): it asks the client to wait about a second (Okta's ``X-Rate-Limit-Reset``, Graph's
+    ``Retry-After``), or S seconds with ``429:0.02:S``, or until the current minute's window ends with
+    ``429:0.02:window``.  A budget that is really spent is what the rate limit (``--rate-limit``)
+    emulates: every request over it is refused until its window ends.  A ``timeout`` holds the
+    request ``hang:S`` seconds (30 by default) before answering 504, so a client whose timeout is
+    shorter gives up first.
     """
 
     error_5xx: float = 0.0
@@ -76,6 +85,10 @@ class FaultPlan:
     reset: float = 0.0
     pages: list[PageFault] = field(default_factory=list)
     seed: int = 0
+    #: seconds an injected 429 asks the client to wait; None: until the current window ends
+    throttle_wait_s: float | None = 1.0
+    #: seconds a ``timeout`` fault holds the request; None: the control's ``hang_s``
+    hang_s: float | None = None
 
     @classmethod
     def parse(cls, spec: str | None) -> FaultPlan:
@@ -89,6 +102,7 @@ class FaultPlan:
                 continue
             kind, _, rest = part.partition(":")
             if kind in shares:
+                rest, _, wait = rest.partition(":") if kind == "429" else (rest, "", "")
                 try:
                     share = float(rest)
                 except ValueError:
@@ -96,6 +110,10 @@ class FaultPlan:
                 if not 0.0 <= share <= 1.0:
                     raise FaultSpecError(f"fault {part!r}: share must be in [0, 1]")
                 setattr(plan, shares[kind], share)
+                if wait:
+                    plan.throttle_wait_s = None if wait == "window" else _seconds(part, wait)
+            elif kind == "hang":
+                plan.hang_s = _seconds(part, rest)
             elif kind == "page":
                 match = re.fullmatch(r"(/[^:]*):(\d+)(?::(\d{3}))?", rest)
                 if not match:
@@ -107,9 +125,19 @@ class FaultPlan:
                 plan.seed = int(rest)
             else:
                 raise FaultSpecError(
-                    f"fault {part!r}: unknown kind {kind!r} (use 5xx, 429, timeout, reset, page, seed)"
+                    f"fault {part!r}: unknown kind {kind!r} (use 5xx, 429, timeout, reset, page, hang, seed)"
                 )
         return plan
+
+
+def _seconds(part: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise FaultSpecError(f"fault {part!r}: seconds must be a number") from None
+    if not 0.0 <= seconds <= 3600.0:
+        raise FaultSpecError(f"fault {part!r}: seconds must be in [0, 3600]")
+    return seconds
 
 
 @dataclass(slots=True)
@@ -348,12 +376,16 @@ class ControlMiddleware:
         if name == "reset":
             await self._reset(send)
             return
+        plan = self.control.faults
         if name == "timeout":
-            await asyncio.sleep(self.control.hang_s)
+            await asyncio.sleep(self.control.hang_s if plan.hang_s is None else plan.hang_s)
             response = self.style.server_error(504)
         elif status == 429:
             _, state = self.control.budget.take("__fault__")
-            response = self.style.too_many_requests(BudgetState(state.limit, 0, state.reset_epoch))
+            reset = state.reset_epoch
+            if plan.throttle_wait_s is not None:  # epoch seconds, as Okta states them: rounded up
+                reset = math.ceil(time.time() + plan.throttle_wait_s)
+            response = self.style.too_many_requests(BudgetState(state.limit, 0, reset))
         else:
             response = self.style.server_error(status)
         await self._respond(send, *_with_headers(extra_headers, response))

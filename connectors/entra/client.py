@@ -15,6 +15,8 @@ from connectors.base import AuthError, ConnectorError, NotFoundError, Permission
 from connectors.entra.config import EntraConfig
 
 PROVIDER = "entra"
+#: a request (or a token) may take this many times the per-phase timeout before it is abandoned
+CALL_DEADLINE_FACTOR = 3
 MICROSOFT_AUTHORITY_HOSTS = (
     "login.microsoftonline.com",
     "login.microsoftonline.us",
@@ -73,10 +75,14 @@ class GraphClient:
         async with self._lock:
             if self._token is None or time.time() > self._expires_at - 300:
                 scope = [self.config.graph_url.rstrip("/") + "/.default"]
+                deadline = CALL_DEADLINE_FACTOR * self.config.timeout_s
                 try:
-                    result = await asyncio.to_thread(
-                        lambda: self._msal_app().acquire_token_for_client(scopes=scope)
-                    )
+                    async with asyncio.timeout(deadline):  # msal's timeout is per request it makes
+                        result = await asyncio.to_thread(
+                            lambda: self._msal_app().acquire_token_for_client(scopes=scope)
+                        )
+                except TimeoutError as exc:
+                    raise TransientError(f"token: no answer within {deadline:g}s", provider=PROVIDER) from exc
                 except ValueError as exc:  # msal raises ValueError for an unreachable or invalid authority
                     raise TransientError(f"token: {exc}", provider=PROVIDER) from exc
                 except OSError as exc:
@@ -104,14 +110,20 @@ class GraphClient:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         token = await self.token()
+        deadline = CALL_DEADLINE_FACTOR * self.config.timeout_s
         try:
-            response = await self.http.request(
-                method,
-                self.url(path),
-                params=params,
-                json=json,
-                headers={"Authorization": f"Bearer {token}", **(headers or {})},
-            )
+            # httpx's timeout bounds each phase (pool, connect, each read), not the whole request
+            async with asyncio.timeout(deadline):
+                response = await self.http.request(
+                    method,
+                    self.url(path),
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}", **(headers or {})},
+                )
+        except TimeoutError as exc:
+            message = f"{method} {path}: no answer within {deadline:g}s"
+            raise TransientError(message, provider=PROVIDER) from exc
         except httpx.TimeoutException as exc:
             raise TransientError(f"{method} {path}: timed out", provider=PROVIDER) from exc
         except httpx.TransportError as exc:

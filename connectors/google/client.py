@@ -17,6 +17,8 @@ from connectors.base import AuthError, ConnectorError, NotFoundError, Permission
 from connectors.google.config import SCOPES, GoogleConfig
 
 PROVIDER = "google"
+#: a call (token refresh included) may take this many times the socket timeout before it is abandoned
+CALL_DEADLINE_FACTOR = 3
 THROTTLE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
 
 
@@ -98,9 +100,16 @@ class DirectoryClient:
             service = self._reports_service() if api == "reports" else self._service()
             return build_request(service).execute(num_retries=0)
 
+        # httplib2's timeout bounds each socket operation, not the call (a token refresh and the
+        # request, a response that trickles in): the call as a whole has its own deadline
+        deadline = CALL_DEADLINE_FACTOR * self.config.timeout_s
+        timeout = asyncio.timeout(deadline)
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+            async with timeout:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, run)
         except sdk_errors() as exc:  # the one place SDK and transport failures are classified
+            if timeout.expired():  # the worker thread finishes on its own; its answer is dropped
+                raise TransientError(f"no answer within {deadline:g}s", provider=PROVIDER) from exc
             raise classify(exc) from exc
 
     async def aclose(self) -> None:

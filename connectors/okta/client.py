@@ -150,7 +150,9 @@ def classify(method: str, path: str, error: Any) -> ConnectorError:
         if rate is not None:
             import time
 
-            retry_after = max(0.5, rate.reset_at - time.time() + 0.5)
+            # reset_at is already on the safe side: counted from the Date header, which is truncated
+            # to the second and stamped before the response travelled
+            retry_after = max(0.5, rate.reset_at - time.time())
         return TransientError(message, provider=PROVIDER, status=status, retry_after=retry_after)
     if status >= 500:
         return TransientError(message, provider=PROVIDER, status=status)
