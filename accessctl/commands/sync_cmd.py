@@ -13,7 +13,12 @@ from accessctl.commands.common import app_context, handled_errors
 from accessctl.output import OutputFormat, render
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
     from rich.progress import Progress, TaskID
+
+    from accessctl.store.locks import LockHolder
 
 
 #: connector errors that mean the provider could not be reached (after retries) or refused us: exit 5
@@ -75,11 +80,25 @@ def sync(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table, json or csv summary.")
     ] = OutputFormat.TABLE,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="When another sync of a provider is running, wait for it to end, then sync."
+        ),
+    ] = False,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wait-timeout", min=0, metavar="SECONDS", help="With --wait: give up after this long."
+        ),
+    ] = 3600.0,
 ) -> None:
     """Sync accounts, MFA and entitlements (incremental when possible).
 
-    Exit 5 if a provider could not be reached or refused (bad credentials, missing permission), else 1 if
-    any pass is incomplete.
+    One sync per provider at a time: a provider another sync is running is skipped (or, with --wait,
+    waited for) and the other providers still sync.  Exit 5 if a provider could not be reached or
+    refused (bad credentials, missing permission), else 1 if any pass that ran is incomplete, else 7
+    if a provider was skipped because another sync of it was running.
     """
     from rich.console import Console
     from rich.progress import (
@@ -115,6 +134,8 @@ def sync(
                 full=full,
                 progress=RichProgress(bars),
                 actor="cli",
+                lock_wait_s=wait_timeout if wait else None,
+                on_lock_wait=_announce_wait(console, wait_timeout),
             )
     rows = [r.as_dict() for r in summary.results]
     if fmt is OutputFormat.JSON:
@@ -124,6 +145,7 @@ def sync(
                     "complete": summary.complete,
                     "providers": rows,
                     "correlation": summary.correlation.as_dict(),
+                    "busy": [{"provider": r.provider, "reason": r.reason} for r in summary.busy],
                     "roster": vars(summary.roster) if summary.roster else None,
                 },
                 indent=2,
@@ -156,8 +178,28 @@ def sync(
                 fg=typer.colors.RED,
             )
         raise typer.Exit(exitcodes.PROVIDER)
+    for result in summary.busy:
+        hint = "" if wait else "; pass --wait to wait for it"
+        typer.secho(f"error: {result.reason}{hint}", err=True, fg=typer.colors.RED)
     if not summary.complete:
         raise typer.Exit(exitcodes.FAILED)
+    if summary.busy:
+        raise typer.Exit(exitcodes.BUSY)
+
+
+def _announce_wait(console: Console, timeout: float) -> Callable[[str, LockHolder | None], None]:
+    """The visible line a provider's pass prints when it starts waiting for another sync of it."""
+
+    def announce(provider: str, holder: LockHolder | None) -> None:
+        who = f" ({holder})" if holder else ""
+        console.print(
+            f"{provider}: waiting for another sync of {provider}{who} to end (up to {timeout:.0f}s)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return announce
 
 
 #: the csv summary: one column per count
