@@ -242,6 +242,7 @@ def mfa_report(conn: Connection) -> dict[str, list[dict[str, Any]]]:
             ACCOUNTS.c.provider,
             ACCOUNTS.c.login,
             ACCOUNTS.c.mfa_state,
+            ACCOUNTS.c.mfa_enforced,
             ACCOUNTS.c.is_shared,
             ACCOUNTS.c.is_service,
             sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department).label("department"),
@@ -258,6 +259,8 @@ def mfa_report(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         for bucket in (by_provider[row.provider], by_department[row.department or "(none)"]):
             bucket["accounts"] += 1
             bucket[row.mfa_state] += 1
+            bucket["enforced"] += 1 if row.mfa_enforced else 0
+            bucket["enforcement_known"] += 0 if row.mfa_enforced is None else 1
         if row.is_privileged and row.mfa_state != MfaState.ENROLLED:
             admins_without.append(
                 {
@@ -282,6 +285,9 @@ def mfa_report(conn: Connection) -> dict[str, list[dict[str, Any]]]:
                     "not_enrolled": counts[MfaState.NOT_ENROLLED],
                     "unknown": counts[MfaState.UNKNOWN],
                     "coverage_pct": round(100.0 * counts[MfaState.ENROLLED] / total, 1) if total else None,
+                    #: accounts the provider requires MFA of (Google's 2SV enforcement); None where
+                    #: no provider says per account
+                    "enforced": counts["enforced"] if counts["enforcement_known"] else None,
                 }
             )
         return out

@@ -50,9 +50,14 @@ def mfa(
         title=f"Privileged accounts without MFA ({len(report['admins_without_mfa'])})",
     )
     render(report["by_provider"], ["provider", *_COUNT_COLUMNS], fmt, title="MFA coverage by provider")
+    for row in report["by_provider"]:  # a line, not a column: the table fills 80 columns already
+        if row["enforced"] is not None:
+            typer.echo(
+                f"{row['provider']}: MFA enforced by the provider for {row['enforced']} of {row['accounts']}"
+            )
     render(report["by_department"], ["department", *_COUNT_COLUMNS], fmt, title="MFA coverage by department")
 
 
 _COUNT_COLUMNS = ["accounts", "enrolled", "not_enrolled", "unknown", "coverage_pct"]
 _ADMIN_COLUMNS = ["provider", "login", "person", "mfa_state", "shared"]
-_CSV_COLUMNS = ["section", *_ADMIN_COLUMNS, "department", *_COUNT_COLUMNS]
+_CSV_COLUMNS = ["section", *_ADMIN_COLUMNS, "department", *_COUNT_COLUMNS, "enforced"]
