@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -228,11 +229,18 @@ def test_wait_runs_after_the_other_sync(store: Store) -> None:
     first_code, _, first_err = finish(first)
     second_out = second.stdout.read() if second.stdout else ""
     second_code = second.wait(timeout=300)
-    assert (first_code, second_code) == (exitcodes.OK, exitcodes.OK), first_err
-    assert json.loads(second_out)["providers"][0]["complete"]
+    second_err = "".join(lines.get(timeout=30) for _ in range(lines.qsize()))
+    assert (first_code, second_code) == (exitcodes.OK, exitcodes.OK), (first_err, second_err)
+    assert json.loads(second_out)["providers"][0]["complete"], second_out
     runs = store.query("SELECT id, started_at, finished_at FROM sync_run ORDER BY id")
-    assert len(runs) == 2 and str(runs[1].started_at) >= str(runs[0].finished_at)
+    assert len(runs) == 2 and _instant(runs[1].started_at) >= _instant(runs[0].finished_at), runs
     assert completes_per_run(store) == {str(runs[0].id): 1, str(runs[1].id): 1}
+
+
+def _instant(value: datetime | str) -> datetime:
+    """A stored timestamp as an aware datetime (SQLite hands back naive UTC text)."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _lines(stream: IO[str]) -> queue.Queue[str]:
@@ -251,9 +259,14 @@ def test_wait_gives_up_at_its_timeout(store: Store) -> None:
     store.emulators.okta_latency(STALL_MS)
     first = store.sync("-p", "okta")
     wait_until_syncing(store, first, "okta")
-    code, _, err = finish(store.sync("-p", "okta", "--wait", "--wait-timeout", "1"))
+    code, out, err = finish(store.sync("-p", "okta", "--wait", "--wait-timeout", "1"))
     assert code == exitcodes.BUSY, err
-    assert "gave up waiting after 1s" in err and "Traceback" not in err
+    assert out == ""  # nothing ran: no empty summary table
+    errors = [line for line in err.splitlines() if "another sync of okta is running" in line]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and "gave up waiting after 1s" in errors[0], (
+        err
+    )
+    assert "Traceback" not in err
     assert first.poll() is None  # the holder was not disturbed
 
 

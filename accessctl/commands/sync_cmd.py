@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from accessctl.store.locks import LockHolder
+    from accessctl.sync.results import ProviderResult
 
 
 #: connector errors that mean the provider could not be reached (after retries) or refused us: exit 5
@@ -137,6 +138,9 @@ def sync(
                 lock_wait_s=wait_timeout if wait else None,
                 on_lock_wait=_announce_wait(console, wait_timeout),
             )
+    if summary.busy and not summary.results and fmt is OutputFormat.TABLE:
+        _say_busy(summary.busy, wait)  # nothing ran: no summary table to show
+        raise typer.Exit(exitcodes.BUSY)
     rows = [r.as_dict() for r in summary.results]
     if fmt is OutputFormat.JSON:
         typer.echo(
@@ -166,6 +170,7 @@ def sync(
                 f"identities: linked {sum(c.linked.values())} ({methods}), "
                 f"orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}"
             )
+    _say_busy(summary.busy, wait)
     refused = [r for r in summary.results if r.failure in PROVIDER_FAILURES]
     if refused:
         from accessctl.logs import redactor
@@ -178,13 +183,17 @@ def sync(
                 fg=typer.colors.RED,
             )
         raise typer.Exit(exitcodes.PROVIDER)
-    for result in summary.busy:
-        hint = "" if wait else "; pass --wait to wait for it"
-        typer.secho(f"error: {result.reason}{hint}", err=True, fg=typer.colors.RED)
     if not summary.complete:
         raise typer.Exit(exitcodes.FAILED)
     if summary.busy:
         raise typer.Exit(exitcodes.BUSY)
+
+
+def _say_busy(skipped: list[ProviderResult], wait: bool) -> None:
+    """One line per provider skipped because another sync of it was running, naming who."""
+    for result in skipped:
+        hint = "" if wait else "; pass --wait to wait for it"
+        typer.secho(f"error: {result.reason}{hint}", err=True, fg=typer.colors.RED)
 
 
 def _announce_wait(console: Console, timeout: float) -> Callable[[str, LockHolder | None], None]:

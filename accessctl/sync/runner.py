@@ -130,7 +130,7 @@ class ProviderSync(ProviderPass):
         who = str(exc.holder) if exc.holder else "another process"
         gave_up = f"; gave up waiting after {exc.waited_s:.0f}s" if exc.waited_s is not None else ""
         reason = f"another sync of {self.provider} is running ({who}){gave_up}"
-        log.warning("%s sync skipped: %s", self.provider, reason)
+        log.debug("%s sync skipped: %s", self.provider, reason)  # the result says it to the caller
         return ProviderResult(
             provider=self.provider,
             run_id=0,
