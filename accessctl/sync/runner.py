@@ -183,7 +183,7 @@ class ProviderSync(ProviderPass):
             raise
         if reason is None and self.lock is not None and self.lock.lost.is_set():
             # another sync may have taken over: its pass, not this one, may sweep
-            reason = "the provider's sync lock was lost during the pass (its lease ran out)"
+            reason = "the provider's sync lock was lost during the pass (taken over, or its session ended)"
         await self.store.run(self._finish, mode, reason)
         self.progress.done(self.provider, reason is None, reason)
         stats = self.caller.stats
