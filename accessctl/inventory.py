@@ -362,21 +362,32 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
     says which statuses were counted and how many accounts that left out."""
     department = sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department)
     counts = (  # one row per (provider, department, status, MFA state): the database does the counting
-        sa.select(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state, sa.func.count())
+        sa.select(
+            ACCOUNTS.c.provider,
+            department,
+            ACCOUNTS.c.status,
+            ACCOUNTS.c.mfa_state,
+            ACCOUNTS.c.mfa_enforced,
+            sa.func.count(),
+        )
         .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
         .where(ACCOUNTS.c.ended_at.is_(None))
-        .group_by(ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state)
+        .group_by(
+            ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state, ACCOUNTS.c.mfa_enforced
+        )
     )
     by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_department: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     left_out = {"accounts": 0, "admins_without_mfa": 0, "admins_not_enrolled": 0}
-    for provider, dept, status, mfa_state, count in conn.execute(counts):
+    for provider, dept, status, mfa_state, enforced, count in conn.execute(counts):
         if status != AccountStatus.ACTIVE and not include_suspended:
             left_out["accounts"] += count
             continue
         for bucket in (by_provider[provider], by_department[dept or "(none)"]):
             bucket["accounts"] += count
             bucket[mfa_state] += count
+            bucket["enforced"] += count if enforced else 0
+            bucket["enforcement_known"] += 0 if enforced is None else count
     admins = (
         sa.select(
             ACCOUNTS.c.provider,
@@ -424,6 +435,9 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
                     "not_enrolled": counts[MfaState.NOT_ENROLLED],
                     "unknown": counts[MfaState.UNKNOWN],
                     "coverage_pct": round(100.0 * counts[MfaState.ENROLLED] / total, 1) if total else None,
+                    #: accounts the provider requires MFA of (Google's 2SV enforcement); None where
+                    #: the provider does not say per account
+                    "enforced": counts["enforced"] if counts["enforcement_known"] else None,
                 }
             )
         return out

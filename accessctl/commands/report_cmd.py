@@ -81,7 +81,15 @@ def mfa(
             ),
             (
                 "MFA coverage by provider",
-                [] if include_suspended else not_counted_note(left_out["accounts"]),
+                [
+                    *([] if include_suspended else not_counted_note(left_out["accounts"])),
+                    *(  # a line, not a column: the table fills 80 columns already
+                        f"{row['provider']}: MFA enforced by the provider for {row['enforced']} of "
+                        f"{row['accounts']}"
+                        for row in report["by_provider"]
+                        if row["enforced"] is not None
+                    ),
+                ],
                 report["by_provider"],
                 [Column("provider", keep=True), *_COUNT_TABLE],
             ),
@@ -111,4 +119,4 @@ _COUNT_TABLE = [
     Column("coverage_pct", "coverage", right=True, keep=True, fmt=_percent),
 ]
 _ADMIN_COLUMNS = ["provider", "login", "person", "status", "mfa_state", "shared"]
-_CSV_COLUMNS = ["section", *_ADMIN_COLUMNS, "department", *_COUNT_COLUMNS]
+_CSV_COLUMNS = ["section", *_ADMIN_COLUMNS, "department", *_COUNT_COLUMNS, "enforced"]

@@ -18,7 +18,13 @@ from accessctl.output import OutputFormat, render
 from accessctl.sync.progress import INCOMPLETE_LOG_FLAG, Waits
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
     from rich.progress import Progress, TaskID
+
+    from accessctl.store.locks import LockHolder
+    from accessctl.sync.results import ProviderResult
 
 
 #: connector errors that mean the provider could not be reached (after retries) or refused us: exit 5
@@ -102,11 +108,25 @@ def sync(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table, json or csv summary.")
     ] = OutputFormat.TABLE,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="When another sync of a provider is running, wait for it to end, then sync."
+        ),
+    ] = False,
+    wait_timeout: Annotated[
+        float,
+        typer.Option(
+            "--wait-timeout", min=0, metavar="SECONDS", help="With --wait: give up after this long."
+        ),
+    ] = 3600.0,
 ) -> None:
     """Sync accounts, MFA and entitlements (incremental when possible).
 
-    Exit 5 if a provider could not be reached or refused (bad credentials, missing permission), else 1 if
-    any pass is incomplete.
+    One sync per provider at a time: a provider another sync is running is skipped (or, with --wait,
+    waited for) and the other providers still sync.  Exit 5 if a provider could not be reached or
+    refused (bad credentials, missing permission), else 1 if any pass that ran is incomplete, else 7
+    if a provider was skipped because another sync of it was running.
     """
     from rich.console import Console
     from rich.progress import (
@@ -151,7 +171,12 @@ def sync(
                 full=full,
                 progress=RichProgress(bars),
                 actor="cli",
+                lock_wait_s=wait_timeout if wait else None,
+                on_lock_wait=_announce_wait(console, wait_timeout),
             )
+    if summary.busy and not summary.results and fmt is OutputFormat.TABLE:
+        _say_busy(summary.busy, wait)  # nothing ran: no summary table to show
+        raise typer.Exit(exitcodes.BUSY)
     rows = [r.as_dict() for r in summary.results]
     if fmt is OutputFormat.JSON:
         typer.echo(
@@ -160,6 +185,7 @@ def sync(
                     "complete": summary.complete,
                     "providers": rows,
                     "correlation": summary.correlation.as_dict(),
+                    "busy": [{"provider": r.provider, "reason": r.reason} for r in summary.busy],
                     "roster": vars(summary.roster) if summary.roster else None,
                 },
                 indent=2,
@@ -186,6 +212,7 @@ def sync(
                 f"identities: linked {sum(c.linked.values())} ({methods}), "
                 f"orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}"
             )
+    _say_busy(summary.busy, wait)
     refused = [r for r in summary.results if r.failure in PROVIDER_FAILURES]
     if refused:
         from accessctl.logs import redactor
@@ -200,6 +227,30 @@ def sync(
         raise typer.Exit(exitcodes.PROVIDER)
     if not summary.complete:
         raise typer.Exit(exitcodes.FAILED)
+    if summary.busy:
+        raise typer.Exit(exitcodes.BUSY)
+
+
+def _say_busy(skipped: list[ProviderResult], wait: bool) -> None:
+    """One line per provider skipped because another sync of it was running, naming who."""
+    for result in skipped:
+        hint = "" if wait else "; pass --wait to wait for it"
+        typer.secho(f"error: {result.reason}{hint}", err=True, fg=typer.colors.RED)
+
+
+def _announce_wait(console: Console, timeout: float) -> Callable[[str, LockHolder | None], None]:
+    """The visible line a provider's pass prints when it starts waiting for another sync of it."""
+
+    def announce(provider: str, holder: LockHolder | None) -> None:
+        who = f" ({holder})" if holder else ""
+        console.print(
+            f"{provider}: waiting for another sync of {provider}{who} to end (up to {timeout:.0f}s)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return announce
 
 
 @contextlib.contextmanager

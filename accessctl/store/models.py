@@ -86,6 +86,9 @@ class Account(SQLModel, table=True):
     mfa_state: str = Field(default=MfaState.UNKNOWN, max_length=16, index=True)
     mfa_methods: list[str] = _json(list)
     mfa_checked_at: datetime | None = _ts()
+    #: whether the provider requires MFA of this account (Google's 2SV enforcement); None where the
+    #: provider does not say per account, or the MFA lookup failed
+    mfa_enforced: bool | None = None
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     #: how the person link was made (employee_id, email, alias), or "conflict" when candidates disagree
     link_method: str | None = Field(default=None, max_length=16, index=True)
@@ -180,6 +183,26 @@ class SyncCheckpoint(SQLModel, table=True):
     stream: str = Field(max_length=200)
     cursor: dict[str, Any] = _json(dict)
     updated_at: datetime = _now()
+
+
+class StoreLockRow(SQLModel, table=True):
+    """A named lock in the store (``accessctl.store.locks``): one sync per provider, later job workers.
+
+    On SQLite the row is the lock: its holder renews ``expires_at`` while it runs, and a row whose
+    lease expired or whose holder's process is gone (same host) can be taken over.  On PostgreSQL a
+    session-level advisory lock is the lock and the row only says who holds it.
+    """
+
+    __tablename__ = "store_lock"
+
+    name: str = Field(primary_key=True, max_length=200)
+    holder_pid: int
+    holder_host: str = Field(max_length=255)
+    #: tells this holder from a later one with the same pid and host
+    token: str = Field(max_length=64)
+    acquired_at: datetime = _now()
+    heartbeat_at: datetime = _now()
+    expires_at: datetime = _now()
 
 
 class HrEvent(SQLModel, table=True):

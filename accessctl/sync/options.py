@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from accessctl.store.locks import DEFAULT_LEASE
 from accessctl.sync.patterns import PatternSet
 from accessctl.sync.retry import RetryPolicy
 
@@ -26,3 +27,8 @@ class SyncOptions:
     #: finished longer ago than this (None: only when asked for, or when there is no change cursor)
     full_pass_every: timedelta | None = None
     actor: str = "sync"
+    #: how long a provider's pass waits for another sync of that provider to end (None: it does not
+    #: wait; the provider is skipped as busy)
+    lock_wait_s: float | None = None
+    #: how long a sync's claim on its provider's lock lasts without a heartbeat (SQLite)
+    lock_lease: timedelta = DEFAULT_LEASE

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from accessctl import audit
 from accessctl.store.engine import store_failure
+from accessctl.store.locks import LockBusy, LockHolder, StoreLock, async_store_lock
 from accessctl.store.models import SyncRun
 from accessctl.sync import writer
 from accessctl.sync.checkpoints import (
@@ -48,6 +49,7 @@ from accessctl.sync.store_executor import StoreExecutor
 from connectors.base import Connector, ConnectorError
 
 __all__ = [
+    "BUSY",
     "CHANGES_STREAM",
     "CHECKPOINTS",
     "DETAILS_FAILED",
@@ -61,6 +63,7 @@ __all__ = [
     "SyncOptions",
     "clear_checkpoint",
     "load_checkpoint",
+    "lock_name",
     "save_checkpoint",
     "sync_providers",
 ]
@@ -70,6 +73,18 @@ log = logging.getLogger(__name__)
 RUNS: sa.Table = SyncRun.__table__  # type: ignore[attr-defined]
 #: what sync_run.incomplete_reason can hold
 REASON_MAX = RUNS.c.incomplete_reason.type.length or 2000
+
+
+#: ProviderResult.failure of a provider skipped because another sync of it holds its lock
+BUSY = "SyncBusy"
+
+#: called with (provider, holder) when a pass starts waiting for another sync of its provider
+LockWait = Callable[[str, LockHolder | None], None]
+
+
+def lock_name(provider: str) -> str:
+    """The store lock one sync of ``provider`` holds for its pass."""
+    return f"sync:{provider}"
 
 
 def _clip(reason: str | None) -> str | None:
@@ -82,9 +97,59 @@ def _clip(reason: str | None) -> str | None:
 
 
 class ProviderSync(ProviderPass):
-    """One sync pass of one provider: chooses its mode, begins (or resumes) and finishes its run."""
+    """One sync pass of one provider: takes the provider's lock, chooses its mode, begins (or
+    resumes) and finishes its run."""
+
+    on_lock_wait: LockWait | None = None
+    lock: StoreLock | None = None
 
     async def run(self) -> ProviderResult:
+        """The pass under the provider's store lock; a provider another sync holds is skipped (after
+        waiting for it up to ``options.lock_wait_s``) with a :data:`BUSY` result and no run."""
+        clock = time.monotonic()
+        wait = self.options.lock_wait_s
+
+        def waiting(holder: LockHolder | None) -> None:
+            if self.on_lock_wait is not None:
+                self.on_lock_wait(self.provider, holder)
+
+        try:
+            async with async_store_lock(
+                self.store.engine,
+                lock_name(self.provider),
+                wait=wait is not None,
+                timeout=wait,
+                on_wait=waiting,
+                lease=self.options.lock_lease,
+            ) as lock:
+                self.lock = lock
+                return await self._run()
+        except LockBusy as exc:
+            return self._busy(exc, time.monotonic() - clock)
+
+    def _busy(self, exc: LockBusy, duration: float) -> ProviderResult:
+        who = str(exc.holder) if exc.holder else "another process"
+        gave_up = f"; gave up waiting after {exc.waited_s:.0f}s" if exc.waited_s is not None else ""
+        reason = f"another sync of {self.provider} is running ({who}){gave_up}"
+        log.debug("%s sync skipped: %s", self.provider, reason)  # the result says it to the caller
+        return ProviderResult(
+            provider=self.provider,
+            run_id=0,
+            mode="skipped",
+            complete=False,
+            reason=reason,
+            accounts=self.accounts,
+            entitlements=self.entitlements,
+            grants=self.grants,
+            mfa_updated=0,
+            requests=0,
+            throttled=0,
+            waited_s=0.0,
+            duration_s=duration,
+            failure=BUSY,
+        )
+
+    async def _run(self) -> ProviderResult:
         """One pass, always ended on record: a connector failure or an incomplete phase ends it
         incomplete with its reason; a crash (a bug, Ctrl-C, cancellation) too, and is then re-raised."""
         clock = time.monotonic()
@@ -122,6 +187,9 @@ class ProviderSync(ProviderPass):
             await asyncio.shield(self.store.run(self._finish, mode, reason))
             self.progress.done(self.provider, False, reason)
             raise
+        if reason is None and self.lock is not None and self.lock.lost.is_set():
+            # another sync may have taken over: its pass, not this one, may sweep
+            reason = "the provider's sync lock was lost during the pass (taken over, or its session ended)"
         await self.store.run(self._finish, mode, reason)
         self.progress.done(self.provider, reason is None, reason)
         stats = self.caller.stats
@@ -250,8 +318,13 @@ async def sync_providers(
     connectors: Sequence[Connector],
     options: SyncOptions,
     progress: SyncProgress | None = None,
+    on_lock_wait: LockWait | None = None,
 ) -> list[ProviderResult]:
     """Sync every connector concurrently; each provider's result says whether its pass was complete.
+
+    Each pass holds its provider's store lock: a provider another sync is running is skipped with
+    a :data:`BUSY` result (after waiting ``options.lock_wait_s`` for it, when set; ``on_lock_wait``
+    hears when a wait begins); the others run.
 
     One provider's crash does not stop the others: they finish their passes, then the first crash
     (in connector order) is re-raised, with a note of how every provider ended.  An interruption
@@ -260,6 +333,8 @@ async def sync_providers(
     store = StoreExecutor(engine)
     progress = progress or NoProgress()
     syncs = [ProviderSync(connector, store, options, progress) for connector in connectors]
+    for sync in syncs:
+        sync.on_lock_wait = on_lock_wait
     tasks = [asyncio.ensure_future(s.run()) for s in syncs]
     try:
         pending = set(tasks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +19,7 @@ from accessctl.sync.correlate import CorrelationReport, correlate
 from accessctl.sync.patterns import PatternSet
 from accessctl.sync.progress import SyncProgress
 from accessctl.sync.retry import RetryPolicy
-from accessctl.sync.runner import ProviderResult, SyncOptions, sync_providers
+from accessctl.sync.runner import BUSY, LockWait, ProviderResult, SyncOptions, sync_providers
 
 #: (provider, stream) of the checkpoint keeping the patterns the last correlation used
 CORRELATION = ("*", "correlation")
@@ -28,18 +28,25 @@ CORRELATION = ("*", "correlation")
 @dataclass
 class SyncSummary:
     roster: RosterImport | None
+    #: the passes that ran
     results: list[ProviderResult]
     correlation: CorrelationReport
+    #: the providers skipped because another sync of them was running (their reason names who)
+    busy: list[ProviderResult] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
+        """Every pass that ran was complete (a skipped provider is in ``busy``)."""
         return all(r.complete for r in self.results)
 
 
-def sync_options(settings: Settings, *, full: bool, actor: str) -> SyncOptions:
+def sync_options(
+    settings: Settings, *, full: bool, actor: str, lock_wait_s: float | None = None
+) -> SyncOptions:
     sync = settings.sync
     return SyncOptions(
         full=full,
+        lock_wait_s=lock_wait_s,
         concurrency={p: getattr(settings, p).max_concurrency for p in ("okta", "entra", "google")},
         retry=RetryPolicy(
             max_attempts=sync.max_attempts,
@@ -64,8 +71,14 @@ def run_sync(
     full: bool = False,
     progress: SyncProgress | None = None,
     actor: str = "sync",
+    lock_wait_s: float | None = None,
+    on_lock_wait: LockWait | None = None,
 ) -> SyncSummary:
-    """Import the HR roster (when configured), sync the providers, then correlate identities."""
+    """Import the HR roster (when configured), sync the providers, then correlate identities.
+
+    One sync per provider at a time: a provider another sync is running is skipped (in
+    ``SyncSummary.busy``), or waited for up to ``lock_wait_s`` seconds when that is set; the other
+    providers run either way."""
     names = enabled_providers(settings, providers)
     roster = None
     if settings.hr.roster_file is not None:
@@ -75,21 +88,22 @@ def run_sync(
 
     async def run_all() -> list[ProviderResult]:
         try:
-            return await sync_providers(
-                engine, connectors, sync_options(settings, full=full, actor=actor), progress
-            )
+            options = sync_options(settings, full=full, actor=actor, lock_wait_s=lock_wait_s)
+            return await sync_providers(engine, connectors, options, progress, on_lock_wait)
         finally:
             for connector in connectors:
                 await connector.aclose()
 
     started = now()
-    results = asyncio.run(run_all())
+    outcomes = asyncio.run(run_all())
+    results = [r for r in outcomes if r.failure != BUSY]
+    busy = [r for r in outcomes if r.failure == BUSY]
     with engine.begin() as conn:
         report = _correlate(conn, settings, roster, results, started)
         audit.record(
             conn, actor=actor, action="identity.correlate", target_type="store", details=report.as_dict()
         )
-    return SyncSummary(roster, results, report)
+    return SyncSummary(roster, results, report, busy)
 
 
 def _correlate(

@@ -27,7 +27,8 @@ _ACCOUNT_FIELDS = (
     "created_at",
     "last_login_at",
 )
-_MFA_FIELDS = ("mfa_state", "mfa_methods", "mfa_checked_at")
+#: what an MFA record sets (with mfa_checked_at) and what counts as a change of it
+_MFA_FIELDS = ("mfa_state", "mfa_methods", "mfa_enforced")
 
 
 def _account_row(
@@ -56,6 +57,7 @@ def _account_row(
     if record.mfa is not None:
         row["mfa_state"] = str(record.mfa.state)
         row["mfa_methods"] = sorted(record.mfa.methods)
+        row["mfa_enforced"] = record.mfa.enforced
         row["mfa_checked_at"] = seen_at
     return row
 
@@ -116,7 +118,7 @@ def write_accounts(
         ):
             unresolved_managers[r.external_id] = r.manager_login
         rows_by_id[r.external_id] = _account_row(provider, r, seen_at, manager)
-    compare = (*_ACCOUNT_FIELDS, *(_MFA_FIELDS[:2] if records[0].mfa is not None else ()))
+    compare = (*_ACCOUNT_FIELDS, *(_MFA_FIELDS if records[0].mfa is not None else ()))
     existing: dict[str, Any] = {}
     ids = list(rows_by_id)
     for chunk in chunks(ids):
@@ -150,22 +152,29 @@ def resolve_managers(conn: Connection, provider: str, managers: dict[str, str]) 
 
 def write_mfa(conn: Connection, provider: str, records: Sequence[MfaRecord], checked_at: datetime) -> int:
     """Set MFA state on known accounts, all stamped as checked at ``checked_at``; returns how many
-    accounts' state or methods changed.  Only those rows are rewritten: the rest get the stamp in a
-    few set-based statements (a bulk report lists everyone every time, and most do not change)."""
+    accounts' state, methods or enforcement changed.  Only those rows are rewritten: the rest get the
+    stamp in a few set-based statements (a bulk report lists everyone every time, and most do not
+    change)."""
     if not records:
         return 0
-    latest = {r.account_external_id: (str(r.state), sorted(r.methods)) for r in records}
-    stored: dict[str, tuple[str, list[str]]] = {}
+    latest = {r.account_external_id: (str(r.state), sorted(r.methods), r.enforced) for r in records}
+    stored: dict[str, tuple[str, list[str], bool | None]] = {}
     for chunk in chunks(list(latest)):
-        query = sa.select(ACCOUNTS.c.external_id, ACCOUNTS.c.mfa_state, ACCOUNTS.c.mfa_methods).where(
-            ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk)
-        )
-        for external_id, state, methods in conn.execute(query):
-            stored[external_id] = (state, sorted(methods or []))
+        query = sa.select(
+            ACCOUNTS.c.external_id, ACCOUNTS.c.mfa_state, ACCOUNTS.c.mfa_methods, ACCOUNTS.c.mfa_enforced
+        ).where(ACCOUNTS.c.provider == provider, ACCOUNTS.c.external_id.in_(chunk))
+        for external_id, state, methods, enforced in conn.execute(query):
+            stored[external_id] = (state, sorted(methods or []), enforced)
     changed = [
-        {"b_external_id": external_id, "b_state": state, "b_methods": methods, "b_checked_at": checked_at}
-        for external_id, (state, methods) in latest.items()
-        if external_id in stored and stored[external_id] != (state, methods)
+        {
+            "b_external_id": external_id,
+            "b_state": state,
+            "b_methods": methods,
+            "b_enforced": enforced,
+            "b_checked_at": checked_at,
+        }
+        for external_id, (state, methods, enforced) in latest.items()
+        if external_id in stored and stored[external_id] != (state, methods, enforced)
     ]
     if changed:
         conn.execute(
@@ -174,6 +183,7 @@ def write_mfa(conn: Connection, provider: str, records: Sequence[MfaRecord], che
             .values(
                 mfa_state=sa.bindparam("b_state"),
                 mfa_methods=sa.bindparam("b_methods", type_=sa.JSON),
+                mfa_enforced=sa.bindparam("b_enforced", type_=sa.Boolean),
                 mfa_checked_at=sa.bindparam("b_checked_at", type_=sa.DateTime(timezone=True)),
             ),
             changed,
@@ -195,14 +205,18 @@ def account_id_map(conn: Connection, provider: str) -> dict[str, int]:
 
 def mark_unreported_mfa_unknown(conn: Connection, provider: str, checked_at: datetime) -> int:
     """After a complete bulk MFA report: a live account the report did not list has UNKNOWN MFA
-    (never the state an older report gave it).  Returns how many accounts it changed."""
+    and enforcement (never what an older report gave it).  Returns how many accounts it changed."""
     return conn.execute(
         ACCOUNTS.update()
         .where(
             ACCOUNTS.c.provider == provider,
             ACCOUNTS.c.ended_at.is_(None),
             sa.or_(ACCOUNTS.c.mfa_checked_at.is_(None), ACCOUNTS.c.mfa_checked_at < checked_at),
-            sa.or_(ACCOUNTS.c.mfa_state != "UNKNOWN", ACCOUNTS.c.mfa_state.is_(None)),
+            sa.or_(
+                ACCOUNTS.c.mfa_state != "UNKNOWN",
+                ACCOUNTS.c.mfa_state.is_(None),
+                ACCOUNTS.c.mfa_enforced.is_not(None),
+            ),
         )
-        .values(mfa_state="UNKNOWN", mfa_methods=[])
+        .values(mfa_state="UNKNOWN", mfa_methods=[], mfa_enforced=None)
     ).rowcount
