@@ -247,9 +247,10 @@ class Connector(Protocol):
         """The bulk MFA report (mfa_source "bulk" only)."""
         ...
 
-    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+    async def get_account_details(self, account_external_id: str, *, grants: bool = True) -> AccountDetails:
         """MFA and per-account grants of one account (mfa_source "per_account" only); a failed
-        lookup gives UNKNOWN MFA and complete=False, never NOT_ENROLLED."""
+        lookup gives UNKNOWN MFA and complete=False, never NOT_ENROLLED.  ``grants=False``: MFA
+        only, no grants (the caller has just read the account's grants with list_account_grants)."""
         ...
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:

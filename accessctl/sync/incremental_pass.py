@@ -69,7 +69,8 @@ async def run_incremental_pass(sync: ProviderPass, changes: dict[str, Any]) -> N
         )
     else:
         await _refresh_entitlements_and_dependents(sync, changed_entitlements)
-        await _refresh_mfa(sync, changed_accounts)
+        # the changed accounts' grants were just read whole (roles too): their lookup reads MFA only
+        await _refresh_mfa(sync, changed_accounts, grants_read=refresh_account_grants)
     await sync.store.run(save_checkpoint, sync.provider, CHANGES_STREAM, {"cursor": cursor})
 
 
@@ -188,7 +189,7 @@ async def _refresh_entitlement_grants(sync: ProviderPass, external_ids: set[str]
     await for_each(refs, one, sync.concurrency)
 
 
-async def _refresh_mfa(sync: ProviderPass, changed: set[str]) -> None:
+async def _refresh_mfa(sync: ProviderPass, changed: set[str], *, grants_read: bool = False) -> None:
     source = sync.connector.mfa_source
     if source == "bulk":
         await list_mfa(sync)
@@ -211,6 +212,7 @@ async def _refresh_mfa(sync: ProviderPass, changed: set[str]) -> None:
             return [row[0] for row in conn.execute(query)]
 
         extra = await sync.store.run(stalest)
-        if not await lookup_details(sync, sorted(changed) + [e for e in extra if e not in changed]):
+        ids = sorted(changed) + [e for e in extra if e not in changed]
+        if not await lookup_details(sync, ids, mfa_only=changed if grants_read else ()):
             # the change cursor stays where it was: the next pass looks these accounts up again
             raise IncompleteRun(DETAILS_FAILED)

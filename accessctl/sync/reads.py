@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection
@@ -115,8 +115,13 @@ async def each_page(
             return
 
 
-async def lookup_details(sync: ProviderPass, external_ids: Sequence[str]) -> bool:
-    """Per-account lookups, concurrently within the budget; written in batches. All complete?"""
+async def lookup_details(
+    sync: ProviderPass, external_ids: Sequence[str], *, mfa_only: Collection[str] = ()
+) -> bool:
+    """Per-account lookups, concurrently within the budget; written in batches. All complete?
+
+    The accounts in ``mfa_only`` are looked up for their MFA alone (``grants=False``): the caller
+    has just read and written their grants whole in this pass."""
     if not external_ids:
         return True
     if not sync.account_ids:
@@ -136,7 +141,12 @@ async def lookup_details(sync: ProviderPass, external_ids: Sequence[str]) -> boo
     async def one(external_id: str) -> None:
         nonlocal all_complete
         try:
-            details = await sync.call("details", sync.connector.get_account_details, external_id)
+            if external_id in mfa_only:
+                details = await sync.call(
+                    "details", sync.connector.get_account_details, external_id, grants=False
+                )
+            else:
+                details = await sync.call("details", sync.connector.get_account_details, external_id)
         except ConnectorError as exc:
             log.warning("%s: lookup of %s failed: %s", sync.provider, external_id, exc)
             details = AccountDetails(external_id, MfaRecord(external_id, MfaState.UNKNOWN), complete=False)

@@ -6,14 +6,19 @@
 Each measured sync runs in its own process (``accessctl``'s real sync use case, a fresh SQLite store)
 while the emulators serve from this one, so the sync's wall time and peak RSS are its own.  The
 fetch-only floor replays exactly the GET requests that sync made (recorded by the emulators'
-trace) with plain httpx and parses every body, storing nothing: the sync's cost over the floor is
-what accessctl adds.
+trace) with plain httpx and parses every body, storing nothing, also in a process of its own at
+the sync's concurrency: the sync's cost over the floor is what accessctl adds.  (Until 2026-12-01
+the floor ran in this process, beside the emulators, sharing their interpreter: it measured the
+emulators' contention more than the fetching, and could come out slower than the sync.)
+
+The Okta shape runs the old per-user role path (the org refusing the role-holder listing, which is
+the connector's fallback) and the new one (the listing) in the same run, each in its own process
+on a fresh store, alternating which goes first.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -60,6 +65,39 @@ print(json.dumps({
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
     "complete": summary.complete,
     "providers": [r.as_dict() for r in summary.results],
+}))
+"""
+
+
+FLOOR_CHILD = """
+import asyncio, json, ssl, sys, time
+import httpx
+plan = json.loads(open(sys.argv[1]).read())
+verify = ssl.create_default_context(cafile=plan["ca"]) if plan["ca"] else True
+concurrency = plan["concurrency"]
+
+async def provider_floor(provider):
+    semaphore = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=provider["url"], headers=provider["headers"], verify=verify, limits=limits
+    ) as client:
+        async def fetch(path, query):
+            async with semaphore:
+                response = await client.get(f"{path}?{query}" if query else path)
+                response.json()
+        await asyncio.gather(*(fetch(p, q) for p, q in provider["requests"]))
+
+async def all_floors():
+    await asyncio.gather(*(provider_floor(p) for p in plan["providers"].values()))
+
+started = time.perf_counter()
+asyncio.run(all_floors())
+elapsed = time.perf_counter() - started
+print(json.dumps({
+    "wall_s": elapsed,
+    "requests": sum(len(p["requests"]) for p in plan["providers"].values()),
+    "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
 }))
 """
 
@@ -137,32 +175,42 @@ def set_trace(running: RunningEmulators, enabled: bool) -> None:
 
 
 def replay_floor(
-    running: RunningEmulators, traces: dict[str, list[tuple[str, str, str, float]]], concurrency: int = 8
-) -> float:
-    """Fetch and parse the same GET pages with plain httpx, per provider concurrently; seconds taken."""
+    running: RunningEmulators,
+    traces: dict[str, list[tuple[str, str, str, float]]],
+    workdir: Path,
+    concurrency: int = 8,
+) -> dict[str, Any]:
+    """Fetch and parse the same GET pages with plain httpx, per provider concurrently, in a process
+    of its own (the emulators stay in this one); its wall time (client set-up included, token
+    requests not: they are made here first)."""
     headers = auth_headers(running.secrets, {n: p.url for n, p in running.providers.items()}, _ssl(running))
-
-    async def provider_floor(name: str, requests: list[tuple[str, str, str, float]]) -> None:
-        url = running.providers[name].url
-        semaphore = asyncio.Semaphore(concurrency)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(
-            base_url=url, headers=headers[name], verify=_ssl(running), limits=limits
-        ) as client:
-
-            async def fetch(path: str, query: str) -> None:
-                async with semaphore:
-                    response = await client.get(f"{path}?{query}" if query else path)
-                    response.json()
-
-            await asyncio.gather(*(fetch(p, q) for m, p, q, _ in requests if m == "GET"))
-
-    async def all_floors() -> None:
-        await asyncio.gather(*(provider_floor(n, r) for n, r in traces.items()))
-
-    started = time.perf_counter()
-    asyncio.run(all_floors())
-    return time.perf_counter() - started
+    plan = {
+        "ca": str(running.tls.ca_path) if running.tls else None,
+        "concurrency": concurrency,
+        "providers": {
+            name: {
+                "url": running.providers[name].url,
+                "headers": headers[name],
+                "requests": [[p, q] for m, p, q, _ in requests if m == "GET"],
+            }
+            for name, requests in traces.items()
+        },
+    }
+    path = workdir / "floor-plan.json"
+    path.write_text(json.dumps(plan))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", FLOOR_CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+    finally:
+        path.unlink()
+    if done.returncode != 0:
+        raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def prepare(
@@ -202,7 +250,9 @@ def bench_full(
         if floor:
             traces = {n: list(p.control.trace or []) for n, p in running.providers.items()}
             set_trace(running, False)
-            result["floor_s"] = replay_floor(running, traces)
+            floor_run = replay_floor(running, traces, workdir)
+            result["floor"] = floor_run
+            result["floor_s"] = floor_run["wall_s"]
             result["full_over_floor"] = full["wall_s"] / result["floor_s"]
         if incremental:
             churn(running, 0.01)
@@ -232,7 +282,9 @@ def budget_use(
     for bucket, windows in sorted(per_bucket.items()):
         ordered = sorted(windows)
         inner = [
-            w for w in ordered if w - 1 in windows and w + 1 in windows  # inside a stretch of use
+            w
+            for w in ordered
+            if w - 1 in windows and w + 1 in windows  # inside a stretch of use
         ]
         result[bucket] = {
             "requests": sum(windows.values()),
@@ -270,17 +322,63 @@ def bench_rate_limited(people: int, workdir: Path, limit: int, window_s: int) ->
         running.stop()
 
 
-def bench_okta_shape(workdir: Path) -> dict[str, Any]:
+def okta_request_kinds(trace: list[tuple[str, str, str, float]]) -> dict[str, int]:
+    """Requests by kind: per-user roles and factors, the role-holder listing, everything else."""
+    kinds = {"users/{id}/roles": 0, "users/{id}/factors": 0, "iam/assignees/users": 0, "other": 0}
+    for _, path, _, _ in trace:
+        parts = path.strip("/").split("/")
+        if len(parts) == 5 and parts[2] == "users" and parts[4] in ("roles", "factors"):
+            kinds[f"users/{{id}}/{parts[4]}"] += 1
+        elif path == "/api/v1/iam/assignees/users":
+            kinds["iam/assignees/users"] += 1
+        else:
+            kinds["other"] += 1
+    return kinds
+
+
+def bench_okta_shape(workdir: Path, rounds: int = 2) -> dict[str, Any]:
+    """The first load by the old per-user role path (the org refuses the role-holder listing: the
+    connector's fallback) and by the new one, each in its own process on a fresh store, against the
+    same emulator, alternating which goes first; then an unchanged re-sync by the new path."""
     org = okta_benchmark_directory(users=10_000, groups=500, group_size=100, seed=1)
-    running, config = prepare(org, workdir, ("okta",))
+    running = start_emulators(org, workdir=workdir, providers=("okta",))
+    okta = running.providers["okta"]
+    verify = _ssl(running)
     try:
-        first = run_sync_process(config, "full")
-        again = run_sync_process(config, "incremental")
+        loads: dict[str, list[dict[str, Any]]] = {"per_user": [], "listing": []}
+        configs: dict[str, Path] = {}
+        for round_ in range(rounds):
+            order = ("per_user", "listing") if round_ % 2 == 0 else ("listing", "per_user")
+            for path in order:
+                answer = "forbidden" if path == "per_user" else "ok"
+                httpx.post(
+                    f"{okta.url}/_emulator/state/role-listing", json={"answer": answer}, verify=verify
+                ).raise_for_status()
+                database = workdir / f"okta-{path}-{round_}.db"
+                configs[path] = write_config(
+                    emulator_config(running, database_url=f"sqlite:///{database}"),
+                    workdir / f"accessctl-{path}-{round_}.toml",
+                )
+                okta.control.trace = []
+                load = run_sync_process(configs[path], "full")
+                load["request_kinds"] = okta_request_kinds(list(okta.control.trace or []))
+                okta.control.trace = None
+                loads[path].append(load)
+        httpx.post(
+            f"{okta.url}/_emulator/state/role-listing", json={"answer": "ok"}, verify=verify
+        ).raise_for_status()
+        again = run_sync_process(configs["listing"], "incremental")  # a store the listing path loaded
+        walls = {path: [run["wall_s"] for run in runs] for path, runs in loads.items()}
         return {
             "users": 10_000,
             "groups": 501,
             "memberships": 60_000,
-            "first_load": first,
+            "first_load_per_user_roles": loads["per_user"],
+            "first_load_role_listing": loads["listing"],
+            "requests": {path: [run["requests"] for run in runs] for path, runs in loads.items()},
+            "wall_s": walls,
+            # sums over the rounds: each path ran first as often as the other
+            "per_user_over_listing_wall": sum(walls["per_user"]) / sum(walls["listing"]),
             "unchanged_resync": again,
         }
     finally:
@@ -288,10 +386,17 @@ def bench_okta_shape(workdir: Path) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
     return {
         "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": model,
         "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
 
@@ -305,6 +410,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["full", "rate", "okta"], action="append")
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-only floor (for 100k runs)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
+    parser.add_argument("--okta-rounds", type=int, default=2, help="first loads per role path (Okta shape)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
     args = parser.parse_args()
     only = set(args.only or ["full", "rate", "okta"])
@@ -323,7 +429,7 @@ def main() -> None:
             results["rate_limited"] = bench_rate_limited(1000, Path(tmp) / "rate", limit=300, window_s=2)
             print(json.dumps(results["rate_limited"], indent=2), flush=True)
         if "okta" in only:
-            results["okta_shape"] = bench_okta_shape(Path(tmp) / "okta")
+            results["okta_shape"] = bench_okta_shape(Path(tmp) / "okta", rounds=args.okta_rounds)
             print(json.dumps(results["okta_shape"], indent=2), flush=True)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     previous.update(results)

@@ -22,6 +22,7 @@ from connectors.base import (
     MfaState,
     NotFoundError,
     Page,
+    PermissionDeniedError,
     RateInfo,
     TransientError,
 )
@@ -30,6 +31,7 @@ from connectors.okta.client import OktaClient, OktaResponse
 from connectors.okta.config import OktaConfig
 
 LOG_PAGE = 1000
+ROLE_HOLDERS_PAGE = 100  # the listing's documented default; Okta states no maximum
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +68,7 @@ class OktaConnector:
     def __init__(self, config: OktaConfig, *, client: OktaClient | None = None) -> None:
         self.config = config
         self.client = client or OktaClient(config)
+        self._role_holders = RoleHolders(self.client)
 
     def __repr__(self) -> str:
         return f"OktaConnector(org_url={self.config.org_url!r})"
@@ -178,19 +181,31 @@ class OktaConnector:
     async def list_mfa(self, cursor: str | None) -> Page[MfaRecord]:
         raise NotImplementedError("Okta has no bulk MFA report: use get_account_details")
 
-    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+    async def get_account_details(self, account_external_id: str, *, grants: bool = True) -> AccountDetails:
         """Factors and admin roles, read independently: one failing does not discard the other.
+
+        Roles are read only for the users the org's role-holder listing names (``GET
+        /api/v1/iam/assignees/users``, read once per connector, i.e. once per sync run); a user it
+        does not name holds no role, so its lookup is one request and ends the role grants it had.
+        Where the org refuses the listing (403, 404), every user's roles are read, as before.
+        ``grants=False`` reads the factors only (the caller has just read the account's grants
+        whole, roles included, with :meth:`list_account_grants`).
 
         A transient failure of either propagates (the runner retries the whole lookup).  Factors
         that cannot be read otherwise (403, 404 on the factor endpoint) give UNKNOWN MFA; roles that
         cannot be read keep the factor-based MFA and give ``complete=False``, so no role is swept.
         """
         uid = account_external_id
-        factors, roles = await asyncio.gather(
-            self.client.request("GET", f"/api/v1/users/{uid}/factors"),
-            self.client.request("GET", f"/api/v1/users/{uid}/roles"),
-            return_exceptions=True,
-        )
+        listing_requests = 0
+        read_roles = grants
+        if grants:
+            holders, listing_requests = await self._role_holders.get()
+            read_roles = holders is None or uid in holders
+        requests = [self.client.request("GET", f"/api/v1/users/{uid}/factors")]
+        if read_roles:
+            requests.append(self.client.request("GET", f"/api/v1/users/{uid}/roles"))
+        factors, *role_reads = await asyncio.gather(*requests, return_exceptions=True)
+        roles = role_reads[0] if role_reads else None
         for outcome in (factors, roles):
             if isinstance(outcome, BaseException) and not _partial_failure(outcome):
                 raise outcome
@@ -201,14 +216,22 @@ class OktaConnector:
         else:
             log.warning("okta: factors of %s unreadable, MFA left UNKNOWN: %s", uid, factors)
             mfa = MfaRecord(uid, MfaState.UNKNOWN)
+        complete = True
+        role_grants: list[GrantRecord] = []
         if isinstance(roles, OktaResponse):
-            grants = [mapping.grant_from_role(uid, r) for r in roles.body]
-            complete = True
+            role_grants = [mapping.grant_from_role(uid, r) for r in roles.body]
             rates.append(mapping.rate_from_headers(roles.headers))
-        else:
+        elif roles is not None:
             log.warning("okta: admin roles of %s unreadable, not swept: %s", uid, roles)
-            grants, complete = [], False
-        return AccountDetails(uid, mfa, grants, complete=complete, requests=2, rate=_tightest(*rates))
+            complete = False
+        return AccountDetails(
+            uid,
+            mfa,
+            role_grants,
+            complete=complete,
+            requests=len(requests) + listing_requests,
+            rate=_tightest(*rates),
+        )
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
         """System Log events since the cursor (``{"since", "after"}``); None marks 'now'."""
@@ -306,4 +329,60 @@ class OktaConnector:
         return ActionResult.APPLIED
 
     async def aclose(self) -> None:
+        self._role_holders.forget()
         await self.client.aclose()
+
+
+class RoleHolders:
+    """Who holds an admin role, from ``GET /api/v1/iam/assignees/users`` (listUsersWithRoleAssignments:
+    ``{"value": [{"id", ...}], "_links": {"next"}}``, paged by ``after``/``limit``), read whole on
+    first use and kept until :meth:`forget`.  Concurrent callers wait for the one read.
+
+    None means the org refuses the listing (403: the token's admin may not read it; 404: an org
+    without the API): then every user's roles must be read.  Any other failure propagates and the
+    next caller reads the listing again.
+    """
+
+    def __init__(self, client: OktaClient) -> None:
+        self.client = client
+        self._lock = asyncio.Lock()
+        self._read = False
+        self._holders: frozenset[str] | None = None
+
+    async def get(self) -> tuple[frozenset[str] | None, int]:
+        """(the holders or None, the requests this call spent reading them)."""
+        if self._read:
+            return self._holders, 0
+        async with self._lock:
+            if self._read:
+                return self._holders, 0
+            holders, requests = await self._list()
+            self._holders, self._read = holders, True
+            return holders, requests
+
+    async def _list(self) -> tuple[frozenset[str] | None, int]:
+        ids: set[str] = set()
+        url: str | None = None
+        requests = 0
+        while True:
+            try:
+                if url is None:
+                    response = await self.client.request(
+                        "GET", "/api/v1/iam/assignees/users", params={"limit": ROLE_HOLDERS_PAGE}
+                    )
+                else:
+                    response = await self.client.request("GET", url)
+            except (PermissionDeniedError, NotFoundError) as exc:
+                log.warning("okta: the role-holder listing is refused, reading every user's roles: %s", exc)
+                return None, requests + 1
+            requests += 1
+            body = response.body or {}
+            ids.update(str(u["id"]) for u in body.get("value") or [])
+            url = ((body.get("_links") or {}).get("next") or {}).get("href") or mapping.next_link(
+                response.headers.get("Link")
+            )
+            if not url:
+                return frozenset(ids), requests
+
+    def forget(self) -> None:
+        self._read, self._holders = False, None

@@ -207,7 +207,10 @@ def _details_with_fault(url: str, client: httpx.Client, tls: TlsMaterial, uid: s
 
 def test_a_failed_roles_read_keeps_the_factors_and_sweeps_nothing(okta, tls, org: SyntheticOrg) -> None:
     url, client = okta
-    enrolled = next(a for a in org.okta.accounts if a.mfa_factors and a.status == "active")
+    holders = {k for r in org.okta.roles for k in r.assigned_keys}  # listed: their roles are read
+    enrolled = next(
+        a for a in org.okta.accounts if a.mfa_factors and a.status == "active" and a.key in holders
+    )
     uid = client.get(f"/api/v1/users/{enrolled.login}").json()["id"]
     details = _details_with_fault(url, client, tls, uid, f"page:/api/v1/users/{uid}/roles:1:403")
     assert details.mfa.state is MfaState.ENROLLED and details.mfa.methods

@@ -213,3 +213,14 @@ def test_role_validation_can_fail() -> None:
         validate({"id": "ra1", "type": "CUSTOM", "assignmentType": "EVERYONE"}, "Role")
     with pytest.raises(jsonschema.ValidationError):
         validate({"roles": [{"id": "cr0", "label": "x"}]}, "IamRoles")  # IamRole needs a description
+
+
+def test_role_holder_listing_validates(okta: httpx.Client) -> None:
+    """listUsersWithRoleAssignments: RoleAssignedUsers on every page, Okta's Error when refused."""
+    page = okta.get("/api/v1/iam/assignees/users", params={"limit": 1}).json()
+    validate(page, "RoleAssignedUsers")
+    assert len(page["value"]) == 1 and page["_links"]["next"]["href"]
+    validate(okta.get(page["_links"]["next"]["href"]).json(), "RoleAssignedUsers")
+    validate(okta.get("/api/v1/iam/assignees/users", params={"limit": "x"}).json(), "Error")
+    with pytest.raises(jsonschema.ValidationError):
+        validate({"value": [{"id": 7}], "_links": {}}, "RoleAssignedUsers")

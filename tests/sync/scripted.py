@@ -115,12 +115,14 @@ class ScriptedConnector:
         return self._page(members, cursor)
 
     async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]:
+        """Everything the account holds: its groups and, as the lookups say, its admin role."""
+        roles = [GrantRecord(account_external_id, EntitlementKind.ROLE, "SUPER_ADMIN")]
         return [
             GrantRecord(account_external_id, EntitlementKind.GROUP, group, inherited)
             for group, members in self.groups.items()
             for account, inherited in members
             if account == account_external_id
-        ]
+        ] + (roles if "admin" in account_external_id else [])
 
     def _mfa(self, account_external_id: str) -> MfaRecord:
         factors = self.factors.get(account_external_id, [])
@@ -134,14 +136,14 @@ class ScriptedConnector:
         reported = sorted(a for a in self.accounts if a not in self.mfa_unreported)
         return self._page([self._mfa(a) for a in reported], cursor)
 
-    async def get_account_details(self, account_external_id: str) -> AccountDetails:
+    async def get_account_details(self, account_external_id: str, *, grants: bool = True) -> AccountDetails:
         await self._call("details")
-        grants = (
+        held = (
             [GrantRecord(account_external_id, EntitlementKind.ROLE, "SUPER_ADMIN")]
-            if "admin" in account_external_id
+            if grants and "admin" in account_external_id
             else []
         )
-        return AccountDetails(account_external_id, self._mfa(account_external_id), grants)
+        return AccountDetails(account_external_id, self._mfa(account_external_id), held)
 
     async def changes_since(self, cursor: str | None) -> ChangeSet:
         if self.feed is None:

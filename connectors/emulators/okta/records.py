@@ -156,6 +156,10 @@ class OktaData:
         self.group_roles: dict[str, list[RoleAssignment]] = {}  # group id -> assignments made to the group
         self.custom_roles: dict[str, CustomRole] = {}  # in creation order
         self.logs: list[dict[str, Any]] = []
+        #: the org's id (``00o...``), as its ORNs name it
+        self.org_id = okta_id("00o", self.base_url)
+        #: how /api/v1/iam/assignees/users answers: "ok", "forbidden" (403) or "absent" (404)
+        self.assignees_listing = "ok"
 
     # -- lookups -------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import secrets
@@ -381,6 +382,47 @@ class OktaRoutes:
                 {"roles": [state.custom_role_json(state.custom_roles[i]) for i in page], "_links": links}
             )
 
+    async def role_assignees(self, request: Request) -> Response:
+        """``GET /api/v1/iam/assignees/users`` (listUsersWithRoleAssignments): ``{"value": [{"id",
+        "orn", "_links": {"self", "roles"}}], "_links": {"next"}}``, in user-id order after the
+        ``after`` cursor (a user id), ``limit`` 100 by default (at most 200), the next page also in a
+        Link header as every Okta listing.  It lists every user who holds an admin role, directly or
+        through a group (the Admin Console's "all admins"), so a user it does not list holds none;
+        ``/users/{id}/roles`` says which and how.  An org set to refuse it answers as Okta does a
+        token whose admin may not read roles (403 E0000006) or an org without the API (404)."""
+        state = self.state
+        if state.assignees_listing == "forbidden":
+            raise OktaApiError(403, "E0000006", "You do not have permission to perform the requested action")
+        if state.assignees_listing == "absent":
+            raise OktaApiError(
+                404,
+                "E0000007",
+                "Not found: Resource not found: /api/v1/iam/assignees/users (GenericResource)",
+            )
+        with state.lock:
+            limit = _limit(request, 100, 200)
+            after = request.query_params.get("after") or ""
+            holders = sorted(uid for uid in state.users if state.user_role_assignments(uid))
+            start = bisect.bisect_right(holders, after) if after else 0
+            page = holders[start : start + limit]
+            base = f"{state.base_url}/api/v1/iam/assignees/users"
+            links: dict[str, Any] = {}
+            headers = {"Link": f'<{base}?{urlencode({"limit": limit})}>; rel="self"'}
+            if start + limit < len(holders):
+                following = f"{base}?{urlencode({'after': page[-1], 'limit': limit})}"
+                links["next"] = {"href": following}
+                headers["Link"] += f', <{following}>; rel="next"'
+            users = f"{state.base_url}/api/v1/users"
+            value = [
+                {
+                    "id": uid,
+                    "orn": f"orn:okta:{state.org_id}:users:{uid}",  # as the spec shows it
+                    "_links": {"self": {"href": f"{users}/{uid}"}, "roles": {"href": f"{users}/{uid}/roles"}},
+                }
+                for uid in page
+            ]
+            return json_response({"value": value, "_links": links}, headers=headers)
+
     async def custom_role(self, request: Request) -> Response:
         with self.state.lock:
             return json_response(
@@ -557,6 +599,16 @@ class OktaRoutes:
                 }
             )
 
+    async def state_role_listing(self, request: Request) -> Response:
+        """``{"answer": "ok" | "forbidden" | "absent"}``: how ``/api/v1/iam/assignees/users`` answers
+        (an older org has no such API; a token whose admin may not read roles is refused)."""
+        body = await _json_body(request)
+        answer = body.get("answer")
+        if answer not in ("ok", "forbidden", "absent"):
+            raise OktaApiError(400, "E0000001", "Api validation failed: answer", ["ok, forbidden or absent"])
+        self.state.assignees_listing = answer
+        return json_response({"answer": answer})
+
     async def state_churn(self, request: Request) -> Response:
         body = await _json_body(request)
         return json_response(self.state.churn(float(body.get("share", 0.01)), int(body.get("seed", 1))))
@@ -587,6 +639,7 @@ class OktaRoutes:
             Route("/api/v1/groups/{group}/roles", a(self.group_roles), methods=["GET"]),
             Route("/api/v1/groups/{group}/roles/{role}", a(self.delete_group_role), methods=["DELETE"]),
             Route("/api/v1/iam/roles", a(self.custom_roles), methods=["GET"]),
+            Route("/api/v1/iam/assignees/users", a(self.role_assignees), methods=["GET"]),
             Route("/api/v1/iam/roles/{role}", a(self.custom_role), methods=["GET"]),
             Route("/api/v1/apps", a(self.list_apps), methods=["GET"]),
             Route("/api/v1/apps/{app}", a(self.get_app), methods=["GET"]),
@@ -600,6 +653,7 @@ class OktaRoutes:
             Route("/_emulator/state/users/{user}", self._plain(self.state_user), methods=["GET"]),
             Route("/_emulator/state/summary", self._plain(self.state_summary), methods=["GET"]),
             Route("/_emulator/state/churn", self._plain(self.state_churn), methods=["POST"]),
+            Route("/_emulator/state/role-listing", self._plain(self.state_role_listing), methods=["POST"]),
         ]
 
     @staticmethod
