@@ -187,19 +187,23 @@ class GoogleConnector:
         # ids and etags only (a partial response): what changed is read whole, by the page
         # when much of it changed, else one user at a time (account_ids: the runner looks them up)
         body = await self._users_page(position.token, fields=DIGEST_FIELDS)
-        self._spend(cursor)
         users = body.get("users", [])
-        changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
+        # what changed, without recording it yet: the page moves the diff on only once it is whole
+        # (a failed second read is retried with the same handle, and must find the diff as it was)
+        changed = {u["id"] for u in users if position.changed(u["id"], _user_digest(u))}
         accounts: list[AccountRecord] = []
         requests = 1
         if not baseline:
-            changed = set()  # recorded (see_user), not reported: nothing to compare with
+            changed = set()  # recorded below, not reported: nothing to compare with
         if len(changed) > READ_PAGE_WHOLE_ABOVE:
             whole = await self._users_page(position.token)
             requests += 1
             records = [mapping.account_from_user(u) for u in whole.get("users", [])]
             accounts = [a for a in records if a.external_id in changed]
             changed -= {a.external_id for a in accounts}  # a user the page no longer holds: looked up
+        for user in users:
+            position.see_user(user["id"], _user_digest(user))
+        self._spend(cursor)  # read and resolved: a failure before this is retried with the same handle
         following = body.get("nextPageToken")
         if following is None and not baseline:
             # the first pass: the log is read from now on (as of the pass's start) by the next one
@@ -488,6 +492,13 @@ class _ListingDiff:
             "rk": sorted(self.done_keys),
         }
         return json.dumps(raw, separators=(",", ":"))
+
+    def changed(self, uid: str, digest: str) -> bool:
+        """Whether this user changed since the previous listing (or is new), without recording it."""
+        before = self.prev_users.get(uid) if self.prev_users is not None else None
+        if before is None:
+            before = self.seen_users.get(uid)
+        return before != digest
 
     def see_user(self, uid: str, digest: str) -> bool:
         """Record a user of this page; True when it changed since the previous listing (or is new)."""
