@@ -258,3 +258,19 @@ def test_latency_applies_to_writes(tmp_path: Path, small_org: SyntheticOrg) -> N
         started = time.monotonic()
         api.users().patch(userKey=login, body={"suspended": True}).execute()
         assert time.monotonic() - started >= 0.15
+
+
+def test_each_method_accepts_the_scopes_googles_discovery_document_lists() -> None:
+    """The emulator's scope table is Google's own: the discovery documents google-api-python-client ships."""
+    import googleapiclient
+
+    from connectors.emulators.google.scopes import METHODS
+
+    documents = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+    discovered: dict[str, frozenset[str]] = {}
+    for api, name in (("directory", "admin.directory_v1.json"), ("reports", "admin.reports_v1.json")):
+        resources = json.loads((documents / name).read_text())["resources"]
+        for resource, body in resources.items():
+            for method, spec in body.get("methods", {}).items():
+                discovered[f"{api}.{resource}.{method}"] = frozenset(spec.get("scopes", []))
+    assert {m: discovered.get(m) for m in METHODS} == METHODS
