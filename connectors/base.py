@@ -166,6 +166,30 @@ class ChangeSet:
     refresh_account_grants: bool = True
 
 
+@dataclass(slots=True)
+class LockState:
+    """What a read-back through the provider's public API shows of one account after a lockout.
+
+    ``open_credentials`` name what still lets someone in without a password prompt: OAuth grants
+    (``token:<client id>``), app passwords (``app_password:<id>``), unused backup codes
+    (``backup_codes:<count>``).  ``sessions_readable`` is whether the provider lets anyone read an
+    account's sessions: where it does not (Google), a sign-out cannot be verified, only sent.
+    ``grants`` are what the account still holds (list_account_grants).
+    """
+
+    account_external_id: str
+    suspended: bool
+    open_credentials: list[str] = field(default_factory=list)
+    sessions_readable: bool = False
+    grants: list[GrantRecord] = field(default_factory=list)
+    requests: int = 1
+
+    @property
+    def locked(self) -> bool:
+        """Suspended and nothing left that signs in on its own (grants are the plan's to judge)."""
+        return self.suspended and not self.open_credentials
+
+
 @dataclass(frozen=True, slots=True)
 class EntitlementRef:
     kind: EntitlementKind
@@ -274,3 +298,14 @@ class Connector(Protocol):
     async def restore_account(self, external_id: str) -> ActionResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class VerifiesLockout(Protocol):
+    """A connector that can read back, through the provider's public API, what a lockout left open
+    (Google so far; Okta and Entra can follow).  Separate from :class:`Connector` so connectors
+    without it still satisfy that protocol."""
+
+    async def verify_locked(self, external_id: str) -> LockState:
+        """Raises NotFoundError when the account is gone."""
+        ...

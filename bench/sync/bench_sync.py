@@ -44,6 +44,7 @@ from connectors.emulators.generate import generate_org, okta_benchmark_directory
 from connectors.emulators.model import SyntheticOrg  # noqa: E402
 from connectors.emulators.okta.style import OktaStyle  # noqa: E402
 from connectors.emulators.runner import RunningEmulators, start_emulators  # noqa: E402
+from connectors.google.config import SCOPES as GOOGLE_SCOPES  # noqa: E402
 
 SYNC_CHILD = """
 import json, sys, time
@@ -154,8 +155,8 @@ def auth_headers(secrets: EmulatorSecrets, urls: dict[str, str], verify: Any) ->
                 "aud": f"{url}/token",
                 "iat": now,
                 "exp": now + 3600,
-                "scope": "https://www.googleapis.com/auth/admin.directory.user "
-                "https://www.googleapis.com/auth/admin.reports.audit.readonly",
+                # what the connector asks for: the emulator checks each method's scopes, as Google does
+                "scope": " ".join(GOOGLE_SCOPES),
             },
             secrets.google_private_key_pem,
             algorithm="RS256",

@@ -17,10 +17,12 @@ from typing import Literal
 from connectors.emulators.model import (
     Account,
     App,
+    AppPassword,
     Directory,
     Group,
     HrPerson,
     MfaFactor,
+    OAuthGrant,
     Role,
     SyntheticOrg,
 )
@@ -543,8 +545,41 @@ def generate_org(people: int, seed: int = 1, *, domain: str = "example.com") -> 
         people=builder.people,
         okta=builder.directory("okta"),
         entra=builder.directory("entra"),
-        google=builder.directory("google"),
+        google=_with_credentials(builder.directory("google"), seed),
     )
+
+
+#: third-party apps people grant OAuth access to (client id prefix, name, scopes, installed app)
+OAUTH_APPS = (
+    ("slack", "Slack", ["https://www.googleapis.com/auth/calendar.readonly", "openid", "email"], False),
+    ("zoom", "Zoom", ["https://www.googleapis.com/auth/calendar", "email"], False),
+    ("calendly", "Calendly", ["https://www.googleapis.com/auth/calendar"], False),
+    ("notion", "Notion", ["https://www.googleapis.com/auth/drive.readonly", "email"], False),
+    ("thunderbird", "Thunderbird", ["https://mail.google.com/"], True),
+)
+
+
+def _with_credentials(directory: Directory, seed: int) -> Directory:
+    """Give people's active accounts what revocation must take away: OAuth grants to apps (about
+    half of them, one to three apps), app-specific passwords (about one in eight) and 2SV backup
+    codes (about a third of those enrolled in 2SV, ten codes).  A separate RNG, so the rest of the
+    org is what it was before these existed."""
+    rng = random.Random(f"{seed}:{directory.provider}:credentials")
+    for account in directory.accounts:
+        if account.person_employee_id is None or account.status != "active":
+            continue
+        if rng.random() < 0.5:
+            for prefix, name, scopes, native in rng.sample(OAUTH_APPS, rng.randint(1, 3)):
+                client_id = f"{rng.randint(10**11, 10**12 - 1)}-{prefix}.apps.googleusercontent.com"
+                account.oauth_grants.append(OAuthGrant(client_id, name, list(scopes), native_app=native))
+        if rng.random() < 0.125:
+            created = account.created + timedelta(days=rng.randint(1, 300))
+            account.app_passwords.append(
+                AppPassword(rng.randint(1, 2**31 - 1), "Mail on phone", created, created + timedelta(days=30))
+            )
+        if account.mfa_factors and rng.random() < 0.33:
+            account.backup_codes = [f"{rng.randint(0, 10**8 - 1):08d}" for _ in range(10)]
+    return directory
 
 
 def okta_benchmark_directory(

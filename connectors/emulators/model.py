@@ -38,6 +38,27 @@ class HrPerson:
 
 
 @dataclass(slots=True)
+class OAuthGrant:
+    """A third-party app the account has granted OAuth access (Google tokens.list, Okta grants)."""
+
+    client_id: str
+    app_name: str
+    scopes: list[str]
+    native_app: bool = False
+    anonymous: bool = False
+
+
+@dataclass(slots=True)
+class AppPassword:
+    """An application-specific password (Google asps.list)."""
+
+    code_id: int
+    name: str
+    created: datetime
+    last_used: datetime | None = None
+
+
+@dataclass(slots=True)
 class Account:
     """One account in one provider.  ``person_employee_id`` is None for orphans and shared accounts.
 
@@ -65,6 +86,10 @@ class Account:
     is_shared: bool = False  # shared mailbox / it-admin@ style
     is_service: bool = False  # build-bot style non-human account
     user_type: str = "Member"  # Graph userType: Member / Guest
+    # what revocation takes away (filled for Google accounts; other providers may adopt them)
+    oauth_grants: list[OAuthGrant] = field(default_factory=list)
+    app_passwords: list[AppPassword] = field(default_factory=list)
+    backup_codes: list[str] = field(default_factory=list)  # unused 2SV backup codes, 8 digits each
 
     @property
     def display_name(self) -> str:

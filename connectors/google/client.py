@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from connectors.base import AuthError, ConnectorError, NotFoundError, PermissionDeniedError, TransientError
-from connectors.google.config import SCOPES, GoogleConfig
+from connectors.google.config import GoogleConfig
 
 PROVIDER = "google"
 #: a call (token refresh included) may take this many times the socket timeout before it is abandoned
@@ -51,7 +51,7 @@ class DirectoryClient:
                         ) from None
                     try:
                         credentials = service_account.Credentials.from_service_account_info(
-                            info, scopes=list(SCOPES)
+                            info, scopes=list(self.config.scopes)
                         )
                     except ValueError as exc:  # google-auth: "not in the expected format", MalformedError
                         raise AuthError(

@@ -4,6 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+_AUTH = "https://www.googleapis.com/auth/"
+
+#: what the service account is delegated (domain-wide delegation), and what each scope is for
+SCOPES = (
+    # users.list/get (sync); users.patch suspended (suspend_account, restore_account)
+    _AUTH + "admin.directory.user",
+    # users.signOut, tokens.list/delete, asps.list/delete, verificationCodes.list/invalidate
+    # (revoke_sessions, verify_locked)
+    _AUTH + "admin.directory.user.security",
+    # groups.list/get (sync)
+    _AUTH + "admin.directory.group",
+    # members.list (sync); members.delete (remove_grant of a group)
+    _AUTH + "admin.directory.group.member",
+    # roles.list, roleAssignments.list (sync); roleAssignments.delete (remove_grant of an admin role)
+    _AUTH + "admin.directory.rolemanagement",
+    # the admin audit log (Reports API activities.list): the change feed for groups and admin roles
+    _AUTH + "admin.reports.audit.readonly",
+)
+#: enough to sync, not to act (an inventory-only deployment): every action is refused with 403
+READ_ONLY_SCOPES = (
+    _AUTH + "admin.directory.user.readonly",
+    _AUTH + "admin.directory.group.readonly",
+    _AUTH + "admin.directory.group.member.readonly",
+    _AUTH + "admin.directory.rolemanagement.readonly",
+    _AUTH + "admin.reports.audit.readonly",
+)
+
 
 @dataclass(frozen=True)
 class GoogleConfig:
@@ -21,14 +48,5 @@ class GoogleConfig:
     reports_lag_s: float = 3600.0
     #: activities per Reports page (the API's maximum is 1000)
     reports_page_size: int = 1000
-
-
-SCOPES = (
-    "https://www.googleapis.com/auth/admin.directory.user",
-    "https://www.googleapis.com/auth/admin.directory.user.security",
-    "https://www.googleapis.com/auth/admin.directory.group",
-    "https://www.googleapis.com/auth/admin.directory.group.member",
-    "https://www.googleapis.com/auth/admin.directory.rolemanagement",
-    # the admin audit log (Reports API activities.list): the change feed for groups and admin roles
-    "https://www.googleapis.com/auth/admin.reports.audit.readonly",
-)
+    #: the scopes the service account's token asks for (each must be delegated to it)
+    scopes: tuple[str, ...] = SCOPES

@@ -22,6 +22,7 @@ from connectors.base import (
     EntitlementRecord,
     EntitlementRef,
     GrantRecord,
+    LockState,
     MfaRecord,
     NotFoundError,
     Page,
@@ -187,19 +188,23 @@ class GoogleConnector:
         # ids and etags only (a partial response): what changed is read whole, by the page
         # when much of it changed, else one user at a time (account_ids: the runner looks them up)
         body = await self._users_page(position.token, fields=DIGEST_FIELDS)
-        self._spend(cursor)
         users = body.get("users", [])
-        changed = {u["id"] for u in users if position.see_user(u["id"], _user_digest(u))}
+        # what changed, without recording it yet: the page moves the diff on only once it is whole
+        # (a failed second read is retried with the same handle, and must find the diff as it was)
+        changed = {u["id"] for u in users if position.changed(u["id"], _user_digest(u))}
         accounts: list[AccountRecord] = []
         requests = 1
         if not baseline:
-            changed = set()  # recorded (see_user), not reported: nothing to compare with
+            changed = set()  # recorded below, not reported: nothing to compare with
         if len(changed) > READ_PAGE_WHOLE_ABOVE:
             whole = await self._users_page(position.token)
             requests += 1
             records = [mapping.account_from_user(u) for u in whole.get("users", [])]
             accounts = [a for a in records if a.external_id in changed]
             changed -= {a.external_id for a in accounts}  # a user the page no longer holds: looked up
+        for user in users:
+            position.see_user(user["id"], _user_digest(user))
+        self._spend(cursor)  # read and resolved: a failure before this is retried with the same handle
         following = body.get("nextPageToken")
         if following is None and not baseline:
             # the first pass: the log is read from now on (as of the pass's start) by the next one
@@ -335,49 +340,71 @@ class GoogleConnector:
         return mapping.account_from_user(user)
 
     # -- actions ------------------------------------------------------------------------------------
+    #
+    # Each is idempotent: it reads first and writes only what is still there, so a retried or
+    # repeated step reports ALREADY_DONE.  Scopes (see config.SCOPES): users.patch needs
+    # admin.directory.user; signOut, tokens, ASPs and backup codes admin.directory.user.security;
+    # members.delete admin.directory.group.member; roleAssignments.delete
+    # admin.directory.rolemanagement.  A token without them is refused (PermissionDeniedError).
 
     async def _set_suspended(self, uid: str, suspended: bool) -> ActionResult:
-        user = await self.client.call(lambda s: s.users().get(userKey=uid))
+        user = await self.client.call(lambda s: s.users().get(userKey=uid, fields="id,suspended"))
         if bool(user.get("suspended")) is suspended:
             return ActionResult.ALREADY_DONE
-        await self.client.call(lambda s: s.users().patch(userKey=uid, body={"suspended": suspended}))
+        await self.client.call(
+            lambda s: s.users().patch(userKey=uid, body={"suspended": suspended}, fields="id,suspended")
+        )
         return ActionResult.APPLIED
 
     async def suspend_account(self, external_id: str) -> ActionResult:
+        """users.patch suspended=true (Google then shows suspensionReason ADMIN)."""
         return await self._set_suspended(external_id, True)
 
     async def restore_account(self, external_id: str) -> ActionResult:
         return await self._set_suspended(external_id, False)
 
     async def revoke_sessions(self, external_id: str) -> ActionResult:
-        """Sign out of every session, revoke every OAuth token and app password, invalidate backup codes."""
+        """Sign out of every web and device session, revoke every OAuth token and app-specific
+        password, invalidate the unused backup codes.
+
+        APPLIED when a token, app password or backup code was taken away, else ALREADY_DONE.
+        Google has no public read of a user's sessions, so users.signOut is sent every time
+        (it is idempotent) and cannot count as a change: a repeated call is ALREADY_DONE.
+        """
         uid = external_id
         await self.client.call(lambda s: s.users().signOut(userKey=uid))
+        changed = False
         tokens = await self.client.call(lambda s: s.tokens().list(userKey=uid))
         for token in tokens.get("items", []):
-            try:
-                await self.client.call(
-                    lambda s, c=token["clientId"]: s.tokens().delete(userKey=uid, clientId=c)
-                )
-            except NotFoundError:
-                continue
+            changed |= await self._gone_if_there(
+                lambda s, c=token["clientId"]: s.tokens().delete(userKey=uid, clientId=c)
+            )
         asps = await self.client.call(lambda s: s.asps().list(userKey=uid))
         for asp in asps.get("items", []):
-            try:
-                await self.client.call(lambda s, c=asp["codeId"]: s.asps().delete(userKey=uid, codeId=c))
-            except NotFoundError:
-                continue
-        await self.client.call(lambda s: s.verificationCodes().invalidate(userKey=uid))
-        return ActionResult.APPLIED
+            changed |= await self._gone_if_there(
+                lambda s, c=asp["codeId"]: s.asps().delete(userKey=uid, codeId=c)
+            )
+        codes = await self.client.call(lambda s: s.verificationCodes().list(userKey=uid))
+        if codes.get("items"):
+            await self.client.call(lambda s: s.verificationCodes().invalidate(userKey=uid))
+            changed = True
+        return ActionResult.APPLIED if changed else ActionResult.ALREADY_DONE
+
+    async def _gone_if_there(self, build_request: Any) -> bool:
+        """Delete one thing; False when it was gone already (404: someone else removed it)."""
+        try:
+            await self.client.call(build_request)
+        except NotFoundError:
+            return False
+        return True
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
+        """A group: members.delete (Google answers 404 notFound for a non-member: ALREADY_DONE).
+        An admin role: the user's own assignments of it, roleAssignments.delete each."""
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
-            try:
-                await self.client.call(lambda s: s.members().delete(groupKey=target, memberKey=uid))
-            except NotFoundError:
-                return ActionResult.ALREADY_DONE
-            return ActionResult.APPLIED
+            removed = await self._gone_if_there(lambda s: s.members().delete(groupKey=target, memberKey=uid))
+            return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
         # the user's own assignments, filtered by role here: the API refuses roleId with userKey.
         # A role held through a group is the group's assignment (not listed without
         # includeIndirectRoleAssignments): nothing of the user's to remove.
@@ -389,18 +416,39 @@ class GoogleConnector:
             for a in assignments.get("items", [])
             if str(a.get("roleId")) == target and not mapping.is_group_assignment(a)
         ]
-        if not items:
-            return ActionResult.ALREADY_DONE
+        removed = False
         for item in items:
-            try:
-                await self.client.call(
-                    lambda s, a=item["roleAssignmentId"]: s.roleAssignments().delete(
-                        customer=self.config.customer_id, roleAssignmentId=a
-                    )
+            removed |= await self._gone_if_there(
+                lambda s, a=item["roleAssignmentId"]: s.roleAssignments().delete(
+                    customer=self.config.customer_id, roleAssignmentId=a
                 )
-            except NotFoundError:
-                continue
-        return ActionResult.APPLIED
+            )
+        return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
+
+    async def verify_locked(self, external_id: str) -> LockState:
+        """Read back what a lockout left open: suspension (users.get), OAuth tokens, app-specific
+        passwords and unused backup codes, and the grants still held.  Sessions cannot be read
+        (Google has no such API): ``sessions_readable`` is False."""
+        uid = external_id
+        user = await self.client.call(lambda s: s.users().get(userKey=uid, fields="id,suspended"))
+        tokens, asps, codes = await asyncio.gather(
+            self.client.call(lambda s: s.tokens().list(userKey=uid)),
+            self.client.call(lambda s: s.asps().list(userKey=uid)),
+            self.client.call(lambda s: s.verificationCodes().list(userKey=uid)),
+        )
+        open_credentials = [f"token:{t['clientId']}" for t in tokens.get("items", [])]
+        open_credentials += [f"app_password:{a['codeId']}" for a in asps.get("items", [])]
+        if codes.get("items"):
+            open_credentials.append(f"backup_codes:{len(codes['items'])}")
+        grants = await self.list_account_grants(uid)
+        return LockState(
+            account_external_id=uid,
+            suspended=bool(user.get("suspended")),
+            open_credentials=open_credentials,
+            sessions_readable=False,
+            grants=grants,
+            requests=6,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -488,6 +536,13 @@ class _ListingDiff:
             "rk": sorted(self.done_keys),
         }
         return json.dumps(raw, separators=(",", ":"))
+
+    def changed(self, uid: str, digest: str) -> bool:
+        """Whether this user changed since the previous listing (or is new), without recording it."""
+        before = self.prev_users.get(uid) if self.prev_users is not None else None
+        if before is None:
+            before = self.seen_users.get(uid)
+        return before != digest
 
     def see_user(self, uid: str, digest: str) -> bool:
         """Record a user of this page; True when it changed since the previous listing (or is new)."""

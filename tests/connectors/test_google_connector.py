@@ -90,7 +90,10 @@ def test_nested_groups_and_roles(google, org: SyntheticOrg) -> None:
 def test_actions_are_idempotent_and_visible(google, org: SyntheticOrg) -> None:
     provider = google.providers["google"]
     state = provider.server.app.app.state.google  # the emulator's own view, for ground truth
-    person = next(a for a in org.google.accounts if a.status == "active" and a.person_employee_id)
+    # someone with OAuth grants and backup codes: revoke_sessions has something to take away
+    person = next(
+        a for a in org.google.accounts if a.status == "active" and a.oauth_grants and a.backup_codes
+    )
     uid = state.by_email[person.login.lower()]
     group = next(g for g in state.groups.values() if uid in g.members).id
 

@@ -23,6 +23,9 @@ from connectors.emulators.runner import RunningEmulators, start_emulators
 SCOPES = [
     "https://www.googleapis.com/auth/admin.directory.user",
     "https://www.googleapis.com/auth/admin.directory.group",
+    # roles and role assignments (the emulator, as Google, checks each method's scopes)
+    "https://www.googleapis.com/auth/admin.directory.rolemanagement",
+    "https://www.googleapis.com/auth/admin.directory.user.security",
 ]
 
 

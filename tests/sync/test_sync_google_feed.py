@@ -49,6 +49,7 @@ def directory(running: RunningEmulators) -> Any:
         info,
         scopes=[
             "https://www.googleapis.com/auth/admin.directory.group.member",
+            "https://www.googleapis.com/auth/admin.directory.group.readonly",  # groups.get
             "https://www.googleapis.com/auth/admin.directory.rolemanagement",
         ],
     ).with_subject(running.secrets.google_admin_email)

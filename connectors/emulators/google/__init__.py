@@ -3,6 +3,16 @@ Admin SDK Directory API v1 (users, tokens, app passwords, groups, members, roles
 Reports API v1's admin activity log (activities.list), which records every change to the domain.
 
 ``google-api-python-client`` with ``google-auth`` service-account credentials works against it unmodified.
+
+The writes a leaver, lockout or restore makes behave as Google's, and show through later reads of the
+API: users.patch/update ``suspended`` (``suspensionReason`` ADMIN while suspended), tokens and ASPs
+get/list/delete (404 notFound once gone), verificationCodes.list/invalidate (invalidated codes are
+no longer listed), members.delete (404 notFound for a non-member), roleAssignments.delete (the last
+super admin assignment gone, ``isAdmin`` is false).  users.signOut ends the user's sessions, which
+Google offers no API to read: nothing the API lists changes (tokens stay until deleted).  Every
+method checks its token's scopes as Google's discovery document lists them (:mod:`.scopes`); a
+token without one gets Google's 403 insufficientPermissions.  Latency (``--latency-ms``) and fault
+injection apply to every call, writes included (:mod:`connectors.emulators.control`).
 """
 
 from __future__ import annotations

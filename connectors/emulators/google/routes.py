@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from connectors.emulators.google.partial import Selection, parse_fields, select
 from connectors.emulators.google.reports import list_activities
+from connectors.emulators.google.scopes import METHODS, rpc_name
 from connectors.emulators.google.state import (
     ACTING_ADMIN,
     GoogleApiError,
@@ -329,6 +330,17 @@ class GoogleRoutes:
             user = self.state.user(request.path_params["user"])
             return ok({"kind": "admin#directory#tokenList", "etag": '"tokens"', "items": list(user.tokens)})
 
+    async def get_token(self, request: Request) -> Response:
+        return ok(self.state.token(request.path_params["user"], request.path_params["client"]))
+
+    async def list_codes(self, request: Request) -> Response:
+        """verificationCodes.list: the user's current (unused, not invalidated) backup codes."""
+        items = self.state.verification_codes(request.path_params["user"])
+        return ok({"kind": "admin#directory#verificationCodesList", "etag": '"codes"', "items": items})
+
+    async def get_asp(self, request: Request) -> Response:
+        return ok(self.state.asp(request.path_params["user"], request.path_params["code"]))
+
     async def delete_token(self, request: Request) -> Response:
         self.state.delete_token(request.path_params["user"], request.path_params["client"])
         return Response(status_code=204)
@@ -629,53 +641,88 @@ class GoogleRoutes:
         return ok(self.state.churn(float(body.get("share", 0.01)), int(body.get("seed", 1))))
 
     def routes(self) -> list[Route]:
+        """Every route; each Admin SDK method checks its token's scopes (see :mod:`.scopes`)."""
         a = self.api
+
+        def m(handler: Handler, method_id: str) -> Handler:
+            return a(handler, scopes=METHODS[method_id], method=rpc_name(method_id))
+
+        user = f"{API}/users/{{user}}"
+        roleassignments = f"{API}/customer/{{customer}}/roleassignments"
         return [
             Route("/token", self.token, methods=["POST"]),
             Route("/batch", a(self.batch), methods=["POST"]),
             Route("/batch/admin/directory_v1", a(self.batch), methods=["POST"]),
-            Route(f"{API}/users", a(self.list_users), methods=["GET"]),
-            Route(f"{API}/users/{{user}}", a(self.get_user), methods=["GET"]),
-            Route(f"{API}/users/{{user}}", a(self.patch_user), methods=["PATCH", "PUT"]),
-            Route(f"{API}/users/{{user}}/signOut", a(self.sign_out), methods=["POST"]),
-            Route(f"{API}/users/{{user}}/makeAdmin", a(self.make_admin), methods=["POST"]),
+            Route(f"{API}/users", m(self.list_users, "directory.users.list"), methods=["GET"]),
+            Route(user, m(self.get_user, "directory.users.get"), methods=["GET"]),
+            Route(user, m(self.patch_user, "directory.users.patch"), methods=["PATCH"]),
+            Route(user, m(self.patch_user, "directory.users.update"), methods=["PUT"]),
+            Route(f"{user}/signOut", m(self.sign_out, "directory.users.signOut"), methods=["POST"]),
+            Route(f"{user}/makeAdmin", m(self.make_admin, "directory.users.makeAdmin"), methods=["POST"]),
             Route(
-                f"{API}/users/{{user}}/verificationCodes/invalidate",
-                a(self.invalidate_codes),
+                f"{user}/verificationCodes",
+                m(self.list_codes, "directory.verificationCodes.list"),
+                methods=["GET"],
+            ),
+            Route(
+                f"{user}/verificationCodes/invalidate",
+                m(self.invalidate_codes, "directory.verificationCodes.invalidate"),
                 methods=["POST"],
             ),
-            Route(f"{API}/users/{{user}}/tokens", a(self.list_tokens), methods=["GET"]),
-            Route(f"{API}/users/{{user}}/tokens/{{client}}", a(self.delete_token), methods=["DELETE"]),
-            Route(f"{API}/users/{{user}}/asps", a(self.list_asps), methods=["GET"]),
-            Route(f"{API}/users/{{user}}/asps/{{code}}", a(self.delete_asp), methods=["DELETE"]),
-            Route(f"{API}/groups", a(self.list_groups), methods=["GET"]),
-            Route(f"{API}/groups", a(self.insert_group), methods=["POST"]),
-            Route(f"{API}/groups/{{group}}", a(self.delete_group), methods=["DELETE"]),
-            Route(f"{API}/groups/{{group}}", a(self.get_group), methods=["GET"]),
-            Route(f"{API}/groups/{{group}}/members", a(self.list_members), methods=["GET"]),
-            Route(f"{API}/groups/{{group}}/members", a(self.insert_member), methods=["POST"]),
-            Route(f"{API}/groups/{{group}}/members/{{member}}", a(self.delete_member), methods=["DELETE"]),
-            Route(f"{API}/customer/{{customer}}/roles", a(self.list_roles), methods=["GET"]),
+            Route(f"{user}/tokens", m(self.list_tokens, "directory.tokens.list"), methods=["GET"]),
+            Route(f"{user}/tokens/{{client}}", m(self.get_token, "directory.tokens.get"), methods=["GET"]),
             Route(
-                f"{API}/customer/{{customer}}/roleassignments", a(self.list_role_assignments), methods=["GET"]
+                f"{user}/tokens/{{client}}",
+                m(self.delete_token, "directory.tokens.delete"),
+                methods=["DELETE"],
+            ),
+            Route(f"{user}/asps", m(self.list_asps, "directory.asps.list"), methods=["GET"]),
+            Route(f"{user}/asps/{{code}}", m(self.get_asp, "directory.asps.get"), methods=["GET"]),
+            Route(f"{user}/asps/{{code}}", m(self.delete_asp, "directory.asps.delete"), methods=["DELETE"]),
+            Route(f"{API}/groups", m(self.list_groups, "directory.groups.list"), methods=["GET"]),
+            Route(f"{API}/groups", m(self.insert_group, "directory.groups.insert"), methods=["POST"]),
+            Route(
+                f"{API}/groups/{{group}}", m(self.delete_group, "directory.groups.delete"), methods=["DELETE"]
+            ),
+            Route(f"{API}/groups/{{group}}", m(self.get_group, "directory.groups.get"), methods=["GET"]),
+            Route(
+                f"{API}/groups/{{group}}/members",
+                m(self.list_members, "directory.members.list"),
+                methods=["GET"],
             ),
             Route(
-                f"{API}/customer/{{customer}}/roleassignments",
-                a(self.insert_role_assignment),
+                f"{API}/groups/{{group}}/members",
+                m(self.insert_member, "directory.members.insert"),
+                methods=["POST"],
+            ),
+            Route(
+                f"{API}/groups/{{group}}/members/{{member}}",
+                m(self.delete_member, "directory.members.delete"),
+                methods=["DELETE"],
+            ),
+            Route(
+                f"{API}/customer/{{customer}}/roles",
+                m(self.list_roles, "directory.roles.list"),
+                methods=["GET"],
+            ),
+            Route(
+                roleassignments,
+                m(self.list_role_assignments, "directory.roleAssignments.list"),
+                methods=["GET"],
+            ),
+            Route(
+                roleassignments,
+                m(self.insert_role_assignment, "directory.roleAssignments.insert"),
                 methods=["POST"],
             ),
             Route(
                 f"{REPORTS}/activity/users/{{user}}/applications/{{application}}",
-                a(
-                    self.list_activities,
-                    scopes=frozenset({REPORTS_AUDIT_SCOPE}),
-                    method="ccc.hosted.frontend.reports.v1.ActivitiesService.List",
-                ),
+                m(self.list_activities, "reports.activities.list"),
                 methods=["GET"],
             ),
             Route(
-                f"{API}/customer/{{customer}}/roleassignments/{{assignment}}",
-                a(self.delete_role_assignment),
+                f"{roleassignments}/{{assignment}}",
+                m(self.delete_role_assignment, "directory.roleAssignments.delete"),
                 methods=["DELETE"],
             ),
             Route("/_emulator/state/users/{user}", _plain(self.state_user), methods=["GET"]),

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.emulators.model import Directory
+from connectors.emulators.model import AppPassword, Directory, OAuthGrant
 
 NEVER = "1970-01-01T00:00:00.000Z"
 ROLE_IDS = {
@@ -90,8 +90,44 @@ class User:
     body: dict[str, Any]
     tokens: list[dict[str, Any]] = field(default_factory=list)
     asps: list[dict[str, Any]] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)  # unused 2SV backup codes
     signed_out_at: datetime | None = None
     codes_invalidated_at: datetime | None = None
+
+
+def _etag_of(*parts: object) -> str:
+    return '"' + hashlib.sha1(repr(parts).encode()).hexdigest()[:27] + '"'
+
+
+def _token_body(uid: str, grant: OAuthGrant) -> dict[str, Any]:
+    """Google's Token resource (tokens.list/get)."""
+    return {
+        "kind": "admin#directory#token",
+        "etag": _etag_of("token", uid, grant.client_id),
+        "clientId": grant.client_id,
+        "displayText": grant.app_name,
+        "anonymous": grant.anonymous,
+        "nativeApp": grant.native_app,
+        "userKey": uid,
+        "scopes": list(grant.scopes),
+    }
+
+
+def _epoch_ms(value: datetime | None) -> str:
+    return str(int(value.timestamp() * 1000)) if value else "0"
+
+
+def _asp_body(uid: str, password: AppPassword) -> dict[str, Any]:
+    """Google's Asp resource (asps.list/get): codeId an int32, times as epoch milliseconds (strings)."""
+    return {
+        "kind": "admin#directory#asp",
+        "etag": _etag_of("asp", uid, password.code_id),
+        "codeId": password.code_id,
+        "name": password.name,
+        "creationTime": _epoch_ms(password.created),
+        "lastTimeUsed": _epoch_ms(password.last_used),
+        "userKey": uid,
+    }
 
 
 @dataclass
@@ -145,7 +181,6 @@ class GoogleState:
     def _load(self, directory: Directory) -> None:
         ids = {a.key: numeric_id("user", a.key) for a in directory.accounts}
         admin_keys = {k for r in directory.roles if r.name == "_SEED_ADMIN_ROLE" for k in r.assigned_keys}
-        rng = random.Random(len(directory.accounts))
         by_key = {a.key: a for a in directory.accounts}
         for account in directory.accounts:
             uid = ids[account.key]
@@ -196,31 +231,9 @@ class GoogleState:
                 body["relations"] = [{"value": manager.login, "type": "manager"}]
             body["etag"] = self._etag(body)
             user = User(uid, body)
-            if account.person_employee_id and rng.random() < 0.5:
-                user.tokens = [
-                    {
-                        "kind": "admin#directory#token",
-                        "clientId": f"{rng.randint(10**11, 10**12)}.apps.googleusercontent.com",
-                        "displayText": rng.choice(("Slack", "Zoom", "Calendly", "Notion")),
-                        "anonymous": False,
-                        "nativeApp": False,
-                        "userKey": uid,
-                        "scopes": ["https://www.googleapis.com/auth/calendar"],
-                        "etag": '"t"',
-                    }
-                ]
-            if account.person_employee_id and rng.random() < 0.1:
-                user.asps = [
-                    {
-                        "kind": "admin#directory#asp",
-                        "codeId": rng.randint(1, 10**6),
-                        "name": "Mail client",
-                        "userKey": uid,
-                        "creationTime": "1700000000000",
-                        "lastTimeUsed": "1760000000000",
-                        "etag": '"a"',
-                    }
-                ]
+            user.tokens = [_token_body(uid, g) for g in account.oauth_grants]
+            user.asps = [_asp_body(uid, p) for p in account.app_passwords]
+            user.codes = list(account.backup_codes)
             self.users[uid] = user
             self.by_email[account.login.lower()] = uid
             for alias in account.aliases:
@@ -417,28 +430,64 @@ class GoogleState:
             )
 
     def sign_out(self, key: str) -> None:
+        """users.signOut: every web and device session ends (the user signs in again).  Google has
+        no public read of a user's sessions (nothing in the Directory or Reports API lists them),
+        so the API shows no effect of it; the emulator keeps the time (its state endpoint only)."""
         with self.lock:
             self.user(key).signed_out_at = now()
 
     def invalidate_codes(self, key: str) -> None:
+        """verificationCodes.invalidate: the current backup codes stop working; verificationCodes.list
+        then lists none ("invalidated or used verification codes are not returned"; only
+        verificationCodes.generate makes new ones).  Logged as DELETE_2SV_SCRATCH_CODES."""
         with self.lock:
-            self.user(key).codes_invalidated_at = now()
+            user = self.user(key)
+            user.codes = []
+            user.codes_invalidated_at = now()
+            self._record(
+                "USER_SETTINGS", "DELETE_2SV_SCRATCH_CODES", USER_EMAIL=str(user.body["primaryEmail"])
+            )
+
+    def verification_codes(self, key: str) -> list[dict[str, Any]]:
+        with self.lock:
+            user = self.user(key)
+            return [
+                {
+                    "kind": "admin#directory#verificationCode",
+                    "etag": _etag_of("code", user.id, code),
+                    "userId": user.id,
+                    "verificationCode": code,
+                }
+                for code in user.codes
+            ]
+
+    def token(self, key: str, client_id: str) -> dict[str, Any]:
+        with self.lock:
+            user = self.user(key)
+            for token in user.tokens:
+                if token["clientId"] == client_id:
+                    return token
+            raise GoogleApiError(404, "notFound", "Resource Not Found: clientId")
+
+    def asp(self, key: str, code_id: str) -> dict[str, Any]:
+        with self.lock:
+            user = self.user(key)
+            for asp in user.asps:
+                if str(asp["codeId"]) == code_id:
+                    return asp
+            raise GoogleApiError(404, "notFound", "Resource Not Found: codeId")
 
     def delete_token(self, key: str, client_id: str) -> None:
         with self.lock:
             user = self.user(key)
-            remaining = [t for t in user.tokens if t["clientId"] != client_id]
-            if len(remaining) == len(user.tokens):
-                raise GoogleApiError(404, "notFound", "Resource Not Found: clientId")
-            user.tokens = remaining
+            self.token(key, client_id)
+            user.tokens = [t for t in user.tokens if t["clientId"] != client_id]
 
     def delete_asp(self, key: str, code_id: str) -> None:
         with self.lock:
             user = self.user(key)
-            remaining = [a for a in user.asps if str(a["codeId"]) != code_id]
-            if len(remaining) == len(user.asps):
-                raise GoogleApiError(404, "notFound", "Resource Not Found: codeId")
-            user.asps = remaining
+            self.asp(key, code_id)
+            user.asps = [a for a in user.asps if str(a["codeId"]) != code_id]
 
     def remove_member(self, group_key: str, member_key: str) -> None:
         with self.lock:
@@ -484,6 +533,20 @@ class GoogleState:
                 raise GoogleApiError(404, "notFound", "Resource Not Found: roleAssignmentId")
             assignment = self.role_assignments.pop(assignment_id)
             self._record_role("UNASSIGN_ROLE", assignment)
+            self._sync_is_admin(assignment["assignedTo"])
+
+    def _sync_is_admin(self, uid: str) -> None:
+        """``isAdmin`` is whether the user holds the super admin role (directly): a user whose last
+        _SEED_ADMIN_ROLE assignment went is no longer a super admin, and the user resource says so."""
+        user = self.users.get(uid)
+        if user is None:
+            return
+        seed = next((r for r, name in self.roles.items() if name == "_SEED_ADMIN_ROLE"), None)
+        holds = any(a["roleId"] == seed and a["assignedTo"] == uid for a in self.role_assignments.values())
+        if bool(user.body.get("isAdmin")) != holds:
+            user.body["isAdmin"] = holds
+            user.body["etag"] = self._etag(user.body)
+            self.user_edits += 1
 
     def _record_role(self, name: str, assignment: dict[str, Any]) -> None:
         assignee = assignment["assignedTo"]
@@ -528,6 +591,7 @@ class GoogleState:
             }
             self.role_assignments[assignment_id] = assignment
             self._record_role("ASSIGN_ROLE", assignment)
+            self._sync_is_admin(assignee)
             return assignment
 
     def make_admin(self, key: str, status: Any) -> None:
