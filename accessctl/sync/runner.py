@@ -144,7 +144,8 @@ class ProviderSync(ProviderPass):
             mfa_updated=0,
             requests=0,
             throttled=0,
-            waited_s=0.0,
+            throttled_s=0.0,
+            backoff_s=0.0,
             duration_s=duration,
             failure=BUSY,
         )
