@@ -116,6 +116,10 @@ class AppRoleRoutes(GraphRoutesBase):
         self.state.remove_role_assignment(request.path_params["assignment"])
         return Response(status_code=204)
 
+    async def remove_directory_role_member(self, request: Request) -> Response:
+        self.state.remove_directory_role_member(request.path_params["role"], request.path_params["member"])
+        return Response(status_code=204)
+
     async def directory_roles(self, request: Request) -> Response:
         state = self.state
         with state.lock:

@@ -157,6 +157,9 @@ class EntraState:
                 "proxyAddresses": [f"SMTP:{mail}"]
                 + [a for a in account.aliases if a.lower().startswith("smtp:")],
                 "onPremisesSyncEnabled": None,
+                # refresh tokens and session cookies issued before this are invalid; Graph starts it at
+                # the account's creation and moves it on revokeSignInSessions (and password changes)
+                "signInSessionsValidFromDateTime": iso(account.created),
                 "signInActivity": {
                     "lastSignInDateTime": iso(account.last_login),
                     "lastSignInRequestId": str(uuid.uuid4()) if account.last_login else None,
@@ -393,12 +396,14 @@ class EntraState:
         with self.lock:
             user = self.user(key)
             user.sessions_revoked_at = now()
+            user.props["signInSessionsValidFromDateTime"] = iso(user.sessions_revoked_at)
 
     def remove_member(self, gid: str, member_id: str) -> None:
         with self.lock:
             group = self.group(gid)
             if member_id not in group.members:
-                raise not_found(member_id)
+                # Graph names the group whose reference-property (members) lacks the object
+                raise not_found(gid)
             kind = group.members.pop(member_id)
             group.seq = self._bump()
             self.member_changes.append((group.seq, gid, member_id, kind, False))
@@ -439,6 +444,24 @@ class EntraState:
             if assignment_id not in self.role_assignments:
                 raise not_found(assignment_id)
             del self.role_assignments[assignment_id]
+
+    def remove_directory_role_member(self, role_id: str, member_id: str) -> None:
+        """The legacy ``/directoryRoles/{id}/members/{id}/$ref``: the member's tenant-wide assignment of
+        that role goes (the same object ``roleManagement`` lists)."""
+        with self.lock:
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            held = [
+                aid
+                for aid, a in self.role_assignments.items()
+                if a["roleDefinitionId"] == role_id
+                and a["principalId"] == member_id
+                and a["directoryScopeId"] == "/"
+            ]
+            if not held:
+                raise not_found(role_id)
+            for aid in held:
+                del self.role_assignments[aid]
 
     def churn(self, share: float, seed: int) -> dict[str, int]:
         with self.lock:
