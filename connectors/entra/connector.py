@@ -13,6 +13,7 @@ from connectors.base import (
     AccountRecord,
     ActionResult,
     ChangeSet,
+    ConnectorError,
     EntitlementKind,
     EntitlementRecord,
     EntitlementRef,
@@ -50,6 +51,9 @@ class EntraLockoutState:
         return self.sessions_valid_from is not None and self.sessions_valid_from >= sent_at.replace(
             microsecond=0
         )
+
+
+DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # the appRoleId of an app without app roles
 
 
 class EntraConnector:
@@ -342,6 +346,47 @@ class EntraConnector:
                 continue
             removed += 1
         return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
+
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give a grant back (restore): a group membership, an app assignment (its first app role for
+        users, or Default Access), a tenant-wide directory role.  ALREADY_DONE when it is held."""
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            reference = {"@odata.id": f"{self.client.base}/directoryObjects/{uid}"}
+            try:
+                await self.client.request("POST", f"/groups/{target}/members/$ref", json=reference)
+            except ConnectorError as exc:
+                if exc.status == 400 and "already exist" in str(exc):
+                    return ActionResult.ALREADY_DONE
+                raise
+            return ActionResult.APPLIED
+        if grant.entitlement_kind is EntitlementKind.APP:
+            body = await self.client.get(f"/users/{uid}/appRoleAssignments?$top=999")
+            if any(a.get("resourceId") == target for a in body["value"]):
+                return ActionResult.ALREADY_DONE
+            sp = await self.client.get(f"/servicePrincipals/{target}?$select=id,appRoles")
+            roles = [
+                r["id"]
+                for r in sp.get("appRoles") or []
+                if r.get("isEnabled", True) and "User" in (r.get("allowedMemberTypes") or [])
+            ]
+            assignment = {
+                "principalId": uid,
+                "resourceId": target,
+                "appRoleId": roles[0] if roles else DEFAULT_ACCESS,
+            }
+            await self.client.request("POST", f"/users/{uid}/appRoleAssignments", json=assignment)
+            return ActionResult.APPLIED
+        role_filter = quote(f"principalId eq '{uid}' and roleDefinitionId eq '{target}'")
+        body = await self.client.get(f"/roleManagement/directory/roleAssignments?$filter={role_filter}")
+        if any(a.get("directoryScopeId", "/") == "/" for a in body["value"]):
+            return ActionResult.ALREADY_DONE
+        await self.client.request(
+            "POST",
+            "/roleManagement/directory/roleAssignments",
+            json={"principalId": uid, "roleDefinitionId": target, "directoryScopeId": "/"},
+        )
+        return ActionResult.APPLIED
 
     async def aclose(self) -> None:
         await self.client.aclose()

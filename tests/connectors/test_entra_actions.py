@@ -199,3 +199,40 @@ def test_actions_on_a_missing_account(tenant: Tenant) -> None:
         tenant.run(lambda c: c.suspend_account(missing))
     with pytest.raises(NotFoundError):
         tenant.run(lambda c: c.lockout_state(missing))
+
+
+def test_removed_grants_are_given_back_by_add_grant_and_read_back(tenant: Tenant) -> None:
+    uid, direct = holder(tenant)
+    targets = [pick(direct, kind) for kind in EntitlementKind]
+
+    async def body(c: EntraConnector) -> tuple[list[ActionResult], set[Any], set[Any]]:
+        results = [await c.add_grant(g) for g in targets]  # held: nothing to do
+        for grant in targets:
+            await c.remove_grant(grant)
+        stripped = {
+            (g.entitlement_kind, g.entitlement_external_id) for g in (await c.lockout_state(uid)).grants
+        }
+        for grant in targets:
+            results += [await c.add_grant(grant), await c.add_grant(grant)]
+        back = {
+            (g.entitlement_kind, g.entitlement_external_id)
+            for g in (await c.lockout_state(uid)).direct_grants
+        }
+        return results, stripped, back
+
+    results, stripped, back = tenant.run(body)
+    wanted = {(g.entitlement_kind, g.entitlement_external_id) for g in targets}
+    assert results == [DONE] * 3 + [APPLIED, DONE] * 3
+    assert not wanted & stripped and wanted <= back
+
+
+def test_a_read_only_app_cannot_give_grants_back(tenant: Tenant) -> None:
+    uid, direct = holder(tenant)
+    targets = [pick(direct, kind) for kind in EntitlementKind]
+    for grant in targets:
+        tenant.run(lambda c, g=grant: c.remove_grant(g))
+        with pytest.raises(PermissionDeniedError):
+            tenant.run(lambda c, g=grant: c.add_grant(g), app=READ_ONLY)
+    left = tenant.run(lambda c: c.lockout_state(uid)).direct_grants
+    held = {(g.entitlement_kind, g.entitlement_external_id) for g in left}
+    assert not held & {(g.entitlement_kind, g.entitlement_external_id) for g in targets}

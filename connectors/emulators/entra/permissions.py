@@ -88,6 +88,7 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], frozenset[str]], ...] = tuple(
         ("POST", r"/v1\.0/roleManagement/directory/roleAssignments", ROLE_WRITE),
         ("GET", r"/v1\.0/roleManagement/.*", _ROLE_READ),
         ("DELETE", r"/v1\.0/directoryRoles/[^/]+/members/[^/]+/\$ref", ROLE_WRITE),
+        ("POST", r"/v1\.0/directoryRoles/[^/]+/members/\$ref", ROLE_WRITE),
         ("GET", r"/v1\.0/directoryRoles.*", _ROLE_READ),
     )
 )

@@ -125,6 +125,7 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
             Route("/v1.0/users/{user}/memberOf", g(self.member_of), methods=["GET"]),
             Route("/v1.0/users/{user}/transitiveMemberOf", g(self.member_of), methods=["GET"]),
             Route("/v1.0/users/{user}/appRoleAssignments", g(self.user_app_assignments), methods=["GET"]),
+            Route("/v1.0/users/{user}/appRoleAssignments", g(self.add_user_app_assignment), methods=["POST"]),
             Route(
                 "/v1.0/users/{user}/appRoleAssignments/{assignment}",
                 g(self.delete_user_app_assignment),
@@ -156,6 +157,9 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
             Route("/v1.0/servicePrincipals/{sp}", g(self.get_sp), methods=["GET"]),
             Route("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo", g(self.sp_assignments), methods=["GET"]),
             Route(
+                "/v1.0/servicePrincipals/{sp}/appRoleAssignedTo", g(self.add_sp_assignment), methods=["POST"]
+            ),
+            Route(
                 "/v1.0/servicePrincipals/{sp}/appRoleAssignedTo/{assignment}",
                 g(self.delete_sp_assignment),
                 methods=["DELETE"],
@@ -167,12 +171,22 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 "/v1.0/roleManagement/directory/roleAssignments", g(self.role_assignments), methods=["GET"]
             ),
             Route(
+                "/v1.0/roleManagement/directory/roleAssignments",
+                g(self.add_role_assignment),
+                methods=["POST"],
+            ),
+            Route(
                 "/v1.0/roleManagement/directory/roleAssignments/{assignment}",
                 g(self.delete_role_assignment),
                 methods=["DELETE"],
             ),
             Route("/v1.0/directoryRoles", g(self.directory_roles), methods=["GET"]),
             Route("/v1.0/directoryRoles/{role}/members", g(self.directory_role_members), methods=["GET"]),
+            Route(
+                "/v1.0/directoryRoles/{role}/members/$ref",
+                g(self.add_directory_role_member),
+                methods=["POST"],
+            ),
             Route(
                 "/v1.0/directoryRoles/{role}/members/{member}/$ref",
                 g(self.remove_directory_role_member),

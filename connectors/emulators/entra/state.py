@@ -38,6 +38,8 @@ SECONDARY_METHODS = (
     ("softwareOneTimePasscode", "oath"),
     ("mobilePhone", "sms"),
 )
+# the appRoleId that assigns an app without a specific role ("Default Access")
+DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 DEFAULT_USER_PROPS = (
     "businessPhones",
     "displayName",
@@ -246,8 +248,16 @@ class EntraState:
                     "directoryScopeId": "/",
                 }
 
-    def _assign(self, sp: ServicePrincipal, principal_id: str, kind: str) -> None:
-        assignment_id = guid("assign", f"{sp.id}:{principal_id}")
+    def _assign(
+        self,
+        sp: ServicePrincipal,
+        principal_id: str,
+        kind: str,
+        *,
+        app_role_id: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        assignment_id = str(uuid.uuid4()) if fresh else guid("assign", f"{sp.id}:{principal_id}")
         name = (
             self.users[principal_id].props["displayName"]
             if kind == "User"
@@ -256,8 +266,8 @@ class EntraState:
         sp.assignments[assignment_id] = {
             "id": assignment_id,
             "deletedDateTime": None,
-            "appRoleId": sp.role_id,
-            "createdDateTime": "2025-01-10T09:00:00Z",
+            "appRoleId": app_role_id or sp.role_id,
+            "createdDateTime": iso(now()) if fresh else "2025-01-10T09:00:00Z",
             "principalDisplayName": name,
             "principalId": principal_id,
             "principalType": kind,
@@ -341,7 +351,9 @@ class EntraState:
         """The v1.0 userRegistrationDetails record: system-preferred MFA on (Microsoft-managed, as
         tenants have it by default), the user's own choice their strongest second factor."""
         props = user.props
-        strongest = next((preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None)
+        strongest = next(
+            (preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None
+        )
         admin = any(
             a["principalId"] == user.id
             or (a["principalId"] in self.groups and user.id in self.groups[a["principalId"]].members)
@@ -438,6 +450,75 @@ class EntraState:
                     del sp.assignments[assignment_id]
                     return
             raise not_found(assignment_id)
+
+    def add_app_assignment(self, sp_id: str, principal_id: str, app_role_id: str) -> dict[str, Any]:
+        """A new app role assignment (a fresh id, as Graph gives one), for a user or a group."""
+        with self.lock:
+            sp = self.sp(sp_id)
+            kind = "User" if principal_id in self.users else "Group" if principal_id in self.groups else None
+            if kind is None:
+                raise not_found(principal_id)
+            if app_role_id not in {r["id"] for r in sp.props["appRoles"]} | {DEFAULT_ACCESS_ROLE}:
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    f"Permission being assigned was not found on application '{sp.props['appId']}'.",
+                )
+            if any(
+                a["principalId"] == principal_id and a["appRoleId"] == app_role_id
+                for a in sp.assignments.values()
+            ):
+                raise GraphError(
+                    400, "Request_BadRequest", "Permission being assigned already exists on the object"
+                )
+            self._assign(sp, principal_id, kind, app_role_id=app_role_id, fresh=True)
+            return list(sp.assignments.values())[-1]
+
+    def add_role_assignment(self, principal_id: str, role_id: str, scope: str) -> dict[str, Any]:
+        with self.lock:
+            if principal_id not in self.users and principal_id not in self.groups:
+                raise not_found(principal_id)
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            if any(
+                a["principalId"] == principal_id
+                and a["roleDefinitionId"] == role_id
+                and a["directoryScopeId"] == scope
+                for a in self.role_assignments.values()
+            ):
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    "A conflicting object with one or more of the specified property values is present in "
+                    "the directory.",
+                )
+            assignment_id = str(uuid.uuid4())
+            self.role_assignments[assignment_id] = {
+                "id": assignment_id,
+                "principalId": principal_id,
+                "roleDefinitionId": role_id,
+                "directoryScopeId": scope,
+            }
+            return self.role_assignments[assignment_id]
+
+    def add_directory_role_member(self, role_id: str, member_id: str) -> None:
+        """The legacy ``POST /directoryRoles/{id}/members/$ref``: a tenant-wide assignment."""
+        with self.lock:
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            if any(
+                a["principalId"] == member_id
+                and a["roleDefinitionId"] == role_id
+                and a["directoryScopeId"] == "/"
+                for a in self.role_assignments.values()
+            ):
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following modified properties: "
+                    "'members'.",
+                )
+            self.add_role_assignment(member_id, role_id, "/")
 
     def remove_role_assignment(self, assignment_id: str) -> None:
         with self.lock:
