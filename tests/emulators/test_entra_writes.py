@@ -347,3 +347,62 @@ def test_latency_applies_to_writes(emulator, tls) -> None:
     control.latency_ms = 300
     slow = run(url, tls, disable)
     assert slow >= 0.3 and slow > fast
+
+
+def test_restore_writes_through_the_sdk_are_read_back(emulator, tls) -> None:
+    """What a restore sends: the member, the app role assignment and the role assignment given back."""
+    from uuid import UUID
+
+    from msgraph.generated.models.app_role_assignment import AppRoleAssignment
+    from msgraph.generated.models.reference_create import ReferenceCreate
+    from msgraph.generated.models.unified_role_assignment import UnifiedRoleAssignment
+
+    url, _ = emulator
+
+    async def body(client: GraphServiceClient) -> dict[str, Any]:
+        found = await holder(client)
+        uid = found["user"]
+        me = client.users.by_user_id(uid)
+        app = (await me.app_role_assignments.get()).value[0]
+        group = client.groups.by_group_id(found["group"])
+        await group.members.by_directory_object_id(uid).ref.delete()
+        await me.app_role_assignments.by_app_role_assignment_id(app.id).delete()
+        roles = client.role_management.directory.role_assignments
+        await roles.by_unified_role_assignment_id(found["role_assignment"]).delete()
+
+        await group.members.ref.post(ReferenceCreate(odata_id=f"{url}/v1.0/directoryObjects/{uid}"))
+        given = await me.app_role_assignments.post(
+            AppRoleAssignment(
+                principal_id=UUID(uid), resource_id=app.resource_id, app_role_id=app.app_role_id
+            )
+        )
+        role = await roles.post(
+            UnifiedRoleAssignment(principal_id=uid, role_definition_id=found["role"], directory_scope_id="/")
+        )
+        try:
+            await group.members.ref.post(ReferenceCreate(odata_id=f"{url}/v1.0/directoryObjects/{uid}"))
+            duplicate: tuple[int, str, str] | None = None
+        except ODataError as error:
+            duplicate = status_and_code(error)
+        return {
+            "group": found["group"] in {g.id for g in (await me.member_of.get()).value},
+            "app": [(a.id, a.resource_id) for a in (await me.app_role_assignments.get()).value],
+            "given": (given.id, given.resource_id, app.id),
+            "roles": {
+                (a.id, a.role_definition_id) for a in (await roles.get()).value if a.principal_id == uid
+            },
+            "role": (role.id, found["role"], found["role_assignment"]),
+            "duplicate": duplicate,
+        }
+
+    seen = run(url, tls, body)
+    assert seen["group"]
+    given_id, resource, old_id = seen["given"]
+    assert (given_id, resource) in seen["app"] and given_id != old_id  # a fresh assignment
+    role_id, definition, old_role = seen["role"]
+    assert (role_id, definition) in seen["roles"] and role_id != old_role
+    assert seen["duplicate"] == (
+        400,
+        "Request_BadRequest",
+        "One or more added object references already exist for the following modified properties: 'members'.",
+    )
