@@ -406,3 +406,41 @@ def test_restore_writes_through_the_sdk_are_read_back(emulator, tls) -> None:
         "Request_BadRequest",
         "One or more added object references already exist for the following modified properties: 'members'.",
     )
+
+
+def test_a_role_assignable_groups_members_need_role_management_too(emulator, tls) -> None:
+    url, _ = emulator
+    members_only = AppRegistration(
+        "3e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a2b",
+        "members~only",
+        READ_ONLY_ROLES | {"GroupMember.ReadWrite.All"},
+    )
+    with httpx.Client(base_url=url, verify=str(tls.ca_path)) as plain:
+        plain.post(
+            "/_emulator/state/apps",
+            json={
+                "client_id": members_only.client_id,
+                "client_secret": members_only.client_secret,
+                "roles": sorted(members_only.roles),
+            },
+        ).raise_for_status()
+
+    async def body(client: GraphServiceClient) -> dict[str, int]:
+        answers = {}
+        for group in (await client.groups.get()).value:
+            kind = "privileged" if group.is_assignable_to_role else "plain"
+            members = (await client.groups.by_group_id(group.id).members.get()).value
+            if kind in answers or not members:
+                continue
+            try:
+                await (
+                    client.groups.by_group_id(group.id)
+                    .members.by_directory_object_id(members[0].id)
+                    .ref.delete()
+                )
+                answers[kind] = 204
+            except ODataError as error:
+                answers[kind] = error.response_status_code
+        return answers
+
+    assert run(url, tls, body, app=members_only) == {"plain": 204, "privileged": 403}
