@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +13,7 @@ from connectors.base import (
     AccountRecord,
     ActionResult,
     ChangeSet,
+    ConnectorError,
     EntitlementKind,
     EntitlementRecord,
     EntitlementRef,
@@ -22,6 +25,35 @@ from connectors.base import (
 from connectors.entra import mapping
 from connectors.entra.client import GraphClient
 from connectors.entra.config import EntraConfig
+
+
+@dataclass(slots=True)
+class EntraLockoutState:
+    """What Graph's public API shows of one account after a lockout (read back, never assumed).
+
+    ``sessions_valid_from`` is the user's ``signInSessionsValidFromDateTime``: refresh tokens and
+    session cookies issued before it no longer work, so a revocation is verified by it being at or
+    after the time the revocation was sent.  ``grants`` is everything the account still holds
+    (:meth:`EntraConnector.list_account_grants`); only the direct ones can be removed from the account.
+    """
+
+    account_external_id: str
+    suspended: bool
+    sessions_valid_from: datetime | None
+    grants: list[GrantRecord] = field(default_factory=list)
+
+    @property
+    def direct_grants(self) -> list[GrantRecord]:
+        return [g for g in self.grants if g.via is None]
+
+    def sessions_revoked_since(self, sent_at: datetime) -> bool:
+        """Whether sessions were revoked at or after ``sent_at`` (Graph keeps whole seconds)."""
+        return self.sessions_valid_from is not None and self.sessions_valid_from >= sent_at.replace(
+            microsecond=0
+        )
+
+
+DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # the appRoleId of an app without app roles
 
 
 class EntraConnector:
@@ -248,10 +280,11 @@ class EntraConnector:
     # -- actions ---------------------------------------------------------------------------------------
 
     async def _set_enabled(self, uid: str, enabled: bool) -> ActionResult:
-        user = await self.client.get(f"/users/{uid}?$select=id,accountEnabled")
+        """Read first, write only when it differs: ALREADY_DONE costs no write (and no permission)."""
+        user = await self.client.get(f"/users/{quote(uid)}?$select=id,accountEnabled")
         if user.get("accountEnabled") is enabled:
             return ActionResult.ALREADY_DONE
-        await self.client.request("PATCH", f"/users/{uid}", json={"accountEnabled": enabled})
+        await self.client.request("PATCH", f"/users/{quote(uid)}", json={"accountEnabled": enabled})
         return ActionResult.APPLIED
 
     async def suspend_account(self, external_id: str) -> ActionResult:
@@ -261,9 +294,30 @@ class EntraConnector:
         return await self._set_enabled(external_id, True)
 
     async def revoke_sessions(self, external_id: str) -> ActionResult:
-        """Invalidate refresh tokens and session cookies (Graph cannot say whether any existed)."""
-        await self.client.request("POST", f"/users/{external_id}/revokeSignInSessions")
+        """Invalidate refresh tokens and session cookies.  Always APPLIED: Graph cannot say whether any
+        existed; :meth:`sessions_valid_from` reads back that the revocation took effect."""
+        await self.client.request("POST", f"/users/{quote(external_id)}/revokeSignInSessions")
         return ActionResult.APPLIED
+
+    async def sessions_valid_from(self, external_id: str) -> datetime | None:
+        """The user's ``signInSessionsValidFromDateTime``: tokens issued before it are revoked."""
+        user = await self.client.get(
+            f"/users/{quote(external_id)}?$select=id,signInSessionsValidFromDateTime"
+        )
+        return mapping.parse_time(user.get("signInSessionsValidFromDateTime"))
+
+    async def lockout_state(self, external_id: str) -> EntraLockoutState:
+        """Read back a lockout: sign-in blocked, sessions valid from, grants still held.  Raises
+        NotFoundError when the account is gone."""
+        user = await self.client.get(
+            f"/users/{quote(external_id)}?$select=id,accountEnabled,signInSessionsValidFromDateTime"
+        )
+        return EntraLockoutState(
+            account_external_id=user["id"],
+            suspended=user.get("accountEnabled") is False,
+            sessions_valid_from=mapping.parse_time(user.get("signInSessionsValidFromDateTime")),
+            grants=await self.list_account_grants(user["id"]),
+        )
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id
@@ -284,11 +338,54 @@ class EntraConnector:
             path = "/roleManagement/directory/roleAssignments/{}"
         if not assignments:
             return ActionResult.ALREADY_DONE
+        removed = 0
         for assignment in assignments:
             try:
                 await self.client.request("DELETE", path.format(assignment))
-            except NotFoundError:
+            except NotFoundError:  # removed meanwhile (another worker, an admin): the effect holds
                 continue
+            removed += 1
+        return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
+
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give a grant back (restore): a group membership, an app assignment (its first app role for
+        users, or Default Access), a tenant-wide directory role.  ALREADY_DONE when it is held."""
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            reference = {"@odata.id": f"{self.client.base}/directoryObjects/{uid}"}
+            try:
+                await self.client.request("POST", f"/groups/{target}/members/$ref", json=reference)
+            except ConnectorError as exc:
+                if exc.status == 400 and "already exist" in str(exc):
+                    return ActionResult.ALREADY_DONE
+                raise
+            return ActionResult.APPLIED
+        if grant.entitlement_kind is EntitlementKind.APP:
+            body = await self.client.get(f"/users/{uid}/appRoleAssignments?$top=999")
+            if any(a.get("resourceId") == target for a in body["value"]):
+                return ActionResult.ALREADY_DONE
+            sp = await self.client.get(f"/servicePrincipals/{target}?$select=id,appRoles")
+            roles = [
+                r["id"]
+                for r in sp.get("appRoles") or []
+                if r.get("isEnabled", True) and "User" in (r.get("allowedMemberTypes") or [])
+            ]
+            assignment = {
+                "principalId": uid,
+                "resourceId": target,
+                "appRoleId": roles[0] if roles else DEFAULT_ACCESS,
+            }
+            await self.client.request("POST", f"/users/{uid}/appRoleAssignments", json=assignment)
+            return ActionResult.APPLIED
+        role_filter = quote(f"principalId eq '{uid}' and roleDefinitionId eq '{target}'")
+        body = await self.client.get(f"/roleManagement/directory/roleAssignments?$filter={role_filter}")
+        if any(a.get("directoryScopeId", "/") == "/" for a in body["value"]):
+            return ActionResult.ALREADY_DONE
+        await self.client.request(
+            "POST",
+            "/roleManagement/directory/roleAssignments",
+            json={"principalId": uid, "roleDefinitionId": target, "directoryScopeId": "/"},
+        )
         return ActionResult.APPLIED
 
     async def aclose(self) -> None:

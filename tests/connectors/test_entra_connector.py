@@ -24,7 +24,7 @@ from connectors.base import (
     TransientError,
 )
 from connectors.emulators.control import EmulatorControl
-from connectors.emulators.entra import EntraCredentials, create_app
+from connectors.emulators.entra import DEFAULT_ROLES, EntraCredentials, create_app
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import ServerThread, TlsMaterial
@@ -33,7 +33,10 @@ from connectors.entra.client import GraphClient
 from tests.connectors.helpers import drain, drain_changes, run
 
 CREDS = EntraCredentials(
-    "0f3d2c1b-aaaa-4bbb-8ccc-0123456789ab", "c1d2e3f4-0000-4111-8222-0123456789ab", "connector-secret"
+    "0f3d2c1b-aaaa-4bbb-8ccc-0123456789ab",
+    "c1d2e3f4-0000-4111-8222-0123456789ab",
+    "connector-secret",
+    roles=DEFAULT_ROLES | {"User.ReadWrite.All"},  # the delta tests edit profiles (jobTitle)
 )
 
 

@@ -26,13 +26,16 @@ from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.graph_request_adapter import GraphRequestAdapter, options
 from msgraph_core import GraphClientFactory
 
-from connectors.emulators.entra import EntraCredentials, create_app
+from connectors.emulators.entra import DEFAULT_ROLES, EntraCredentials, create_app
 from connectors.emulators.generate import REFERENCE, generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import TlsMaterial
 
 CREDS = EntraCredentials(
-    "3c9e4a10-7f21-4b8e-9d55-0a1b2c3d4e5f", "9b8a7c6d-1111-4222-8333-444455556666", "sdk~secret"
+    "3c9e4a10-7f21-4b8e-9d55-0a1b2c3d4e5f",
+    "9b8a7c6d-1111-4222-8333-444455556666",
+    "sdk~secret",
+    roles=DEFAULT_ROLES | {"User.ReadWrite.All"},  # the delta test edits a profile (jobTitle)
 )
 T = TypeVar("T")
 # msgraph-sdk's generated request builders warn about their own deprecated configuration classes

@@ -10,10 +10,11 @@ from starlette.responses import Response
 
 from connectors.emulators.entra.graph import (
     GraphRoutesBase,
+    _body,
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
-from connectors.emulators.entra.state import GraphError
+from connectors.emulators.entra.state import GraphError, not_found
 
 
 class AppRoleRoutes(GraphRoutesBase):
@@ -114,6 +115,53 @@ class AppRoleRoutes(GraphRoutesBase):
 
     async def delete_role_assignment(self, request: Request) -> Response:
         self.state.remove_role_assignment(request.path_params["assignment"])
+        return Response(status_code=204)
+
+    async def add_user_app_assignment(self, request: Request) -> Response:
+        """``POST /users/{id}/appRoleAssignments``: the principal must be that user."""
+        body = await _body(request)
+        user = self.state.user(request.path_params["user"])
+        if str(body.get("principalId", "")) != user.id:
+            raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'principalId'.")
+        return self._created_assignment(body, str(body.get("resourceId", "")))
+
+    async def add_sp_assignment(self, request: Request) -> Response:
+        """``POST /servicePrincipals/{id}/appRoleAssignedTo``: the resource must be that service principal."""
+        body = await _body(request)
+        sp_id = request.path_params["sp"]
+        if str(body.get("resourceId", sp_id)) != sp_id:
+            raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'resourceId'.")
+        return self._created_assignment(body, sp_id)
+
+    def _created_assignment(self, body: dict[str, Any], sp_id: str) -> Response:
+        assignment = self.state.add_app_assignment(
+            sp_id, str(body.get("principalId", "")), str(body.get("appRoleId", ""))
+        )
+        context = f"{self.state.base_url}/v1.0/$metadata#appRoleAssignments/$entity"
+        return ok({"@odata.context": context, **assignment}, status=201)
+
+    async def add_role_assignment(self, request: Request) -> Response:
+        body = await _body(request)
+        assignment = self.state.add_role_assignment(
+            str(body.get("principalId", "")),
+            str(body.get("roleDefinitionId", "")),
+            str(body.get("directoryScopeId") or "/"),
+        )
+        context = f"{self.state.base_url}/v1.0/$metadata#roleManagement/directory/roleAssignments/$entity"
+        return ok({"@odata.context": context, **assignment}, status=201)
+
+    async def add_directory_role_member(self, request: Request) -> Response:
+        body = await _body(request)
+        reference = str(body.get("@odata.id", ""))
+        member = reference.rstrip("/").split("/")[-1]
+        with self.state.lock:
+            if member not in self.state.users and member not in self.state.groups:
+                raise not_found(member)
+        self.state.add_directory_role_member(request.path_params["role"], member)
+        return Response(status_code=204)
+
+    async def remove_directory_role_member(self, request: Request) -> Response:
+        self.state.remove_directory_role_member(request.path_params["role"], request.path_params["member"])
         return Response(status_code=204)
 
     async def directory_roles(self, request: Request) -> Response:

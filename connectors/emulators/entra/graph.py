@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connectors.emulators.entra.odata import ODataError, compile_filter, order_by, parse_select, sort_ids
+from connectors.emulators.entra.permissions import AppRegistration, denied, require, route_permissions
 from connectors.emulators.entra.schema import USER, EntityType
 from connectors.emulators.entra.state import EntraState, GraphError, iso, now
 from connectors.emulators.requests import json_object
@@ -103,14 +104,14 @@ class GraphRoutesBase:
         self,
         state: EntraState,
         *,
-        client_id: str | None,
-        client_secret: str | None,
         strict: bool,
+        apps: tuple[AppRegistration, ...] = (),
     ) -> None:
         self.state = state
-        self.client_id = client_id
-        self.client_secret = client_secret
         self.strict = strict
+        # client id -> registration; a client id not registered here (accepted only without strict auth)
+        # gets the default app's permissions
+        self.apps: dict[str, AppRegistration] = {app.client_id: app for app in apps}
         self.signing_key = secrets.token_bytes(32)
         self.wrapped_app: Any = None  # the app with its control middleware, for $batch
 
@@ -135,6 +136,12 @@ class GraphRoutesBase:
                 return graph_error(
                     401, "InvalidAuthenticationToken", "Access token validation failure. Invalid tenant."
                 )
+            roles = frozenset(claims.get("roles") or ())
+            request.state.roles = roles
+            needed = route_permissions(request.method, request.url.path)
+            if needed is not None and not roles & needed:
+                error = denied()
+                return graph_error(error.status, error.code, error.message)
             try:
                 return await handler(request)
             except GraphError as exc:
@@ -143,6 +150,11 @@ class GraphRoutesBase:
                 return graph_error(400, exc.code, str(exc))
 
         return wrapped
+
+    @staticmethod
+    def _require(request: Request, any_of: frozenset[str]) -> None:
+        """A check the route alone cannot make (it depends on the body or the target)."""
+        require(getattr(request.state, "roles", frozenset()), any_of)
 
     def _top(self, request: Request, default: int = 100) -> int:
         raw = request.query_params.get("$top")

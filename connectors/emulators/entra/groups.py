@@ -14,6 +14,7 @@ from connectors.emulators.entra.graph import (
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
+from connectors.emulators.entra.permissions import ROLE_WRITE
 from connectors.emulators.entra.schema import GROUP
 
 
@@ -82,12 +83,21 @@ class GroupRoutes(GraphRoutesBase):
                 },
             )
 
+    def _require_role_write_for(self, request: Request) -> None:
+        """Changing a role-assignable group's members also needs RoleManagement.ReadWrite.Directory."""
+        with self.state.lock:
+            group = self.state.groups.get(request.path_params["group"])
+            if group is not None and group.props.get("isAssignableToRole"):
+                self._require(request, ROLE_WRITE)
+
     async def remove_member(self, request: Request) -> Response:
+        self._require_role_write_for(request)
         self.state.remove_member(request.path_params["group"], request.path_params["member"])
         return Response(status_code=204)
 
     async def add_member(self, request: Request) -> Response:
         body = await _body(request)
+        self._require_role_write_for(request)
         reference = str(body.get("@odata.id", ""))
         self.state.add_member(request.path_params["group"], reference.rstrip("/").split("/")[-1])
         return Response(status_code=204)

@@ -16,6 +16,7 @@ from connectors.emulators.entra.graph import (
     GraphRoutesBase,
     ok,
 )
+from connectors.emulators.entra.permissions import DEFAULT_ROLES
 from connectors.emulators.entra.state import iso, now
 
 
@@ -84,14 +85,15 @@ class IdentityRoutes(GraphRoutesBase):
                 900144,
                 "The request body must contain the following parameter: 'client_id'.",
             )
-        if self.strict and client_id != self.client_id:
+        app = self.apps.get(client_id)
+        if self.strict and app is None:
             return aad_error(
                 400,
                 "unauthorized_client",
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory.",
             )
-        if not secret or (self.strict and secret != self.client_secret):
+        if not secret or (self.strict and app is not None and secret != app.client_secret):
             return aad_error(
                 401,
                 "invalid_client",
@@ -109,7 +111,8 @@ class IdentityRoutes(GraphRoutesBase):
                 "exp": issued + 3599,
                 "appid": client_id,
                 "tid": self.state.tenant_id,
-                "roles": ["User.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "AuditLog.Read.All"],
+                # the application permissions admin-consented to the app, as Entra puts them in the token
+                "roles": sorted(app.roles if app is not None else DEFAULT_ROLES),
             },
             self.signing_key,
             algorithm="HS256",

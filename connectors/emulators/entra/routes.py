@@ -13,7 +13,8 @@ from connectors.emulators.entra.batch import BatchRoutes
 from connectors.emulators.entra.graph import _body, _plain, graph_error, ok, unknown_path
 from connectors.emulators.entra.groups import GroupRoutes
 from connectors.emulators.entra.identity import IdentityRoutes
-from connectors.emulators.entra.state import iso
+from connectors.emulators.entra.permissions import AppRegistration
+from connectors.emulators.entra.state import GraphError, iso
 from connectors.emulators.entra.users import UserRoutes
 
 __all__ = ["EntraRoutes", "graph_error", "ok", "unknown_path"]
@@ -77,6 +78,28 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 }
             )
 
+    async def state_apps(self, request: Request) -> Response:
+        """The app registrations and their permissions; POST registers one or replaces its permissions
+        (``{"client_id", "client_secret", "roles": [...]}``).  Tokens already issued keep the roles
+        they carry until they expire, as Entra's do."""
+        if request.method == "POST":
+            body = await _body(request)
+            client_id, secret, roles = body.get("client_id"), body.get("client_secret"), body.get("roles")
+            if not isinstance(client_id, str) or not client_id or not isinstance(roles, list):
+                raise GraphError(400, "BadRequest", "client_id (string) and roles (list) are required.")
+            known = self.apps.get(client_id)
+            if not isinstance(secret, str) or not secret:
+                if known is None:
+                    raise GraphError(400, "BadRequest", "client_secret is required for a new app.")
+                secret = known.client_secret
+            self.apps[client_id] = AppRegistration(
+                client_id,
+                secret,
+                frozenset(str(r) for r in roles),
+                str(body.get("display_name") or (known.display_name if known else "accessctl")),
+            )
+        return ok({"apps": [app.as_public() for app in self.apps.values()]})
+
     async def state_churn(self, request: Request) -> Response:
         body = await _body(request)
         return ok(self.state.churn(float(body.get("share", 0.01)), int(body.get("seed", 1))))
@@ -102,6 +125,7 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
             Route("/v1.0/users/{user}/memberOf", g(self.member_of), methods=["GET"]),
             Route("/v1.0/users/{user}/transitiveMemberOf", g(self.member_of), methods=["GET"]),
             Route("/v1.0/users/{user}/appRoleAssignments", g(self.user_app_assignments), methods=["GET"]),
+            Route("/v1.0/users/{user}/appRoleAssignments", g(self.add_user_app_assignment), methods=["POST"]),
             Route(
                 "/v1.0/users/{user}/appRoleAssignments/{assignment}",
                 g(self.delete_user_app_assignment),
@@ -133,6 +157,9 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
             Route("/v1.0/servicePrincipals/{sp}", g(self.get_sp), methods=["GET"]),
             Route("/v1.0/servicePrincipals/{sp}/appRoleAssignedTo", g(self.sp_assignments), methods=["GET"]),
             Route(
+                "/v1.0/servicePrincipals/{sp}/appRoleAssignedTo", g(self.add_sp_assignment), methods=["POST"]
+            ),
+            Route(
                 "/v1.0/servicePrincipals/{sp}/appRoleAssignedTo/{assignment}",
                 g(self.delete_sp_assignment),
                 methods=["DELETE"],
@@ -144,13 +171,29 @@ class EntraRoutes(IdentityRoutes, UserRoutes, GroupRoutes, AppRoleRoutes, BatchR
                 "/v1.0/roleManagement/directory/roleAssignments", g(self.role_assignments), methods=["GET"]
             ),
             Route(
+                "/v1.0/roleManagement/directory/roleAssignments",
+                g(self.add_role_assignment),
+                methods=["POST"],
+            ),
+            Route(
                 "/v1.0/roleManagement/directory/roleAssignments/{assignment}",
                 g(self.delete_role_assignment),
                 methods=["DELETE"],
             ),
             Route("/v1.0/directoryRoles", g(self.directory_roles), methods=["GET"]),
             Route("/v1.0/directoryRoles/{role}/members", g(self.directory_role_members), methods=["GET"]),
+            Route(
+                "/v1.0/directoryRoles/{role}/members/$ref",
+                g(self.add_directory_role_member),
+                methods=["POST"],
+            ),
+            Route(
+                "/v1.0/directoryRoles/{role}/members/{member}/$ref",
+                g(self.remove_directory_role_member),
+                methods=["DELETE"],
+            ),
             Route("/_emulator/state/users/{user}", _plain(self.state_user), methods=["GET"]),
             Route("/_emulator/state/summary", _plain(self.state_summary), methods=["GET"]),
             Route("/_emulator/state/churn", _plain(self.state_churn), methods=["POST"]),
+            Route("/_emulator/state/apps", _plain(self.state_apps), methods=["GET", "POST"]),
         ]

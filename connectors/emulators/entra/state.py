@@ -38,6 +38,8 @@ SECONDARY_METHODS = (
     ("softwareOneTimePasscode", "oath"),
     ("mobilePhone", "sms"),
 )
+# the appRoleId that assigns an app without a specific role ("Default Access")
+DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
 DEFAULT_USER_PROPS = (
     "businessPhones",
     "displayName",
@@ -157,6 +159,9 @@ class EntraState:
                 "proxyAddresses": [f"SMTP:{mail}"]
                 + [a for a in account.aliases if a.lower().startswith("smtp:")],
                 "onPremisesSyncEnabled": None,
+                # refresh tokens and session cookies issued before this are invalid; Graph starts it at
+                # the account's creation and moves it on revokeSignInSessions (and password changes)
+                "signInSessionsValidFromDateTime": iso(account.created),
                 "signInActivity": {
                     "lastSignInDateTime": iso(account.last_login),
                     "lastSignInRequestId": str(uuid.uuid4()) if account.last_login else None,
@@ -243,8 +248,16 @@ class EntraState:
                     "directoryScopeId": "/",
                 }
 
-    def _assign(self, sp: ServicePrincipal, principal_id: str, kind: str) -> None:
-        assignment_id = guid("assign", f"{sp.id}:{principal_id}")
+    def _assign(
+        self,
+        sp: ServicePrincipal,
+        principal_id: str,
+        kind: str,
+        *,
+        app_role_id: str | None = None,
+        fresh: bool = False,
+    ) -> None:
+        assignment_id = str(uuid.uuid4()) if fresh else guid("assign", f"{sp.id}:{principal_id}")
         name = (
             self.users[principal_id].props["displayName"]
             if kind == "User"
@@ -253,8 +266,8 @@ class EntraState:
         sp.assignments[assignment_id] = {
             "id": assignment_id,
             "deletedDateTime": None,
-            "appRoleId": sp.role_id,
-            "createdDateTime": "2025-01-10T09:00:00Z",
+            "appRoleId": app_role_id or sp.role_id,
+            "createdDateTime": iso(now()) if fresh else "2025-01-10T09:00:00Z",
             "principalDisplayName": name,
             "principalId": principal_id,
             "principalType": kind,
@@ -338,7 +351,9 @@ class EntraState:
         """The v1.0 userRegistrationDetails record: system-preferred MFA on (Microsoft-managed, as
         tenants have it by default), the user's own choice their strongest second factor."""
         props = user.props
-        strongest = next((preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None)
+        strongest = next(
+            (preferred for method, preferred in SECONDARY_METHODS if method in user.methods), None
+        )
         admin = any(
             a["principalId"] == user.id
             or (a["principalId"] in self.groups and user.id in self.groups[a["principalId"]].members)
@@ -393,12 +408,14 @@ class EntraState:
         with self.lock:
             user = self.user(key)
             user.sessions_revoked_at = now()
+            user.props["signInSessionsValidFromDateTime"] = iso(user.sessions_revoked_at)
 
     def remove_member(self, gid: str, member_id: str) -> None:
         with self.lock:
             group = self.group(gid)
             if member_id not in group.members:
-                raise not_found(member_id)
+                # Graph names the group whose reference-property (members) lacks the object
+                raise not_found(gid)
             kind = group.members.pop(member_id)
             group.seq = self._bump()
             self.member_changes.append((group.seq, gid, member_id, kind, False))
@@ -434,11 +451,98 @@ class EntraState:
                     return
             raise not_found(assignment_id)
 
+    def add_app_assignment(self, sp_id: str, principal_id: str, app_role_id: str) -> dict[str, Any]:
+        """A new app role assignment (a fresh id, as Graph gives one), for a user or a group."""
+        with self.lock:
+            sp = self.sp(sp_id)
+            kind = "User" if principal_id in self.users else "Group" if principal_id in self.groups else None
+            if kind is None:
+                raise not_found(principal_id)
+            if app_role_id not in {r["id"] for r in sp.props["appRoles"]} | {DEFAULT_ACCESS_ROLE}:
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    f"Permission being assigned was not found on application '{sp.props['appId']}'.",
+                )
+            if any(
+                a["principalId"] == principal_id and a["appRoleId"] == app_role_id
+                for a in sp.assignments.values()
+            ):
+                raise GraphError(
+                    400, "Request_BadRequest", "Permission being assigned already exists on the object"
+                )
+            self._assign(sp, principal_id, kind, app_role_id=app_role_id, fresh=True)
+            return list(sp.assignments.values())[-1]
+
+    def add_role_assignment(self, principal_id: str, role_id: str, scope: str) -> dict[str, Any]:
+        with self.lock:
+            if principal_id not in self.users and principal_id not in self.groups:
+                raise not_found(principal_id)
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            if any(
+                a["principalId"] == principal_id
+                and a["roleDefinitionId"] == role_id
+                and a["directoryScopeId"] == scope
+                for a in self.role_assignments.values()
+            ):
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    "A conflicting object with one or more of the specified property values is present in "
+                    "the directory.",
+                )
+            assignment_id = str(uuid.uuid4())
+            self.role_assignments[assignment_id] = {
+                "id": assignment_id,
+                "principalId": principal_id,
+                "roleDefinitionId": role_id,
+                "directoryScopeId": scope,
+            }
+            return self.role_assignments[assignment_id]
+
+    def add_directory_role_member(self, role_id: str, member_id: str) -> None:
+        """The legacy ``POST /directoryRoles/{id}/members/$ref``: a tenant-wide assignment."""
+        with self.lock:
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            if any(
+                a["principalId"] == member_id
+                and a["roleDefinitionId"] == role_id
+                and a["directoryScopeId"] == "/"
+                for a in self.role_assignments.values()
+            ):
+                raise GraphError(
+                    400,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following modified properties: "
+                    "'members'.",
+                )
+            self.add_role_assignment(member_id, role_id, "/")
+
     def remove_role_assignment(self, assignment_id: str) -> None:
         with self.lock:
             if assignment_id not in self.role_assignments:
                 raise not_found(assignment_id)
             del self.role_assignments[assignment_id]
+
+    def remove_directory_role_member(self, role_id: str, member_id: str) -> None:
+        """The legacy ``/directoryRoles/{id}/members/{id}/$ref``: the member's tenant-wide assignment of
+        that role goes (the same object ``roleManagement`` lists)."""
+        with self.lock:
+            if role_id not in self.role_definitions:
+                raise not_found(role_id)
+            held = [
+                aid
+                for aid, a in self.role_assignments.items()
+                if a["roleDefinitionId"] == role_id
+                and a["principalId"] == member_id
+                and a["directoryScopeId"] == "/"
+            ]
+            if not held:
+                raise not_found(role_id)
+            for aid in held:
+                del self.role_assignments[aid]
 
     def churn(self, share: float, seed: int) -> dict[str, int]:
         with self.lock:

@@ -15,6 +15,7 @@ from connectors.emulators.entra.graph import (
     ok,
 )
 from connectors.emulators.entra.odata import parse_select, select
+from connectors.emulators.entra.permissions import user_patch
 from connectors.emulators.entra.schema import REGISTRATION, USER
 from connectors.emulators.entra.state import GraphError, not_found
 
@@ -53,6 +54,7 @@ class UserRoutes(GraphRoutesBase):
 
     async def patch_user(self, request: Request) -> Response:
         body = await _body(request)
+        self._require(request, user_patch({k for k in body if not k.startswith("@")}))
         self.state.patch_user(request.path_params["user"], body)
         return Response(status_code=204)
 
