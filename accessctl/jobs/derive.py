@@ -11,12 +11,14 @@ from accessctl.jobs.states import HELD, SETTLED_OK, JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS
 
 
-def state_from_steps(states: list[str]) -> JobState:
-    if all(s in SETTLED_OK for s in states):
+def state_from_steps(steps: list[tuple[str, int]]) -> JobState:
+    """From each step's (state, attempts): a job that has started stays running while it waits for a
+    retry."""
+    if all(state in SETTLED_OK for state, _ in steps):
         return JobState.DONE
-    if any(s == StepState.FAILED for s in states):
+    if any(state == StepState.FAILED for state, _ in steps):
         return JobState.FAILED
-    if any(s != StepState.PENDING for s in states):
+    if any(state != StepState.PENDING or attempts for state, attempts in steps):
         return JobState.RUNNING
     return JobState.PENDING
 
@@ -37,8 +39,8 @@ def refresh_job(db: Db, job_id: int, *, actor: str, at: datetime) -> JobState:
         raise LookupError(f"job {job_id} does not exist")
     if job.state in HELD:
         return JobState(job.state)
-    states = list(db.execute(sa.select(STEPS.c.state).where(STEPS.c.job_id == job_id)).scalars())
-    new = state_from_steps(states)
+    steps = db.execute(sa.select(STEPS.c.state, STEPS.c.attempts).where(STEPS.c.job_id == job_id))
+    new = state_from_steps([(state, attempts) for state, attempts in steps])
     if new != job.state:
         finished = at if new in (JobState.DONE, JobState.FAILED) else None
         db.execute(
