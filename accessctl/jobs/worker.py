@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.jobs.backoff import Backoff
@@ -61,6 +62,8 @@ class WorkerSettings:
     step_timeout_s: float = 120.0
     store_timeout_s: float = 30.0
     stop_grace_s: float = 10.0
+    #: how often a running step's lease is renewed (real seconds; None: a third of the lease)
+    renew_s: float | None = None
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -100,6 +103,7 @@ async def run_worker(
     step_timeout_s: float = 120.0,
     store_timeout_s: float = 30.0,
     stop_grace_s: float = 10.0,
+    renew_s: float | None = None,
     backoff: Backoff | None = None,
 ) -> int:
     """Run steps until ``stop`` is set; returns how many steps this worker ran."""
@@ -110,6 +114,7 @@ async def run_worker(
         step_timeout_s=step_timeout_s,
         store_timeout_s=store_timeout_s,
         stop_grace_s=stop_grace_s,
+        renew_s=renew_s,
         backoff=backoff or Backoff(),
     )
     async with _one_worker_per_sqlite_store(engine):
@@ -143,14 +148,18 @@ class _Worker:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
                     continue
-                step = await _store(
-                    self.settings,
-                    claim,
-                    self.engine,
-                    worker_id=self.worker_id,
-                    lease_s=self.settings.lease_s,
-                    now=self.clock(),
-                )
+                try:
+                    step = await _store(
+                        self.settings,
+                        claim,
+                        self.engine,
+                        worker_id=self.worker_id,
+                        lease_s=self.settings.lease_s,
+                        now=self.clock(),
+                    )
+                except (TimeoutError, sa.exc.DBAPIError) as exc:  # the store is busy or away: try again
+                    log.warning("worker %s: claiming a step failed: %s", self.worker_id, exc)
+                    step = None
                 if step is None:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
@@ -165,6 +174,12 @@ class _Worker:
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
         self.slot_free.set()
+        if not task.cancelled() and task.exception() is not None:
+            # a bug in execute, or the store gone while recording: like a crash, the step's lease
+            # expires and it runs again, until its attempts are spent
+            log.error(
+                "worker %s: %s ended abnormally", self.worker_id, task.get_name(), exc_info=task.exception()
+            )
 
     async def _wait_for_slot_or_stop(self) -> None:
         waits = [asyncio.ensure_future(self.stop.wait()), asyncio.ensure_future(self.slot_free.wait())]
@@ -240,7 +255,7 @@ class _Worker:
 
     async def _renew(self, step: StepView) -> None:
         """Keep a long step's lease: renewed every third of it (bounded waits, ends with the step)."""
-        interval = max(self.settings.lease_s / 3, 0.05)
+        interval = self.settings.renew_s or max(self.settings.lease_s / 3, 0.05)
         while True:
             await asyncio.sleep(interval)
             try:
