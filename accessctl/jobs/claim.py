@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from accessctl.jobs.derive import refresh_job
+from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import step_event
-from accessctl.jobs.states import HELD, SETTLED_OK, StepState
+from accessctl.jobs.states import HELD, SETTLED_OK, JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
 from accessctl.jobs.views import StepView
 
@@ -31,7 +31,7 @@ def _runnable(now: datetime) -> sa.Select:
     )
     lease_gone = sa.and_(STEPS.c.state == StepState.RUNNING.value, STEPS.c.lease_expires_at <= now)
     return (
-        sa.select(STEPS.c.id)
+        sa.select(STEPS, JOBS.c.state.label("job_state"))
         .join(JOBS, JOBS.c.id == STEPS.c.job_id)
         .where(
             sa.or_(STEPS.c.state == StepState.PENDING.value, lease_gone),
@@ -40,6 +40,7 @@ def _runnable(now: datetime) -> sa.Select:
             ~blocked,
         )
         .order_by(STEPS.c.next_attempt_at, STEPS.c.id)
+        .limit(1)
     )
 
 
@@ -48,31 +49,35 @@ def claim(engine: Engine, *, worker_id: str, lease_s: float, now: datetime) -> S
 
     Runnable: pending (or running on a lease that has expired: its worker died), due
     (``next_attempt_at`` <= now), its job neither cancelled nor quarantined, and every earlier step of
-    the same job and provider done or skipped.  The claim, its audit event and the job's move to
-    running commit together.  A reclaimed step that has used all its attempts is failed instead.
+    the same job and provider done or skipped.  On PostgreSQL the step is taken ``FOR UPDATE SKIP
+    LOCKED``, so workers never wait for each other's candidates.  The claim, its audit event and the
+    job's move to running commit together.  A reclaimed step that has used all its attempts is failed
+    instead, and the next runnable one taken.
     """
     at = utc(now)
     with write_tx(engine) as conn:
-        query = _runnable(at).limit(_BATCH)
+        query = _runnable(at)
         if conn.dialect.name != "sqlite":
             query = query.with_for_update(skip_locked=True, of=STEPS)
-        for step_id in conn.execute(query).scalars().all():
-            view = _take(conn, step_id, worker_id=worker_id, lease_s=lease_s, at=at)
+        for _ in range(_BATCH):
+            step = conn.execute(query).first()
+            if step is None:
+                return None
+            view = _take(conn, step, worker_id=worker_id, lease_s=lease_s, at=at)
             if view is not None:
                 return view
     return None
 
 
-def _take(conn: Connection, step_id: int, *, worker_id: str, lease_s: float, at: datetime) -> StepView | None:
-    step = conn.execute(sa.select(STEPS).where(STEPS.c.id == step_id)).one()
-    job = conn.execute(sa.select(JOBS).where(JOBS.c.id == step.job_id)).one()
+def _take(conn: Connection, step: sa.Row, *, worker_id: str, lease_s: float, at: datetime) -> StepView | None:
     actor = f"worker:{worker_id}"
     reclaimed = step.state == StepState.RUNNING.value
     if reclaimed and step.attempts >= step.max_attempts:
+        job = lock_job(conn, step.job_id)
         answer = f"attempt {step.attempts} of {step.max_attempts} never finished (its worker's lease expired)"
         conn.execute(
             sa.update(STEPS)
-            .where(STEPS.c.id == step_id)
+            .where(STEPS.c.id == step.id)
             .values(
                 state=StepState.FAILED.value,
                 last_answer=answer,
@@ -94,11 +99,11 @@ def _take(conn: Connection, step_id: int, *, worker_id: str, lease_s: float, at:
             answer=answer,
             outcome="failure",
         )
-        refresh_job(conn, job.id, actor=actor, at=at)
+        refresh_job(conn, step.job_id, actor=actor, at=at, locked=job)
         return None
-    conn.execute(
+    claimed = conn.execute(
         sa.update(STEPS)
-        .where(STEPS.c.id == step_id)
+        .where(STEPS.c.id == step.id)
         .values(
             state=StepState.RUNNING.value,
             attempts=STEPS.c.attempts + 1,
@@ -107,8 +112,11 @@ def _take(conn: Connection, step_id: int, *, worker_id: str, lease_s: float, at:
             started_at=sa.func.coalesce(STEPS.c.started_at, at),
             updated_at=at,
         )
-    )
-    claimed = conn.execute(sa.select(STEPS).where(STEPS.c.id == step_id)).one()
+        .returning(*STEPS.c)
+    ).one()
+    # the job's row is locked only when the claim moves it (pending -> running): claims of one
+    # running job's steps by several workers do not queue on it
+    job = lock_job(conn, step.job_id) if step.job_state == JobState.PENDING else _job(conn, step.job_id)
     step_event(
         conn,
         actor=actor,
@@ -120,5 +128,10 @@ def _take(conn: Connection, step_id: int, *, worker_id: str, lease_s: float, at:
         at=at,
         previous_owner=step.lease_owner if reclaimed else None,
     )
-    refresh_job(conn, job.id, actor=actor, at=at)
+    if job.state == JobState.PENDING:
+        refresh_job(conn, step.job_id, actor=actor, at=at, locked=job)
     return StepView.from_rows(claimed, job)
+
+
+def _job(conn: Connection, job_id: int) -> sa.Row:
+    return conn.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).one()

@@ -31,10 +31,11 @@ def lock_job(db: Db, job_id: int) -> sa.Row | None:
     return db.execute(query).first()
 
 
-def refresh_job(db: Db, job_id: int, *, actor: str, at: datetime) -> JobState:
+def refresh_job(db: Db, job_id: int, *, actor: str, at: datetime, locked: sa.Row | None = None) -> JobState:
     """Set the job's state from its steps (a cancelled or quarantined job keeps its state); a change
-    is audited in the caller's transaction."""
-    job = lock_job(db, job_id)
+    is audited in the caller's transaction.  ``locked``: the job's row, already locked by the caller
+    (:func:`lock_job`)."""
+    job = locked if locked is not None else lock_job(db, job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     if job.state in HELD:

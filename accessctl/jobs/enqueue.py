@@ -65,37 +65,44 @@ def enqueue(
         session, actor=requested_by, verb="enqueued", job=job, at=at, steps=len(steps), state=state.value
     )
     seqs: dict[str, int] = {}
+    rows = []
     for planned in steps:
         seqs[planned.provider] = seqs.get(planned.provider, 0) + 1
         skipped = planned.skipped is not None
-        row = {
-            "job_id": job_id,
-            "provider": planned.provider,
-            "seq": seqs[planned.provider],
-            "action": planned.action,
-            "target": dict(planned.target),
-            "expected_effect": planned.expected_effect,
-            "state": StepState.SKIPPED.value if skipped else StepState.PENDING.value,
-            "attempts": 0,
-            "max_attempts": planned.max_attempts,
-            "next_attempt_at": at,
-            "result": f"skipped: {planned.skipped}" if skipped else None,
-            "finished_at": at if skipped else None,
-            "updated_at": at,
-        }
-        row["id"] = session.execute(sa.insert(STEPS).values(**row).returning(STEPS.c.id)).scalar_one()
+        rows.append(
+            {
+                "job_id": job_id,
+                "provider": planned.provider,
+                "seq": seqs[planned.provider],
+                "action": planned.action,
+                "target": dict(planned.target),
+                "expected_effect": planned.expected_effect,
+                "state": StepState.SKIPPED.value if skipped else StepState.PENDING.value,
+                "attempts": 0,
+                "max_attempts": planned.max_attempts,
+                "next_attempt_at": at,
+                "result": f"skipped: {planned.skipped}" if skipped else None,
+                "finished_at": at if skipped else None,
+                "updated_at": at,
+            }
+        )
+    if rows:
+        insert = sa.insert(STEPS).returning(STEPS.c.id, sort_by_parameter_order=True)
+        for row, step_id in zip(rows, session.execute(insert, rows).scalars(), strict=True):
+            row["id"] = step_id
+    for row in rows:
         step_event(
             session,
             actor=requested_by,
-            verb="skipped" if skipped else "planned",
+            verb="skipped" if row["state"] == StepState.SKIPPED else "planned",
             step=row,
             job=job,
             before=None,
             after=row["state"],
             at=at,
-            expected_effect=planned.expected_effect,
+            expected_effect=row["expected_effect"],
             result=row["result"],
         )
-    if not quarantined:
-        refresh_job(session, job_id, actor=requested_by, at=at)
+    if not quarantined and all(row["state"] == StepState.SKIPPED for row in rows):
+        refresh_job(session, job_id, actor=requested_by, at=at)  # nothing to run: done at once
     return job_id

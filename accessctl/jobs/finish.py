@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from accessctl.jobs.backoff import Backoff
-from accessctl.jobs.derive import refresh_job
+from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import step_event
 from accessctl.jobs.redact import redact_text
 from accessctl.jobs.states import JobState, StepState
-from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
+from accessctl.jobs.tables import STEPS, utc, write_tx
 from accessctl.jobs.views import StepView
 
 log = logging.getLogger(__name__)
@@ -68,9 +68,10 @@ def _change(
     values: dict[str, Any],
     **extra: Any,
 ) -> JobState:
-    conn.execute(sa.update(STEPS).where(STEPS.c.id == row.id).values(updated_at=at, **values))
-    job = conn.execute(sa.select(JOBS).where(JOBS.c.id == row.job_id)).one()
-    after = conn.execute(sa.select(STEPS).where(STEPS.c.id == row.id)).one()
+    update = sa.update(STEPS).where(STEPS.c.id == row.id).values(updated_at=at, **values)
+    after = conn.execute(update.returning(*STEPS.c)).one()
+    job = lock_job(conn, row.job_id)  # so two steps of one job finishing at once both count
+    assert job is not None
     actor = f"worker:{row.lease_owner}"
     step_event(
         conn,
@@ -87,7 +88,7 @@ def _change(
         next_attempt_at=values.get("next_attempt_at"),
         **extra,
     )
-    return refresh_job(conn, row.job_id, actor=actor, at=at)
+    return refresh_job(conn, row.job_id, actor=actor, at=at, locked=job)
 
 
 def complete(
