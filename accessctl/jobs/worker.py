@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,19 +74,15 @@ async def _store(settings: WorkerSettings, call: Callable[..., T], *args: object
     return await asyncio.wait_for(asyncio.shield(task), settings.store_timeout_s)
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
-
-
 @contextlib.asynccontextmanager
-async def _one_worker_per_sqlite_store(engine: Engine) -> AsyncIterator[None]:
+async def _one_worker_per_sqlite_store(engine: Engine) -> AsyncIterator[threading.Event | None]:
+    """On SQLite, hold ``jobs:worker`` for the worker's life; yields the event set if it is lost."""
     if engine.dialect.name != "sqlite":
-        yield
+        yield None
         return
     try:
-        async with async_store_lock(engine, WORKER_LOCK):
-            yield
+        async with async_store_lock(engine, WORKER_LOCK) as lock:
+            yield lock.lost
     except LockBusy as busy:
         raise WorkerBusy(busy) from None
 
@@ -117,8 +114,8 @@ async def run_worker(
         renew_s=renew_s,
         backoff=backoff or Backoff(),
     )
-    async with _one_worker_per_sqlite_store(engine):
-        return await _Worker(engine, execute, worker_id, clock, stop, settings).run()
+    async with _one_worker_per_sqlite_store(engine) as lost:
+        return await _Worker(engine, execute, worker_id, clock, stop, settings, lost).run()
 
 
 class _Worker:
@@ -130,8 +127,10 @@ class _Worker:
         clock: Clock,
         stop: asyncio.Event,
         settings: WorkerSettings,
+        lock_lost: threading.Event | None = None,
     ) -> None:
         self.engine = engine
+        self.lock_lost = lock_lost
         self.execute = execute
         self.worker_id = worker_id
         self.clock = clock
@@ -144,6 +143,11 @@ class _Worker:
     async def run(self) -> int:
         try:
             while not self.stop.is_set():
+                if self.lock_lost is not None and self.lock_lost.is_set():
+                    log.error(
+                        "worker %s: lost the store's worker lock; claiming no more steps", self.worker_id
+                    )
+                    break
                 if len(self.in_flight) >= self.settings.concurrency:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
