@@ -13,6 +13,8 @@ from accessctl.jobs.states import HELD, SETTLED_OK, JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
 from accessctl.jobs.views import StepView
 
+#: open steps: the condition of the partial index ix_job_step_runnable
+OPEN = sa.text("job_step.state IN ('pending', 'running')")
 #: candidates looked at per claim (a reclaimed step past its attempts is failed, and the next tried)
 _BATCH = 8
 
@@ -34,6 +36,7 @@ def _runnable(now: datetime) -> sa.Select:
         sa.select(STEPS, JOBS.c.state.label("job_state"))
         .join(JOBS, JOBS.c.id == STEPS.c.job_id)
         .where(
+            OPEN,  # the runnable index's own condition, word for word, so SQLite uses it too
             sa.or_(STEPS.c.state == StepState.PENDING.value, lease_gone),
             STEPS.c.next_attempt_at <= now,
             JOBS.c.state.not_in(HELD),

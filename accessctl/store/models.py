@@ -251,7 +251,14 @@ class JobStep(SQLModel, table=True):
     __tablename__ = "job_step"
     __table_args__ = (
         sa.UniqueConstraint("job_id", "provider", "seq", name="uq_job_step_provider_seq"),
-        sa.Index("ix_job_step_runnable", "state", "next_attempt_at"),
+        # the claim's scan: open steps in due order, stopping at the first runnable one
+        sa.Index(
+            "ix_job_step_runnable",
+            "next_attempt_at",
+            "id",
+            postgresql_where=sa.text("state IN ('pending', 'running')"),
+            sqlite_where=sa.text("state IN ('pending', 'running')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -93,7 +93,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('job_step', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_job_step_job_id'), ['job_id'], unique=False)
-        batch_op.create_index('ix_job_step_runnable', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(
+            'ix_job_step_runnable', ['next_attempt_at', 'id'], unique=False,
+            postgresql_where=sa.text("state IN ('pending', 'running')"),
+            sqlite_where=sa.text("state IN ('pending', 'running')"),
+        )
     _add_decision_fk()
 
 
