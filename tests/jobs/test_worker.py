@@ -222,3 +222,37 @@ def _lease_expires(engine: Engine, job_id: int) -> datetime:
     with engine.connect() as conn:
         value = conn.execute(sa.select(STEPS.c.lease_expires_at).where(STEPS.c.job_id == job_id)).scalar_one()
     return utc(value)
+
+
+def test_stop_lets_a_step_that_ends_within_the_grace_period_finish(engine: Engine) -> None:
+    job_id = make_job(engine, [PlannedStep("okta", "suspend", {"account_id": "00u1"})], now=real_clock.now())
+    started, answer = asyncio.Event(), asyncio.Event()
+
+    async def execute(step: StepView) -> StepOutcome:
+        started.set()
+        await asyncio.wait_for(answer.wait(), DEADLINE_S)  # the provider answers after the stop
+        return StepOutcome("APPLIED")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(
+                engine,
+                execute=execute,
+                worker_id="w1",
+                clock=real_clock.now,
+                stop=stop,
+                idle_poll_s=0.02,
+                stop_grace_s=DEADLINE_S,
+            )
+        )
+        await asyncio.wait_for(started.wait(), DEADLINE_S)
+        stop.set()
+        await asyncio.sleep(0.1)
+        assert not worker.done()  # waiting for its in-flight step
+        answer.set()
+        assert await asyncio.wait_for(worker, DEADLINE_S) == 1
+
+    asyncio.run(main())
+    status = job(engine, job_id)
+    assert (status.state, status.steps[0].result, status.steps[0].attempts) == ("done", "APPLIED", 1)
