@@ -223,39 +223,61 @@ class HrEvent(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """A durable unit of work (a leaver, a lockout, a revocation), made of idempotent steps."""
+    """A durable unit of work (a leaver, a lockout, a revocation), made of idempotent steps
+    (``accessctl.jobs``).  ``state`` follows from its steps: pending, running, done, failed, or set by
+    an operator: cancelled, quarantined."""
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=50)
-    status: str = Field(default="pending", max_length=32, index=True)
-    idempotency_key: str = Field(max_length=255, unique=True)
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     hr_event_id: int | None = Field(default=None, foreign_key="hr_event.id")
+    reason: str = Field(default="", max_length=2000)
     requested_by: str = Field(max_length=320)
+    state: str = Field(default="pending", max_length=32, index=True)
     dry_run: bool = False
-    quarantined: bool = False
     created_at: datetime = _now()
-    not_before: datetime | None = _ts()
+    updated_at: datetime = _now()
     finished_at: datetime | None = _ts()
 
 
 class JobStep(SQLModel, table=True):
-    """One idempotent action of a job against one provider, retried until done or given up."""
+    """One idempotent action of a job against one provider, retried until done or given up.
+
+    Steps of one job and provider run in ``seq`` order; providers run in parallel.  A worker holds a
+    running step by its lease (``lease_owner`` until ``lease_expires_at``); an expired lease is a
+    crashed worker's, and the step runs again.
+    """
 
     __tablename__ = "job_step"
-    __table_args__ = (sa.UniqueConstraint("job_id", "seq", name="uq_job_step_seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "provider", "seq", name="uq_job_step_provider_seq"),
+        # the claim's scan: open steps in due order, stopping at the first runnable one
+        sa.Index(
+            "ix_job_step_runnable",
+            "next_attempt_at",
+            "id",
+            postgresql_where=sa.text("state IN ('pending', 'running')"),
+            sqlite_where=sa.text("state IN ('pending', 'running')"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="job.id", index=True)
-    seq: int
     provider: str = Field(max_length=16)
+    seq: int
     action: str = Field(max_length=50)
-    target: str = Field(max_length=400)
-    status: str = Field(default="pending", max_length=32, index=True)
+    target: dict[str, Any] = _json(dict)
+    expected_effect: str = Field(default="", max_length=1000)
+    state: str = Field(default="pending", max_length=32)
     attempts: int = 0
-    next_attempt_at: datetime | None = _ts(index=True)
-    result: str | None = Field(default=None, max_length=32)
-    last_error: str | None = Field(default=None, max_length=2000)
+    max_attempts: int = 5
+    next_attempt_at: datetime = _now()
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = _ts()
+    last_answer: str | None = Field(default=None, max_length=2000)
+    result: str | None = Field(default=None, max_length=200)
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
     updated_at: datetime = _now()
 
 

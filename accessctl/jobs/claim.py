@@ -1,0 +1,140 @@
+"""Take the next runnable step: several workers on PostgreSQL (SKIP LOCKED), one on SQLite."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from accessctl.jobs.derive import lock_job, refresh_job
+from accessctl.jobs.events import step_event
+from accessctl.jobs.states import HELD, SETTLED_OK, JobState, StepState
+from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
+from accessctl.jobs.views import StepView
+
+#: open steps: the condition of the partial index ix_job_step_runnable
+OPEN = sa.text("job_step.state IN ('pending', 'running')")
+#: candidates looked at per claim (a reclaimed step past its attempts is failed, and the next tried)
+_BATCH = 8
+
+
+def _runnable(now: datetime) -> sa.Select:
+    earlier = STEPS.alias("earlier")
+    blocked = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.job_id == STEPS.c.job_id,
+            earlier.c.provider == STEPS.c.provider,
+            earlier.c.seq < STEPS.c.seq,
+            earlier.c.state.not_in(SETTLED_OK),
+        )
+        .exists()
+    )
+    lease_gone = sa.and_(STEPS.c.state == StepState.RUNNING.value, STEPS.c.lease_expires_at <= now)
+    return (
+        sa.select(STEPS, JOBS.c.state.label("job_state"))
+        .join(JOBS, JOBS.c.id == STEPS.c.job_id)
+        .where(
+            OPEN,  # the runnable index's own condition, word for word, so SQLite uses it too
+            sa.or_(STEPS.c.state == StepState.PENDING.value, lease_gone),
+            STEPS.c.next_attempt_at <= now,
+            JOBS.c.state.not_in(HELD),
+            ~blocked,
+        )
+        .order_by(STEPS.c.next_attempt_at, STEPS.c.id)
+        .limit(1)
+    )
+
+
+def claim(engine: Engine, *, worker_id: str, lease_s: float, now: datetime) -> StepView | None:
+    """The next runnable step, now leased to ``worker_id`` for ``lease_s`` seconds, or None.
+
+    Runnable: pending (or running on a lease that has expired: its worker died), due
+    (``next_attempt_at`` <= now), its job neither cancelled nor quarantined, and every earlier step of
+    the same job and provider done or skipped.  On PostgreSQL the step is taken ``FOR UPDATE SKIP
+    LOCKED``, so workers never wait for each other's candidates.  The claim, its audit event and the
+    job's move to running commit together.  A reclaimed step that has used all its attempts is failed
+    instead, and the next runnable one taken.
+    """
+    at = utc(now)
+    with write_tx(engine) as conn:
+        query = _runnable(at)
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True, of=STEPS)
+        for _ in range(_BATCH):
+            step = conn.execute(query).first()
+            if step is None:
+                return None
+            view = _take(conn, step, worker_id=worker_id, lease_s=lease_s, at=at)
+            if view is not None:
+                return view
+    return None
+
+
+def _take(conn: Connection, step: sa.Row, *, worker_id: str, lease_s: float, at: datetime) -> StepView | None:
+    actor = f"worker:{worker_id}"
+    reclaimed = step.state == StepState.RUNNING.value
+    if reclaimed and step.attempts >= step.max_attempts:
+        job = lock_job(conn, step.job_id)
+        answer = f"attempt {step.attempts} of {step.max_attempts} never finished (its worker's lease expired)"
+        conn.execute(
+            sa.update(STEPS)
+            .where(STEPS.c.id == step.id)
+            .values(
+                state=StepState.FAILED.value,
+                last_answer=answer,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=at,
+                updated_at=at,
+            )
+        )
+        step_event(
+            conn,
+            actor=actor,
+            verb="failed",
+            step=step,
+            job=job,
+            before=step.state,
+            after=StepState.FAILED.value,
+            at=at,
+            answer=answer,
+            outcome="failure",
+        )
+        refresh_job(conn, step.job_id, actor=actor, at=at, locked=job)
+        return None
+    claimed = conn.execute(
+        sa.update(STEPS)
+        .where(STEPS.c.id == step.id)
+        .values(
+            state=StepState.RUNNING.value,
+            attempts=STEPS.c.attempts + 1,
+            lease_owner=worker_id,
+            lease_expires_at=at + timedelta(seconds=lease_s),
+            started_at=sa.func.coalesce(STEPS.c.started_at, at),
+            updated_at=at,
+        )
+        .returning(*STEPS.c)
+    ).one()
+    # the job's row is locked only when the claim moves it (pending -> running): claims of one
+    # running job's steps by several workers do not queue on it
+    job = lock_job(conn, step.job_id) if step.job_state == JobState.PENDING else _job(conn, step.job_id)
+    step_event(
+        conn,
+        actor=actor,
+        verb="reclaimed" if reclaimed else "claimed",
+        step=claimed,
+        job=job,
+        before=step.state,
+        after=StepState.RUNNING.value,
+        at=at,
+        previous_owner=step.lease_owner if reclaimed else None,
+    )
+    if job.state == JobState.PENDING:
+        refresh_job(conn, step.job_id, actor=actor, at=at, locked=job)
+    return StepView.from_rows(claimed, job)
+
+
+def _job(conn: Connection, job_id: int) -> sa.Row:
+    return conn.execute(sa.select(JOBS).where(JOBS.c.id == job_id)).one()
