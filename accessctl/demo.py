@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 from accessctl.emulation import emulator_config, write_config
 from accessctl.inventory import AccountFilter, list_accounts, mfa_report
+from accessctl.output import Column, table_lines
 from accessctl.settings import load_settings
 
 #: the file that marks a folder as the demo's own, so a later demo may replace it
@@ -83,20 +82,22 @@ class SmtpSink:
         self.stop()
 
 
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str], limit: int = 8) -> Table:
-    table = Table(title=f"{title} ({len(rows)})", title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    for row in rows[:limit]:
-        table.add_row(
-            *(
-                "" if row.get(c) is None else ", ".join(row[c]) if isinstance(row[c], list) else str(row[c])
-                for c in columns
-            )
-        )
-    if len(rows) > limit:
-        table.caption = f"… and {len(rows) - limit} more"
-    return table
+#: the demo's account tables: logins in full, then what fits (the inventory commands' own layout)
+_ACCOUNT_COLUMNS = [
+    Column("provider", keep=True, priority=0),
+    Column("login", keep=True, priority=1),
+    Column("mfa_state", "mfa", priority=2),
+    Column("last_login_at", "last login", priority=3, fmt=lambda v: str(v)[:10] if v else "never"),
+    Column("flags", priority=4, min_width=10),
+    Column("person", priority=5),
+]
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[Column], width: int, limit: int = 8) -> str:
+    """A table fitted to the terminal's width, the first ``limit`` rows and how many more there are."""
+    more = [f"… and {len(rows) - limit} more"] if len(rows) > limit else []
+    lines = table_lines(rows[:limit], columns, width=width, title=f"{title} ({len(rows)})")
+    return "\n".join([*lines, *more, ""])
 
 
 def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
@@ -171,23 +172,21 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         )
 
         console.rule("[bold]3. Risky access")
-        columns = ["provider", "login", "person", "mfa_state", "last_login_at", "flags"]
         with engine.connect() as conn:
             report = mfa_report(conn)
             admins = report["admins_without_mfa"]
             inactive = list_accounts(conn, AccountFilter(inactive_days=settings.sync.inactive_days))
             orphans = list_accounts(conn, AccountFilter(orphans=True))
             shared = list_accounts(conn, AccountFilter(shared=True))
-        console.print(
-            _table(
-                "Privileged accounts without MFA",
-                admins,
-                ["provider", "login", "person", "mfa_state", "shared"],
-            )
-        )
-        console.print(_table(f"Unused for {settings.sync.inactive_days}+ days", inactive, columns))
-        console.print(_table("Orphans: accounts no HR record owns", orphans, columns))
-        console.print(_table("Shared and service accounts", shared, columns))
+        width = console.width
+        admin_columns = [*_ACCOUNT_COLUMNS[:3], Column("shared", priority=4), Column("person", priority=5)]
+        for title, rows, columns in (
+            ("Privileged accounts without MFA", admins, admin_columns),
+            (f"Unused for {settings.sync.inactive_days}+ days", inactive, _ACCOUNT_COLUMNS),
+            ("Orphans: accounts no HR record owns", orphans, _ACCOUNT_COLUMNS),
+            ("Shared and service accounts", shared, _ACCOUNT_COLUMNS),
+        ):
+            console.print(_table(title, rows, columns, width), markup=False, highlight=False)
         coverage = ", ".join(f"{r['provider']} {r['coverage_pct']}%" for r in report["by_provider"])
         console.print(f"  MFA coverage of active accounts: {coverage}")
 
@@ -201,15 +200,16 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         else:
             console.print(f"  [red]✗ audit chain broken at event {verified.bad_seq}: {verified.reason}[/]")
         engine.dispose()
+        console.rule("[bold]Next")
         console.print(
-            Panel(
-                f"Explore what was synced (the emulators are gone, the store stays):\n"
-                f"  accessctl --config {config_path} accounts --orphans\n"
-                f"  accessctl --config {config_path} report mfa\n"
-                f"  accessctl --config {config_path} access {org.people[1].email}\n"
-                f"Run the emulators again with: accessctl emulate --people {people} --seed {seed}",
-                title="Next",
-            )
+            "Explore what was synced (the emulators are gone, the store stays):\n"
+            f"  export ACCESSCTL_CONFIG={config_path}\n"
+            "  accessctl accounts --orphans\n"
+            "  accessctl report mfa\n"
+            f"  accessctl access {org.people[1].email}\n"
+            f"Run the emulators again with: accessctl emulate --people {people} --seed {seed}",
+            markup=False,
+            highlight=False,
         )
         return 0 if summary.complete and verified.ok else 1
     finally:
