@@ -1,5 +1,5 @@
-"""Start-up stays fast: a command that reads the store loads neither Alembic nor any provider SDK or the
-web framework, and the schema check's head revision is the migration scripts' real head."""
+"""Start-up stays fast: a command that reads the store loads neither Alembic, SQLModel, a provider SDK
+nor the web framework, and the schema check's head revision is the migration scripts' real head."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from accessctl.store.models import Account, Entitlement, Grant, MfaState, Person
 ROOT = Path(__file__).resolve().parents[1]
 
 #: imported by none of the store-reading commands (each costs a large part of a second, or more)
-HEAVY = ("alembic", "mako", "okta", "googleapiclient", "msal", "fastapi")
+HEAVY = ("alembic", "mako", "sqlmodel", "okta", "googleapiclient", "msal", "fastapi")
 
 #: runs the CLI in this process, then prints what it imported as JSON on the last line of stderr
 PROBE = """
