@@ -12,12 +12,44 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from accessctl.store.models import Account, AccountStatus, Entitlement, Grant, MfaState, Person
+from connectors.base import AccountStatus, MfaState
 
-ACCOUNTS: sa.Table = Account.__table__  # type: ignore[attr-defined]
-ENTITLEMENTS: sa.Table = Entitlement.__table__  # type: ignore[attr-defined]
-GRANTS: sa.Table = Grant.__table__  # type: ignore[attr-defined]
-PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
+
+@dataclass(frozen=True)
+class _Tables:
+    """The store's tables these questions read, with the columns and types the database has.
+
+    Read from the database's catalog (one query per table at most; only the columns, as SELECTs need no
+    keys or indexes) rather than taken from :mod:`accessctl.store.models`, whose SQLModel classes take
+    longer to build than most answers take: the schema is still defined once, by the models, which the
+    migrations match (``tests/test_store.py``), and the caller has checked the database is at the
+    migrations' head.
+    """
+
+    people: sa.Table
+    accounts: sa.Table
+    entitlements: sa.Table
+    grants: sa.Table
+
+
+_TABLE_NAMES = {
+    "people": "person",
+    "accounts": "account",
+    "entitlements": "entitlement",
+    "grants": "access_grant",
+}
+
+
+def _tables(conn: Connection) -> _Tables:
+    found = sa.inspect(conn).get_multi_columns(filter_names=list(_TABLE_NAMES.values()))
+    columns = {name: table_columns for (_schema, name), table_columns in found.items()}
+    metadata = sa.MetaData()
+    return _Tables(
+        **{
+            field: sa.Table(name, metadata, *(sa.Column(c["name"], c["type"]) for c in columns[name]))
+            for field, name in _TABLE_NAMES.items()
+        }
+    )
 
 
 #: rows fetched from the database at a time by the streaming listings
@@ -34,24 +66,25 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _people_query(status: str | None) -> Any:
-    query = sa.select(PEOPLE)
-    return query.where(PEOPLE.c.status == status) if status else query
+def _people_query(t: _Tables, status: str | None) -> Any:
+    query = sa.select(t.people)
+    return query.where(t.people.c.status == status) if status else query
 
 
 def iter_people(
     conn: Connection, *, status: str | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The roster in employee id order, one person at a time as the database returns them."""
+    t = _tables(conn)
     accounts = (
         sa.select(sa.func.count())
         .where(
-            ACCOUNTS.c.person_id == PEOPLE.c.id,
-            ACCOUNTS.c.ended_at.is_(None),
+            t.accounts.c.person_id == t.people.c.id,
+            t.accounts.c.ended_at.is_(None),
         )
         .scalar_subquery()
     )
-    query = _people_query(status).add_columns(accounts.label("accounts")).order_by(PEOPLE.c.employee_id)
+    query = _people_query(t, status).add_columns(accounts.label("accounts")).order_by(t.people.c.employee_id)
     if limit is not None:
         query = query.limit(limit)
     for row in _stream(conn, query):
@@ -84,7 +117,8 @@ class Summary:
 
 
 def people_summary(conn: Connection, *, status: str | None = None) -> Summary:
-    sub = _people_query(status).subquery()
+    t = _tables(conn)
+    sub = _people_query(t, status).subquery()
     count, longest = conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.func.length(sub.c.email)), 0))
     ).one()
@@ -112,11 +146,11 @@ class AccountFilter:
     include_suspended: bool = False
 
 
-def _privileged_accounts() -> Any:
+def _privileged_accounts(t: _Tables) -> Any:
     return (
-        sa.select(GRANTS.c.account_id)
-        .join(ENTITLEMENTS, ENTITLEMENTS.c.id == GRANTS.c.entitlement_id)
-        .where(GRANTS.c.ended_at.is_(None), ENTITLEMENTS.c.privileged.is_(True))
+        sa.select(t.grants.c.account_id)
+        .join(t.entitlements, t.entitlements.c.id == t.grants.c.entitlement_id)
+        .where(t.grants.c.ended_at.is_(None), t.entitlements.c.privileged.is_(True))
     )
 
 
@@ -140,63 +174,64 @@ _ACCOUNT_FIELDS = (
 )
 
 
-def _accounts_query(where: AccountFilter, now: datetime | None) -> Any:
+def _accounts_query(t: _Tables, where: AccountFilter, now: datetime | None) -> Any:
     """The accounts ``where`` selects, of any status."""
     now = now or datetime.now(UTC)
-    privileged = _privileged_accounts().scalar_subquery()
+    privileged = _privileged_accounts(t).scalar_subquery()
     query = (
         sa.select(
-            *(ACCOUNTS.c[name] for name in _ACCOUNT_FIELDS),
-            PEOPLE.c.employee_id.label("person_employee_id"),
-            ACCOUNTS.c.id.in_(privileged).label("is_privileged"),
+            *(t.accounts.c[name] for name in _ACCOUNT_FIELDS),
+            t.people.c.employee_id.label("person_employee_id"),
+            t.accounts.c.id.in_(privileged).label("is_privileged"),
         )
-        .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
-        .order_by(ACCOUNTS.c.provider, ACCOUNTS.c.login)
+        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
+        .order_by(t.accounts.c.provider, t.accounts.c.login)
     )
     if not where.include_ended:
-        query = query.where(ACCOUNTS.c.ended_at.is_(None))
+        query = query.where(t.accounts.c.ended_at.is_(None))
     if where.provider:
-        query = query.where(ACCOUNTS.c.provider == where.provider)
+        query = query.where(t.accounts.c.provider == where.provider)
     if where.no_mfa:
-        query = query.where(ACCOUNTS.c.mfa_state == MfaState.NOT_ENROLLED)
+        query = query.where(t.accounts.c.mfa_state == MfaState.NOT_ENROLLED)
     if where.mfa_unknown:
-        query = query.where(ACCOUNTS.c.mfa_state == MfaState.UNKNOWN)
+        query = query.where(t.accounts.c.mfa_state == MfaState.UNKNOWN)
     if where.inactive_days is not None:
         cutoff = now - timedelta(days=where.inactive_days)
         query = query.where(
             sa.or_(
-                ACCOUNTS.c.last_login_at < cutoff,
+                t.accounts.c.last_login_at < cutoff,
                 sa.and_(
-                    ACCOUNTS.c.last_login_at.is_(None),
-                    sa.or_(ACCOUNTS.c.created_at.is_(None), ACCOUNTS.c.created_at < cutoff),
+                    t.accounts.c.last_login_at.is_(None),
+                    sa.or_(t.accounts.c.created_at.is_(None), t.accounts.c.created_at < cutoff),
                 ),
             )
         )
     if where.orphans:
         query = query.where(
-            ACCOUNTS.c.person_id.is_(None),
-            ACCOUNTS.c.is_shared.is_(False),
-            ACCOUNTS.c.is_service.is_(False),
-            sa.or_(ACCOUNTS.c.link_method.is_(None), ACCOUNTS.c.link_method != "conflict"),
+            t.accounts.c.person_id.is_(None),
+            t.accounts.c.is_shared.is_(False),
+            t.accounts.c.is_service.is_(False),
+            sa.or_(t.accounts.c.link_method.is_(None), t.accounts.c.link_method != "conflict"),
         )
     if where.shared:
-        query = query.where(sa.or_(ACCOUNTS.c.is_shared.is_(True), ACCOUNTS.c.is_service.is_(True)))
+        query = query.where(sa.or_(t.accounts.c.is_shared.is_(True), t.accounts.c.is_service.is_(True)))
     if where.privileged:
-        query = query.where(ACCOUNTS.c.id.in_(privileged))
+        query = query.where(t.accounts.c.id.in_(privileged))
     if where.conflicts:
-        query = query.where(ACCOUNTS.c.link_method == "conflict")
+        query = query.where(t.accounts.c.link_method == "conflict")
     return query
 
 
-def _counted(query: Any, where: AccountFilter) -> Any:
+def _counted(t: _Tables, query: Any, where: AccountFilter) -> Any:
     if where.include_suspended:
         return query
-    return query.where(ACCOUNTS.c.status == AccountStatus.ACTIVE)
+    return query.where(t.accounts.c.status == AccountStatus.ACTIVE)
 
 
 def account_summary(conn: Connection, where: AccountFilter, *, now: datetime | None = None) -> Summary:
     """How many accounts ``where`` selects, and how many more it would with ``include_suspended``."""
-    sub = _accounts_query(where, now).subquery()
+    t = _tables(conn)
+    sub = _accounts_query(t, where, now).subquery()
     active = sub.c.status == AccountStatus.ACTIVE
     total, inactive, longest = conn.execute(
         sa.select(
@@ -214,7 +249,8 @@ def iter_accounts(
     conn: Connection, where: AccountFilter, *, now: datetime | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The accounts ``where`` selects, by provider and login, one at a time as the database returns them."""
-    query = _counted(_accounts_query(where, now), where)
+    t = _tables(conn)
+    query = _counted(t, _accounts_query(t, where, now), where)
     if limit is not None:
         query = query.limit(limit)
     for (
@@ -272,9 +308,13 @@ def list_accounts(
 
 
 def find_person(conn: Connection, key: str) -> Any:
+    return _find_person(conn, _tables(conn), key)
+
+
+def _find_person(conn: Connection, t: _Tables, key: str) -> Any:
     row = conn.execute(
-        sa.select(PEOPLE).where(
-            sa.or_(PEOPLE.c.employee_id == key, sa.func.lower(PEOPLE.c.email) == key.lower())
+        sa.select(t.people).where(
+            sa.or_(t.people.c.employee_id == key, sa.func.lower(t.people.c.email) == key.lower())
         )
     ).first()
     if row is None:
@@ -299,41 +339,42 @@ def _via(inherited: bool, via: str | None, via_name: str | None) -> str | None:
 def person_access(conn: Connection, key: str) -> tuple[Any, list[dict[str, Any]]]:
     """Everything one person can reach across providers: (person row, one row per live grant, and one
     with no entitlement for each account that holds none), by provider, account, privileged first."""
-    person = find_person(conn, key)
-    via_group = ENTITLEMENTS.alias("via_group")
+    t = _tables(conn)
+    person = _find_person(conn, t, key)
+    via_group = t.entitlements.alias("via_group")
     query = (
         sa.select(
-            ACCOUNTS.c.provider,
-            ACCOUNTS.c.login,
-            ACCOUNTS.c.status,
-            ACCOUNTS.c.mfa_state,
-            ACCOUNTS.c.last_login_at,
-            ENTITLEMENTS.c.kind,
-            ENTITLEMENTS.c.name,
-            ENTITLEMENTS.c.privileged,
-            GRANTS.c.inherited,
-            GRANTS.c.via,
+            t.accounts.c.provider,
+            t.accounts.c.login,
+            t.accounts.c.status,
+            t.accounts.c.mfa_state,
+            t.accounts.c.last_login_at,
+            t.entitlements.c.kind,
+            t.entitlements.c.name,
+            t.entitlements.c.privileged,
+            t.grants.c.inherited,
+            t.grants.c.via,
             via_group.c.name.label("via_name"),
-            GRANTS.c.first_seen_at,
+            t.grants.c.first_seen_at,
         )
-        .select_from(ACCOUNTS)
-        .outerjoin(GRANTS, sa.and_(GRANTS.c.account_id == ACCOUNTS.c.id, GRANTS.c.ended_at.is_(None)))
-        .outerjoin(ENTITLEMENTS, ENTITLEMENTS.c.id == GRANTS.c.entitlement_id)
+        .select_from(t.accounts)
+        .outerjoin(t.grants, sa.and_(t.grants.c.account_id == t.accounts.c.id, t.grants.c.ended_at.is_(None)))
+        .outerjoin(t.entitlements, t.entitlements.c.id == t.grants.c.entitlement_id)
         .outerjoin(
             via_group,
             sa.and_(
-                via_group.c.provider == ACCOUNTS.c.provider,
+                via_group.c.provider == t.accounts.c.provider,
                 via_group.c.kind == "group",
-                via_group.c.external_id == GRANTS.c.via,
+                via_group.c.external_id == t.grants.c.via,
             ),
         )
-        .where(ACCOUNTS.c.person_id == person.id, ACCOUNTS.c.ended_at.is_(None))
+        .where(t.accounts.c.person_id == person.id, t.accounts.c.ended_at.is_(None))
         .order_by(
-            ACCOUNTS.c.provider,
-            ACCOUNTS.c.login,
-            ENTITLEMENTS.c.privileged.desc(),
-            ENTITLEMENTS.c.kind,
-            ENTITLEMENTS.c.name,
+            t.accounts.c.provider,
+            t.accounts.c.login,
+            t.entitlements.c.privileged.desc(),
+            t.entitlements.c.kind,
+            t.entitlements.c.name,
         )
     )
     rows = [
@@ -360,20 +401,25 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
     """MFA coverage of live accounts by provider and by department; privileged accounts without MFA
     (not enrolled first, then unknown).  Active accounts only unless ``include_suspended``; ``scope``
     says which statuses were counted and how many accounts that left out."""
-    department = sa.func.coalesce(PEOPLE.c.department, ACCOUNTS.c.department)
+    t = _tables(conn)
+    department = sa.func.coalesce(t.people.c.department, t.accounts.c.department)
     counts = (  # one row per (provider, department, status, MFA state): the database does the counting
         sa.select(
-            ACCOUNTS.c.provider,
+            t.accounts.c.provider,
             department,
-            ACCOUNTS.c.status,
-            ACCOUNTS.c.mfa_state,
-            ACCOUNTS.c.mfa_enforced,
+            t.accounts.c.status,
+            t.accounts.c.mfa_state,
+            t.accounts.c.mfa_enforced,
             sa.func.count(),
         )
-        .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
-        .where(ACCOUNTS.c.ended_at.is_(None))
+        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
+        .where(t.accounts.c.ended_at.is_(None))
         .group_by(
-            ACCOUNTS.c.provider, department, ACCOUNTS.c.status, ACCOUNTS.c.mfa_state, ACCOUNTS.c.mfa_enforced
+            t.accounts.c.provider,
+            department,
+            t.accounts.c.status,
+            t.accounts.c.mfa_state,
+            t.accounts.c.mfa_enforced,
         )
     )
     by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -390,19 +436,19 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
             bucket["enforcement_known"] += 0 if enforced is None else count
     admins = (
         sa.select(
-            ACCOUNTS.c.provider,
-            ACCOUNTS.c.login,
-            ACCOUNTS.c.status,
-            ACCOUNTS.c.mfa_state,
-            ACCOUNTS.c.is_shared,
-            ACCOUNTS.c.is_service,
-            PEOPLE.c.employee_id,
+            t.accounts.c.provider,
+            t.accounts.c.login,
+            t.accounts.c.status,
+            t.accounts.c.mfa_state,
+            t.accounts.c.is_shared,
+            t.accounts.c.is_service,
+            t.people.c.employee_id,
         )
-        .outerjoin(PEOPLE, PEOPLE.c.id == ACCOUNTS.c.person_id)
+        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
         .where(
-            ACCOUNTS.c.ended_at.is_(None),
-            ACCOUNTS.c.mfa_state != MfaState.ENROLLED,
-            ACCOUNTS.c.id.in_(_privileged_accounts()),
+            t.accounts.c.ended_at.is_(None),
+            t.accounts.c.mfa_state != MfaState.ENROLLED,
+            t.accounts.c.id.in_(_privileged_accounts(t)),
         )
     )
     admins_without: list[dict[str, Any]] = []

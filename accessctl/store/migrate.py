@@ -1,17 +1,28 @@
-"""Create or upgrade the store's schema with Alembic, and refuse to run on a schema that does not match."""
+"""Create or upgrade the store's schema with Alembic, and refuse to run on a schema that does not match.
+
+Every command checks the schema, so that check is plain SQL against :data:`HEAD_REVISION`; Alembic
+(slow to import) is loaded only to upgrade, or to explain a schema that does not match.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+#: The newest migration in ``migrations/versions``; a test checks it is Alembic's head, so a new
+#: migration must update it.
+HEAD_REVISION = "0006"
+
+#: Alembic's table of applied revisions (its default name; ``migrations/env.py`` keeps it)
+VERSION_TABLE = "alembic_version"
 
 
 class SchemaMismatchError(Exception):
@@ -50,23 +61,33 @@ class SchemaAheadError(SchemaMismatchError):
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
 def head_revision() -> str:
+    """The head revision of the migration scripts, as Alembic finds it."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None, "no migrations found"
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory.from_config(_config()).get_revision(revision) is not None
     except CommandError:  # alembic: "No such revision or branch"
@@ -78,6 +99,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
     Raises :class:`SchemaAheadError` when the database is at a revision this code does not know.
     """
+    from alembic import command
+
     before = current_revision(engine)
     if before is not None and not _known(before):
         raise SchemaAheadError(before, head_revision())
@@ -88,8 +111,21 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     return before, current_revision(engine) or ""
 
 
+def _applied_revisions(engine: Engine) -> list[str]:
+    """The revisions recorded in the version table (none when it is missing), read with plain SQL."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(VERSION_TABLE):
+            return []
+        return list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+
+
 def ensure_current(engine: Engine) -> None:
-    """Raise :class:`SchemaBehindError` (or :class:`SchemaAheadError`) unless the schema is at the head."""
+    """Raise :class:`SchemaBehindError` (or :class:`SchemaAheadError`) unless the schema is at the head.
+
+    The usual case, a current schema, is one plain query; Alembic is asked only when it is not.
+    """
+    if _applied_revisions(engine) == [HEAD_REVISION]:
+        return
     head = head_revision()
     current = current_revision(engine)
     if current == head:
