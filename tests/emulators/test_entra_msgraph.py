@@ -4,32 +4,23 @@ the emulator's Graph and trusts its test CA."""
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from azure.identity import ClientSecretCredential
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_authentication_azure.azure_identity_authentication_provider import (
-    AzureIdentityAuthenticationProvider,
-)
 from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user_default_authentication_method import UserDefaultAuthenticationMethod
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
-from msgraph.graph_request_adapter import GraphRequestAdapter, options
-from msgraph_core import GraphClientFactory
 
 from connectors.emulators.entra import DEFAULT_ROLES, EntraCredentials, create_app
 from connectors.emulators.generate import REFERENCE, generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import TlsMaterial
+from tests.emulators.msgraph_client import graph_client, run_with
 
 CREDS = EntraCredentials(
     "3c9e4a10-7f21-4b8e-9d55-0a1b2c3d4e5f",
@@ -55,32 +46,11 @@ def emulator(serve, small_org: SyntheticOrg) -> str:
 
 
 def sdk(url: str, tls: TlsMaterial) -> GraphServiceClient:
-    """A GraphServiceClient as an application builds it, with the emulator as authority and Graph host."""
-    credential = ClientSecretCredential(
-        CREDS.tenant_id,
-        CREDS.client_id,
-        CREDS.client_secret,
-        authority=urlsplit(url).netloc,
-        connection_verify=str(tls.ca_path),
-        disable_instance_discovery=True,
-    )
-    auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=["https://graph.microsoft.com/.default"], allowed_hosts=[urlsplit(url).hostname]
-    )
-    http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(tls.ca_path)), timeout=30),
-        options=options,
-    )
-    adapter = GraphRequestAdapter(auth, client=http)
-    adapter.base_url = f"{url}/v1.0"
-    return GraphServiceClient(request_adapter=adapter)
+    return graph_client(url, tls, CREDS.tenant_id, CREDS.client_id, CREDS.client_secret)
 
 
 def run(url: str, tls: TlsMaterial, body: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await asyncio.wait_for(body(sdk(url, tls)), timeout=120)
-
-    return asyncio.run(main())
+    return run_with(sdk(url, tls), body)
 
 
 def prefer(size: int) -> tuple[RequestConfiguration[Any], HeadersInspectionHandlerOption]:

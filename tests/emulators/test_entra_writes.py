@@ -5,32 +5,24 @@ directoryRoles); and the application permissions each needs, checked as Graph ch
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from azure.identity import ClientSecretCredential
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_authentication_azure.azure_identity_authentication_provider import (
-    AzureIdentityAuthenticationProvider,
-)
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
-from msgraph.graph_request_adapter import GraphRequestAdapter, options
-from msgraph_core import GraphClientFactory
 
 from connectors.emulators.entra import READ_ONLY_ROLES, AppRegistration, EntraCredentials, create_app
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.server import TlsMaterial
+from tests.emulators.msgraph_client import graph_client, run_with
 
 CREDS = EntraCredentials(
     "6a1f0c2e-2b7d-4c1e-9f3a-5d6e7f8091a2", "0d9c8b7a-6f5e-4d3c-8b2a-19f0e1d2c3b4", "writes~secret"
@@ -54,24 +46,7 @@ def emulator(serve, small_org: SyntheticOrg) -> tuple[str, Any]:
 
 
 def sdk(url: str, tls: TlsMaterial, client_id: str, secret: str) -> GraphServiceClient:
-    credential = ClientSecretCredential(
-        CREDS.tenant_id,
-        client_id,
-        secret,
-        authority=urlsplit(url).netloc,
-        connection_verify=str(tls.ca_path),
-        disable_instance_discovery=True,
-    )
-    auth = AzureIdentityAuthenticationProvider(
-        credential, scopes=["https://graph.microsoft.com/.default"], allowed_hosts=[urlsplit(url).hostname]
-    )
-    http = GraphClientFactory.create_with_default_middleware(
-        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(tls.ca_path)), timeout=30),
-        options=options,
-    )
-    adapter = GraphRequestAdapter(auth, client=http)
-    adapter.base_url = f"{url}/v1.0"
-    return GraphServiceClient(request_adapter=adapter)
+    return graph_client(url, tls, CREDS.tenant_id, client_id, secret)
 
 
 def run(
@@ -82,10 +57,7 @@ def run(
 ) -> T:
     client_id, secret = (app.client_id, app.client_secret) if app else (CREDS.client_id, CREDS.client_secret)
 
-    async def main() -> T:
-        return await asyncio.wait_for(body(sdk(url, tls, client_id, secret)), timeout=120)
-
-    return asyncio.run(main())
+    return run_with(sdk(url, tls, client_id, secret), body)
 
 
 def selecting(*fields: str) -> RequestConfiguration[Any]:
