@@ -167,8 +167,8 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
             )
         c = summary.correlation
         console.print(
-            f"  identities: {sum(c.linked.values())} accounts linked to HR people, {c.orphans} orphans, "
-            f"{c.shared} shared, {len(c.conflicts)} conflicts"
+            f"  identities: {sum(c.linked.values())} accounts linked to HR people,\n"
+            f"  {c.orphans} orphans, {c.shared} shared, {len(c.conflicts)} conflicts"
         )
 
         console.rule("[bold]3. Risky access")

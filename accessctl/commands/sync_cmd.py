@@ -208,10 +208,8 @@ def sync(
         if fmt is OutputFormat.TABLE:
             c = summary.correlation
             methods = ", ".join(f"{k} {v}" for k, v in c.linked.items())
-            typer.echo(
-                f"identities: linked {sum(c.linked.values())} ({methods}), "
-                f"orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}"
-            )
+            typer.echo(f"identities: linked {sum(c.linked.values())} ({methods})")
+            typer.echo(f"  orphans {c.orphans}, shared {c.shared}, conflicts {len(c.conflicts)}")
     _say_busy(summary.busy, wait)
     refused = [r for r in summary.results if r.failure in PROVIDER_FAILURES]
     if refused:
