@@ -63,6 +63,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[_DESELECTED_KEY] = len(postgres)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: tell the controller how many PostgreSQL tests this worker left out."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["postgres_deselected"] = session.config.stash.get(_DESELECTED_KEY, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the pytest-xdist controller: every worker collects (and leaves out) the same tests."""
+    count = getattr(node, "workeroutput", {}).get("postgres_deselected", 0)
+    node.config.stash[_DESELECTED_KEY] = max(node.config.stash.get(_DESELECTED_KEY, 0), count)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     count = config.stash.get(_DESELECTED_KEY, 0)
     if count:

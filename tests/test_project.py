@@ -54,7 +54,7 @@ def test_postgres_tests_without_a_server_are_one_line_saying_how_to_run_them() -
     lines = [line for line in done.stdout.splitlines() if "PostgreSQL tests not run" in line]
     assert len(lines) == 1
     assert "pg_ctlcluster" in lines[0] and "ACCESSCTL_TEST_POSTGRES_URL" in lines[0]
-    assert "passed" in done.stdout and "deselected" in done.stdout
+    assert "passed" in done.stdout  # (under pytest-xdist the summary does not count deselected tests)
 
 
 def test_postgres_tests_fail_in_ci_whatever_truthy_value_ci_has() -> None:
