@@ -46,6 +46,8 @@ LOCKS: sa.Table = StoreLockRow.__table__  # type: ignore[attr-defined]
 DEFAULT_LEASE = timedelta(seconds=60)
 #: how often a waiting caller tries again
 POLL_S = 0.5
+#: the longest an async taker waits for one store call of the lock (taking or releasing it)
+STORE_CALL_TIMEOUT_S = 30.0
 
 Clock = Callable[[], datetime]
 
@@ -304,13 +306,38 @@ def _holder(row: sa.Row) -> LockHolder:
 # ------------------------------------------------------------------------------ waiting
 
 
-def _deadline(wait: bool, timeout: float | None) -> float | None:
-    """The monotonic time to give up at (None: do not wait)."""
-    if not wait:
-        return None
-    if timeout is None:
-        raise ValueError("waiting for a lock needs a timeout")
-    return time.monotonic() + timeout
+class _Waiting:
+    """What a lock's taker does after a busy attempt: give up (:class:`LockBusy`) or pause and retry.
+
+    Without ``wait`` the first busy attempt gives up; with it, attempts go on until ``timeout``
+    seconds have passed, and ``on_wait(holder)`` is called once, when the wait begins."""
+
+    def __init__(
+        self,
+        name: str,
+        wait: bool,
+        timeout: float | None,
+        on_wait: Callable[[LockHolder | None], None] | None,
+    ) -> None:
+        if wait and timeout is None:
+            raise ValueError("waiting for a lock needs a timeout")
+        self.name = name
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout if wait and timeout is not None else None
+        self.on_wait = on_wait
+        self.announced = False
+
+    def pause_after(self, holder: LockHolder | None) -> float:
+        """Seconds to pause before the next attempt; raises LockBusy when it is time to give up."""
+        if self.deadline is None:
+            raise LockBusy(self.name, holder)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockBusy(self.name, holder, time.monotonic() - self.started)
+        if not self.announced and self.on_wait is not None:
+            self.on_wait(holder)
+        self.announced = True
+        return min(POLL_S, remaining)
 
 
 @contextmanager
@@ -328,26 +355,18 @@ def store_lock(
     every half second until ``timeout`` seconds have passed (``on_wait(holder)`` is called once,
     when the wait begins)."""
     lock = StoreLock(engine, name, lease=lease, clock=clock)
-    deadline = _deadline(wait, timeout)
-    started = time.monotonic()
-    announced = False
+    waiting = _Waiting(name, wait, timeout, on_wait)
     while True:
         try:
             holder = lock.try_acquire()
-        except LockBusy:
-            holder = None
-            if deadline is None:
+        except LockBusy as busy:  # busy, and the holder could not be read
+            if waiting.deadline is None:
                 raise
+            holder = busy.holder
         else:
             if holder is None:
-                break
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is None or remaining <= 0:
-            raise LockBusy(name, holder, None if deadline is None else time.monotonic() - started)
-        if not announced and on_wait is not None:
-            on_wait(holder)
-        announced = True
-        time.sleep(min(POLL_S, remaining))
+                break  # taken
+        time.sleep(waiting.pause_after(holder))
     try:
         yield lock
     finally:
@@ -367,33 +386,27 @@ async def async_store_lock(
 ) -> AsyncIterator[StoreLock]:
     """:func:`store_lock` for async code: the store work runs in a thread, the wait is cancellable."""
     lock = StoreLock(engine, name, lease=lease, clock=clock)
-    deadline = _deadline(wait, timeout)
-    started = time.monotonic()
-    announced = False
+    waiting = _Waiting(name, wait, timeout, on_wait)
     while True:
         attempt = asyncio.ensure_future(asyncio.to_thread(lock.try_acquire))
         try:
             holder = await asyncio.shield(attempt)
-        except LockBusy:
-            holder = None
-            if deadline is None:
+        except LockBusy as busy:  # busy, and the holder could not be read
+            if waiting.deadline is None:
                 raise
+            holder = busy.holder
         except asyncio.CancelledError:
-            await asyncio.wait([attempt])  # it may have taken the lock: give it back
-            if not attempt.cancelled() and attempt.exception() is None and attempt.result() is None:
-                await asyncio.to_thread(lock.release)
+            # the attempt may have taken the lock: give it back (bounded; a lease left behind expires)
+            await asyncio.wait([attempt], timeout=STORE_CALL_TIMEOUT_S)
+            taken = attempt.done() and not attempt.cancelled() and attempt.exception() is None
+            if taken and attempt.result() is None:
+                await asyncio.wait_for(asyncio.to_thread(lock.release), STORE_CALL_TIMEOUT_S)
             raise
         else:
             if holder is None:
-                break
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is None or remaining <= 0:
-            raise LockBusy(name, holder, None if deadline is None else time.monotonic() - started)
-        if not announced and on_wait is not None:
-            on_wait(holder)
-        announced = True
-        await asyncio.sleep(min(POLL_S, remaining))
+                break  # taken
+        await asyncio.sleep(waiting.pause_after(holder))
     try:
         yield lock
     finally:
-        await asyncio.shield(asyncio.to_thread(lock.release))
+        await asyncio.shield(asyncio.wait_for(asyncio.to_thread(lock.release), STORE_CALL_TIMEOUT_S))
