@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl.store.models import AuditEvent, AuditHead
+from accessctl.timestamps import utc
 
 GENESIS_HASH = "0" * 64
 EXPORT_FIELDS = (
@@ -53,12 +54,8 @@ _events = AuditEvent.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _timestamp(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def redact(details: Any) -> Any:
@@ -135,7 +132,7 @@ def record(
     seq = head.last_seq + 1
     fields: dict[str, Any] = {
         "seq": seq,
-        "occurred_at": _utc(occurred_at or datetime.now(UTC)),
+        "occurred_at": utc(occurred_at or datetime.now(UTC)),
         "actor": actor,
         "action": action,
         "target_type": target_type,
@@ -251,7 +248,7 @@ def verify(db: Session | Connection) -> VerifyResult:
 def iter_events(db: Session | Connection, *, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     query = sa.select(_events).order_by(_events.c.seq)
     if since is not None:
-        query = query.where(_events.c.occurred_at >= _utc(since))
+        query = query.where(_events.c.occurred_at >= utc(since))
     for row in db.execute(query.execution_options(yield_per=2000)):
         event = dict(row._mapping)
         event["occurred_at"] = _timestamp(row.occurred_at)

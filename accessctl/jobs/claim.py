@@ -10,8 +10,9 @@ from sqlalchemy.engine import Connection, Engine
 from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import step_event
 from accessctl.jobs.states import HELD, SETTLED_OK, JobState, StepState
-from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
+from accessctl.jobs.tables import JOBS, STEPS, write_tx
 from accessctl.jobs.views import StepView
+from accessctl.timestamps import utc
 
 #: open steps: the condition of the partial index ix_job_step_runnable
 OPEN = sa.text("job_step.state IN ('pending', 'running')")

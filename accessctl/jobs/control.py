@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection, Engine
 from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import job_event, step_event
 from accessctl.jobs.states import JobState, StepState
-from accessctl.jobs.tables import JOBS, STEPS, utc, write_tx
+from accessctl.jobs.tables import JOBS, STEPS, write_tx
+from accessctl.timestamps import utc
 
 
 class JobNotFound(LookupError):

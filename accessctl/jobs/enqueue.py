@@ -12,8 +12,9 @@ from accessctl.jobs.derive import refresh_job
 from accessctl.jobs.events import job_event, step_event
 from accessctl.jobs.plan import PlannedStep
 from accessctl.jobs.states import JobState, StepState
-from accessctl.jobs.tables import JOBS, STEPS, utc
+from accessctl.jobs.tables import JOBS, STEPS
 from accessctl.sync import clock
+from accessctl.timestamps import utc
 
 
 class PlanError(ValueError):

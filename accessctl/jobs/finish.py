@@ -16,8 +16,9 @@ from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import step_event
 from accessctl.jobs.redact import redact_text
 from accessctl.jobs.states import JobState, StepState
-from accessctl.jobs.tables import STEPS, utc, write_tx
+from accessctl.jobs.tables import STEPS, write_tx
 from accessctl.jobs.views import StepView
+from accessctl.timestamps import utc
 
 log = logging.getLogger(__name__)
 

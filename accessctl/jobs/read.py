@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from accessctl.jobs.tables import JOBS, STEPS, utc
+from accessctl.jobs.tables import JOBS, STEPS
+from accessctl.timestamps import utc
 
 
 def _ts(value: datetime | None) -> datetime | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -13,11 +12,6 @@ from accessctl.store.models import Job, JobStep
 
 JOBS: sa.Table = Job.__table__  # type: ignore[attr-defined]
 STEPS: sa.Table = JobStep.__table__  # type: ignore[attr-defined]
-
-
-def utc(value: datetime) -> datetime:
-    """A timestamp in UTC with its zone (SQLite returns stored ones naive, in UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @contextmanager

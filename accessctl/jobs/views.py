@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from accessctl.jobs.tables import utc
+from accessctl.timestamps import utc
 
 
 @dataclass(frozen=True)

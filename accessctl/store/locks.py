@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from accessctl.store.models import StoreLockRow
+from accessctl.timestamps import utc
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class LockHolder:
     """Who holds a lock: the process (pid on host) and since when."""
@@ -69,7 +66,7 @@ class LockHolder:
     since: datetime
 
     def __str__(self) -> str:
-        since = _aware(self.since).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        since = utc(self.since).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"pid {self.pid} on {self.host} since {since}"
 
 
@@ -202,12 +199,12 @@ class StoreLock:
         return None
 
     def _stale(self, row: sa.Row) -> bool:
-        return _aware(row.expires_at) <= self.clock() or (
+        return utc(row.expires_at) <= self.clock() or (
             row.holder_host == self.host and not pid_alive(row.holder_pid)
         )
 
     def _why(self, row: sa.Row) -> str:
-        if _aware(row.expires_at) <= self.clock():
+        if utc(row.expires_at) <= self.clock():
             return "its lease expired"
         return "its process is gone"
 
@@ -300,7 +297,7 @@ class StoreLock:
 
 
 def _holder(row: sa.Row) -> LockHolder:
-    return LockHolder(pid=row.holder_pid, host=row.holder_host, since=_aware(row.acquired_at))
+    return LockHolder(pid=row.holder_pid, host=row.holder_host, since=utc(row.acquired_at))
 
 
 # ------------------------------------------------------------------------------ waiting

@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 
 from accessctl.jobs import Backoff, PlannedStep, StepOutcome, StepView, claim, run_worker
 from accessctl.jobs.read import JobStatus
-from accessctl.jobs.tables import STEPS, utc
+from accessctl.jobs.tables import STEPS
 from accessctl.sync import clock as real_clock
+from accessctl.timestamps import utc
 from connectors.base import NotFoundError, PermissionDeniedError, TransientError
 from tests.jobs.helpers import ManualClock, job, leaver_plan, make_job, step_events
 
