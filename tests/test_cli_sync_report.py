@@ -131,8 +131,10 @@ def test_ctrl_c_while_throttled_exits_at_once_and_records_the_interruption(tmp_p
             while not any(path.endswith("/factors") for _, path, _, _ in list(control.trace or [])):
                 assert time.monotonic() < deadline and process.poll() is None, "no lookups started"
                 time.sleep(0.01)
-            control.set_faults("429:1.0:60")  # every lookup now throttled for a minute
+            # Read the count first: the first 429 can land before the next line runs, and then
+            # every worker pauses for the whole minute and no later request would ever come.
             throttled_at = control.requests
+            control.set_faults("429:1.0:60")  # every lookup now throttled for a minute
             while control.requests < throttled_at + 1:  # one 429 pauses every worker of the bucket
                 assert time.monotonic() < deadline and process.poll() is None, "no throttled lookups"
                 time.sleep(0.01)
