@@ -47,7 +47,7 @@ from connectors.emulators.runner import RunningEmulators, start_emulators  # noq
 from connectors.google.config import SCOPES as GOOGLE_SCOPES  # noqa: E402
 
 SYNC_CHILD = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from accessctl.settings import load_settings
 from accessctl.store.engine import make_engine
@@ -56,11 +56,13 @@ from accessctl.sync.service import run_sync
 settings = load_settings(Path(sys.argv[1]), strict=True)
 engine = make_engine(settings.database_url)
 upgrade(engine)
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), os.times()
 summary = run_sync(settings, engine, full=sys.argv[2] == "full")
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, os.times()
 print(json.dumps({
     "wall_s": elapsed,
+    # this process's own CPU (user + sys) during run_sync: less noisy than wall time on a shared machine
+    "cpu_s": (cpu.user - cpu_started.user) + (cpu.system - cpu_started.system),
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report this
     # (emulator-laden) benchmark process's size instead of the sync's own
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
@@ -92,20 +94,37 @@ async def provider_floor(provider):
 async def all_floors():
     await asyncio.gather(*(provider_floor(p) for p in plan["providers"].values()))
 
-started = time.perf_counter()
+import os
+started, cpu_started = time.perf_counter(), os.times()
 asyncio.run(all_floors())
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, os.times()
 print(json.dumps({
     "wall_s": elapsed,
+    "cpu_s": (cpu.user - cpu_started.user) + (cpu.system - cpu_started.system),
     "requests": sum(len(p["requests"]) for p in plan["providers"].values()),
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
 }))
 """
 
 
+PROFILE: dict[str, Path | None] = {"dir": None}
+
+
+def _profiled(command: list[str], name: str) -> list[str]:
+    """The command, under ``py-spy record`` when --py-spy DIR was given (one speedscope file per
+    child process; py-spy must be installed)."""
+    directory = PROFILE["dir"]
+    if directory is None:
+        return command
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    out = directory / f"{name}-{stamp}.speedscope.json"
+    return ["py-spy", "record", "--format", "speedscope", "--rate", "50", "-o", str(out), "--", *command]
+
+
 def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", SYNC_CHILD, str(config), mode],
+        _profiled([sys.executable, "-c", SYNC_CHILD, str(config), mode], f"sync-{mode}"),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -113,7 +132,7 @@ def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"sync failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(next(l for l in reversed(done.stdout.strip().splitlines()) if l.startswith("{")))
     result["requests"] = sum(p["requests"] for p in result["providers"])
     result["throttled"] = sum(p["throttled"] for p in result["providers"])
     result["items"] = sum(
@@ -201,7 +220,7 @@ def replay_floor(
     path.write_text(json.dumps(plan))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", FLOOR_CHILD, str(path)],
+            _profiled([sys.executable, "-c", FLOOR_CHILD, str(path)], "floor"),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -211,7 +230,7 @@ def replay_floor(
         path.unlink()
     if done.returncode != 0:
         raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(next(l for l in reversed(done.stdout.strip().splitlines()) if l.startswith("{")))
 
 
 def prepare(
@@ -255,6 +274,7 @@ def bench_full(
             result["floor"] = floor_run
             result["floor_s"] = floor_run["wall_s"]
             result["full_over_floor"] = full["wall_s"] / result["floor_s"]
+            result["full_over_floor_cpu"] = full["cpu_s"] / max(1e-9, floor_run["cpu_s"])
         if incremental:
             churn(running, 0.01)
             inc = run_sync_process(config, "incremental")
@@ -412,9 +432,13 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-only floor (for 100k runs)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
     parser.add_argument("--okta-rounds", type=int, default=2, help="first loads per role path (Okta shape)")
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="DIR", help="record each child process with py-spy (speedscope) into DIR"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
     args = parser.parse_args()
     only = set(args.only or ["full", "rate", "okta"])
+    PROFILE["dir"] = args.py_spy
     results: dict[str, Any] = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         if "full" in only:
