@@ -122,6 +122,11 @@ def _profiled(command: list[str], name: str) -> list[str]:
     return ["py-spy", "record", "--format", "speedscope", "--rate", "50", "-o", str(out), "--", *command]
 
 
+def _last_json(stdout: str) -> dict[str, Any]:
+    """The child's result: its last line that is a JSON object (py-spy may print after it)."""
+    return json.loads(next(line for line in reversed(stdout.splitlines()) if line.startswith("{")))
+
+
 def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     done = subprocess.run(
         _profiled([sys.executable, "-c", SYNC_CHILD, str(config), mode], f"sync-{mode}"),
@@ -132,7 +137,7 @@ def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"sync failed:\n{done.stderr[-3000:]}")
-    result = json.loads(next(l for l in reversed(done.stdout.strip().splitlines()) if l.startswith("{")))
+    result = _last_json(done.stdout)
     result["requests"] = sum(p["requests"] for p in result["providers"])
     result["throttled"] = sum(p["throttled"] for p in result["providers"])
     result["items"] = sum(
@@ -230,7 +235,7 @@ def replay_floor(
         path.unlink()
     if done.returncode != 0:
         raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
-    return json.loads(next(l for l in reversed(done.stdout.strip().splitlines()) if l.startswith("{")))
+    return _last_json(done.stdout)
 
 
 def prepare(
@@ -433,7 +438,7 @@ def main() -> None:
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
     parser.add_argument("--okta-rounds", type=int, default=2, help="first loads per role path (Okta shape)")
     parser.add_argument(
-        "--py-spy", type=Path, metavar="DIR", help="record each child process with py-spy (speedscope) into DIR"
+        "--py-spy", type=Path, metavar="DIR", help="record each child with py-spy (speedscope) into DIR"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
     args = parser.parse_args()
