@@ -95,17 +95,25 @@ def _statement(
 
 @dataclass(frozen=True)
 class _FastUpsert:
-    """A compiled upsert whose only parameters are the rows' columns, in order, with their types'
-    bind processors (None where the driver takes the value as it is)."""
+    """A compiled upsert whose parameters are the rows' columns and the defaults of the table's
+    other columns (SQLAlchemy's Python-side ``default=``), in the statement's order, with their
+    types' bind processors (None where the driver takes the value as it is)."""
 
     sql: str
-    columns: tuple[str, ...]
+    names: tuple[str, ...]
+    #: per parameter: None to take the row's value, else the column default giving it
+    defaults: tuple[Any, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
 
     def execute(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         converted = []
-        for name, process in zip(self.columns, self.processors, strict=True):
-            values = [row[name] for row in rows]
+        for name, default, process in zip(self.names, self.defaults, self.processors, strict=True):
+            if default is None:
+                values = [row[name] for row in rows]
+            elif default.is_scalar:
+                values = [default.arg] * len(rows)
+            else:  # a callable default, called once per row as SQLAlchemy does (it takes no context here)
+                values = [default.arg(None) for _ in rows]
             if process is not None:
                 values = _each_distinct(process, values)
             converted.append(values)
@@ -117,15 +125,23 @@ _FAST: dict[tuple[Any, ...], _FastUpsert | None] = {}
 
 
 def _compile_fast(conn: Connection, stmt: Any, table: sa.Table, columns: Sequence[str]) -> _FastUpsert | None:
-    """The statement compiled for the driver, or None when it binds anything but the columns (an
-    expression with a value of its own) or the dialect's parameters are not positional."""
+    """The statement compiled for the driver, or None when it binds anything but the columns and
+    the defaults of other columns (an expression with a value of its own, a SQL default), or the
+    dialect's parameters are not positional."""
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
-    if not compiled.positional or list(compiled.positiontup or ()) != list(columns):
+    names = list(compiled.positiontup or ())
+    if not compiled.positional or len(set(names)) != len(names) or not set(columns) <= set(names):
         return None
+    defaults: list[Any] = []
+    for name in names:
+        default = None if name in columns else table.c[name].default if name in table.c else None
+        if name not in columns and (default is None or not (default.is_scalar or default.is_callable)):
+            return None
+        defaults.append(default)
     processors = tuple(
-        table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in columns
+        table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for name in names
     )
-    return _FastUpsert(compiled.string, tuple(columns), processors)
+    return _FastUpsert(compiled.string, tuple(names), tuple(defaults), processors)
 
 
 def _each_distinct(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:

@@ -112,14 +112,26 @@ PROFILE: dict[str, Path | None] = {"dir": None}
 
 def _profiled(command: list[str], name: str) -> list[str]:
     """The command, under ``py-spy record`` when --py-spy DIR was given (one speedscope file per
-    child process; py-spy must be installed)."""
+    child process, samples holding the GIL only: where the CPU goes; py-spy must be installed)."""
     directory = PROFILE["dir"]
     if directory is None:
         return command
     directory.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%H%M%S")
     out = directory / f"{name}-{stamp}.speedscope.json"
-    return ["py-spy", "record", "--format", "speedscope", "--rate", "50", "-o", str(out), "--", *command]
+    return [
+        "py-spy",
+        "record",
+        "--gil",
+        "--format",
+        "speedscope",
+        "--rate",
+        "50",
+        "-o",
+        str(out),
+        "--",
+        *command,
+    ]
 
 
 def _last_json(stdout: str) -> dict[str, Any]:
@@ -362,12 +374,32 @@ def okta_request_kinds(trace: list[tuple[str, str, str, float]]) -> dict[str, in
     return kinds
 
 
-def bench_okta_shape(workdir: Path, rounds: int = 2) -> dict[str, Any]:
+def bench_okta_shape(
+    workdir: Path,
+    rounds: int = 2,
+    *,
+    users: int = 10_000,
+    groups: int = 500,
+    latency_ms: float = 0.0,
+    rate_limit: int = 0,
+    rate_window_s: int = 60,
+) -> dict[str, Any]:
     """The first load by the old per-user role path (the org refuses the role-holder listing: the
     connector's fallback) and by the new one, each in its own process on a fresh store, against the
-    same emulator, alternating which goes first; then an unchanged re-sync by the new path."""
-    org = okta_benchmark_directory(users=10_000, groups=500, group_size=100, seed=1)
-    running = start_emulators(org, workdir=workdir, providers=("okta",))
+    same emulator, alternating which goes first; then an unchanged re-sync by the new path.
+
+    By default the emulator answers at once and without a rate limit; ``latency_ms`` delays every
+    response, ``rate_limit`` gives every Okta endpoint family (users, groups, apps, ...) that many
+    requests per ``rate_window_s`` (answering 429 with Okta's headers beyond it)."""
+    org = okta_benchmark_directory(users=users, groups=groups, group_size=100, seed=1)
+    running = start_emulators(
+        org,
+        workdir=workdir,
+        providers=("okta",),
+        latency_ms=latency_ms,
+        rate_limit=rate_limit,
+        rate_window_s=rate_window_s,
+    )
     okta = running.providers["okta"]
     verify = _ssl(running)
     try:
@@ -396,9 +428,18 @@ def bench_okta_shape(workdir: Path, rounds: int = 2) -> dict[str, Any]:
         again = run_sync_process(configs["listing"], "incremental")  # a store the listing path loaded
         walls = {path: [run["wall_s"] for run in runs] for path, runs in loads.items()}
         return {
-            "users": 10_000,
-            "groups": 501,
-            "memberships": 60_000,
+            "users": users,
+            "groups": groups + 1,
+            "memberships": groups * 100 + users,
+            "conditions": {
+                "latency_ms": latency_ms,
+                "rate_limit_per_family": rate_limit or None,
+                "rate_window_s": rate_window_s if rate_limit else None,
+            },
+            "cpu_s": {path: [run["cpu_s"] for run in runs] for path, runs in loads.items()},
+            "per_user_over_listing_cpu": sum(r["cpu_s"] for r in loads["per_user"])
+            / sum(r["cpu_s"] for r in loads["listing"]),
+            "throttled": {path: [run["throttled"] for run in runs] for path, runs in loads.items()},
             "first_load_per_user_roles": loads["per_user"],
             "first_load_role_listing": loads["listing"],
             "requests": {path: [run["requests"] for run in runs] for path, runs in loads.items()},
@@ -437,6 +478,13 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-only floor (for 100k runs)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
     parser.add_argument("--okta-rounds", type=int, default=2, help="first loads per role path (Okta shape)")
+    parser.add_argument("--okta-users", type=int, default=10_000, help="users of the Okta shape")
+    parser.add_argument("--okta-groups", type=int, default=500, help="groups of 100 of the Okta shape")
+    parser.add_argument("--okta-latency-ms", type=float, default=0.0, help="emulator latency per response")
+    parser.add_argument(
+        "--okta-rate-limit", type=int, default=0, help="requests per window per Okta endpoint family"
+    )
+    parser.add_argument("--okta-rate-window", type=int, default=60, help="seconds (with --okta-rate-limit)")
     parser.add_argument(
         "--py-spy", type=Path, metavar="DIR", help="record each child with py-spy (speedscope) into DIR"
     )
@@ -459,7 +507,15 @@ def main() -> None:
             results["rate_limited"] = bench_rate_limited(1000, Path(tmp) / "rate", limit=300, window_s=2)
             print(json.dumps(results["rate_limited"], indent=2), flush=True)
         if "okta" in only:
-            results["okta_shape"] = bench_okta_shape(Path(tmp) / "okta", rounds=args.okta_rounds)
+            results["okta_shape"] = bench_okta_shape(
+                Path(tmp) / "okta",
+                rounds=args.okta_rounds,
+                users=args.okta_users,
+                groups=args.okta_groups,
+                latency_ms=args.okta_latency_ms,
+                rate_limit=args.okta_rate_limit,
+                rate_window_s=args.okta_rate_window,
+            )
             print(json.dumps(results["okta_shape"], indent=2), flush=True)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     previous.update(results)
