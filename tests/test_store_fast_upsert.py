@@ -66,7 +66,7 @@ def test_the_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
                 index_elements=["provider", "external_id"], set_={c: stmt.excluded[c] for c in update}
             )
             conn.execute(stmt, batch)
-    assert any(shape[1] == "account" and fast_ is not None for shape, fast_ in upsert._FAST.items())
+    assert any(shape[1] is ACCOUNTS and fast_ is not None for shape, fast_ in upsert._FAST.items())
     stored = _stored(fast)
     assert stored == _stored(reference)
     assert len(stored) == 300 and stored[0][2] == "USER0@EXAMPLE.COM"

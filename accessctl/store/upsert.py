@@ -43,8 +43,10 @@ def bulk_upsert(
     per batch.  Every row must have the same keys.  On SQLite, an upsert without ``returning``
     whose ``expressions`` bind no values of their own goes to the driver's ``executemany`` as
     tuples, each column's values converted by its type once per distinct value (see
-    :func:`_fast_upsert`): the same SQL and the same stored values, without SQLAlchemy's per-row
-    parameter processing (most of a sync's CPU time in the store).
+    :class:`_FastUpsert`): the same SQL and the same stored values, without SQLAlchemy's per-row
+    parameter processing (most of a sync's CPU time in the store).  Its compiled statement is kept
+    per shape, the expressions told apart by their code: an expression function must build the
+    same SQL on every call (one that binds a value of its own takes SQLAlchemy's path).
     """
     if not rows:
         return []
@@ -53,7 +55,7 @@ def bulk_upsert(
     if not returning and conn.dialect.name == "sqlite":
         shape = (
             conn.dialect.name,
-            table.name,
+            table,
             tuple(columns),
             tuple(key),
             tuple(update_columns),
