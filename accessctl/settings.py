@@ -114,10 +114,19 @@ class HrSourceSettings(Section):
     (``whsec_...``) come from the variable ``secret_env`` names or from ``secret_file``: one secret,
     or two separated by white space while the key is being rotated."""
 
+    #: "standard": the canonical event at /v1/hr/events; "bamboohr": BambooHR's webhooks at /v1/hr/bamboohr
+    vendor: Literal["standard", "bamboohr"] = "standard"
     secret_env: str = ""
     secret_file: OptionalPath = None
     #: the secrets loaded from secret_env / secret_file (never from the config file itself)
     secrets: list[SecretStr] = Field(default_factory=list, exclude=True)
+    #: a vendor's API, to read back the employee record its webhook names (BambooHR: the API key
+    #: from the variable api_key_env)
+    api_url: str = ""
+    company_domain: str = ""
+    api_key_env: str = ""
+    #: the time zone of the vendor's bare termination dates (an IANA name)
+    timezone: str = "UTC"
 
 
 class HrSettings(Section):
@@ -236,7 +245,10 @@ class Settings(BaseSettings):
                 value = getattr(section, secret)
                 if value is not None and value.get_secret_value():
                     values.append(value.get_secret_value())
-        values += [s.get_secret_value() for source in self.hr.sources.values() for s in source.secrets]
+        for source in self.hr.sources.values():
+            values += [s.get_secret_value() for s in source.secrets]
+            if source.api_key_env and os.environ.get(source.api_key_env):
+                values.append(os.environ[source.api_key_env])
         return values
 
 
@@ -454,7 +466,7 @@ def _load_hr_source_secrets(settings: Settings, base_dir: Path, source_of: Sourc
         from accessctl.hr.signature import SecretError, WebhookSecret
 
         try:
-            for secret in secrets:
+            for secret in secrets if source.vendor == "standard" else ():
                 WebhookSecret.parse(secret)
         except SecretError as exc:
             problems.append(Problem(where, key, f"{origin}: {exc}"))

@@ -14,14 +14,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.hr.decide import RehireMode
-from accessctl.hr.events import check_content_type, load_json, parse_event
+from accessctl.hr.events import CanonicalEvent, check_content_type, load_json, parse_event
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.signature import WebhookSecret, verify
 from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
+from accessctl.hr.vendors.bamboohr import BambooSource
 from accessctl.jobs.tables import write_tx
 from accessctl.timestamps import utc
 
@@ -45,12 +47,22 @@ class HrIntake:
     clock: Callable[[], datetime] = _now
     on_rejected: Callable[[str], None] | None = None
     rejections: dict[str, int] = field(default_factory=dict)
+    #: BambooHR sources (``vendor = "bamboohr"``), and the HTTP client that reads records back
+    bamboo: Mapping[str, BambooSource] = field(default_factory=dict)
+    vendor_client: httpx.Client | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, engine: Engine, lifecycle: Lifecycle, **kwargs: Any) -> HrIntake:
-        from accessctl.hr.sources import source_secrets
+        from accessctl.hr.sources import bamboo_sources, source_secrets
 
-        return cls(engine, source_secrets(settings.hr), lifecycle, rehire=settings.hr.rehire, **kwargs)
+        return cls(
+            engine,
+            source_secrets(settings.hr),
+            lifecycle,
+            rehire=settings.hr.rehire,
+            bamboo=bamboo_sources(settings.hr),
+            **kwargs,
+        )
 
     def rejected(self, exc: Rejected, *, source: str | None = None) -> None:
         """Count and log a refusal (its reason, never the body)."""
@@ -68,12 +80,34 @@ class HrIntake:
             load_json(raw)  # raises body_too_large
         verified = verify(headers, raw, self.sources, now=now)
         event = parse_event(load_json(raw), now=now)
+        return self._record(verified.source, verified.webhook_id, event, raw, now)
+
+    def receive_bamboohr(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """A BambooHR webhook: its signature, then the record read back, then as a canonical event.
+        Raises :class:`FetchBackFailed` (nothing stored) when BambooHR's API did not answer."""
+        from accessctl.hr.vendors import bamboohr
+
+        now = self.clock()
+        check_content_type(headers.get("content-type"))
+        source = bamboohr.verify(headers, raw, list(self.bamboo.values()), now=now)
+        notice = bamboohr.parse_notice(raw)
+        client = self.vendor_client or httpx.Client(timeout=10.0)
+        try:
+            event = bamboohr.read_event(client, source, notice)
+        finally:
+            if client is not self.vendor_client:
+                client.close()
+        return self._record(source.name, None, event, raw, now)
+
+    def _record(
+        self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
+    ) -> Accepted:
         digest = hashlib.sha256(raw).hexdigest()
         with write_tx(self.engine) as conn:
             accepted = record_event(
                 conn,
-                source=verified.source,
-                webhook_id=verified.webhook_id,
+                source=source,
+                webhook_id=webhook_id,
                 event=event,
                 digest=digest,
                 now=now,
@@ -83,7 +117,7 @@ class HrIntake:
         log.info(
             "HR event %s from %s: %s%s",
             accepted.event_id,
-            verified.source,
+            source,
             accepted.status,
             " (replay)" if accepted.replay else "",
         )

@@ -24,6 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from accessctl.hr.events import MAX_BYTES, SCHEMA_PATH
 from accessctl.hr.intake import HrIntake, event_status
 from accessctl.hr.rejections import Rejected
+from accessctl.hr.store import Accepted
+from accessctl.hr.vendors.bamboohr import FetchBackFailed
 
 #: how long a sender may take to send its body
 BODY_TIMEOUT_S = 10.0
@@ -108,6 +110,10 @@ async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_inta
         # the store is unavailable: nothing was committed, and the sender retries later
         body = {"error": "store_unavailable", "message": "the event could not be stored; retry later"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    return _accepted(accepted)
+
+
+def _accepted(accepted: Accepted) -> JSONResponse:
     return JSONResponse(
         {
             "event_id": accepted.event_id,
@@ -116,6 +122,27 @@ async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_inta
         },
         status_code=202,
     )
+
+
+@intake_router.post(
+    "/v1/hr/bamboohr",
+    status_code=202,
+    summary="Receive a BambooHR event-based webhook (X-BambooHR-Signature); the record is read back",
+    responses={401: _ERROR, 415: _ERROR, 422: _ERROR, 503: {**_ERROR, "description": "Read-back failed"}},
+)
+async def post_bamboohr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    try:
+        raw = await _read_body(request)
+        accepted = await run_in_threadpool(intake.receive_bamboohr, request.headers, raw)
+    except Rejected as exc:
+        intake.rejected(exc)
+        return JSONResponse(exc.body(), status_code=exc.status)
+    except (FetchBackFailed, SQLAlchemyError) as exc:
+        # nothing was stored and nothing done: BambooHR delivers it again later
+        message = str(exc) if isinstance(exc, FetchBackFailed) else "the event could not be stored"
+        body = {"error": "retry_later", "message": f"{message}; retry later"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
+    return _accepted(accepted)
 
 
 @status_router.get(

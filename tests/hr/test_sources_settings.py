@@ -62,3 +62,27 @@ def test_three_secrets_or_a_malformed_one_are_refused(
     with pytest.raises(ConfigError, match="starts with whsec_") as caught:
         load_settings(path)
     assert "plain-password" not in str(caught.value)
+
+
+def test_a_bamboohr_source_takes_its_private_key_and_api_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessctl.hr.sources import bamboo_sources
+
+    monkeypatch.setenv("BAMBOO_KEY", "private-key-from-bamboohr")
+    monkeypatch.setenv("BAMBOO_API_KEY", "api-key-1")
+    path = _config(
+        tmp_path,
+        '[hr.sources.bamboo]\nvendor = "bamboohr"\nsecret_env = "BAMBOO_KEY"\napi_url = "https://acme.bamboohr.com"\n'
+        'company_domain = "acme"\napi_key_env = "BAMBOO_API_KEY"\ntimezone = "America/Denver"\n',
+    )
+    settings = load_settings(path)
+    (source,) = bamboo_sources(settings.hr).values()
+    assert (source.keys, source.api_key, source.timezone) == (
+        [b"private-key-from-bamboohr"],
+        "api-key-1",
+        "America/Denver",
+    )
+    assert source_secrets(settings.hr) == {}
+    assert "api-key-1" in settings.secret_values()
+    assert "api-key-1" not in repr(source) and "private-key" not in repr(source)
