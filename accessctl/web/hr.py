@@ -13,6 +13,7 @@ Every refusal is a 4xx ``{"error": reason, "message": ...}``; the event is answe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -100,28 +101,7 @@ status_router = APIRouter(tags=["hr"])
     },
 )
 async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
-    try:
-        raw = await _read_body(request)
-        accepted = await run_in_threadpool(intake.receive, request.headers, raw)
-    except Rejected as exc:
-        intake.rejected(exc)
-        return JSONResponse(exc.body(), status_code=exc.status)
-    except SQLAlchemyError:
-        # the store is unavailable: nothing was committed, and the sender retries later
-        body = {"error": "store_unavailable", "message": "the event could not be stored; retry later"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
-    return _accepted(accepted)
-
-
-def _accepted(accepted: Accepted) -> JSONResponse:
-    return JSONResponse(
-        {
-            "event_id": accepted.event_id,
-            "status_url": f"{EVENTS_PATH}/{accepted.event_id}",
-            "status": accepted.status,
-        },
-        status_code=202,
-    )
+    return await _receive(request, intake.receive, intake)
 
 
 @intake_router.post(
@@ -131,18 +111,32 @@ def _accepted(accepted: Accepted) -> JSONResponse:
     responses={401: _ERROR, 415: _ERROR, 422: _ERROR, 503: {**_ERROR, "description": "Read-back failed"}},
 )
 async def post_bamboohr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    return await _receive(request, intake.receive_bamboohr, intake)
+
+
+async def _receive(
+    request: Request, receive: Callable[[Mapping[str, str], bytes], Accepted], intake: HrIntake
+) -> JSONResponse:
+    """Read the body (capped, with a deadline), hand it to the intake, answer."""
     try:
         raw = await _read_body(request)
-        accepted = await run_in_threadpool(intake.receive_bamboohr, request.headers, raw)
+        accepted = await run_in_threadpool(receive, request.headers, raw)
     except Rejected as exc:
         intake.rejected(exc)
         return JSONResponse(exc.body(), status_code=exc.status)
     except (FetchBackFailed, SQLAlchemyError) as exc:
-        # nothing was stored and nothing done: BambooHR delivers it again later
+        # nothing was stored and nothing done: the sender delivers it again later
         message = str(exc) if isinstance(exc, FetchBackFailed) else "the event could not be stored"
         body = {"error": "retry_later", "message": f"{message}; retry later"}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
-    return _accepted(accepted)
+    return JSONResponse(
+        {
+            "event_id": accepted.event_id,
+            "status_url": f"{EVENTS_PATH}/{accepted.event_id}",
+            "status": accepted.status,
+        },
+        status_code=202,
+    )
 
 
 @status_router.get(
