@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.hr.decide import RehireMode
-from accessctl.hr.events import CanonicalEvent, check_content_type, load_json, parse_event
+from accessctl.hr.events import MAX_BYTES, CanonicalEvent, check_content_type, load_json, parse_event
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.signature import WebhookSecret, verify
 from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
@@ -76,8 +76,8 @@ class HrIntake:
         refused.  ``headers`` look names up case-insensitively."""
         now = self.clock()
         check_content_type(headers.get("content-type"))
-        if len(raw) > 256 * 1024:
-            load_json(raw)  # raises body_too_large
+        if len(raw) > MAX_BYTES:  # before any work on it, the signature included
+            raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
         verified = verify(headers, raw, self.sources, now=now)
         event = parse_event(load_json(raw), now=now)
         return self._record(verified.source, verified.webhook_id, event, raw, now)

@@ -192,3 +192,13 @@ def test_the_openapi_document_publishes_the_event_schema(client: AppClient) -> N
     assert schema["required"] == ["id", "type", "occurred_at", "employee"]
     assert {p["name"] for p in operation["parameters"]} >= {"webhook-id", "webhook-signature"}
     json.dumps(spec)  # serialisable as served
+
+
+def test_the_intake_itself_refuses_a_huge_body_however_it_arrived(intake: HrIntake, engine: Engine) -> None:
+    from accessctl.hr.rejections import Rejected
+
+    raw = encode({**event(), "pad": " " * (256 * 1024)})
+    with pytest.raises(Rejected) as caught:
+        intake.receive(signed(raw), raw)
+    assert (caught.value.status, caught.value.reason) == (413, "body_too_large")
+    assert _stored(engine) == (0, 0, 0)
