@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI): HR webhooks, SCIM, reviewer pages, admin API, health, metrics."""
