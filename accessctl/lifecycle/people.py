@@ -66,19 +66,28 @@ def resolve_person(conn: Connection, key: str) -> PersonRef:
             listing(f"{key!r} names {len(rows)} people; give the employee id of one", candidates),
             candidates=candidates,
         )
-    similar = conn.execute(
-        sa.select(PEOPLE)
-        .where(
-            sa.or_(
-                sa.func.lower(PEOPLE.c.email).like(f"%{lowered.split('@')[0][:20]}%"),
-                PEOPLE.c.employee_id.like(f"%{key[:20]}%"),
-            )
-        )
-        .order_by(PEOPLE.c.email)
-        .limit(5)
-    ).all()
-    candidates = [str(_ref(r)) for r in similar]
+    candidates = _similar(conn, lowered)
     message = f"no person with employee id or email {key!r}"
     raise PersonNotFound(
         listing(message + "; did you mean", candidates) if candidates else message, candidates=candidates
     )
+
+
+def _similar(conn: Connection, key: str, limit: int = 5) -> list[str]:
+    """People whose email or employee id is close to ``key`` (same first character, then difflib)."""
+    import difflib
+
+    rows = conn.execute(
+        sa.select(PEOPLE).where(
+            sa.or_(
+                sa.func.lower(PEOPLE.c.email).like(f"{key[:1]}%"),
+                sa.func.lower(PEOPLE.c.employee_id).like(f"{key[:1]}%"),
+            )
+        )
+    ).all()
+    by_key: dict[str, sa.Row] = {}
+    for row in rows:
+        by_key.setdefault(row.email.lower(), row)
+        by_key.setdefault(row.employee_id.lower(), row)
+    close = difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.75)
+    return list(dict.fromkeys(str(_ref(by_key[c])) for c in close))

@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.jobs import PlannedStep
-from accessctl.lifecycle.accounts import Found, LiveAccount
-from accessctl.lifecycle.admins import last_admin_reason, other_active_super_admins, super_admin_roles
+from accessctl.lifecycle.accounts import ENTITLEMENTS, Found, LiveAccount
+from accessctl.lifecycle.admins import GRANTS, last_admin_reason, other_active_super_admins, super_admin_roles
 from accessctl.lifecycle.errors import EntitlementNotFound, HeldThroughGroup, listing
 from accessctl.lifecycle.leaver import grant_target
-from accessctl.lifecycle.people import PersonRef
+from accessctl.lifecycle.people import ACCOUNTS, PersonRef
 from accessctl.lifecycle.plan import Plan
 from accessctl.lifecycle.protected import SKIPPED
 from connectors.base import AccountStatus, EntitlementKind, GrantRecord
@@ -80,6 +81,8 @@ def build_revoke_plan(
     held_any = False
     for account in accounts:
         matching = [g for g in account.grants if _matches(account, g, spec.kind, spec.key)]
+        if not any(not g.inherited for g in matching):  # the store knows what is held through groups
+            matching += _stored_inherited(engine, account, spec)
         if not matching:
             continue
         held_any = True
@@ -114,6 +117,30 @@ def build_revoke_plan(
             candidates=candidates,
         )
     return plan
+
+
+def _stored_inherited(engine: Engine, account: LiveAccount, spec: EntitlementSpec) -> list[GrantRecord]:
+    """The account's inherited grants of the entitlement as the store has them (a per-account
+    listing does not always show what nested groups pass on)."""
+    query = (
+        sa.select(ENTITLEMENTS.c.external_id, ENTITLEMENTS.c.name, GRANTS.c.via)
+        .join(GRANTS, GRANTS.c.entitlement_id == ENTITLEMENTS.c.id)
+        .join(ACCOUNTS, ACCOUNTS.c.id == GRANTS.c.account_id)
+        .where(
+            ACCOUNTS.c.provider == account.provider,
+            ACCOUNTS.c.external_id == account.account_id,
+            ENTITLEMENTS.c.kind == spec.kind,
+            GRANTS.c.ended_at.is_(None),
+            GRANTS.c.inherited.is_(True),
+        )
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        GrantRecord(account.account_id, EntitlementKind(spec.kind), ext, inherited=True, via=via)
+        for ext, name, via in rows
+        if ext == spec.key or (name or "").lower() == spec.key.lower()
+    ]
 
 
 def _remove_steps(
