@@ -28,7 +28,16 @@ from accessctl.lifecycle.quarantine import QuarantinedJob, list_quarantined, rej
 from accessctl.lifecycle.readback import VerificationFailed
 from accessctl.lifecycle.run import JobTimeout, run_job
 from accessctl.lifecycle.submit import Submitted, submit
-from accessctl.lifecycle.usecases import deprovision, lockout, plan_leaver, restore, revoke
+from accessctl.lifecycle.usecases import (
+    deprovision,
+    find_person,
+    lockout,
+    plan_leaver,
+    plan_restore,
+    plan_revoke,
+    restore,
+    revoke,
+)
 
 __all__ = [
     "ACTIONS",
@@ -50,9 +59,12 @@ __all__ = [
     "VerificationFailed",
     "deprovision",
     "executor_for",
+    "find_person",
     "list_quarantined",
     "lockout",
     "plan_leaver",
+    "plan_restore",
+    "plan_revoke",
     "reject",
     "release",
     "resolve_person",

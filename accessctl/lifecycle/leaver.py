@@ -85,7 +85,7 @@ def account_steps(
     action, effect = _block_action(settings, account.provider)
     steps = [
         _step(account, action, effect, skipped=skip or refused),
-        _step(account, "revoke_sessions", "sessions, tokens and app passwords revoked", skipped=skip),
+        _step(account, "revoke_sessions", "sessions and tokens revoked", skipped=skip),
     ]
     removed: list[GrantRecord] = []
     if strip:
@@ -109,7 +109,7 @@ def account_steps(
                 _step(
                     account,
                     "remove_grant",
-                    f"no longer holds {target['kind']} {target['name']}",
+                    "grant removed",
                     skip or keeps_admin,
                     **target,
                 )
@@ -127,14 +127,11 @@ def account_steps(
         _step(
             account,
             "verify",
-            "read back: "
-            + ("blocked, " if not refused else "")
-            + "signed out"
-            + (", grants gone" if removed else ""),
+            "all of the above, read back",
             **verify,
         )
     )
-    steps.append(_step(account, "refresh_store", "the store shows what the provider shows"))
+    steps.append(_step(account, "refresh_store", "store matches the provider"))
     snapshot = None
     if strip:
         snapshot = {

@@ -58,4 +58,4 @@ def describe_target(action: str, target: dict[str, Any]) -> str:
         if target.get("present"):
             checks.append(f"{len(target['present'])} grants held")
         return ", ".join(checks) or "read back"
-    return str(target.get("account_id", ""))
+    return str(target.get("login") or target.get("account_id", ""))

@@ -159,18 +159,16 @@ def _remove_steps(
                 conn, account.provider, roles, excluding=[account.account_id]
             ):
                 skipped = last_admin_reason(account.provider)
-    effect = f"no longer holds {target['kind']} {target['name']}"
+    effect = "grant removed"
     steps = [PlannedStep(account.provider, "remove_grant", target, effect, skipped=skipped)]
     if skipped is None:
         absent = [[str(grant.entitlement_kind), grant.entitlement_external_id]]
         steps.append(
             PlannedStep(
-                account.provider, "verify", {**account.target, "absent": absent}, "read back: grant gone"
+                account.provider, "verify", {**account.target, "absent": absent}, "grant gone, read back"
             )
         )
         steps.append(
-            PlannedStep(
-                account.provider, "refresh_store", account.target, "the store shows what the provider shows"
-            )
+            PlannedStep(account.provider, "refresh_store", account.target, "store matches the provider")
         )
     return steps

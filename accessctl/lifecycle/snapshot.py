@@ -99,10 +99,8 @@ async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Conn
         verify: dict[str, Any] = {**base, "present": present}
         if was_active:
             verify["blocked"] = False
-        plan.steps.append(PlannedStep(provider, "verify", verify, "read back: as in the snapshot"))
-        plan.steps.append(
-            PlannedStep(provider, "refresh_store", base, "the store shows what the provider shows")
-        )
+        plan.steps.append(PlannedStep(provider, "verify", verify, "as in the snapshot, read back"))
+        plan.steps.append(PlannedStep(provider, "refresh_store", base, "store matches the provider"))
     if not plan.steps:
         plan.notes.append("nothing in the snapshot can be restored")
     return plan

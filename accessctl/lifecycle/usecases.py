@@ -65,6 +65,32 @@ async def plan_leaver(
     )
 
 
+async def plan_revoke(
+    settings: Settings,
+    engine: Engine,
+    connectors: Connectors,
+    *,
+    person: str,
+    entitlement: str,
+    via: str | None = None,
+    now: datetime | None = None,
+) -> Plan:
+    """The plan removing one grant, nothing queued."""
+    ref = find_person(engine, person)
+    spec = parse_entitlement(entitlement, list(connectors))
+    found = await find_live_accounts(settings, engine, ref, {spec.provider: connectors[spec.provider]})
+    return build_revoke_plan(engine, ref, found, spec, via=via, planned_at=now or clock.now())
+
+
+async def plan_restore(
+    settings: Settings, engine: Engine, *, person: str, connectors: Connectors | None = None
+) -> Plan:
+    """The plan restoring the person's latest leaver snapshot, nothing queued."""
+    ref = find_person(engine, person)
+    async with _connectors(settings, connectors) as open_:
+        return await build_restore_plan(engine, ref, open_)
+
+
 def _queue(engine: Engine, plan: Plan, settings: Settings, **kwargs: object) -> Submitted:
     with Session(engine) as session:
         submitted = submit(session, plan, settings=settings, **kwargs)  # type: ignore[arg-type]
@@ -129,11 +155,10 @@ async def revoke(
     now: datetime | None = None,
 ) -> Submitted:
     """Remove one grant (``provider:kind:name-or-id``); one held through a group only with ``via``."""
-    ref = find_person(engine, person)
     async with _connectors(settings, connectors) as open_:
-        spec = parse_entitlement(entitlement, list(open_))
-        found = await find_live_accounts(settings, engine, ref, {spec.provider: open_[spec.provider]})
-    plan = build_revoke_plan(engine, ref, found, spec, via=via, planned_at=now or clock.now())
+        plan = await plan_revoke(
+            settings, engine, open_, person=person, entitlement=entitlement, via=via, now=now
+        )
     return _queue(engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now)
 
 
@@ -150,7 +175,5 @@ async def restore(
 ) -> Submitted:
     """Re-enable the accounts and re-add the grants of the person's latest leaver snapshot; who
     approved it is the job's requester and is audited."""
-    ref = find_person(engine, person)
-    async with _connectors(settings, connectors) as open_:
-        plan = await build_restore_plan(engine, ref, open_)
+    plan = await plan_restore(settings, engine, person=person, connectors=connectors)
     return _queue(engine, plan, settings, requested_by=approved_by, reason=reason, dry_run=dry_run, now=now)
