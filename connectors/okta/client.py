@@ -141,8 +141,14 @@ def classify(method: str, path: str, error: Any) -> ConnectorError:
     if status is None:
         return TransientError(f"{where}: {type(error).__name__}: {error}", provider=PROVIDER)
     code = getattr(error, "error_code", "")
-    summary = getattr(error, "error_summary", "") or str(error)
-    message = f"{where}: HTTP {status} {code} {summary}".strip()
+    # the SDK keeps Okta's text as sent, HTML-escaped (&#39;): plain text for a terminal and a log
+    summary = html.unescape(getattr(error, "error_summary", "") or str(error))
+    causes = "; ".join(
+        html.unescape(str(c.get("errorSummary", "")))
+        for c in getattr(error, "error_causes", None) or []
+        if isinstance(c, dict) and c.get("errorSummary")
+    )
+    message = f"{where}: HTTP {status} {code} {summary}".strip() + (f" ({causes})" if causes else "")
     headers = getattr(error, "headers", None) or getattr(error, "response_headers", None) or {}
     if status == 429:
         rate = rate_from_headers(headers)
