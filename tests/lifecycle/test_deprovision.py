@@ -107,3 +107,28 @@ def test_a_dry_run_returns_exactly_the_plan_and_changes_nothing(world: World) ->
         assert direct(after[provider][1]) == direct(before[provider][1])
     with world.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from job")).scalar_one() == 0
+
+
+def test_okta_deactivate_and_privileged_only_as_configured_and_restore_reactivates(world: World) -> None:
+    world.reload(okta_leaver_action="deactivate", remove="privileged")
+    person, accounts, before = _someone_with_grants(world)
+    submitted = run(world, deprovision, person=person.email, requested_by="admin:ann")
+    okta = [s for s in submitted.plan.steps if s.provider == "okta"]
+    assert okta[0].action == "deactivate"
+    removed = [s.target for s in submitted.plan.steps if s.action == "remove_grant"]
+    with world.engine.connect() as conn:
+        privileged = {
+            (k, e)
+            for k, e in conn.execute(
+                sa.text("select kind, external_id from entitlement where privileged or kind = 'role'")
+            )
+        }
+    assert removed and all((t["kind"], t["entitlement_id"]) in privileged for t in removed)
+    assert finish(world, submitted.job_id).state == "done"
+    (record, _, _) = live(world, {"okta": accounts["okta"]})["okta"]
+    assert str(record.status) == "deprovisioned"
+    restored = run(world, restore, person=person.email, approved_by="admin:bob")
+    assert finish(world, restored.job_id).state == "done"
+    (record, grants, _) = live(world, {"okta": accounts["okta"]})["okta"]
+    assert str(record.status) == "active"
+    assert direct(grants) == direct(before["okta"][1])
