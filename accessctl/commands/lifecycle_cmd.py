@@ -77,7 +77,7 @@ def _result_rows(status: JobStatus) -> list[dict[str, Any]]:
     ]
 
 
-class _Progress:
+class LiveProgress:
     """Live per-provider progress: steps settled of steps planned, and the step running now."""
 
     def __init__(self, bars: Any) -> None:
@@ -116,7 +116,7 @@ def _run_and_report(context: Any, job_id: int) -> int:
         console=console,
         transient=not console.is_terminal,
     ) as bars:
-        progress = _Progress(bars)
+        progress = LiveProgress(bars)
 
         async def go() -> JobStatus:
             async with step_executor(context.settings, engine=engine) as execute:
