@@ -104,7 +104,7 @@ def _run_and_report(context: Any, job_id: int) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from accessctl.lifecycle import run_job, step_executor
+    from accessctl.lifecycle import JobTimeout, run_job, step_executor
 
     engine = context.engine()
     console = Console(stderr=True)
@@ -122,7 +122,12 @@ def _run_and_report(context: Any, job_id: int) -> int:
             async with step_executor(context.settings, engine=engine) as execute:
                 return await run_job(engine, job_id, execute=execute, on_progress=progress)
 
-        status = asyncio.run(go())
+        try:
+            status = asyncio.run(go())
+        except JobTimeout as exc:
+            raise fail(
+                f"{exc}: `accessctl worker` runs it; `accessctl jobs show {job_id}`", exitcodes.FAILED
+            ) from None
     title = f"job {job_id}: {status.state}"
     _echo_lines(table_lines(_result_rows(status), RESULT_COLUMNS, width=terminal_width(), title=title))
     if status.state == "done":

@@ -37,6 +37,14 @@ def _someone_with_grants(world: World):
 def test_deprovision_suspends_signs_out_strips_verifies_audits_and_restore_gives_it_back(
     world: World,
 ) -> None:
+    _deprovision_and_restore(world)
+
+
+def test_deprovision_and_restore_on_postgresql(pg_world: World) -> None:
+    _deprovision_and_restore(pg_world)
+
+
+def _deprovision_and_restore(world: World) -> None:
     person, accounts, before = _someone_with_grants(world)
     started = now()
     submitted = run(world, deprovision, person=person.email, requested_by="admin:ann", reason="left")
