@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from accessctl.jobs import PlannedStep
 from accessctl.lifecycle.accounts import ENTITLEMENTS, Found, LiveAccount
 from accessctl.lifecycle.admins import GRANTS, last_admin_reason, other_active_super_admins, super_admin_roles
-from accessctl.lifecycle.errors import EntitlementNotFound, HeldThroughGroup, listing
+from accessctl.lifecycle.errors import AmbiguousEntitlement, EntitlementNotFound, HeldThroughGroup, listing
 from accessctl.lifecycle.leaver import grant_target
 from accessctl.lifecycle.people import ACCOUNTS, PersonRef
 from accessctl.lifecycle.plan import Plan
@@ -87,6 +87,13 @@ def build_revoke_plan(
             continue
         held_any = True
         direct = [g for g in matching if not g.inherited]
+        distinct = sorted({g.entitlement_external_id for g in direct})
+        if len(distinct) > 1:
+            candidates = [f"{spec.provider}:{spec.kind}:{ext}" for ext in distinct]
+            raise AmbiguousEntitlement(
+                listing(f"{spec} names {len(distinct)} entitlements {person} holds; give the id", candidates),
+                candidates=candidates,
+            )
         if direct:
             plan.steps += _remove_steps(engine, account, direct[0], planned_at)
             continue

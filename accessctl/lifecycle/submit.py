@@ -62,7 +62,8 @@ def submit(
         hr_event_id=hr_event_id,
         now=at,
     )
-    if plan.snapshot is not None:
+    if plan.snapshot and any(a["status"] == "active" or a["grants"] for a in plan.snapshot):
+        # a repeated leaver (nothing left to take) saves none: restore keeps the one that matters
         save_snapshot(
             session, person_id=plan.person.id, job_id=job_id, accounts=plan.snapshot, by=requested_by, at=at
         )

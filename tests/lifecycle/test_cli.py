@@ -95,3 +95,23 @@ def test_quarantine_list_release_and_reject(world: World) -> None:
     again = _cli(world, "quarantine", "release", "3", "--by", "admin:bob")
     assert again.exit_code == exitcodes.NOT_FOUND and "cancelled, not quarantined" in again.stderr
     assert "quarantined jobs (0)" in _cli(world, "quarantine", "list").stdout
+
+
+def test_revoke_one_direct_grant_and_an_unknown_one_lists_what_is_held(world: World) -> None:
+    person = world.people_with_accounts()[0]
+    account = _accounts(world, person.id)["google"]
+    (_, grants, _) = live(world, {"google": account})["google"]
+    group = next(g for g in grants if g.entitlement_kind == "group" and not g.inherited)
+    with world.engine.connect() as conn:
+        name = conn.execute(
+            sa.text("select name from entitlement where provider = 'google' and external_id = :id"),
+            {"id": group.entitlement_external_id},
+        ).scalar_one()
+    unknown = _cli(world, "revoke", person.email, "google:group:no-such-group", "--yes")
+    assert unknown.exit_code == exitcodes.NOT_FOUND
+    assert "does not hold google:group:no-such-group; they hold: " in unknown.stderr
+    assert f"google:group:{name}" in unknown.stderr
+    done = _cli(world, "revoke", person.email, f"google:group:{name}", "--yes", "--by", "admin:ann")
+    assert done.exit_code == 0, done.output
+    (_, after, _) = live(world, {"google": account})["google"]
+    assert group.entitlement_external_id not in {g.entitlement_external_id for g in after if not g.inherited}
