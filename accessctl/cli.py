@@ -17,6 +17,8 @@ from accessctl.commands import (
     emulate_cmd,
     hr_cmd,
     inventory_cmd,
+    lifecycle_cmd,
+    quarantine_cmd,
     report_cmd,
     sync_cmd,
 )
@@ -36,12 +38,17 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
+app.add_typer(quarantine_cmd.app, name="quarantine")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
 app.command("demo")(demo_cmd.demo)
 app.command("people")(inventory_cmd.people)
 app.command("accounts")(inventory_cmd.accounts)
 app.command("access")(inventory_cmd.access)
+app.command("deprovision")(lifecycle_cmd.deprovision)
+app.command("lockout")(lifecycle_cmd.lockout)
+app.command("revoke")(lifecycle_cmd.revoke)
+app.command("restore")(lifecycle_cmd.restore)
 
 
 class LogFormat(StrEnum):

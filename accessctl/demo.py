@@ -100,6 +100,87 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[Column], width:
     return "\n".join([*lines, *more, ""])
 
 
+def _leaver(engine: Any) -> Any:
+    """Someone to let go: an active person with a live, unprotected account in the most providers,
+    and no top admin role (the demo leaves its admins alone)."""
+    import sqlalchemy as sa
+
+    from accessctl.store.models import Account, Entitlement, Grant, Person
+
+    accounts, people = Account.__table__, Person.__table__
+    grants, entitlements = Grant.__table__, Entitlement.__table__
+    admins = (
+        sa.select(accounts.c.person_id)
+        .join(grants, grants.c.account_id == accounts.c.id)
+        .join(entitlements, entitlements.c.id == grants.c.entitlement_id)
+        .where(entitlements.c.kind == "role", grants.c.ended_at.is_(None), accounts.c.person_id.is_not(None))
+    )
+    query = (
+        sa.select(people.c.email)
+        .join(accounts, accounts.c.person_id == people.c.id)
+        .where(
+            people.c.status == "active",
+            accounts.c.ended_at.is_(None),
+            accounts.c.status == "active",
+            accounts.c.protected.is_(False),
+            people.c.id.not_in(admins),
+        )
+        .group_by(people.c.id, people.c.email)
+        .order_by(sa.func.count(sa.distinct(accounts.c.provider)).desc(), people.c.id)
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none()
+
+
+def _leaver_stage(settings: Any, engine: Any, console: Console) -> bool:
+    """Deprovision one person with the CLI's own code: the plan, the job run with live progress, the
+    providers read back."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from accessctl.commands.lifecycle_cmd import PLAN_COLUMNS, LiveProgress
+    from accessctl.lifecycle import deprovision, run_job, step_executor
+
+    email = _leaver(engine)
+    if email is None:
+        console.print("  nobody to deprovision in this company")
+        return True
+    submitted = asyncio.run(
+        deprovision(settings, engine, person=email, requested_by="demo", reason="the demo's leaver")
+    )
+    plan = submitted.plan
+    console.print(f"  {email} leaves. The plan (from the store, confirmed live):")
+    console.print(
+        _table("Plan", plan.rows(), PLAN_COLUMNS, console.width, limit=12), markup=False, highlight=False
+    )
+    if submitted.job_id is None or submitted.state != "pending":
+        console.print(f"  job {submitted.job_id}: {submitted.state} {submitted.quarantine_reason or ''}")
+        return submitted.state == "done"
+    with Progress(
+        TextColumn("  [bold]{task.description:<7}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[now]}"),
+        console=console,
+    ) as bars:
+
+        async def go() -> Any:
+            async with step_executor(settings, engine=engine) as execute:
+                return await run_job(
+                    engine, submitted.job_id, execute=execute, on_progress=LiveProgress(bars)
+                )
+
+        status = asyncio.run(go())
+    for step in status.steps:
+        if step.action == "verify":
+            mark = "[green]✓[/]" if step.state == "done" else "[red]✗[/]"
+            console.print(f"  {mark} {step.provider:<6} {step.last_answer or step.state}")
+    console.print(f"  job {status.id}: {status.state}. `accessctl restore PERSON --by NAME` undoes a leaver.")
+    return status.state == "done"
+
+
 def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
     from sqlalchemy.orm import Session
 
@@ -190,7 +271,10 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         coverage = ", ".join(f"{r['provider']} {r['coverage_pct']}%" for r in report["by_provider"])
         console.print(f"  MFA coverage of active accounts: {coverage}")
 
-        console.rule("[bold]4. The audit trail")
+        console.rule("[bold]4. A leaver, end to end")
+        leaver_ok = _leaver_stage(settings, engine, console)
+
+        console.rule("[bold]5. The audit trail")
         with Session(engine) as session:
             verified = audit.verify(session)
         if verified.ok:
@@ -211,7 +295,7 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
             markup=False,
             highlight=False,
         )
-        return 0 if summary.complete and verified.ok else 1
+        return 0 if summary.complete and verified.ok and leaver_ok else 1
     finally:
         if sink is not None:
             sink.stop()

@@ -157,10 +157,19 @@ class WebSettings(Section):
     base_url: str = "http://127.0.0.1:8080"
 
 
+class GuardSettings(Section):
+    """The blast-radius guard: leaver jobs beyond either limit wait in quarantine for a person."""
+
+    max_per_hour: int = Field(10, ge=1, description="leaver jobs per rolling hour before quarantine")
+    max_share: float = Field(0.02, gt=0, le=1, description="share of active people per rolling hour")
+    two_person: bool = Field(False, description="the releaser must differ from the requester")
+
+
 class LifecycleSettings(Section):
-    blast_radius_max_count: int = Field(10, ge=1)
-    blast_radius_max_percent: float = Field(5.0, gt=0, le=100)
-    protected_accounts: list[str] = ["break-glass@*", "breakglass*"]
+    okta_leaver_action: Literal["suspend", "deactivate"] = "suspend"
+    remove: Literal["all", "privileged"] = "all"
+    protected: list[str] = ["break-glass@*", "breakglass*"]
+    guard: GuardSettings = GuardSettings()
 
 
 SECTIONS: dict[str, type[Section]] = {

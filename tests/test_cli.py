@@ -464,13 +464,23 @@ def test_demo_runs_the_story_end_to_end(tmp_path: Path) -> None:
 
     result = invoke("demo", "--people", "40", "--workdir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.output
-    for stage in ("1. A company", "2. Sync", "3. Risky access", "4. The audit trail", "audit chain intact"):
+    stages = (
+        "1. A company",
+        "2. Sync",
+        "3. Risky access",
+        "4. A leaver",
+        "5. The audit trail",
+        "audit chain intact",
+    )
+    for stage in stages:
         assert stage in result.output
     assert "orphans" in result.output.lower()
     not_built = [line for line in result.output.splitlines() if "Not built yet" in line]
     assert len(not_built) == 1
     assert "HR termination deprovisioning" in not_built[0] and "review campaign" in not_built[0]
-    assert re.findall(r"─ (\d)\. ", result.output) == ["1", "2", "3", "4"]  # no stage beyond what exists
+    assert re.findall(r"─ (\d)\. ", result.output) == ["1", "2", "3", "4", "5"]  # no stage beyond what exists
+    verified = [line for line in result.output.splitlines() if "✓" in line and "verified: blocked" in line]
+    assert len(verified) == 3  # the leaver, read back in each provider
 
     config = tmp_path / "demo" / "accessctl.toml"
     smtp = tomllib.loads(config.read_text())["smtp"]

@@ -81,7 +81,8 @@ def problems(seen: ReadBack, target: dict[str, Any]) -> list[str]:
 def describe(seen: ReadBack) -> str:
     parts = ["blocked" if seen.suspended else "enabled"]
     if seen.sessions_valid_from is not None:
-        parts.append(f"sessions valid from {seen.sessions_valid_from.isoformat()}")
-    parts.append(f"{len(seen.open_credentials)} open credentials")
-    parts.append(f"{len(seen.direct)} direct grants")
+        parts.append(f"signed out {seen.sessions_valid_from:%H:%M:%S}")
+    parts.append(f"{len(seen.open_credentials)} credentials open")
+    count = len(seen.direct)
+    parts.append(f"{count} direct grant{'' if count == 1 else 's'}")
     return ", ".join(parts)

@@ -342,6 +342,25 @@ class JobStep(SQLModel, table=True):
     updated_at: datetime = _now()
 
 
+class LifecycleSnapshot(SQLModel, table=True):
+    """What a person held before a leaver job changed it (``accessctl.lifecycle``): each account's
+    status and direct grants, as the providers showed them when the plan was made.  Restore re-enables
+    and re-adds from it, and records who approved that."""
+
+    __tablename__ = "lifecycle_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    taken_at: datetime = _now()
+    taken_by: str = Field(max_length=320)
+    #: [{"provider", "account_id", "login", "status", "grants": [{"kind", "entitlement_id", "name"}]}]
+    accounts: list[dict[str, Any]] = _json(list)
+    restored_at: datetime | None = _ts()
+    restored_by: str | None = Field(default=None, max_length=320)
+    restore_job_id: int | None = Field(default=None, foreign_key="job.id")
+
+
 class Campaign(SQLModel, table=True):
     """A least-privilege review campaign."""
 

@@ -118,7 +118,7 @@ def _correlate(
     this sync wrote."""
     patterns = {
         "shared": sorted(settings.sync.shared_account_patterns),
-        "protected": sorted(settings.lifecycle.protected_accounts),
+        "protected": sorted(settings.lifecycle.protected),
     }
     everything = (
         load_checkpoint(conn, *CORRELATION) != patterns

@@ -63,10 +63,19 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
+    yield from _world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+
+
+@pytest.fixture
+def pg_world(tmp_path: Path, postgres_url: str) -> Iterator[World]:
+    yield from _world(tmp_path, postgres_url)
+
+
+def _world(tmp_path: Path, database_url: str) -> Iterator[World]:
     from accessctl.sync.service import run_sync
 
     with start_emulators(generate_org(30, seed=11), workdir=tmp_path / "emu") as running:
-        config = emulator_config(running, database_url=f"sqlite:///{tmp_path / 'store.db'}")
+        config = emulator_config(running, database_url=database_url)
         path = write_config(config, tmp_path / "accessctl.toml")
         settings = load_settings(path, strict=True)
         engine = make_engine(settings.database_url)

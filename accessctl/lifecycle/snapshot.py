@@ -1,0 +1,106 @@
+"""The snapshot a leaver saves before it acts (each account's status and the direct grants it
+removes), and the restore plan made from it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from accessctl.jobs import PlannedStep
+from accessctl.jobs.states import JobState
+from accessctl.jobs.tables import JOBS
+from accessctl.lifecycle.connections import Connectors
+from accessctl.lifecycle.errors import NothingToRestore, SafeguardRefused
+from accessctl.lifecycle.people import PersonRef
+from accessctl.lifecycle.plan import Plan
+from accessctl.store.models import LifecycleSnapshot
+
+SNAPSHOTS: sa.Table = LifecycleSnapshot.__table__  # type: ignore[attr-defined]
+
+
+def save_snapshot(
+    db: Session | Connection,
+    *,
+    person_id: int,
+    job_id: int,
+    accounts: list[dict[str, Any]],
+    by: str,
+    at: datetime,
+) -> int:
+    return db.execute(
+        sa.insert(SNAPSHOTS)
+        .values(person_id=person_id, job_id=job_id, taken_at=at, taken_by=by, accounts=accounts)
+        .returning(SNAPSHOTS.c.id)
+    ).scalar_one()
+
+
+def latest_snapshot(conn: Connection, person: PersonRef) -> sa.Row:
+    """The person's latest snapshot not yet restored, whose leaver job was not cancelled."""
+    row = conn.execute(
+        sa.select(SNAPSHOTS, JOBS.c.state.label("job_state"))
+        .join(JOBS, JOBS.c.id == SNAPSHOTS.c.job_id)
+        .where(
+            SNAPSHOTS.c.person_id == person.id,
+            SNAPSHOTS.c.restored_at.is_(None),
+            JOBS.c.state != JobState.CANCELLED.value,
+        )
+        .order_by(SNAPSHOTS.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NothingToRestore(f"{person} has no leaver snapshot to restore (no deprovision saved one)")
+    if row.job_state in (JobState.PENDING, JobState.RUNNING, JobState.QUARANTINED):
+        raise SafeguardRefused(
+            f"leaver job {row.job_id} of {person} is still {row.job_state}: wait, or cancel it"
+        )
+    return row
+
+
+def mark_restored(db: Session | Connection, snapshot_id: int, *, by: str, job_id: int, at: datetime) -> None:
+    db.execute(
+        sa.update(SNAPSHOTS)
+        .where(SNAPSHOTS.c.id == snapshot_id)
+        .values(restored_at=at, restored_by=by, restore_job_id=job_id)
+    )
+
+
+async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Connectors) -> Plan:
+    with engine.connect() as conn:
+        snapshot = latest_snapshot(conn, person)
+    plan = Plan(kind="restore", person=person, restores_snapshot=snapshot.id)
+    plan.notes.append(
+        f"from snapshot {snapshot.id}, taken by {snapshot.taken_by} before leaver job {snapshot.job_id}"
+    )
+    for saved in snapshot.accounts:
+        provider, account_id = saved["provider"], saved["account_id"]
+        connector = connectors.get(provider)
+        if connector is None:
+            plan.notes.append(f"{provider}: not configured here, {saved['login']} left as it is")
+            continue
+        if await connector.find_account(external_id=account_id) is None:
+            plan.notes.append(f"{provider}: {saved['login']} no longer exists: cannot be restored")
+            continue
+        base = {"account_id": account_id, "login": saved["login"]}
+        was_active = saved["status"] == "active"
+        if was_active:
+            plan.steps.append(PlannedStep(provider, "restore_account", base, "sign-in enabled again"))
+        addable = hasattr(connector, "add_grant")
+        unsupported = None if addable else f"the {provider} connector cannot add grants"
+        for grant in saved["grants"]:
+            effect = f"holds {grant['kind']} {grant['name']} again"
+            plan.steps.append(
+                PlannedStep(provider, "add_grant", {**base, **grant}, effect, skipped=unsupported)
+            )
+        present = [[g["kind"], g["entitlement_id"]] for g in saved["grants"]] if addable else []
+        verify: dict[str, Any] = {**base, "present": present}
+        if was_active:
+            verify["blocked"] = False
+        plan.steps.append(PlannedStep(provider, "verify", verify, "as in the snapshot, read back"))
+        plan.steps.append(PlannedStep(provider, "refresh_store", base, "store matches the provider"))
+    if not plan.steps:
+        plan.notes.append("nothing in the snapshot can be restored")
+    return plan
