@@ -95,7 +95,7 @@ class Org:
 
 
 def seed(conn: Connection) -> Org:
-    """CEO <- VP <- Mia (manager) <- Ann, Bob; Ann holds Admins without MFA; a shared and an orphan account."""
+    """CEO <- VP <- Mia <- Ann, Bob, Left; Ann holds Admins without MFA; a shared and an orphan account."""
     org = Org(conn)
     org.person("CEO", department="Exec")
     org.person("VP", manager="CEO", department="Exec")

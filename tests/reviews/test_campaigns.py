@@ -14,7 +14,7 @@ from accessctl.reviews import decide as decisions
 from accessctl.reviews.campaigns import ITEMS, campaign_detail, plan_close, start_campaign
 from accessctl.reviews.errors import JustificationRequired, NotYourItem, SelfReview
 from accessctl.settings import CampaignScope, CampaignSettings
-from tests.reviews.org import A, NOW, Org, seed
+from tests.reviews.org import NOW, A, Org, seed
 
 
 def _settings(**kw: Any) -> CampaignSettings:
