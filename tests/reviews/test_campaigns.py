@@ -250,7 +250,7 @@ def test_decisions_justification_self_review_and_reassignment(engine: Engine) ->
         "review.reassign",
         "mia@example.com",
     ) in actions
-    decided = [e for e in events if e.action == "review.decide"][0]
+    decided = next(e for e in events if e.action == "review.decide")
     details = (
         decided.details if isinstance(decided.details, dict) else __import__("json").loads(decided.details)
     )
