@@ -4,6 +4,7 @@ refuse a recipient for a while (4xx) or for good (5xx)."""
 from __future__ import annotations
 
 import email
+import logging
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -59,6 +60,8 @@ def free_port() -> int:
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
     port = free_port()
+    # the server's own chatter (it runs in the test's process) is not the CLI's output
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10)
     controller.start()
     try:
