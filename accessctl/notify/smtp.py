@@ -119,6 +119,9 @@ class SmtpMailer:
                 return SendResult(False, attempt, f"login refused: {_describe(exc)}")
             except (smtplib.SMTPException, OSError) as exc:
                 error = _describe(exc)
+                if _connection_lost(exc) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+                    where = f"{self.settings.host}:{self.settings.port}"
+                    error = f"cannot reach the SMTP server {where}: {getattr(exc, 'strerror', None) or exc}"
                 if _connection_lost(exc):
                     self._drop()
                 else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import logging
 import socket
+import ssl
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass
@@ -57,12 +59,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
+def smtp_server(
+    *, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+) -> Iterator[tuple[Inbox, int]]:
+    """The server; with ``tls`` it demands STARTTLS, with ``login`` it demands that user and password."""
     inbox = Inbox()
     port = free_port()
     # the server's own chatter (it runs in the test's process) is not the CLI's output
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10)
+    extra: dict[str, Any] = {}
+    if tls is not None:
+        extra.update(tls_context=tls, require_starttls=True)
+    if login is not None:
+
+        def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        extra.update(authenticator=check, auth_required=True, auth_require_tls=tls is not None)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10, **extra)
     controller.start()
     try:
         yield inbox, port

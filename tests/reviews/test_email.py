@@ -167,7 +167,8 @@ def test_a_server_that_is_down_is_a_recorded_failure_not_a_crash(engine: Engine)
     with SmtpMailer(_smtp(free_port(), max_attempts=2)) as mailer:
         run = send_invitations(engine, campaign_id, _mailing(mailer), now=NOW)
     assert run.sent == [] and len(run.failed) == 3
-    assert "ConnectionRefusedError" in run.failed[0][2]
+    assert run.failed[0][2].startswith("cannot reach the SMTP server 127.0.0.1:")
+    assert "Connection refused" in run.failed[0][2]
 
 
 def test_templates_are_overridden_from_the_configured_folder(
@@ -184,3 +185,28 @@ def test_templates_are_overridden_from_the_configured_folder(
     assert (
         "4 items to review" in parts(server.to("mia@example.com")[0])["text/plain"]
     )  # the body stays built in
+
+
+def test_starttls_and_login_with_the_password_from_a_file(engine: Engine, tls: Any, tmp_path: Path) -> None:
+    import ssl
+
+    from accessctl.settings import load_settings
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls.cert_path), str(tls.key_path))
+    (tmp_path / "smtp-password").write_text("s3cret-pw\n")
+    campaign_id = _campaign(engine)
+    with smtp_server(tls=context, login=("mailer", "s3cret-pw")) as (server, port):
+        config = tmp_path / "accessctl.toml"
+        config.write_text(
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nstarttls = true\nusername = "mailer"\n'
+            f'password_file = "smtp-password"\nca_bundle = "{tls.ca_path}"\nretry_delay_s = 0\n'
+        )
+        smtp = load_settings(config).smtp
+        with SmtpMailer(smtp) as mailer:
+            run = send_invitations(engine, campaign_id, _mailing(mailer), now=NOW)
+        assert len(run.sent) == 3 and len(server.messages) == 3
+        wrong = smtp.model_copy(update={"password": None})
+        with SmtpMailer(wrong) as mailer:
+            result = mailer.send(server.messages[0])  # type: ignore[arg-type]
+        assert not result.ok and result.attempts == 1 and "login refused" in (result.error or "")
