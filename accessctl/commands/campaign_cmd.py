@@ -312,3 +312,27 @@ def _table(
 
     for line in table_lines(rows, columns, width=terminal_width(), title=title, empty=empty):
         typer.echo(line)
+
+
+@app.command("reassign")
+def reassign(
+    ctx: typer.Context,
+    item_id: Annotated[
+        int, typer.Argument(help="The review item's id (see `campaign close ID --dry-run`).", min=1)
+    ],
+    to: Annotated[str, typer.Option("--to", help="The new reviewer's email address.")],
+) -> None:
+    """Hand a review item to another reviewer (recorded on the item and audited)."""
+    import sqlalchemy as sa
+
+    from accessctl.reviews.campaigns import ITEMS
+    from accessctl.reviews.decide import reassign as reassign_item
+    from accessctl.reviews.errors import ItemNotFound
+
+    context = app_context(ctx)
+    with _review_errors(), context.engine().begin() as conn:
+        current = conn.execute(sa.select(ITEMS.c.reviewer_email).where(ITEMS.c.id == item_id)).scalar()
+        if current is None:
+            raise ItemNotFound(f"no review item {item_id}")
+        reassign_item(conn, item_id=item_id, reviewer_email=current, to_email=to, now=_now(), actor="cli")
+    typer.echo(f"review item {item_id}: reassigned from {current} to {to.strip().lower()}")

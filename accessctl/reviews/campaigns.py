@@ -394,3 +394,58 @@ def plan_close(conn: Connection, campaign_id: int) -> ClosePlan:
         else:
             actions.append(CloseAction(action=policy, why=f"undecided: policy {policy}", **common))
     return ClosePlan(campaign_id, policy, actions)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One item as its reviewer's page shows it."""
+
+    id: int
+    person: str | None
+    person_email: str | None
+    provider: str
+    login: str
+    entitlement: str
+    kind: str
+    privileged: bool
+    flagged: bool
+    recommendations: list[dict[str, Any]]
+    reviewer_reason: str
+    decision: str | None
+    justification: str | None
+    decided_at: datetime | None
+    reassigned_from: str | None
+
+    @property
+    def needs_justification_to_keep(self) -> bool:
+        return self.flagged and self.privileged
+
+
+def items_for_reviewer(conn: Connection, campaign_id: int, reviewer_email: str) -> list[ItemView]:
+    """The reviewer's items in a campaign, grouped by person (flagged first within each)."""
+    rows = conn.execute(
+        sa.select(ITEMS)
+        .where(ITEMS.c.campaign_id == campaign_id, ITEMS.c.reviewer_email == reviewer_email.lower())
+        .order_by(ITEMS.c.id)
+    ).all()
+    views = [
+        ItemView(
+            id=r.id,
+            person=r.snapshot.get("person"),
+            person_email=r.snapshot.get("person_email"),
+            provider=r.snapshot.get("provider", ""),
+            login=r.snapshot.get("login", ""),
+            entitlement=r.snapshot.get("entitlement", ""),
+            kind=r.snapshot.get("kind", ""),
+            privileged=r.privileged,
+            flagged=r.flagged,
+            recommendations=r.recommendations,
+            reviewer_reason=r.reviewer_reason,
+            decision=r.decision,
+            justification=r.justification,
+            decided_at=_maybe(r.decided_at),
+            reassigned_from=r.reassigned_from,
+        )
+        for r in rows
+    ]
+    return sorted(views, key=lambda v: (v.person or "~", v.login, not v.flagged, v.id))

@@ -178,3 +178,37 @@ def reassign(
         details={"campaign_id": item.campaign_id, "from": reviewer_email.lower(), "to": to},
         occurred_at=now,
     )
+
+
+def keep_unflagged(
+    conn: Connection,
+    *,
+    campaign_id: int,
+    reviewer_email: str,
+    now: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> int:
+    """Keep every open, unflagged item of the reviewer ("keep all unflagged"); returns how many."""
+    ids = conn.execute(
+        sa.select(ITEMS.c.id).where(
+            ITEMS.c.campaign_id == campaign_id,
+            ITEMS.c.reviewer_email == reviewer_email.lower(),
+            ITEMS.c.decision.is_(None),
+            ITEMS.c.flagged.is_(False),
+        )
+    ).scalars()
+    count = 0
+    for item_id in list(ids):
+        decide(
+            conn,
+            item_id=item_id,
+            reviewer_email=reviewer_email,
+            decision="keep",
+            now=now,
+            campaign_id=campaign_id,
+            ip=ip,
+            user_agent=user_agent,
+        )
+        count += 1
+    return count

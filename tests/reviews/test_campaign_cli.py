@@ -149,3 +149,14 @@ def test_bad_input_is_one_line_and_exit_2(setup: Setup, args: tuple[str, ...], m
 def test_list_with_no_campaigns(setup: Setup) -> None:
     result = setup.run("campaign", "list")
     assert result.exit_code == 0 and "(no campaigns yet)" in result.output
+
+
+def test_reassign_an_item_and_refuse_self_review(setup: Setup) -> None:
+    assert setup.run("campaign", "start", "q1", "--no-email").exit_code == 0
+    moved = setup.run("campaign", "reassign", "2", "--to", "VP@example.com")  # Ann's Engineering
+    assert moved.exit_code == 0, moved.output
+    assert "review item 2: reassigned from mia@example.com to vp@example.com" in moved.output
+    own = setup.run("campaign", "reassign", "2", "--to", "ann@example.com")
+    assert own.exit_code == 2 and "ann@example.com cannot review their own access" in own.output
+    missing = setup.run("campaign", "reassign", "99", "--to", "vp@example.com")
+    assert missing.exit_code == 2 and "no review item 99" in missing.output

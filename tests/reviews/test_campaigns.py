@@ -278,3 +278,22 @@ def test_close_preview_applies_the_undecided_policy(engine: Engine, policy: str)
     if policy == "escalate":
         to = {a.login: a.escalate_to for a in undecided}
         assert to["ann@example.com"] == "vp@example.com"  # Mia's manager
+
+
+def test_reviewer_page_items_and_keep_all_unflagged(engine: Engine) -> None:
+    from accessctl.reviews.campaigns import items_for_reviewer
+
+    with engine.begin() as conn:
+        seed(conn)
+        cid = start_campaign(conn, _settings(), actor="t", now=NOW).campaign_id
+        assert cid is not None
+        kept = decisions.keep_unflagged(conn, campaign_id=cid, reviewer_email="mia@example.com", now=NOW)
+        views = items_for_reviewer(conn, cid, "mia@example.com")
+    assert kept == 2  # Ann's and Bob's Engineering; Ann's Admins and Left's access stay open
+    assert [(v.person, v.entitlement, v.decision) for v in views] == [
+        ("ANN Test", "Admins", None),
+        ("ANN Test", "Engineering", "keep"),
+        ("BOB Test", "Engineering", "keep"),
+        ("LEFT Test", "Engineering", None),
+    ]
+    assert views[0].needs_justification_to_keep and not views[1].needs_justification_to_keep
