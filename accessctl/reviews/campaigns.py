@@ -98,14 +98,24 @@ def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime
     all_rows = rows if _scope_is_everything(settings) else select_grants(conn, type(settings.scope)())
     peers = PeerCounts.of(all_rows, departments)
     fallback = settings.fallback_reviewer or settings.owner
-    items = [
-        PlannedItem(
-            row,
-            resolve_reviewer(row, directory, fallback=fallback, owner=settings.owner),
-            recommend(row, settings=settings, now=now, peers=peers, last_review_at=last_review_at),
+    # a person's items share their reviewer: resolve once per what the choice depends on
+    chosen: dict[tuple[Any, ...], Reviewer] = {}
+    items = []
+    for row in rows:
+        shared = row.is_shared or row.is_service or row.person_id is None
+        key = (
+            row.person_id,
+            shared,
+            row.entitlement_owner if shared else None,
+            row.provider,
+            row.manager_external_id,
         )
-        for row in rows
-    ]
+        if key not in chosen:
+            chosen[key] = resolve_reviewer(row, directory, fallback=fallback, owner=settings.owner)
+        recommendations = recommend(
+            row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
+        )
+        items.append(PlannedItem(row, chosen[key], recommendations))
     due = now + timedelta(days=settings.duration_days)
     return StartResult(None, settings.name, due, items, baseline.id if baseline else None, skipped)
 
