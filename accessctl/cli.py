@@ -11,6 +11,7 @@ import typer
 from accessctl import __version__
 from accessctl.commands import (
     audit_cmd,
+    campaign_cmd,
     config_cmd,
     db_cmd,
     demo_cmd,
@@ -39,6 +40,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(campaign_cmd.app, name="campaign")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
 app.command("demo")(demo_cmd.demo)

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -148,7 +157,24 @@ class SmtpSettings(Section):
     password: SecretStr | None = None
     password_file: OptionalPath = None
     starttls: bool = False
+    #: implicit TLS from the first byte (port 465), instead of STARTTLS
+    tls: bool = False
+    ca_bundle: OptionalPath = Field(None, description="PEM file of extra CAs to trust (a local relay)")
     from_address: str = "accessctl@localhost"
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    #: tries per message (a refused or dropped send is tried again, then recorded as failed)
+    max_attempts: int = Field(3, ge=1, le=10)
+    retry_delay_s: float = Field(2.0, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> SmtpSettings:
+        if self.starttls and self.tls:
+            raise ValueError(
+                "starttls and tls are exclusive: STARTTLS upgrades a plain connection, tls starts encrypted"
+            )
+        if "@" not in self.from_address:
+            raise ValueError(f"from_address {self.from_address!r} is not an email address")
+        return self
 
 
 class WebSettings(Section):
@@ -163,6 +189,173 @@ class GuardSettings(Section):
     max_per_hour: int = Field(10, ge=1, description="leaver jobs per rolling hour before quarantine")
     max_share: float = Field(0.02, gt=0, le=1, description="share of active people per rolling hour")
     two_person: bool = Field(False, description="the releaser must differ from the requester")
+
+
+#: the providers a campaign's scope may name
+_SCOPE_PROVIDERS = ("okta", "entra", "google")
+
+
+def _zone_problem(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r} (an IANA name such as Europe/Paris or UTC)"
+    return None
+
+
+class CampaignScope(BaseModel):
+    """Which grants a campaign reviews; every filter given must match (none given: all grants)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    privileged_only: bool = False
+    providers: list[str] = []
+    #: shell-style patterns on the entitlement's name (``AWS*``, ``*admin*``)
+    entitlements: list[str] = []
+    kinds: list[Literal["group", "app", "role"]] = []
+    #: shell-style patterns on the account's login
+    accounts: list[str] = []
+    #: the person's department (HR, else the account's), exactly
+    departments: list[str] = []
+    include_inherited: bool = True
+    include_shared: bool = True
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in _SCOPE_PROVIDERS]
+        if unknown:
+            raise ValueError(f"unknown provider {unknown[0]!r} (one of {', '.join(_SCOPE_PROVIDERS)})")
+        return value
+
+
+class CampaignSettings(BaseModel):
+    """One ``[[reviews.campaigns]]`` entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    #: ``quarterly`` (09:00 on the first working day of Jan, Apr, Jul, Oct), a five-field cron
+    #: expression (``0 9 1 * *``), or ``manual`` (started only by ``accessctl campaign start``)
+    schedule: str = "quarterly"
+    #: the schedule's time zone; "" = reviews.timezone
+    timezone: str = ""
+    #: the time of day of a ``quarterly`` run, HH:MM
+    run_at: str = "09:00"
+    scope: CampaignScope = CampaignScope()
+    duration_days: int = Field(14, ge=1, le=365)
+    #: a reminder to reviewers with open items every N days; 0 = none
+    reminder_every_days: int = Field(3, ge=0, le=365)
+    #: a reviewer still open N days after the due date is escalated to their manager
+    escalate_after_days: int = Field(2, ge=0, le=365)
+    #: what closing does with undecided items: keep them, revoke them, or escalate to the manager
+    undecided: Literal["keep", "revoke", "escalate"] = "keep"
+    #: only grants new or changed since the last certified campaign of this name
+    delta_only: bool = False
+    #: the campaign's owner (receives the summary at close); an email address
+    owner: str = Field(min_length=3)
+    #: who reviews when no manager (or entitlement owner) is known; "" = the owner
+    fallback_reviewer: str = ""
+    #: "no sign-in for N days" recommendation
+    inactive_days: int = Field(90, ge=1, le=36500)
+    #: "held by few peers": at most this share of the person's department holds it ...
+    peer_share_percent: float = Field(10.0, gt=0, le=100)
+    #: ... in a department of at least this many people
+    peer_min_department: int = Field(5, ge=2)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if value != value.strip() or any(ch in value for ch in "\n\t"):
+            raise ValueError(f"campaign name {value!r} has leading/trailing spaces or control characters")
+        return value
+
+    @field_validator("owner", "fallback_reviewer")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and ("@" not in value or " " in value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        problem = _zone_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("run_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"run_at {value!r} is not a time of day HH:MM") from None
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value in ("quarterly", "manual"):
+            return value
+        from accessctl.reviews.schedule import cron_problem
+
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class ReviewsSettings(Section):
+    #: the time zone of campaign schedules (a campaign may name its own)
+    timezone: str = "UTC"
+    #: days that are not working days: MM-DD every year, or YYYY-MM-DD once (weekends never are)
+    holidays: list[str] = ["01-01"]
+    #: a folder of Jinja2 templates overriding the built-in emails (same file names); "" = built-in
+    templates_dir: OptionalPath = None
+    campaigns: list[CampaignSettings] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        problem = _zone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: list[str]) -> list[str]:
+        from datetime import date
+
+        for day in value:
+            try:
+                date.fromisoformat(day if len(day) == 10 else f"2000-{day}")
+            except ValueError:
+                raise ValueError(f"holiday {day!r} is not MM-DD or YYYY-MM-DD") from None
+        return value
+
+    @field_validator("campaigns")
+    @classmethod
+    def _unique_names(cls, value: list[CampaignSettings]) -> list[CampaignSettings]:
+        seen: set[str] = set()
+        for campaign in value:
+            if campaign.name in seen:
+                raise ValueError(f"two campaigns are named {campaign.name!r}")
+            seen.add(campaign.name)
+        return value
+
+    def campaign(self, name: str) -> CampaignSettings | None:
+        return next((c for c in self.campaigns if c.name == name), None)
+
+    def zone_of(self, campaign: CampaignSettings) -> str:
+        return campaign.timezone or self.timezone
 
 
 class LifecycleSettings(Section):
@@ -182,6 +375,7 @@ SECTIONS: dict[str, type[Section]] = {
     "smtp": SmtpSettings,
     "web": WebSettings,
     "lifecycle": LifecycleSettings,
+    "reviews": ReviewsSettings,
 }
 
 
@@ -226,6 +420,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     web: WebSettings = WebSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    reviews: ReviewsSettings = ReviewsSettings()
 
     #: where the settings came from (None when no file was found and defaults apply)
     config_path: Path | None = Field(None, exclude=True)
@@ -487,7 +682,7 @@ def _load_hr_source_secrets(settings: Settings, base_dir: Path, source_of: Sourc
 def _relative_paths(settings: Settings, base_dir: Path) -> None:
     for name in SECTIONS:
         section = getattr(settings, name)
-        for field_name in ("ca_bundle", "roster_file"):
+        for field_name in ("ca_bundle", "roster_file", "templates_dir"):
             value = getattr(section, field_name, None)
             if isinstance(value, Path) and str(value) and not value.is_absolute():
                 setattr(section, field_name, base_dir / value)

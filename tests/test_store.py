@@ -45,7 +45,7 @@ def test_upgrade_creates_schema_and_second_run_is_a_noop(db_url: str) -> None:
         "job",
         "job_step",
     } <= tables
-    assert {"campaign", "review_item", "decision", "audit_event", "audit_head"} <= tables
+    assert {"campaign", "review_item", "reviewer_assignment", "audit_event", "audit_head"} <= tables
     engine.dispose()
 
 

@@ -362,20 +362,24 @@ class LifecycleSnapshot(SQLModel, table=True):
 
 
 class Campaign(SQLModel, table=True):
-    """A least-privilege review campaign."""
+    """A least-privilege review campaign: its settings as started, its items and reviewers."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    status: str = Field(default="draft", max_length=32, index=True)
-    scope: dict[str, Any] = _json(dict)
+    name: str = Field(max_length=200, index=True)
+    status: str = Field(default="open", max_length=32, index=True)  # open | closed
+    #: the campaign's settings as they were when it started (scope, policies, owner, fallback)
+    config: dict[str, Any] = _json(dict)
+    owner: str = Field(max_length=320)
     created_by: str = Field(max_length=320)
-    created_at: datetime = _now()
-    due_at: datetime | None = _ts()
+    started_at: datetime = _now()
+    due_at: datetime = _now()
     closed_at: datetime | None = _ts()
+    #: the campaign of the same name whose decisions a ``delta_only`` campaign builds on
+    baseline_campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
 
 
 class ReviewItem(SQLModel, table=True):
-    """One grant that one reviewer must keep or revoke within a campaign."""
+    """One grant, as it was when the campaign started, that one reviewer must keep or revoke."""
 
     __tablename__ = "review_item"
     __table_args__ = (sa.UniqueConstraint("campaign_id", "grant_id", name="uq_review_item_campaign_grant"),)
@@ -383,22 +387,69 @@ class ReviewItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     grant_id: int = Field(foreign_key="access_grant.id")
-    reviewer_person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    recommendation: str | None = Field(default=None, max_length=32)
-    recommendation_reason: str | None = Field(default=None, max_length=400)
-    status: str = Field(default="pending", max_length=32, index=True)
+    account_id: int = Field(foreign_key="account.id")
+    entitlement_id: int = Field(foreign_key="entitlement.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    #: the grant, account, entitlement and person as the campaign saw them
+    snapshot: dict[str, Any] = _json(dict)
+    reviewer_email: str = Field(max_length=320, index=True)
+    reviewer_person_id: int | None = Field(default=None, foreign_key="person.id")
+    #: why this reviewer (manager, manager's manager, entitlement owner, fallback, reassigned)
+    reviewer_reason: str = Field(default="", max_length=200)
+    #: [{"code": ..., "reason": ...}] shown with the item
+    recommendations: list[dict[str, Any]] = _json(list)
+    flagged: bool = Field(default=False)
+    privileged: bool = Field(default=False)
+    status: str = Field(default="open", max_length=32, index=True)  # open | decided
+    decision: str | None = Field(default=None, max_length=16)  # keep | revoke
+    justification: str | None = Field(default=None, max_length=2000)
+    decided_by: str | None = Field(default=None, max_length=320)
+    decided_at: datetime | None = _ts()
+    #: how it was decided: reviewer, or the undecided policy at close
+    decided_via: str | None = Field(default=None, max_length=32)
+    reassigned_from: str | None = Field(default=None, max_length=320)
+    reassigned_at: datetime | None = _ts()
+    #: the remediation job a revoke became (set at close)
+    job_id: int | None = Field(default=None, foreign_key="job.id")
 
 
-class Decision(SQLModel, table=True):
-    """A reviewer's answer on a review item, and the remediation it led to."""
+class ReviewerAssignment(SQLModel, table=True):
+    """One reviewer of one campaign: their link's token (hashed) and what they were sent."""
+
+    __tablename__ = "reviewer_assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "reviewer_email", name="uq_reviewer_campaign_email"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    review_item_id: int = Field(foreign_key="review_item.id", unique=True)
-    decision: str = Field(max_length=16)  # keep | revoke
-    decided_by: str = Field(max_length=320)
-    decided_at: datetime = _now()
-    comment: str | None = Field(default=None, max_length=2000)
-    job_id: int | None = Field(default=None, foreign_key="job.id")
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    reviewer_email: str = Field(max_length=320)
+    reviewer_person_id: int | None = Field(default=None, foreign_key="person.id")
+    reviewer_name: str = Field(default="", max_length=400)
+    #: SHA-256 of the link's token; the token itself is only ever in the email
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    token_expires_at: datetime | None = _ts()
+    token_revoked_at: datetime | None = _ts()
+    invited_at: datetime | None = _ts()
+    last_reminded_at: datetime | None = _ts()
+    escalated_at: datetime | None = _ts()
+
+
+class EmailSend(SQLModel, table=True):
+    """One email of a campaign (invitation, reminder, escalation, summary) and how sending it went."""
+
+    __tablename__ = "email_send"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="reviewer_assignment.id")
+    kind: str = Field(max_length=32)  # invitation | reminder | escalation | summary
+    recipient: str = Field(max_length=320)
+    subject: str = Field(max_length=400)
+    status: str = Field(max_length=16)  # sent | failed
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _now()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -1,0 +1,338 @@
+"""`accessctl campaign`: start, list, show, remind and preview the close of review campaigns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from accessctl import exitcodes
+from accessctl.commands.common import app_context, fail, handled_errors
+
+if TYPE_CHECKING:
+    from accessctl.reviews.mailing import Mailing, MailRun
+    from accessctl.settings import Settings
+
+app = typer.Typer(
+    help="Review campaigns: who can reach what, confirmed or revoked by managers.", no_args_is_help=True
+)
+
+CampaignId = Annotated[int, typer.Argument(help="The campaign's id (see `accessctl campaign list`).", min=1)]
+
+
+def _now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+@contextmanager
+def _review_errors() -> Iterator[None]:
+    """A campaign or item that does not exist, or a refused request: one line, exit 2."""
+    from accessctl.reviews.errors import ReviewError
+
+    try:
+        with handled_errors():
+            yield
+    except ReviewError as exc:
+        raise fail(str(exc), exitcodes.USAGE) from None
+
+
+def _when(value: datetime | None, zone: str) -> str:
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    from accessctl.timestamps import utc
+
+    return utc(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@contextmanager
+def _mailing(settings: Settings) -> Iterator[Mailing]:
+    from accessctl.notify.render import Templates
+    from accessctl.notify.smtp import SmtpMailer
+    from accessctl.reviews.mailing import Mailing
+
+    with SmtpMailer(settings.smtp) as mailer:
+        yield Mailing(
+            mailer.send,
+            Templates(settings.reviews.templates_dir),
+            settings.web.base_url,
+            settings.smtp.from_address,
+            settings.reviews.timezone,
+        )
+
+
+def _say_mail(run: MailRun) -> None:
+    from collections import Counter
+
+    sent = Counter(kind for kind, _ in run.sent)
+    parts = [f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in sorted(sent.items())]
+    typer.echo(f"emails sent: {', '.join(parts) if parts else 'none'}")
+    for kind, to, error in run.failed:
+        typer.secho(f"  ✗ {kind} to {to} failed:", fg=typer.colors.RED, err=True)
+        typer.echo(f"    {error}", err=True)
+    if run.failed:
+        typer.echo("  (failed emails are tried again by `accessctl campaign remind ID`)", err=True)
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A campaign named in [[reviews.campaigns]].")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what it would snapshot; write and send nothing.")
+    ] = False,
+    no_email: Annotated[
+        bool, typer.Option("--no-email", help="Start it, but send the invitations later (remind).")
+    ] = False,
+) -> None:
+    """Snapshot the scope's grants into a new campaign and email each reviewer their link."""
+    from collections import Counter
+
+    from accessctl.output import Column
+    from accessctl.reviews.campaigns import start_campaign
+    from accessctl.reviews.mailing import send_invitations
+
+    context = app_context(ctx)
+    with _review_errors():
+        settings = context.settings
+        campaign = settings.reviews.campaign(name)
+        if campaign is None:
+            known = ", ".join(c.name for c in settings.reviews.campaigns) or "none is configured"
+            raise fail(
+                f"no campaign named {name!r} in [[reviews.campaigns]] (known: {known})", exitcodes.USAGE
+            )
+        engine = context.engine()
+        now = _now()
+        with engine.begin() as conn:
+            result = start_campaign(conn, campaign, actor="cli", now=now, dry_run=dry_run)
+    zone = settings.reviews.zone_of(campaign)
+    what = "would snapshot" if dry_run else f"campaign {result.campaign_id} started:"
+    counts = f"{len(result.items)} items, {len(result.reviewers)} reviewers, {result.flagged} flagged"
+    typer.echo(f"{name}: {what} {counts}")
+    typer.echo(f"  due {_when(result.due_at, zone)} ({zone})")
+    if result.skipped_certified:
+        typer.echo(
+            f"  {result.skipped_certified} grants certified in campaign "
+            f"{result.baseline_campaign_id} left out"
+        )
+    flagged = Counter(i.reviewer.email for i in result.items if i.flagged)
+    why = {i.reviewer.email: i.reviewer.reason for i in result.items}
+    rows = [
+        {"reviewer": email, "items": n, "flagged": flagged[email], "why": why[email]}
+        for email, n in sorted(result.reviewers.items())
+    ]
+    columns = [
+        Column("reviewer", keep=True),
+        Column("items", right=True, keep=True),
+        Column("flagged", right=True, keep=True),
+        Column("why", header="why (first item)", min_width=12),
+    ]
+    _table(rows, columns, empty="(no grants in scope)")
+    if dry_run:
+        typer.echo("dry run: nothing written, no email sent")
+        return
+    if no_email or not result.items:
+        return
+    assert result.campaign_id is not None
+    with _review_errors(), _mailing(settings) as mailing:
+        _say_mail(send_invitations(engine, result.campaign_id, mailing, now=now))
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """Every campaign, newest first, with its progress."""
+    from accessctl.output import Column
+    from accessctl.reviews.campaigns import list_campaigns
+
+    context = app_context(ctx)
+    with _review_errors():
+        zone = context.settings.reviews.timezone
+        with context.engine().connect() as conn:
+            rows = list_campaigns(conn)
+    fmt = lambda v: _when(v, zone)  # noqa: E731
+    columns = [
+        Column("id", right=True, keep=True),
+        Column("name", keep=True),
+        Column("status", keep=True),
+        Column("started_at", "started", fmt=fmt, priority=2),
+        Column("due_at", "due", fmt=fmt, keep=True),
+        Column("items", right=True, priority=1),
+        Column("decided", right=True, priority=1),
+        Column("reviewers", right=True, priority=3),
+    ]
+    _table(rows, columns, title=f"Campaigns (times in {zone})", empty="(no campaigns yet)")
+
+
+@app.command("show")
+def show(ctx: typer.Context, campaign_id: CampaignId) -> None:
+    """One campaign: progress per reviewer, and every email sent or failed."""
+    from accessctl.output import Column
+    from accessctl.reviews.campaigns import campaign_detail
+
+    context = app_context(ctx)
+    with _review_errors():
+        zone = context.settings.reviews.timezone
+        with context.engine().connect() as conn:
+            detail = campaign_detail(conn, campaign_id)
+    fmt = lambda v: _when(v, zone)  # noqa: E731
+    typer.echo(f"Campaign {detail.id} {detail.name!r}: {detail.status}, owner {detail.owner}")
+    typer.echo(f"  started {fmt(detail.started_at)}, due {fmt(detail.due_at)} ({zone})")
+    if detail.closed_at:
+        typer.echo(f"  closed {fmt(detail.closed_at)}")
+    typer.echo(
+        f"  {detail.decided} of {detail.items} items decided; "
+        f"undecided at close: {detail.config.get('undecided')}"
+    )
+    typer.echo("")
+    rows = [
+        {
+            "reviewer": r.email,
+            "progress": f"{r.decided}/{r.items}",
+            "flagged": r.flagged,
+            "invited": r.invited_at,
+            "reminded": r.last_reminded_at,
+            "escalated": r.escalated_at,
+        }
+        for r in detail.reviewers
+    ]
+    columns = [
+        Column("reviewer", keep=True),
+        Column("progress", right=True, keep=True),
+        Column("flagged", right=True, priority=1),
+        Column("invited", fmt=fmt, priority=2),
+        Column("reminded", fmt=fmt, priority=4),
+        Column("escalated", fmt=fmt, priority=3),
+    ]
+    _table(rows, columns, title="Reviewers", empty="(no reviewers)")
+    typer.echo("")
+    sent = sum(1 for s in detail.sends if s["status"] == "sent")
+    typer.echo(f"Emails: {sent} sent, {len(detail.failed_sends)} failed")
+    if detail.failed_sends:
+        columns = [
+            Column("kind", keep=True),
+            Column("recipient", keep=True),
+            Column("attempts", "tries", right=True, keep=True),
+            Column("error", min_width=10),
+        ]
+        _table(detail.failed_sends, columns)
+
+
+@app.command("remind")
+def remind(ctx: typer.Context, campaign_id: CampaignId) -> None:
+    """Send what is due now: invitations not yet delivered, reminders at the cadence (only to reviewers
+    with open items), escalations to the managers of overdue reviewers."""
+    from accessctl.reviews.campaigns import get_campaign
+    from accessctl.reviews.mailing import send_due_emails
+
+    context = app_context(ctx)
+    with _review_errors():
+        settings = context.settings
+        engine = context.engine()
+        with engine.connect() as conn:
+            campaign = get_campaign(conn, campaign_id)
+        if campaign.status != "open":
+            raise fail(f"campaign {campaign_id} is {campaign.status}: nothing to remind", exitcodes.USAGE)
+        with _mailing(settings) as mailing:
+            run = send_due_emails(engine, campaign_id, mailing, now=_now())
+    _say_mail(run)
+    if run.failed:
+        raise typer.Exit(exitcodes.FAILED)
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what closing would do.")] = False,
+) -> None:
+    """Close a campaign: every revoke becomes a deprovisioning job (with --dry-run: only print the plan)."""
+    from accessctl.output import Column
+    from accessctl.reviews.campaigns import get_campaign, plan_close
+
+    context = app_context(ctx)
+    with _review_errors(), context.engine().connect() as conn:
+        campaign = get_campaign(conn, campaign_id)
+        if campaign.status != "open":
+            raise fail(f"campaign {campaign_id} is already {campaign.status}", exitcodes.USAGE)
+        plan = plan_close(conn, campaign_id)
+    if not dry_run:
+        raise fail(
+            "closing is not available in this version; --dry-run shows what it will do",
+            exitcodes.USAGE,
+        )
+    revoke, keep, escalate = plan.of("revoke"), plan.of("keep"), plan.of("escalate")
+    undecided = sum(1 for a in plan.actions if a.why.startswith("undecided"))
+    typer.echo(f"Closing campaign {campaign_id} {campaign.name!r} would (dry run, nothing changed):")
+    typer.echo(f"  undecided items: {undecided}, policy {plan.policy!r}")
+    typer.echo(f"  keep {len(keep)}, revoke {len(revoke)}, escalate {len(escalate)}")
+    typer.echo("")
+    columns: list[Any] = [
+        Column("item_id", "item", right=True, keep=True),
+        Column("provider", keep=True),
+        Column("login", keep=True),
+        Column("entitlement", min_width=10, priority=1),
+        Column("why", min_width=10, priority=2),
+    ]
+    rows = [_as_row(a) for a in revoke]
+    _table(
+        rows,
+        columns,
+        title="Revocations (each a job: remove the grant, read back)",
+        empty="(none)",
+    )
+    if escalate:
+        typer.echo("")
+        columns = [
+            Column("item_id", "item", right=True, keep=True),
+            Column("login", keep=True),
+            Column("escalate_to", "to", keep=True),
+        ]
+        _table(
+            [_as_row(a) for a in escalate],
+            columns,
+            title="Escalations (reassigned to the reviewer's manager)",
+        )
+
+
+def _as_row(action: Any) -> dict[str, Any]:
+    return {name: getattr(action, name) for name in action.__slots__}
+
+
+def _table(
+    rows: list[dict[str, Any]], columns: list[Any], *, title: str | None = None, empty: str = "(none)"
+) -> None:
+    """A table fitted to the terminal (80 columns when not one)."""
+    from accessctl.output import table_lines, terminal_width
+
+    for line in table_lines(rows, columns, width=terminal_width(), title=title, empty=empty):
+        typer.echo(line)
+
+
+@app.command("reassign")
+def reassign(
+    ctx: typer.Context,
+    item_id: Annotated[
+        int, typer.Argument(help="The review item's id (see `campaign close ID --dry-run`).", min=1)
+    ],
+    to: Annotated[str, typer.Option("--to", help="The new reviewer's email address.")],
+) -> None:
+    """Hand a review item to another reviewer (recorded on the item and audited)."""
+    import sqlalchemy as sa
+
+    from accessctl.reviews.campaigns import ITEMS
+    from accessctl.reviews.decide import reassign as reassign_item
+    from accessctl.reviews.errors import ItemNotFound
+
+    context = app_context(ctx)
+    with _review_errors(), context.engine().begin() as conn:
+        current = conn.execute(sa.select(ITEMS.c.reviewer_email).where(ITEMS.c.id == item_id)).scalar()
+        if current is None:
+            raise ItemNotFound(f"no review item {item_id}")
+        reassign_item(conn, item_id=item_id, reviewer_email=current, to_email=to, now=_now(), actor="cli")
+    typer.echo(f"review item {item_id}: reassigned from {current} to {to.strip().lower()}")

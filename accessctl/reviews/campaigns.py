@@ -1,0 +1,461 @@
+"""Campaign use cases: start (snapshot the scope's grants with reviewers and recommendations), list,
+show (progress per reviewer, emails sent and failed) and the close preview.  Each takes the caller's
+connection and transaction; nothing commits part-way."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from accessctl import audit
+from accessctl.reviews.errors import CampaignNotFound
+from accessctl.reviews.recommend import PeerCounts, Recommendation, is_flagged, recommend
+from accessctl.reviews.reviewers import Directory, Reviewer, resolve_reviewer
+from accessctl.reviews.scope import GrantRow, select_grants
+from accessctl.settings import CampaignSettings
+from accessctl.store.models import Campaign, EmailSend, ReviewerAssignment, ReviewItem
+from accessctl.timestamps import utc
+
+CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
+ITEMS: sa.Table = ReviewItem.__table__  # type: ignore[attr-defined]
+ASSIGNMENTS: sa.Table = ReviewerAssignment.__table__  # type: ignore[attr-defined]
+SENDS: sa.Table = EmailSend.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedItem:
+    row: GrantRow
+    reviewer: Reviewer
+    recommendations: list[Recommendation]
+
+    @property
+    def flagged(self) -> bool:
+        return is_flagged(self.recommendations)
+
+
+@dataclass
+class StartResult:
+    campaign_id: int | None  # None on a dry run
+    name: str
+    due_at: datetime
+    items: list[PlannedItem]
+    baseline_campaign_id: int | None
+    skipped_certified: int = 0
+
+    @property
+    def reviewers(self) -> Counter[str]:
+        return Counter(item.reviewer.email for item in self.items)
+
+    @property
+    def flagged(self) -> int:
+        return sum(item.flagged for item in self.items)
+
+
+def last_certified(conn: Connection, name: str) -> sa.Row[Any] | None:
+    """The newest closed campaign of this name: what ``delta_only`` and "granted since the last review"
+    measure from."""
+    return conn.execute(
+        sa.select(CAMPAIGNS.c.id, CAMPAIGNS.c.started_at)
+        .where(CAMPAIGNS.c.name == name, CAMPAIGNS.c.status == "closed")
+        .order_by(CAMPAIGNS.c.closed_at.desc(), CAMPAIGNS.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def _certified_fingerprints(conn: Connection, campaign_id: int) -> dict[int, list[Any]]:
+    """grant id -> its fingerprint, for the grants a campaign's reviewers kept."""
+    found = {}
+    for r in conn.execute(
+        sa.select(ITEMS.c.grant_id, ITEMS.c.snapshot).where(
+            ITEMS.c.campaign_id == campaign_id, ITEMS.c.decision == "keep"
+        )
+    ):
+        found[r.grant_id] = r.snapshot.get("fingerprint")
+    return found
+
+
+def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime) -> StartResult:
+    """What starting the campaign would snapshot: items, reviewers, recommendations (writes nothing)."""
+    rows = select_grants(conn, settings.scope)
+    baseline = last_certified(conn, settings.name)
+    last_review_at = utc(baseline.started_at) if baseline else None
+    skipped = 0
+    if settings.delta_only and baseline is not None:
+        certified = _certified_fingerprints(conn, baseline.id)
+        kept = [r for r in rows if certified.get(r.grant_id) != r.fingerprint()]
+        skipped = len(rows) - len(kept)
+        rows = kept
+    directory = Directory(conn)
+    departments = {
+        pid: person.department for pid, person in directory.people.items() if person.status != "terminated"
+    }
+    # peers are counted over every live grant, not only the scope's
+    all_rows = rows if _scope_is_everything(settings) else select_grants(conn, type(settings.scope)())
+    peers = PeerCounts.of(all_rows, departments)
+    fallback = settings.fallback_reviewer or settings.owner
+    # a person's items share their reviewer: resolve once per what the choice depends on
+    chosen: dict[tuple[Any, ...], Reviewer] = {}
+    items = []
+    for row in rows:
+        shared = row.is_shared or row.is_service or row.person_id is None
+        key = (
+            row.person_id,
+            shared,
+            row.entitlement_owner if shared else None,
+            row.provider,
+            row.manager_external_id,
+        )
+        if key not in chosen:
+            chosen[key] = resolve_reviewer(row, directory, fallback=fallback, owner=settings.owner)
+        recommendations = recommend(
+            row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
+        )
+        items.append(PlannedItem(row, chosen[key], recommendations))
+    due = now + timedelta(days=settings.duration_days)
+    return StartResult(None, settings.name, due, items, baseline.id if baseline else None, skipped)
+
+
+def _scope_is_everything(settings: CampaignSettings) -> bool:
+    return settings.scope == type(settings.scope)() and not settings.delta_only
+
+
+def start_campaign(
+    conn: Connection, settings: CampaignSettings, *, actor: str, now: datetime, dry_run: bool = False
+) -> StartResult:
+    """Snapshot the scope's grants into a new open campaign (in the caller's transaction), with one
+    reviewer assignment per reviewer, and audit it.  ``dry_run``: only the plan."""
+    result = plan_campaign(conn, settings, now=now)
+    if dry_run:
+        return result
+    campaign_id = conn.execute(
+        sa.insert(CAMPAIGNS)
+        .values(
+            name=settings.name,
+            status="open",
+            config=settings.model_dump(mode="json"),
+            owner=settings.owner,
+            created_by=actor,
+            started_at=now,
+            due_at=result.due_at,
+            baseline_campaign_id=result.baseline_campaign_id,
+        )
+        .returning(CAMPAIGNS.c.id)
+    ).scalar_one()
+    reviewers: dict[str, Reviewer] = {}
+    rows = []
+    for item in result.items:
+        reviewers.setdefault(item.reviewer.email, item.reviewer)
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "grant_id": item.row.grant_id,
+                "account_id": item.row.account_id,
+                "entitlement_id": item.row.entitlement_id,
+                "person_id": item.row.person_id,
+                "snapshot": {**item.row.snapshot(), "fingerprint": item.row.fingerprint()},
+                "reviewer_email": item.reviewer.email,
+                "reviewer_person_id": item.reviewer.person_id,
+                "reviewer_reason": item.reviewer.reason[:200],
+                "recommendations": [r.as_dict() for r in item.recommendations],
+                "flagged": item.flagged,
+                "privileged": item.row.privileged,
+                "status": "open",
+            }
+        )
+    for start in range(0, len(rows), 1000):
+        conn.execute(sa.insert(ITEMS), rows[start : start + 1000])
+    if reviewers:
+        conn.execute(
+            sa.insert(ASSIGNMENTS),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "reviewer_email": r.email,
+                    "reviewer_person_id": r.person_id,
+                    "reviewer_name": r.name[:400],
+                }
+                for r in reviewers.values()
+            ],
+        )
+    audit.record(
+        conn,
+        actor=actor,
+        action="campaign.start",
+        target_type="campaign",
+        target_id=str(campaign_id),
+        details={
+            "name": settings.name,
+            "items": len(rows),
+            "reviewers": len(reviewers),
+            "flagged": result.flagged,
+            "due_at": result.due_at.isoformat(),
+            "delta_only": settings.delta_only,
+            "skipped_certified": result.skipped_certified,
+        },
+        occurred_at=now,
+    )
+    result.campaign_id = campaign_id
+    return result
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def get_campaign(conn: Connection, campaign_id: int) -> sa.Row[Any]:
+    row = conn.execute(sa.select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)).one_or_none()
+    if row is None:
+        raise CampaignNotFound(f"no campaign {campaign_id} (see `accessctl campaign list`)")
+    return row
+
+
+def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
+    counts = {
+        r.campaign_id: r
+        for r in conn.execute(
+            sa.select(
+                ITEMS.c.campaign_id,
+                sa.func.count().label("items"),
+                sa.func.count(ITEMS.c.decision).label("decided"),
+                sa.func.count(sa.distinct(ITEMS.c.reviewer_email)).label("reviewers"),
+            ).group_by(ITEMS.c.campaign_id)
+        )
+    }
+    out = []
+    for c in conn.execute(sa.select(CAMPAIGNS).order_by(CAMPAIGNS.c.id.desc())):
+        n = counts.get(c.id)
+        out.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "status": c.status,
+                "started_at": utc(c.started_at),
+                "due_at": utc(c.due_at),
+                "items": n.items if n else 0,
+                "decided": n.decided if n else 0,
+                "reviewers": n.reviewers if n else 0,
+            }
+        )
+    return out
+
+
+@dataclass
+class ReviewerProgress:
+    email: str
+    name: str
+    items: int
+    decided: int
+    flagged: int
+    invited_at: datetime | None
+    last_reminded_at: datetime | None
+    escalated_at: datetime | None
+
+    @property
+    def open(self) -> int:
+        return self.items - self.decided
+
+
+@dataclass
+class CampaignDetail:
+    id: int
+    name: str
+    status: str
+    owner: str
+    started_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    config: dict[str, Any]
+    reviewers: list[ReviewerProgress]
+    sends: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return sum(r.items for r in self.reviewers)
+
+    @property
+    def decided(self) -> int:
+        return sum(r.decided for r in self.reviewers)
+
+    @property
+    def failed_sends(self) -> list[dict[str, Any]]:
+        return [s for s in self.sends if s["status"] == "failed"]
+
+
+def _maybe(value: datetime | None) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+def reviewer_progress(conn: Connection, campaign_id: int) -> list[ReviewerProgress]:
+    stats: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in conn.execute(
+        sa.select(ITEMS.c.reviewer_email, ITEMS.c.decision, ITEMS.c.flagged).where(
+            ITEMS.c.campaign_id == campaign_id
+        )
+    ):
+        stats[r.reviewer_email]["items"] += 1
+        stats[r.reviewer_email]["decided"] += r.decision is not None
+        stats[r.reviewer_email]["flagged"] += bool(r.flagged)
+    out = []
+    for a in conn.execute(
+        sa.select(ASSIGNMENTS)
+        .where(ASSIGNMENTS.c.campaign_id == campaign_id)
+        .order_by(ASSIGNMENTS.c.reviewer_email)
+    ):
+        s = stats.get(a.reviewer_email, Counter())
+        if not s["items"]:
+            continue  # every item reassigned away
+        out.append(
+            ReviewerProgress(
+                a.reviewer_email,
+                a.reviewer_name,
+                s["items"],
+                s["decided"],
+                s["flagged"],
+                _maybe(a.invited_at),
+                _maybe(a.last_reminded_at),
+                _maybe(a.escalated_at),
+            )
+        )
+    return out
+
+
+def campaign_detail(conn: Connection, campaign_id: int) -> CampaignDetail:
+    c = get_campaign(conn, campaign_id)
+    sends = [
+        {
+            "id": s.id,
+            "kind": s.kind,
+            "recipient": s.recipient,
+            "status": s.status,
+            "attempts": s.attempts,
+            "error": s.error,
+            "at": utc(s.created_at),
+        }
+        for s in conn.execute(sa.select(SENDS).where(SENDS.c.campaign_id == campaign_id).order_by(SENDS.c.id))
+    ]
+    return CampaignDetail(
+        c.id,
+        c.name,
+        c.status,
+        c.owner,
+        utc(c.started_at),
+        utc(c.due_at),
+        _maybe(c.closed_at),
+        c.config,
+        reviewer_progress(conn, campaign_id),
+        sends,
+    )
+
+
+# --- the close preview -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAction:
+    item_id: int
+    action: str  # revoke | keep | escalate
+    why: str  # "decided by x" | "undecided: policy revoke"
+    provider: str
+    login: str
+    entitlement: str
+    reviewer: str
+    escalate_to: str | None = None
+
+
+@dataclass
+class ClosePlan:
+    campaign_id: int
+    policy: str
+    actions: list[CloseAction]
+
+    def of(self, action: str) -> list[CloseAction]:
+        return [a for a in self.actions if a.action == action]
+
+
+def plan_close(conn: Connection, campaign_id: int) -> ClosePlan:
+    """Exactly what closing would do: every decided item as decided, every undecided one by the
+    campaign's ``undecided`` policy (escalate: to the reviewer's manager, else the owner)."""
+    c = get_campaign(conn, campaign_id)
+    policy = c.config.get("undecided", "keep")
+    directory = Directory(conn) if policy == "escalate" else None
+    actions = []
+    for r in conn.execute(sa.select(ITEMS).where(ITEMS.c.campaign_id == campaign_id).order_by(ITEMS.c.id)):
+        snap = r.snapshot
+        common = {
+            "item_id": r.id,
+            "provider": snap.get("provider", ""),
+            "login": snap.get("login", ""),
+            "entitlement": snap.get("entitlement", ""),
+            "reviewer": r.reviewer_email,
+        }
+        if r.decision is not None:
+            actions.append(CloseAction(action=r.decision, why=f"decided by {r.decided_by}", **common))
+        elif policy == "escalate":
+            assert directory is not None
+            manager = directory.manager_of_reviewer(r.reviewer_email)
+            to = manager.email if manager else c.owner
+            actions.append(
+                CloseAction(action="escalate", why="undecided: policy escalate", escalate_to=to, **common)
+            )
+        else:
+            actions.append(CloseAction(action=policy, why=f"undecided: policy {policy}", **common))
+    return ClosePlan(campaign_id, policy, actions)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One item as its reviewer's page shows it."""
+
+    id: int
+    person: str | None
+    person_email: str | None
+    provider: str
+    login: str
+    entitlement: str
+    kind: str
+    privileged: bool
+    flagged: bool
+    recommendations: list[dict[str, Any]]
+    reviewer_reason: str
+    decision: str | None
+    justification: str | None
+    decided_at: datetime | None
+    reassigned_from: str | None
+
+    @property
+    def needs_justification_to_keep(self) -> bool:
+        return self.flagged and self.privileged
+
+
+def items_for_reviewer(conn: Connection, campaign_id: int, reviewer_email: str) -> list[ItemView]:
+    """The reviewer's items in a campaign, grouped by person (flagged first within each)."""
+    rows = conn.execute(
+        sa.select(ITEMS)
+        .where(ITEMS.c.campaign_id == campaign_id, ITEMS.c.reviewer_email == reviewer_email.lower())
+        .order_by(ITEMS.c.id)
+    ).all()
+    views = [
+        ItemView(
+            id=r.id,
+            person=r.snapshot.get("person"),
+            person_email=r.snapshot.get("person_email"),
+            provider=r.snapshot.get("provider", ""),
+            login=r.snapshot.get("login", ""),
+            entitlement=r.snapshot.get("entitlement", ""),
+            kind=r.snapshot.get("kind", ""),
+            privileged=r.privileged,
+            flagged=r.flagged,
+            recommendations=r.recommendations,
+            reviewer_reason=r.reviewer_reason,
+            decision=r.decision,
+            justification=r.justification,
+            decided_at=_maybe(r.decided_at),
+            reassigned_from=r.reassigned_from,
+        )
+        for r in rows
+    ]
+    return sorted(views, key=lambda v: (v.person or "~", v.login, not v.flagged, v.id))

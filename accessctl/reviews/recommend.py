@@ -1,0 +1,96 @@
+"""Recommendations on a review item, each with the reason a reviewer sees.
+
+``privileged`` alone only informs; every other one flags the item (and keeping a flagged privileged
+item needs a justification).  Unknown MFA is not "no MFA": only NOT_ENROLLED is flagged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from accessctl.reviews.scope import GrantRow
+from accessctl.settings import CampaignSettings
+from accessctl.store.models import MfaState
+
+#: codes that do not flag an item on their own
+INFORMATIONAL = frozenset({"privileged"})
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    code: str
+    reason: str
+    #: what the reviewer is advised to do: revoke, or review (look closely)
+    advice: str = "review"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason, "advice": self.advice}
+
+
+@dataclass
+class PeerCounts:
+    """How many people of each department hold each entitlement, and each department's size."""
+
+    department_size: Counter[str]
+    holders: Counter[tuple[str, int]]
+
+    @classmethod
+    def of(cls, rows: list[GrantRow], people_departments: dict[int, str | None]) -> PeerCounts:
+        size: Counter[str] = Counter(d for d in people_departments.values() if d)
+        holders: Counter[tuple[str, int]] = Counter()
+        seen: set[tuple[int, int]] = set()
+        for row in rows:
+            department = people_departments.get(row.person_id) if row.person_id is not None else None
+            if department and (row.person_id, row.entitlement_id) not in seen:
+                seen.add((row.person_id, row.entitlement_id))  # type: ignore[arg-type]
+                holders[(department, row.entitlement_id)] += 1
+        return cls(size, holders)
+
+
+def recommend(
+    row: GrantRow,
+    *,
+    settings: CampaignSettings,
+    now: datetime,
+    peers: PeerCounts,
+    last_review_at: datetime | None,
+) -> list[Recommendation]:
+    found: list[Recommendation] = []
+    if row.person_status == "terminated":
+        since = f" (since {row.termination_date.isoformat()})" if row.termination_date else ""
+        found.append(Recommendation("terminated", f"{row.person_name} is terminated in HR{since}", "revoke"))
+    if row.is_shared or row.is_service:
+        found.append(Recommendation("shared", "shared account: no one person is accountable for it"))
+    elif row.person_id is None:
+        found.append(Recommendation("orphan", "orphan account: no person in HR is linked to it", "revoke"))
+    if row.privileged and row.mfa_state == MfaState.NOT_ENROLLED:
+        found.append(Recommendation("no_mfa", "no MFA enrolled on an account holding privileged access"))
+    cutoff = now - timedelta(days=settings.inactive_days)
+    if row.last_login_at is not None and row.last_login_at < cutoff:
+        days = (now - row.last_login_at).days
+        found.append(Recommendation("inactive", f"no sign-in for {days} days", "revoke"))
+    elif row.last_login_at is None and row.account_created_at is not None and row.account_created_at < cutoff:
+        found.append(
+            Recommendation(
+                "inactive", f"never signed in (account older than {settings.inactive_days} days)", "revoke"
+            )
+        )
+    if row.privileged:
+        found.append(Recommendation("privileged", "privileged access"))
+    if last_review_at is not None and row.granted_at is not None and row.granted_at > last_review_at:
+        found.append(
+            Recommendation("new", f"granted since the last review ({last_review_at.date().isoformat()})")
+        )
+    department = row.person_department
+    if department and row.person_id is not None:
+        size = peers.department_size[department]
+        holders = peers.holders[(department, row.entitlement_id)]
+        if size >= settings.peer_min_department and holders * 100 <= settings.peer_share_percent * size:
+            found.append(Recommendation("rare", f"held by {holders} of {size} people in {department}"))
+    return found
+
+
+def is_flagged(recommendations: list[Recommendation]) -> bool:
+    return any(r.code not in INFORMATIONAL for r in recommendations)
