@@ -19,6 +19,7 @@ from accessctl.commands import (
     inventory_cmd,
     report_cmd,
     sync_cmd,
+    token_cmd,
 )
 from accessctl.commands.common import AccessctlGroup
 from accessctl.context import AppContext
@@ -36,6 +37,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
+app.add_typer(token_cmd.app, name="token")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
 app.command("demo")(demo_cmd.demo)
