@@ -18,6 +18,7 @@ from accessctl.commands import (
     hr_cmd,
     inventory_cmd,
     report_cmd,
+    serve_cmd,
     sync_cmd,
     token_cmd,
 )
@@ -44,6 +45,8 @@ app.command("demo")(demo_cmd.demo)
 app.command("people")(inventory_cmd.people)
 app.command("accounts")(inventory_cmd.accounts)
 app.command("access")(inventory_cmd.access)
+app.command("serve")(serve_cmd.serve)
+app.command("worker")(serve_cmd.worker)
 
 
 class LogFormat(StrEnum):
