@@ -17,6 +17,7 @@ from accessctl.commands import (
     emulate_cmd,
     hr_cmd,
     inventory_cmd,
+    jobs_cmd,
     report_cmd,
     serve_cmd,
     sync_cmd,
@@ -39,6 +40,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(jobs_cmd.app, name="jobs")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
 app.command("demo")(demo_cmd.demo)

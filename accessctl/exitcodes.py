@@ -8,4 +8,5 @@ SCHEMA = 4  # the schema does not match: behind (run `accessctl db upgrade`) or 
 PROVIDER = 5  # a provider could not be reached or refused us
 STORE = 6  # the database could not be opened
 BUSY = 7  # busy: another sync of that provider is running (the others in the same command still ran)
+NOT_FOUND = 8  # the person, entitlement, job or snapshot named is unknown or ambiguous (candidates listed)
 BUG = 70  # an internal error: a bug in accessctl (EX_SOFTWARE); the traceback went to a crash report

@@ -123,7 +123,9 @@ def test_config_check_names_missing_secret(tmp_path: Path) -> None:
 def test_sync_refuses_a_provider_missing_its_secret_and_changes_nothing(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     database = tmp_path / "s.db"
-    config.write_text(f'database_url = "sqlite:///{database}"\n[okta]\nenabled = true\norg_url = "https://x.okta.com"\n')
+    config.write_text(
+        f'database_url = "sqlite:///{database}"\n[okta]\nenabled = true\norg_url = "https://x.okta.com"\n'
+    )
     assert invoke("--config", str(config), "db", "upgrade").exit_code == 0
     result = invoke("--config", str(config), "sync")
     assert result.exit_code == exitcodes.CONFIG, result.output

@@ -77,3 +77,10 @@ def list_jobs(conn: Connection, *, state: str | None = None, limit: int = 50) ->
         )
         for row in conn.execute(query)
     ]
+
+
+def person_email(conn: Connection, person_id: int | None) -> str | None:
+    """The email of the person a job is about (None: no person, or one no longer in the store)."""
+    if person_id is None:
+        return None
+    return conn.execute(sa.select(PEOPLE.c.email).where(PEOPLE.c.id == person_id)).scalar_one_or_none()

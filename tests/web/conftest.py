@@ -36,8 +36,8 @@ def _empty_postgres(engine: Engine) -> None:
         conn.execute(sa.text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": GENESIS_HASH})
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+def templated_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty store at the current schema, on ``request.param`` (needs the template fixtures)."""
     if request.param == "sqlite":
         path = tmp_path / "accessctl.db"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
@@ -47,6 +47,11 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         _empty_postgres(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from templated_engine(request, tmp_path)
 
 
 def seed_person(engine: Engine) -> None:
