@@ -23,6 +23,8 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    502: "provider_error",
+    504: "timeout",
     422: "invalid_request",
     503: "unavailable",
 }
@@ -32,8 +34,16 @@ class ApiError(Exception):
     """An error that is the API's answer: its HTTP status, a short code and a message for people."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
+        """``extra``: more fields of the error object (e.g. ``candidates``)."""
+        self.extra = extra
         self.status = status
         self.code = code or _CODES.get(status, "error")
         self.message = message
@@ -47,7 +57,8 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+    body = error_body(exc.code, exc.message, **exc.extra)
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

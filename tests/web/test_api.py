@@ -18,6 +18,7 @@ from accessctl.settings import Settings
 from accessctl.store.engine import make_engine
 from accessctl.tokens import TokenInfo, revoke_token
 from accessctl.web import create_app, require_scope
+from accessctl.web.runtime import Liveness
 from tests.jobs.helpers import EVENTS, T0, job, leaver_plan, make_job
 from tests.web.conftest import Api, seed_person
 
@@ -214,3 +215,18 @@ def test_a_router_mounts_in_one_line_and_a_bug_is_a_json_500(engine: Engine) -> 
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "internal_error"
     assert "secret internals" not in answer.text and "Traceback" not in answer.text
+
+
+def test_readyz_is_503_when_the_workers_or_the_scheduler_are_not_running(engine: Engine) -> None:
+    class Stopped:
+        running = False
+
+    app = create_app(Settings(), engine, liveness=Liveness(workers=1, scheduler=Stopped()))
+    ready = Api(app, engine, {}).get("/readyz", as_=None)
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "schema": "ok",
+        "workers": "0 of 1 job worker(s) running",
+        "scheduler": "the scheduler is not running",
+    }
