@@ -109,11 +109,35 @@ class SyncSettings(Section):
     full_pass_every_hours: float = Field(24.0, ge=0, le=24 * 366)
 
 
+class HrSourceSettings(Section):
+    """One HR system allowed to post events (``[hr.sources.NAME]``).  Its Standard Webhooks secrets
+    (``whsec_...``) come from the variable ``secret_env`` names or from ``secret_file``: one secret,
+    or two separated by white space while the key is being rotated."""
+
+    #: "standard": the canonical event at /v1/hr/events; "bamboohr": BambooHR's webhooks at /v1/hr/bamboohr
+    vendor: Literal["standard", "bamboohr"] = "standard"
+    secret_env: str = ""
+    secret_file: OptionalPath = None
+    #: the secrets loaded from secret_env / secret_file (never from the config file itself)
+    secrets: list[SecretStr] = Field(default_factory=list, exclude=True)
+    #: a vendor's API, to read back the employee record its webhook names (BambooHR: the API key
+    #: from the variable api_key_env)
+    api_url: str = ""
+    company_domain: str = ""
+    api_key_env: str = ""
+    #: the time zone of the vendor's bare termination dates (an IANA name)
+    timezone: str = "UTC"
+
+
 class HrSettings(Section):
     SECRETS = ("webhook_secret",)
     webhook_secret: SecretStr | None = None
     webhook_secret_file: OptionalPath = None
     roster_file: OptionalPath = None
+    #: the HR systems that may post to /v1/hr/events, by name
+    sources: dict[str, HrSourceSettings] = {}
+    #: a rehire after the leaver ran: "restore" starts a restore job; "review" queues it for an admin
+    rehire: Literal["restore", "review"] = "restore"
 
 
 class SmtpSettings(Section):
@@ -229,6 +253,10 @@ class Settings(BaseSettings):
                 value = getattr(section, secret)
                 if value is not None and value.get_secret_value():
                     values.append(value.get_secret_value())
+        for source in self.hr.sources.values():
+            values += [s.get_secret_value() for s in source.secrets]
+            if source.api_key_env and os.environ.get(source.api_key_env):
+                values.append(os.environ[source.api_key_env])
         return values
 
 
@@ -417,6 +445,44 @@ def _load_secret_files(settings: Settings, base_dir: Path, source_of: SourceOf) 
     return problems
 
 
+def _load_hr_source_secrets(settings: Settings, base_dir: Path, source_of: SourceOf) -> list[Problem]:
+    """Each ``[hr.sources.NAME]``'s secrets, from the variable it names or its file (one or two)."""
+    problems = []
+    for name, source in settings.hr.sources.items():
+        key = f"hr.sources.{name}"
+        where = source_of("hr", "sources")
+        if source.secret_env:
+            text = os.environ.get(source.secret_env, "")
+            origin = f"environment variable {source.secret_env}"
+        elif source.secret_file is not None:
+            path = source.secret_file if source.secret_file.is_absolute() else base_dir / source.secret_file
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                problems.append(Problem(where, f"{key}.secret_file", f"cannot read {path}: {reason}"))
+                continue
+            origin = str(path)
+        else:
+            problems.append(Problem(where, key, "no secret: set secret_env or secret_file"))
+            continue
+        secrets = text.split()
+        if not 1 <= len(secrets) <= 2:
+            reason = f"{origin} must hold one secret, or two while rotating (it holds {len(secrets)})"
+            problems.append(Problem(where, key, reason))
+            continue
+        from accessctl.hr.signature import SecretError, WebhookSecret
+
+        try:
+            for secret in secrets if source.vendor == "standard" else ():
+                WebhookSecret.parse(secret)
+        except SecretError as exc:
+            problems.append(Problem(where, key, f"{origin}: {exc}"))
+            continue
+        source.secrets = [SecretStr(secret) for secret in secrets]
+    return problems
+
+
 def _relative_paths(settings: Settings, base_dir: Path) -> None:
     for name in SECTIONS:
         section = getattr(settings, name)
@@ -579,6 +645,7 @@ def _load(config_path: Path | None) -> Settings:
         return _source_of((section, key), env_values, source)
 
     _relative_paths(settings, base_dir)
+    problems += _load_hr_source_secrets(settings, base_dir, source_of)
     problems += _database_url_problems(settings, _source_of(("database_url",), env_values, source))
     problems += _load_secret_files(settings, base_dir, source_of)
     missing = _required_problems(settings, source_of)

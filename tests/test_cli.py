@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import typer
 from typer.testing import CliRunner, Result
@@ -399,7 +400,7 @@ def grep_everything(tmp_path: Path, outputs: list[str], needles: list[str]) -> N
 
 @pytest.mark.parametrize("reachable", [True, False], ids=["sync", "sync-bad-host"])
 def test_no_secret_reaches_output_log_or_store_on_a_real_sync(tmp_path: Path, reachable: bool) -> None:
-    """`accessctl sync` against the emulators with every credential a marker (the emulators take any),
+    """`accessctl sync` against the emulators with every credential a marker (Okta is given it as a token),
     then against a host that is not there: stdout, stderr (the log, DEBUG, text and JSON) and every
     store file are grepped for the markers and for the service-account private key."""
     from accessctl.emulation import emulator_config, write_config
@@ -409,6 +410,13 @@ def test_no_secret_reaches_output_log_or_store_on_a_real_sync(tmp_path: Path, re
 
     running = start_emulators(generate_org(40, seed=5), workdir=tmp_path / "emu")
     try:
+        # Okta checks its API tokens: the marker becomes one of the org's (a super admin's)
+        issued = httpx.post(
+            f"{running.providers['okta'].url}/_emulator/state/tokens",
+            json={"token": SYNC_MARKERS["okta"], "role": "SUPER_ADMIN"},
+            verify=str(running.ca_path),
+        )
+        assert issued.status_code == 200
         config = emulator_config(running, database_url=f"sqlite:///{tmp_path / 's.db'}")
         # Okta's token from the environment, Entra's secret and Google's key from files
         config["okta"].pop("api_token_file")

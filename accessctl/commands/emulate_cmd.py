@@ -25,7 +25,11 @@ def emulate(
     faults: Annotated[
         str | None,
         typer.Option(
-            help="Fault plan, e.g. '5xx:0.05,429:0.02,timeout:0.01,reset:0.01,page:/api/v1/users:3'."
+            help=(
+                "Fault plan, comma separated: 5xx:P, 429:P (429:P:S asks a wait of S seconds, "
+                "429:P:window until the minute ends), timeout:P (held hang:S seconds, then 504), "
+                "reset:P, page:PATH:N, seed:N (P: share of requests)."
+            )
         ),
     ] = None,
     rate_limit: Annotated[

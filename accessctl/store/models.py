@@ -206,20 +206,81 @@ class StoreLockRow(SQLModel, table=True):
 
 
 class HrEvent(SQLModel, table=True):
-    """An event from an HR system (termination, move, rehire), stored before it is acted on."""
+    """An event from an HR system (termination, move, rehire), stored before it is acted on.
+
+    Deduplicated on (source, source_event_id) and on (source, webhook_id); rows are never deleted, so
+    the keys outlive any sender's retry window.  ``status``: received, matched, unmatched, scheduled,
+    applied, cancelled, superseded (``accessctl.hr.store``)."""
 
     __tablename__ = "hr_event"
-    __table_args__ = (sa.UniqueConstraint("source", "source_event_id", name="uq_hr_event_source_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source", "source_event_id", name="uq_hr_event_source_id"),
+        sa.UniqueConstraint("source", "webhook_id", name="uq_hr_event_source_webhook_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=100)
     source_event_id: str = Field(max_length=255)
+    webhook_id: str | None = Field(default=None, max_length=255)
     event_type: str = Field(max_length=50)
     employee_id: str | None = Field(default=None, max_length=128, index=True)
+    email: str | None = Field(default=None, max_length=320)
+    manager_employee_id: str | None = Field(default=None, max_length=128)
+    department: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    occurred_at: datetime | None = _ts()
     effective_at: datetime | None = _ts()
+    effective_date: date | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    immediate: bool = False
     payload_digest: str = Field(max_length=64)
     received_at: datetime = _now()
     status: str = Field(default="received", max_length=32, index=True)
+    #: why the status is what it is (superseded by which event, awaiting an admin, ...)
+    note: str | None = Field(default=None, max_length=1000)
+    #: a restore that waits for an admin (hr.rehire = "review")
+    needs_admin: bool = Field(default=False, index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    #: the job this event started (job.hr_event_id points back)
+    job_id: int | None = None
+    updated_at: datetime = _now()
+
+
+class HrSchedule(SQLModel, table=True):
+    """A future-dated termination: the leaver that fires at ``fire_at`` if HR still says so then."""
+
+    __tablename__ = "hr_schedule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hr_event_id: int = Field(foreign_key="hr_event.id", unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    fire_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, index=True))
+    #: the effective time as HR gave it (a date and time zone, or an instant)
+    effective_local: str = Field(max_length=120)
+    state: str = Field(default="scheduled", max_length=32, index=True)  # scheduled|fired|cancelled|superseded
+    closed_reason: str | None = Field(default=None, max_length=1000)
+    job_id: int | None = None
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+
+
+class PersonMove(SQLModel, table=True):
+    """A mover: a person's new manager or department, as HR reported it (the person's history).
+    Each is a ``person.moved`` event for the review of their access by the new manager."""
+
+    __tablename__ = "person_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    hr_event_id: int = Field(foreign_key="hr_event.id", unique=True)
+    old_manager_employee_id: str | None = Field(default=None, max_length=128)
+    new_manager_employee_id: str | None = Field(default=None, max_length=128)
+    old_department: str | None = Field(default=None, max_length=200)
+    new_department: str | None = Field(default=None, max_length=200)
+    moved_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = _now()
+    #: set when a review of their access was started for it (until then `accessctl hr movers` lists it)
+    reviewed_at: datetime | None = _ts()
 
 
 class Job(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""The service's web app (FastAPI): the admin API, health, metrics; ``create_app(settings, engine)``."""
+"""The HTTP service (FastAPI): HR webhooks, SCIM, reviewer pages, admin API, health, metrics;
+``create_app(settings, engine)`` makes the app."""
 
 from accessctl.web.app import create_app
 from accessctl.web.auth import require_scope

@@ -47,7 +47,7 @@ from connectors.emulators.runner import RunningEmulators, start_emulators  # noq
 from connectors.google.config import SCOPES as GOOGLE_SCOPES  # noqa: E402
 
 SYNC_CHILD = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from accessctl.settings import load_settings
 from accessctl.store.engine import make_engine
@@ -56,11 +56,13 @@ from accessctl.sync.service import run_sync
 settings = load_settings(Path(sys.argv[1]), strict=True)
 engine = make_engine(settings.database_url)
 upgrade(engine)
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), os.times()
 summary = run_sync(settings, engine, full=sys.argv[2] == "full")
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, os.times()
 print(json.dumps({
     "wall_s": elapsed,
+    # this process's own CPU (user + sys) during run_sync: less noisy than wall time on a shared machine
+    "cpu_s": (cpu.user - cpu_started.user) + (cpu.system - cpu_started.system),
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report this
     # (emulator-laden) benchmark process's size instead of the sync's own
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
@@ -92,20 +94,54 @@ async def provider_floor(provider):
 async def all_floors():
     await asyncio.gather(*(provider_floor(p) for p in plan["providers"].values()))
 
-started = time.perf_counter()
+import os
+started, cpu_started = time.perf_counter(), os.times()
 asyncio.run(all_floors())
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, os.times()
 print(json.dumps({
     "wall_s": elapsed,
+    "cpu_s": (cpu.user - cpu_started.user) + (cpu.system - cpu_started.system),
     "requests": sum(len(p["requests"]) for p in plan["providers"].values()),
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
 }))
 """
 
 
+PROFILE: dict[str, Path | None] = {"dir": None}
+
+
+def _profiled(command: list[str], name: str) -> list[str]:
+    """The command, under ``py-spy record`` when --py-spy DIR was given (one speedscope file per
+    child process, samples holding the GIL only: where the CPU goes; py-spy must be installed)."""
+    directory = PROFILE["dir"]
+    if directory is None:
+        return command
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    out = directory / f"{name}-{stamp}.speedscope.json"
+    return [
+        "py-spy",
+        "record",
+        "--gil",
+        "--format",
+        "speedscope",
+        "--rate",
+        "50",
+        "-o",
+        str(out),
+        "--",
+        *command,
+    ]
+
+
+def _last_json(stdout: str) -> dict[str, Any]:
+    """The child's result: its last line that is a JSON object (py-spy may print after it)."""
+    return json.loads(next(line for line in reversed(stdout.splitlines()) if line.startswith("{")))
+
+
 def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", SYNC_CHILD, str(config), mode],
+        _profiled([sys.executable, "-c", SYNC_CHILD, str(config), mode], f"sync-{mode}"),
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -113,7 +149,7 @@ def run_sync_process(config: Path, mode: str) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"sync failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _last_json(done.stdout)
     result["requests"] = sum(p["requests"] for p in result["providers"])
     result["throttled"] = sum(p["throttled"] for p in result["providers"])
     result["items"] = sum(
@@ -201,7 +237,7 @@ def replay_floor(
     path.write_text(json.dumps(plan))
     try:
         done = subprocess.run(
-            [sys.executable, "-c", FLOOR_CHILD, str(path)],
+            _profiled([sys.executable, "-c", FLOOR_CHILD, str(path)], "floor"),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -211,7 +247,7 @@ def replay_floor(
         path.unlink()
     if done.returncode != 0:
         raise SystemExit(f"floor failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _last_json(done.stdout)
 
 
 def prepare(
@@ -255,6 +291,7 @@ def bench_full(
             result["floor"] = floor_run
             result["floor_s"] = floor_run["wall_s"]
             result["full_over_floor"] = full["wall_s"] / result["floor_s"]
+            result["full_over_floor_cpu"] = full["cpu_s"] / max(1e-9, floor_run["cpu_s"])
         if incremental:
             churn(running, 0.01)
             inc = run_sync_process(config, "incremental")
@@ -337,12 +374,32 @@ def okta_request_kinds(trace: list[tuple[str, str, str, float]]) -> dict[str, in
     return kinds
 
 
-def bench_okta_shape(workdir: Path, rounds: int = 2) -> dict[str, Any]:
+def bench_okta_shape(
+    workdir: Path,
+    rounds: int = 2,
+    *,
+    users: int = 10_000,
+    groups: int = 500,
+    latency_ms: float = 0.0,
+    rate_limit: int = 0,
+    rate_window_s: int = 60,
+) -> dict[str, Any]:
     """The first load by the old per-user role path (the org refuses the role-holder listing: the
     connector's fallback) and by the new one, each in its own process on a fresh store, against the
-    same emulator, alternating which goes first; then an unchanged re-sync by the new path."""
-    org = okta_benchmark_directory(users=10_000, groups=500, group_size=100, seed=1)
-    running = start_emulators(org, workdir=workdir, providers=("okta",))
+    same emulator, alternating which goes first; then an unchanged re-sync by the new path.
+
+    By default the emulator answers at once and without a rate limit; ``latency_ms`` delays every
+    response, ``rate_limit`` gives every Okta endpoint family (users, groups, apps, ...) that many
+    requests per ``rate_window_s`` (answering 429 with Okta's headers beyond it)."""
+    org = okta_benchmark_directory(users=users, groups=groups, group_size=100, seed=1)
+    running = start_emulators(
+        org,
+        workdir=workdir,
+        providers=("okta",),
+        latency_ms=latency_ms,
+        rate_limit=rate_limit,
+        rate_window_s=rate_window_s,
+    )
     okta = running.providers["okta"]
     verify = _ssl(running)
     try:
@@ -371,9 +428,18 @@ def bench_okta_shape(workdir: Path, rounds: int = 2) -> dict[str, Any]:
         again = run_sync_process(configs["listing"], "incremental")  # a store the listing path loaded
         walls = {path: [run["wall_s"] for run in runs] for path, runs in loads.items()}
         return {
-            "users": 10_000,
-            "groups": 501,
-            "memberships": 60_000,
+            "users": users,
+            "groups": groups + 1,
+            "memberships": groups * 100 + users,
+            "conditions": {
+                "latency_ms": latency_ms,
+                "rate_limit_per_family": rate_limit or None,
+                "rate_window_s": rate_window_s if rate_limit else None,
+            },
+            "cpu_s": {path: [run["cpu_s"] for run in runs] for path, runs in loads.items()},
+            "per_user_over_listing_cpu": sum(r["cpu_s"] for r in loads["per_user"])
+            / sum(r["cpu_s"] for r in loads["listing"]),
+            "throttled": {path: [run["throttled"] for run in runs] for path, runs in loads.items()},
             "first_load_per_user_roles": loads["per_user"],
             "first_load_role_listing": loads["listing"],
             "requests": {path: [run["requests"] for run in runs] for path, runs in loads.items()},
@@ -412,9 +478,20 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the fetch-only floor (for 100k runs)")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental run")
     parser.add_argument("--okta-rounds", type=int, default=2, help="first loads per role path (Okta shape)")
+    parser.add_argument("--okta-users", type=int, default=10_000, help="users of the Okta shape")
+    parser.add_argument("--okta-groups", type=int, default=500, help="groups of 100 of the Okta shape")
+    parser.add_argument("--okta-latency-ms", type=float, default=0.0, help="emulator latency per response")
+    parser.add_argument(
+        "--okta-rate-limit", type=int, default=0, help="requests per window per Okta endpoint family"
+    )
+    parser.add_argument("--okta-rate-window", type=int, default=60, help="seconds (with --okta-rate-limit)")
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="DIR", help="record each child with py-spy (speedscope) into DIR"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "sync" / "results.json")
     args = parser.parse_args()
     only = set(args.only or ["full", "rate", "okta"])
+    PROFILE["dir"] = args.py_spy
     results: dict[str, Any] = {"machine": machine()}
     with tempfile.TemporaryDirectory() as tmp:
         if "full" in only:
@@ -430,7 +507,15 @@ def main() -> None:
             results["rate_limited"] = bench_rate_limited(1000, Path(tmp) / "rate", limit=300, window_s=2)
             print(json.dumps(results["rate_limited"], indent=2), flush=True)
         if "okta" in only:
-            results["okta_shape"] = bench_okta_shape(Path(tmp) / "okta", rounds=args.okta_rounds)
+            results["okta_shape"] = bench_okta_shape(
+                Path(tmp) / "okta",
+                rounds=args.okta_rounds,
+                users=args.okta_users,
+                groups=args.okta_groups,
+                latency_ms=args.okta_latency_ms,
+                rate_limit=args.okta_rate_limit,
+                rate_window_s=args.okta_rate_window,
+            )
             print(json.dumps(results["okta_shape"], indent=2), flush=True)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     previous.update(results)

@@ -543,7 +543,7 @@ def generate_org(people: int, seed: int = 1, *, domain: str = "example.com") -> 
         seed=seed,
         domain=domain,
         people=builder.people,
-        okta=builder.directory("okta"),
+        okta=_with_okta_oauth(builder.directory("okta"), seed),
         entra=builder.directory("entra"),
         google=_with_credentials(builder.directory("google"), seed),
     )
@@ -579,6 +579,27 @@ def _with_credentials(directory: Directory, seed: int) -> Directory:
             )
         if account.mfa_factors and rng.random() < 0.33:
             account.backup_codes = [f"{rng.randint(0, 10**8 - 1):08d}" for _ in range(10)]
+    return directory
+
+
+#: the org's OIDC apps people sign in to and consent to (name, client id, scopes)
+OKTA_OAUTH_CLIENTS = (
+    ("Expenses", "0oa1expensesapp7x5d7", ["openid", "profile", "email", "offline_access"]),
+    ("Tableau Desktop", "0oa1tableaudesk2q9d7", ["openid", "profile", "offline_access"]),
+    ("Okta Verify CLI", "0oa1oktacliapp3m4d7x", ["openid", "okta.users.read.self", "offline_access"]),
+)
+
+
+def _with_okta_oauth(directory: Directory, seed: int) -> Directory:
+    """Give about half of people's active Okta accounts consent grants and refresh tokens for one or
+    two of the org's OIDC apps, so revoking them is visible.  A separate RNG, so the rest of the
+    org is what it was before these existed."""
+    rng = random.Random(f"{seed}:okta:oauth")
+    for account in directory.accounts:
+        if account.person_employee_id is None or account.status != "active" or rng.random() >= 0.5:
+            continue
+        for name, client_id, scopes in rng.sample(OKTA_OAUTH_CLIENTS, rng.randint(1, 2)):
+            account.oauth_grants.append(OAuthGrant(client_id, name, list(scopes)))
     return directory
 
 

@@ -7,6 +7,7 @@ never faked.
 from __future__ import annotations
 
 import importlib
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ class RunningProvider:
     server: ServerThread
     credential_files: dict[str, Path] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # plain (non-secret) connection settings
+    #: credentials with too few permissions (Okta: a read-only admin's API token), for what a
+    #: misconfigured install sees; never written into the config
+    read_only_credential_files: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,12 +134,19 @@ def _create(
     workdir: Path,
 ) -> Any:
     directory = org.directory(name)
+    extra: dict[str, Any] = {}
     if name == "okta":
         provider.credential_files["api_token"] = write_secret(
             workdir / "okta-api-token", secrets_.okta_api_token
         )
+        # a read-only admin's token beside the org's own, for what too few permissions look like
+        read_only = "00" + secrets.token_urlsafe(30)
+        provider.read_only_credential_files["api_token"] = write_secret(
+            workdir / "okta-read-only-api-token", read_only
+        )
         provider.settings = {"org_url": url}
         credentials = module.OktaCredentials(secrets_.okta_api_token)
+        extra["tokens"] = [module.OktaCredentials(read_only, module.READ_ONLY_ADMIN)]
     elif name == "entra":
         provider.credential_files["client_secret"] = write_secret(
             workdir / "entra-client-secret", secrets_.entra_client_secret
@@ -165,5 +176,5 @@ def _create(
             secrets_.google_admin_email,
         )
     return module.create_app(
-        directory, control, base_url=url, strict_auth=strict_auth, credentials=credentials
+        directory, control, base_url=url, strict_auth=strict_auth, credentials=credentials, **extra
     )

@@ -7,6 +7,7 @@ import asyncio
 import html
 import json
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ class OktaClient:
         if error is not None:
             raise ConnectorError(f"cannot build the request {method} {path}: {error}", provider=PROVIDER)
         try:
-            response, text, error = await executor.execute(request)
+            response, text, error = await _execute(executor, request)
         except (TimeoutError, asyncio.TimeoutError) as exc:  # noqa: UP041 - aiohttp raises either
             raise TransientError(f"{method} {path}: timed out", provider=PROVIDER) from exc
         if error is not None:
@@ -108,6 +109,29 @@ class OktaClient:
             await self._session.close()
             self._session = None
             self._executor = None
+
+
+async def _execute(executor: Any, request: dict[str, Any]) -> tuple[Any, str | None, Any]:
+    """``RequestExecutor.execute`` without its two parses of every successful body.
+
+    ``execute`` parses a 2xx GET's JSON once to decide whether to cache it (the executor's cache
+    is the no-op one) and once more to look for an error in it, then returns the text, which the
+    client parses a third time: with the users and members listings that was most of the JSON
+    decoding of a sync.  This sends the request through the SDK's own ``fire_request_helper``
+    (auth headers, DPoP, user agent, transport: the SDK's) and lets the SDK build its error object
+    only for a response that is not a success.  Should the SDK reorganise these internals, it
+    falls back to ``execute``.
+    """
+    helper = getattr(executor, "fire_request_helper", None)
+    http_client = getattr(executor, "_http_client", None)
+    if helper is None or http_client is None:
+        return await executor.execute(request)  # type: ignore[no-any-return]
+    _, response, text, error = await helper(request, 0, time.time())
+    if error is not None:
+        return None, None, error
+    if not 200 <= response.status <= 299:
+        _, error = http_client.check_response_for_error(request["url"], response, text)
+    return response, text, error
 
 
 def build_executor(user_config: dict[str, Any]) -> Any:
@@ -141,15 +165,19 @@ def classify(method: str, path: str, error: Any) -> ConnectorError:
     if status is None:
         return TransientError(f"{where}: {type(error).__name__}: {error}", provider=PROVIDER)
     code = getattr(error, "error_code", "")
-    summary = getattr(error, "error_summary", "") or str(error)
-    message = f"{where}: HTTP {status} {code} {summary}".strip()
+    # the SDK keeps Okta's text as sent, HTML-escaped (&#39;): plain text for a terminal and a log
+    summary = html.unescape(getattr(error, "error_summary", "") or str(error))
+    causes = "; ".join(
+        html.unescape(str(c.get("errorSummary", "")))
+        for c in getattr(error, "error_causes", None) or []
+        if isinstance(c, dict) and c.get("errorSummary")
+    )
+    message = f"{where}: HTTP {status} {code} {summary}".strip() + (f" ({causes})" if causes else "")
     headers = getattr(error, "headers", None) or getattr(error, "response_headers", None) or {}
     if status == 429:
         rate = rate_from_headers(headers)
         retry_after = None
         if rate is not None:
-            import time
-
             # reset_at is already on the safe side: counted from the Date header, which is truncated
             # to the second and stamped before the response travelled
             retry_after = max(0.5, rate.reset_at - time.time())

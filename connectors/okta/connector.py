@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from connectors.base import (
     AccountDetails,
     AccountRecord,
-    ActionResult,
     AuthError,
     ChangeSet,
     ConnectorError,
@@ -27,6 +26,7 @@ from connectors.base import (
     TransientError,
 )
 from connectors.okta import mapping
+from connectors.okta.actions import OktaActions
 from connectors.okta.client import OktaClient, OktaResponse
 from connectors.okta.config import OktaConfig
 
@@ -51,7 +51,7 @@ def _tightest(*rates: RateInfo | None) -> RateInfo | None:
     return min(known, key=lambda r: (r.reset_at, r.remaining)) if known else None
 
 
-class OktaConnector:
+class OktaConnector(OktaActions):
     provider = "okta"
     mfa_source = "per_account"
     inherited_via = None  # /apps/{id}/users says scope GROUP, not which group
@@ -266,67 +266,6 @@ class OktaConnector:
         except NotFoundError:
             return None
         return mapping.account_from_user(response.body)
-
-    # -- actions ---------------------------------------------------------------------
-
-    async def _status(self, uid: str) -> str:
-        return (await self.client.request("GET", f"/api/v1/users/{uid}")).body["status"]
-
-    async def _lifecycle(self, uid: str, action: str, done_when: set[str]) -> ActionResult:
-        if await self._status(uid) in done_when:
-            return ActionResult.ALREADY_DONE
-        try:
-            await self.client.request("POST", f"/api/v1/users/{uid}/lifecycle/{action}")
-        except ConnectorError as exc:
-            if exc.status == 400 and await self._status(uid) in done_when:
-                return ActionResult.ALREADY_DONE  # someone else got there first
-            raise
-        return ActionResult.APPLIED
-
-    async def suspend_account(self, external_id: str) -> ActionResult:
-        return await self._lifecycle(external_id, "suspend", {"SUSPENDED", "DEPROVISIONED"})
-
-    async def restore_account(self, external_id: str) -> ActionResult:
-        return await self._lifecycle(external_id, "unsuspend", {"ACTIVE"})
-
-    async def revoke_sessions(self, external_id: str) -> ActionResult:
-        """End every session, revoke OAuth tokens and consent grants (Okta cannot say if any existed)."""
-        await self.client.request(
-            "DELETE", f"/api/v1/users/{external_id}/sessions", params={"oauthTokens": "true"}
-        )
-        await self.client.request("DELETE", f"/api/v1/users/{external_id}/grants")
-        return ActionResult.APPLIED
-
-    async def remove_grant(self, grant: GrantRecord) -> ActionResult:
-        uid, target = grant.account_external_id, grant.entitlement_external_id
-        if grant.entitlement_kind is EntitlementKind.GROUP:
-            groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
-            if not any(g["id"] == target for g in groups):
-                return ActionResult.ALREADY_DONE
-            await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
-            return ActionResult.APPLIED
-        if grant.entitlement_kind is EntitlementKind.APP:
-            try:
-                await self.client.request("DELETE", f"/api/v1/apps/{target}/users/{uid}")
-            except NotFoundError:
-                return ActionResult.ALREADY_DONE
-            return ActionResult.APPLIED
-        roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
-        # only the user's own assignments: one held through a group (assignmentType GROUP) belongs
-        # to the group, and Okta answers 404 for it on the user, though the role stays held
-        matching = [
-            r
-            for r in roles
-            if mapping.role_entitlement_id(r) == target and r.get("assignmentType") != "GROUP"
-        ]
-        if not matching:
-            return ActionResult.ALREADY_DONE
-        for role in matching:
-            try:
-                await self.client.request("DELETE", f"/api/v1/users/{uid}/roles/{role['id']}")
-            except NotFoundError:
-                continue
-        return ActionResult.APPLIED
 
     async def aclose(self) -> None:
         self._role_holders.forget()

@@ -111,48 +111,6 @@ def test_mfa_and_roles_per_account(okta, tls, org: SyntheticOrg) -> None:
     assert enrolled_details.mfa.state is MfaState.ENROLLED and enrolled_details.mfa.methods
 
 
-def test_actions_are_idempotent_and_visible(okta, tls, org: SyntheticOrg) -> None:
-    url, client = okta
-    person = next(a for a in org.okta.accounts if a.status == "active" and a.person_employee_id)
-    uid = client.get(f"/api/v1/users/{person.login}").json()["id"]
-    state = client.get(f"/_emulator/state/users/{uid}").json()
-    group_id = client.get(f"/api/v1/users/{uid}/groups").json()[0]["id"]
-
-    async def body(c: OktaConnector) -> list[ActionResult]:
-        grant = GrantRecord(uid, EntitlementKind.GROUP, group_id)
-        return [
-            await c.suspend_account(uid),
-            await c.suspend_account(uid),
-            await c.revoke_sessions(uid),
-            await c.remove_grant(grant),
-            await c.remove_grant(grant),
-            await c.restore_account(uid),
-            await c.restore_account(uid),
-        ]
-
-    results = run(connect(url, tls), body)
-    assert results == [
-        ActionResult.APPLIED,
-        ActionResult.ALREADY_DONE,
-        ActionResult.APPLIED,
-        ActionResult.APPLIED,
-        ActionResult.ALREADY_DONE,
-        ActionResult.APPLIED,
-        ActionResult.ALREADY_DONE,
-    ]
-    after = client.get(f"/_emulator/state/users/{uid}").json()
-    assert after["sessions_cleared_at"] and after["oauth_tokens_revoked_at"] and after["grants_revoked_at"]
-    assert len(after["groups"]) == len(state["groups"]) - 1
-    journal = [(e["method"], e["path"].split("/")[-1]) for e in client.get("/_emulator/journal").json()]
-    assert journal == [
-        ("POST", "suspend"),
-        ("DELETE", "sessions"),
-        ("DELETE", "grants"),
-        ("DELETE", uid),
-        ("POST", "unsuspend"),
-    ]
-
-
 def test_errors_are_classified(okta, tls) -> None:
     url, client = okta
     with pytest.raises(AuthError):

@@ -224,3 +224,29 @@ def test_role_holder_listing_validates(okta: httpx.Client) -> None:
     validate(okta.get("/api/v1/iam/assignees/users", params={"limit": "x"}).json(), "Error")
     with pytest.raises(jsonschema.ValidationError):
         validate({"value": [{"id": 7}], "_links": {}}, "RoleAssignedUsers")
+
+
+def test_oauth_grants_clients_and_refresh_tokens_validate(okta: httpx.Client) -> None:
+    checked = {"grants": 0, "tokens": 0, "clients": 0}
+    for user in okta.get("/api/v1/users", params={"limit": 40}).json():
+        uid = user["id"]
+        for grant in okta.get(f"/api/v1/users/{uid}/grants", params={"expand": "scope"}).json():
+            validate(grant, "OAuth2ScopeConsentGrant")
+            checked["grants"] += 1
+        for client in okta.get(f"/api/v1/users/{uid}/clients").json():
+            validate(client, "OAuth2Client")
+            checked["clients"] += 1
+            for token in okta.get(f"/api/v1/users/{uid}/clients/{client['client_id']}/tokens").json():
+                validate(token, "OAuth2RefreshToken")
+                checked["tokens"] += 1
+    assert all(checked.values()), checked
+
+
+def test_write_errors_validate(okta: httpx.Client) -> None:
+    suspended = okta.get("/api/v1/users", params={"filter": 'status eq "DEPROVISIONED"'}).json()[0]
+    refused = okta.post(f"/api/v1/users/{suspended['id']}/lifecycle/suspend")
+    assert refused.status_code == 400
+    validate(refused.json(), "Error")
+    missing = okta.delete(f"/api/v1/users/{suspended['id']}/grants/oagnosuchgrant000000")
+    assert missing.status_code == 404
+    validate(missing.json(), "Error")

@@ -66,19 +66,30 @@ def grant_row(
 
 
 def write_grants(conn: Connection, batch: GrantBatch, seen_at: datetime) -> None:
-    """Upsert grants; a grant already seen directly in this run stays direct."""
+    """Upsert grants (rows made by :func:`grant_row` with ``seen_at``); a grant already seen
+    directly in this run stays direct.
+
+    "Seen in this run" compares the stored ``last_seen_at`` with the row's own (which is
+    ``seen_at``) rather than with a bound ``seen_at``: the statement then binds nothing but the
+    rows, and takes the bulk upsert's fast path."""
     if not batch.rows:
         return
 
     def inherited(excluded: Any) -> Any:
         return sa.case(
-            (GRANTS.c.last_seen_at == seen_at, sa.and_(GRANTS.c.inherited, excluded.inherited)),
+            (
+                GRANTS.c.last_seen_at == excluded.last_seen_at,
+                sa.and_(GRANTS.c.inherited, excluded.inherited),
+            ),
             else_=excluded.inherited,
         )
 
     def via(excluded: Any) -> Any:
         return sa.case(
-            (sa.and_(GRANTS.c.last_seen_at == seen_at, sa.not_(GRANTS.c.inherited)), GRANTS.c.via),
+            (
+                sa.and_(GRANTS.c.last_seen_at == excluded.last_seen_at, sa.not_(GRANTS.c.inherited)),
+                GRANTS.c.via,
+            ),
             else_=excluded.via,
         )
 

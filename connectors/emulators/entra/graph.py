@@ -172,7 +172,9 @@ class GraphRoutesBase:
             )
         return top
 
-    def _page_size(self, request: Request, default: int, carried: int | None = None) -> tuple[int, int | None]:
+    def _page_size(
+        self, request: Request, default: int, carried: int | None = None
+    ) -> tuple[int, int | None]:
         """(page size, the odata.maxpagesize applied or None): ``$top`` or, without it, the size a
         skiptoken carries; ``Prefer: odata.maxpagesize`` caps either, itself capped at the maximum."""
         preferred = max_page_size(request)

@@ -123,7 +123,9 @@ class GroupRoutes(GraphRoutesBase):
             since, start = position["since"], position["start"]
             if since is None:
                 members = state.groups[gid].members.items()
-                body["members@delta"] = [{"@odata.type": f"#microsoft.graph.{k}", "id": m} for m, k in members]
+                body["members@delta"] = [
+                    {"@odata.type": f"#microsoft.graph.{k}", "id": m} for m, k in members
+                ]
                 return body
             entries = []
             for seq, group, member, kind, added in state.member_changes:

@@ -3,17 +3,17 @@ groups, app assignments and admin roles (to users and groups, standard and custo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.emulators.model import Account, Directory
+from connectors.emulators.okta.oauth import OktaOAuth
 from connectors.emulators.okta.records import (
     FACTOR_TYPES,
     OKTA_STATUS,
     App,
     CustomRole,
     Group,
-    OktaData,
     RoleAssignment,
     User,
     iso,
@@ -39,7 +39,7 @@ def _factor_profile(kind: str, login: str) -> dict[str, Any]:
     return {"credentialId": login}
 
 
-class OktaLoader(OktaData):
+class OktaLoader(OktaOAuth):
     """Building the org from a synthetic :class:`Directory`: deterministic ids, users with their factors,
     groups, app assignments and admin roles (to users and groups, standard and custom)."""
 
@@ -176,3 +176,6 @@ class OktaLoader(OktaData):
         self.user_order.append(uid)
         self.by_login[account.login.lower()] = uid
         self.user_groups.setdefault(uid, {})
+        for number, grant in enumerate(account.oauth_grants):
+            issued = (account.last_login or account.created) - timedelta(days=number)
+            self.issue_oauth(uid, grant.client_id, grant.app_name, grant.scopes, max(issued, account.created))

@@ -24,6 +24,7 @@ from connectors.emulators.okta.meta import (
     user_schema_json,
     user_type_json,
 )
+from connectors.emulators.okta.permissions import ALLOWED_WRITES, ApiToken
 from connectors.emulators.okta.state import USER_TYPE_ID, OktaApiError, OktaState, iso, now
 from connectors.emulators.requests import json_object
 
@@ -67,16 +68,19 @@ def _limit(request: Request, default: int, maximum: int) -> int:
 
 
 class OktaRoutes:
-    def __init__(self, state: OktaState, *, api_token: str | None) -> None:
+    def __init__(self, state: OktaState, *, tokens: dict[str, ApiToken] | None) -> None:
+        """``tokens``: the org's API tokens by value; None accepts any token as a super admin's."""
         self.state = state
-        self.api_token = api_token
+        self.tokens = tokens
 
     # -- plumbing -------------------------------------------------------------------
 
     def authorized(self, handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
             try:
-                self._check_token(request.headers.get("authorization", ""))
+                token = self._check_token(request.headers.get("authorization", ""))
+                token.check(request.method, request.url.path)
+                request.state.okta_token = token
                 return await handler(request)
             except OktaApiError as exc:
                 return Response(
@@ -93,10 +97,16 @@ class OktaRoutes:
 
         return wrapped
 
-    def _check_token(self, header: str) -> None:
-        token = header[4:].strip() if header[:4].upper() == "SSWS" else ""
-        if not token or (self.api_token is not None and token != self.api_token):
+    def _check_token(self, header: str) -> ApiToken:
+        value = header[4:].strip() if header[:4].upper() == "SSWS" else ""
+        if not value:
             raise OktaApiError(401, "E0000011", "Invalid token provided")
+        if self.tokens is None:
+            return ApiToken(value)
+        token = self.tokens.get(value)
+        if token is None:
+            raise OktaApiError(401, "E0000011", "Invalid token provided")
+        return token
 
     def _page(
         self,
@@ -189,8 +199,10 @@ class OktaRoutes:
 
     async def current_user(self, request: Request) -> Response:
         """``/users/me``: for an API token, the admin who owns it."""
+        token: ApiToken = request.state.okta_token
         with self.state.lock:
-            return json_response(self.state.user_json(self.state.token_owner()))
+            owner = self.state.user(token.owner) if token.owner else self.state.token_owner(token.role)
+            return json_response(self.state.user_json(owner))
 
     async def update_user(self, request: Request) -> Response:
         body = await _json_body(request)
@@ -206,20 +218,17 @@ class OktaRoutes:
         return Response(status_code=204)
 
     async def lifecycle(self, request: Request) -> Response:
+        """``sendEmail`` (activate: default true; deactivate, reactivate: default false): without it,
+        activate and reactivate answer the activation link to hand the user instead of mailing it."""
         action = request.path_params["action"]
+        send_email = _flag(request, "sendEmail", default=action == "activate")
         self.state.lifecycle(request.path_params["user"], action)
-        send_email = request.query_params.get("sendEmail", "true").lower() != "false"
-        if action == "activate" and not send_email:
+        if action in ("activate", "reactivate") and not send_email:
             return json_response(activation_token_json(self.state.base_url))
         return json_response({})
 
     async def clear_sessions(self, request: Request) -> Response:
-        oauth = request.query_params.get("oauthTokens", "false").lower() == "true"
-        self.state.clear_sessions(request.path_params["user"], oauth)
-        return Response(status_code=204)
-
-    async def revoke_grants(self, request: Request) -> Response:
-        self.state.revoke_grants(request.path_params["user"])
+        self.state.clear_sessions(request.path_params["user"], _flag(request, "oauthTokens", default=False))
         return Response(status_code=204)
 
     async def user_factors(self, request: Request) -> Response:
@@ -243,6 +252,14 @@ class OktaRoutes:
         with state.lock:
             user = state.user(request.path_params["user"])
             return json_response([state.role_json(user.id, r) for r in state.user_role_assignments(user.id)])
+
+    async def assign_user_role(self, request: Request) -> Response:
+        """``assignRoleToUser``: 201 with the assignment."""
+        body = await _json_body(request)
+        role = self.state.assign_role(request.path_params["user"], body)
+        with self.state.lock:
+            uid = self.state.user(request.path_params["user"]).id
+            return json_response(self.state.role_json(uid, role), status=201)
 
     async def delete_user_role(self, request: Request) -> Response:
         self.state.unassign_role(request.path_params["user"], request.path_params["role"])
@@ -492,6 +509,28 @@ class OktaRoutes:
                 limit=_limit(request, 20, 200),
             )
 
+    async def get_app_user(self, request: Request) -> Response:
+        state = self.state
+        with state.lock:
+            app, user = state.app(request.path_params["app"]), state.user(request.path_params["user"])
+            if user.id not in app.users:
+                raise OktaApiError(404, "E0000007", f"Not found: Resource not found: {user.id} (AppUser)")
+            return json_response(state.app_user_json(app, user.id))
+
+    async def assign_app_user(self, request: Request) -> Response:
+        """``assignUserToApplication``: the body names the user (``id``); 200 with the app user."""
+        body = await _json_body(request)
+        uid = body.get("id")
+        if not isinstance(uid, str) or not uid:
+            raise OktaApiError(
+                400, "E0000001", "Api validation failed: id", ["id: The field cannot be left blank"]
+            )
+        app_id = request.path_params["app"]
+        self.state.assign_app(app_id, uid)
+        with self.state.lock:
+            app = self.state.app(app_id)
+            return json_response(self.state.app_user_json(app, self.state.user(uid).id))
+
     async def remove_app_user(self, request: Request) -> Response:
         self.state.unassign_app(request.path_params["app"], request.path_params["user"])
         return Response(status_code=204)
@@ -609,6 +648,30 @@ class OktaRoutes:
         self.state.assignees_listing = answer
         return json_response({"answer": answer})
 
+    async def state_tokens(self, request: Request) -> Response:
+        """GET: the org's API tokens (role and owner, never the value).  POST ``{"token", "role"}``
+        issues one acting as ``role`` (say READ_ONLY_ADMIN), owned by an admin holding it."""
+        if self.tokens is None:
+            raise OktaApiError(
+                400, "E0000001", "Api validation failed: tokens", ["this org accepts any token"]
+            )
+        if request.method == "POST":
+            body = await _json_body(request)
+            value, role = body.get("token"), body.get("role", "SUPER_ADMIN")
+            if not isinstance(value, str) or not value or role not in ALLOWED_WRITES:
+                raise OktaApiError(400, "E0000001", "Api validation failed: token", ["token and a role type"])
+            owner = self.state.admin_for(role)
+            self.tokens[value] = ApiToken(value, role, owner.id)
+        with self.state.lock:
+            return json_response(
+                {
+                    "tokens": [
+                        {"role": t.role, "owner": t.owner or self.state.token_owner(t.role).id}
+                        for t in self.tokens.values()
+                    ]
+                }
+            )
+
     async def state_churn(self, request: Request) -> Response:
         body = await _json_body(request)
         return json_response(self.state.churn(float(body.get("share", 0.01)), int(body.get("seed", 1))))
@@ -623,10 +686,10 @@ class OktaRoutes:
             Route("/api/v1/users/{user}", a(self.delete_user), methods=["DELETE"]),
             Route("/api/v1/users/{user}/lifecycle/{action}", a(self.lifecycle), methods=["POST"]),
             Route("/api/v1/users/{user}/sessions", a(self.clear_sessions), methods=["DELETE"]),
-            Route("/api/v1/users/{user}/grants", a(self.revoke_grants), methods=["DELETE"]),
             Route("/api/v1/users/{user}/factors", a(self.user_factors), methods=["GET"]),
             Route("/api/v1/users/{user}/groups", a(self.user_groups), methods=["GET"]),
             Route("/api/v1/users/{user}/roles", a(self.user_roles), methods=["GET"]),
+            Route("/api/v1/users/{user}/roles", a(self.assign_user_role), methods=["POST"]),
             Route("/api/v1/users/{user}/roles/{role}", a(self.delete_user_role), methods=["DELETE"]),
             Route("/api/v1/groups", a(self.list_groups), methods=["GET"]),
             Route("/api/v1/groups/rules", a(self.group_rules), methods=["GET"]),
@@ -644,6 +707,8 @@ class OktaRoutes:
             Route("/api/v1/apps", a(self.list_apps), methods=["GET"]),
             Route("/api/v1/apps/{app}", a(self.get_app), methods=["GET"]),
             Route("/api/v1/apps/{app}/users", a(self.app_users), methods=["GET"]),
+            Route("/api/v1/apps/{app}/users", a(self.assign_app_user), methods=["POST"]),
+            Route("/api/v1/apps/{app}/users/{user}", a(self.get_app_user), methods=["GET"]),
             Route("/api/v1/apps/{app}/users/{user}", a(self.remove_app_user), methods=["DELETE"]),
             Route("/api/v1/apps/{app}/groups", a(self.app_groups), methods=["GET"]),
             Route("/api/v1/trustedOrigins", a(self.trusted_origins), methods=["GET"]),
@@ -654,6 +719,7 @@ class OktaRoutes:
             Route("/_emulator/state/summary", self._plain(self.state_summary), methods=["GET"]),
             Route("/_emulator/state/churn", self._plain(self.state_churn), methods=["POST"]),
             Route("/_emulator/state/role-listing", self._plain(self.state_role_listing), methods=["POST"]),
+            Route("/_emulator/state/tokens", self._plain(self.state_tokens), methods=["GET", "POST"]),
         ]
 
     @staticmethod
@@ -678,6 +744,16 @@ class OktaRoutes:
                 )
 
         return wrapped
+
+
+def _flag(request: Request, name: str, *, default: bool) -> bool:
+    """A boolean query parameter as Okta reads it: true or false, anything else a 400."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise OktaApiError(400, "E0000001", f"Api validation failed: {name}", [f"{name}: must be a boolean"])
+    return raw.lower() == "true"
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

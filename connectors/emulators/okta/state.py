@@ -67,29 +67,48 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
         user.last_updated = stamp
         user._json = None
 
+    #: action -> (the statuses it may start from, the status it ends in, the System Log event)
+    LIFECYCLE = {
+        "suspend": ({"ACTIVE"}, "SUSPENDED", "user.lifecycle.suspend"),
+        "unsuspend": ({"SUSPENDED"}, "ACTIVE", "user.lifecycle.unsuspend"),
+        "deactivate": (
+            {"STAGED", "PROVISIONED", "ACTIVE", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT", "SUSPENDED"},
+            "DEPROVISIONED",
+            "user.lifecycle.deactivate",
+        ),
+        "activate": ({"STAGED", "DEPROVISIONED"}, "ACTIVE", "user.lifecycle.activate"),
+        "reactivate": ({"PROVISIONED"}, "PROVISIONED", "user.lifecycle.reactivate"),
+        "unlock": ({"LOCKED_OUT"}, "ACTIVE", "user.account.unlock"),
+    }
+    #: how Okta names a status in "Cannot suspend a user that is not active"
+    NEEDED = {
+        "suspend": "not active",
+        "unsuspend": "not suspended",
+        "deactivate": "deprovisioned",
+        "activate": "active",
+        "reactivate": "not provisioned",
+        "unlock": "not locked out",
+    }
+
     def lifecycle(self, key: str, action: str) -> User:
+        """Okta's user state machine: an action from a status it does not start from is a 400
+        E0000001 naming why.  Deactivating ends the user's sessions and revokes its OAuth tokens
+        (consent grants stay, as they do in Okta until revoked)."""
         with self.lock:
             user = self.user(key)
-            allowed = {
-                "suspend": ({"ACTIVE"}, "SUSPENDED", "user.lifecycle.suspend"),
-                "unsuspend": ({"SUSPENDED"}, "ACTIVE", "user.lifecycle.unsuspend"),
-                "deactivate": (None, "DEPROVISIONED", "user.lifecycle.deactivate"),
-                "activate": ({"STAGED", "PROVISIONED", "DEPROVISIONED"}, "ACTIVE", "user.lifecycle.activate"),
-                "reactivate": ({"PROVISIONED", "DEPROVISIONED"}, "ACTIVE", "user.lifecycle.reactivate"),
-                "unlock": ({"LOCKED_OUT"}, "ACTIVE", "user.account.unlock"),
-            }
-            if action not in allowed:
+            if action not in self.LIFECYCLE:
                 raise OktaApiError(404, "E0000022", "The endpoint does not support the provided HTTP method")
-            sources, target, event = allowed[action]
-            if sources is not None and user.status not in sources:
+            sources, target, event = self.LIFECYCLE[action]
+            if user.status not in sources:
                 raise OktaApiError(
                     400,
                     "E0000001",
-                    "Api validation failed: lifecycle",
-                    [f"Cannot {action} a user that is {user.status.lower().replace('_', ' ')}"],
+                    f"Api validation failed: {action}",
+                    [f"Cannot {action} a user that is {self.NEEDED[action]}"],
                 )
-            if user.status == target:
-                return user
+            if action == "deactivate":
+                user.sessions_cleared_at = user.oauth_tokens_revoked_at = now()
+                self.drop_refresh_tokens(user.id)
             self._touch(user, target)
             self.log(event, f"{action.capitalize()} Okta user", [self.user_target(user)])
             return user
@@ -106,18 +125,39 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
             return user
 
     def clear_sessions(self, key: str, oauth_tokens: bool) -> None:
+        """End every session; with ``oauth_tokens`` also revoke every access and refresh token
+        (consent grants are not tokens: they stay)."""
         with self.lock:
             user = self.user(key)
             user.sessions_cleared_at = now()
             if oauth_tokens:
                 user.oauth_tokens_revoked_at = user.sessions_cleared_at
+                self.drop_refresh_tokens(user.id)
             self.log("user.session.clear", "Clear user session", [self.user_target(user)])
 
-    def revoke_grants(self, key: str) -> None:
+    def revoke_consents(self, key: str, *, client_id: str | None = None, grant_id: str | None = None) -> None:
+        """Revoke the user's consent grants: all, one client's or one (404 when that one is gone)."""
         with self.lock:
             user = self.user(key)
+            if grant_id is not None:
+                self.consent(user.id, grant_id)
+            if client_id is not None:
+                self.oauth_client(client_id)
             user.grants_revoked_at = now()
-            self.log("user.account.revoke_grants", "Revoke user grants", [self.user_target(user)])
+            if self.drop_consents(user.id, client_id=client_id, grant_id=grant_id):
+                self.log(
+                    "app.oauth2.as.consent.revoke", "Revoke user consent grant", [self.user_target(user)]
+                )
+
+    def revoke_refresh_tokens(self, key: str, client_id: str, token_id: str | None = None) -> None:
+        """Revoke the refresh tokens one client holds for the user: all, or one (404 when gone)."""
+        with self.lock:
+            user = self.user(key)
+            self.oauth_client(client_id)
+            if token_id is not None:
+                self.refresh_token(user.id, client_id, token_id)
+            if self.drop_refresh_tokens(user.id, client_id=client_id, token_id=token_id):
+                self.log("app.oauth2.token.revoke", "Revoke refresh token", [self.user_target(user)])
 
     def add_member(self, gid: str, key: str) -> None:
         with self.lock:
@@ -174,6 +214,57 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
                 ],
             )
 
+    def assign_app(self, aid: str, key: str) -> bool:
+        """Assign the user to the app directly (scope USER); False when it already was, directly.
+        One held through a group becomes direct, as Okta's assignment does."""
+        with self.lock:
+            app, user = self.app(aid), self.user(key)
+            if app.users.get(user.id) == "USER":
+                return False
+            app.users[user.id] = "USER"
+            self.log(
+                "application.user_membership.add",
+                "Add user to application membership",
+                [
+                    self.user_target(user),
+                    {"id": app.id, "type": "AppInstance", "alternateId": app.label, "displayName": app.label},
+                ],
+            )
+            return True
+
+    def assign_role(self, key: str, body: dict[str, Any]) -> RoleAssignment:
+        """``POST /users/{id}/roles``: a standard role by ``type``, a custom one by ``type`` CUSTOM,
+        ``role`` and ``resource-set``.  One the user already holds directly is a 409 E0000090."""
+        with self.lock:
+            user = self.user(key)
+            kind = body.get("type")
+            custom_id = resource_set = None
+            if kind == "CUSTOM":
+                custom_id = self.custom_role(str(body.get("role") or "")).id
+                resource_set = body.get("resource-set") or okta_id("iam", f"{custom_id}:resource-set")
+            elif kind not in ROLE_LABELS:
+                raise OktaApiError(
+                    400,
+                    "E0000001",
+                    "Api validation failed: type",
+                    [f"type: '{kind}' is not a valid role type"],
+                )
+            held = self.roles.setdefault(user.id, [])
+            if any(r.type == kind and r.role == custom_id for r in held):
+                raise OktaApiError(409, "E0000090", "Duplicate role assignment exception.")
+            prefix = "irb" if custom_id else "ra1"
+            role = RoleAssignment(
+                okta_id(prefix, f"{custom_id or kind}:{user.id}:{now().isoformat()}"),
+                str(kind),
+                "USER",
+                now(),
+                role=custom_id,
+                resource_set=resource_set,
+            )
+            held.append(role)
+            self.log("user.account.privilege.grant", "User privilege granted", [self.user_target(user)])
+            return role
+
     def unassign_role(self, key: str, role_id: str) -> None:
         """Only the user's own assignments: one its listing shows through a group (assignmentType
         GROUP) belongs to the group, so for the user it is not found."""
@@ -211,6 +302,8 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
             self.by_login.pop(user.profile["login"].lower(), None)
             self.user_groups.pop(user.id, None)
             self.roles.pop(user.id, None)
+            self.consents.pop(user.id, None)
+            self.refresh_tokens.pop(user.id, None)
             self.log("user.lifecycle.delete.completed", "Delete Okta user", [self.user_target(user)])
             return True
 
@@ -243,25 +336,46 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
                     counts["profile"] += 1
             return counts
 
-    def token_owner(self) -> User:
-        """The admin whose API token callers present: the org's first active super admin."""
+    def token_owner(self, role: str = "SUPER_ADMIN") -> User:
+        """The admin whose API token callers present: the org's first active holder of ``role``
+        (directly or through a group), by default a super admin."""
         with self.lock:
             candidates = set(self.roles)
             for gid, roles in self.group_roles.items():
-                if gid in self.groups and any(r.type == "SUPER_ADMIN" for r in roles):
+                if gid in self.groups and any(r.type == role for r in roles):
                     candidates.update(self.groups[gid].members)
             admins = [
                 uid
                 for uid in candidates
                 if uid in self.users
                 and self.users[uid].status == "ACTIVE"
-                and any(r.type == "SUPER_ADMIN" for r in self.user_role_assignments(uid))
+                and any(r.type == role for r in self.user_role_assignments(uid))
             ]
             if not admins:
                 raise OktaApiError(
                     403, "E0000006", "You do not have permission to perform the requested action"
                 )
             return self.users[min(admins, key=lambda uid: self.user_index.get(uid, 0))]
+
+    def admin_for(self, role: str) -> User:
+        """Someone to own a new API token acting as ``role``: its first active holder, or else the
+        first active person holding no admin role, given ``role`` now."""
+        with self.lock:
+            try:
+                return self.token_owner(role)
+            except OktaApiError:
+                pass
+            for uid in self.user_order:
+                user = self.users.get(uid)
+                if (
+                    user is not None
+                    and user.status == "ACTIVE"
+                    and user.profile.get("userType") == "Employee"
+                    and not self.user_role_assignments(uid)
+                ):
+                    self.assign_role(uid, {"type": role})
+                    return user
+            raise OktaApiError(400, "E0000001", "Api validation failed: owner", ["no one can own the token"])
 
     def role_grants(self) -> int:
         """Distinct (user, role) pairs, directly or through groups: what a sync should store.  A custom

@@ -1,7 +1,7 @@
 """api_token: the service API's bearer tokens (accessctl.tokens), stored hashed
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-02 01:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,174 @@
+"""The HR intake use case: signed bytes in, a committed event (and its job) out.
+
+Web-free, so the HTTP router, the CLI's test sender and the benchmarks share it.  Order: the size cap,
+the content type, the signature on the raw bytes, then strict parsing, then one write transaction
+that records the event and carries out what it means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from accessctl.hr.decide import RehireMode
+from accessctl.hr.events import MAX_BYTES, CanonicalEvent, check_content_type, load_json, parse_event
+from accessctl.hr.rejections import Rejected
+from accessctl.hr.signature import WebhookSecret, verify
+from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
+from accessctl.hr.vendors.bamboohr import BambooSource
+from accessctl.jobs.tables import write_tx
+from accessctl.timestamps import utc
+
+log = logging.getLogger("accessctl.hr")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class HrIntake:
+    """Everything the intake needs, passed in (no globals): the store, each source's secrets, the
+    rehire policy, where leavers and restores become jobs, a clock, and a hook counting rejections by
+    reason (the service's /metrics)."""
+
+    engine: Engine
+    sources: Mapping[str, list[WebhookSecret]]
+    lifecycle: Lifecycle
+    rehire: RehireMode = "restore"
+    clock: Callable[[], datetime] = _now
+    on_rejected: Callable[[str], None] | None = None
+    rejections: dict[str, int] = field(default_factory=dict)
+    #: BambooHR sources (``vendor = "bamboohr"``), and the HTTP client that reads records back
+    bamboo: Mapping[str, BambooSource] = field(default_factory=dict)
+    vendor_client: httpx.Client | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, engine: Engine, lifecycle: Lifecycle, **kwargs: Any) -> HrIntake:
+        from accessctl.hr.sources import bamboo_sources, source_secrets
+
+        return cls(
+            engine,
+            source_secrets(settings.hr),
+            lifecycle,
+            rehire=settings.hr.rehire,
+            bamboo=bamboo_sources(settings.hr),
+            **kwargs,
+        )
+
+    def rejected(self, exc: Rejected, *, source: str | None = None) -> None:
+        """Count and log a refusal (its reason, never the body)."""
+        self.rejections[exc.reason] = self.rejections.get(exc.reason, 0) + 1
+        if self.on_rejected is not None:
+            self.on_rejected(exc.reason)
+        log.warning("HR event refused: %s (%s)", exc.reason, exc.message, extra={"hr_source": source})
+
+    def receive(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """Verify, parse and record one delivery; raise :class:`Rejected` (nothing stored) when it is
+        refused.  ``headers`` look names up case-insensitively."""
+        now = self.clock()
+        check_content_type(headers.get("content-type"))
+        if len(raw) > MAX_BYTES:  # before any work on it, the signature included
+            raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+        verified = verify(headers, raw, self.sources, now=now)
+        event = parse_event(load_json(raw), now=now)
+        return self._record(verified.source, verified.webhook_id, event, raw, now)
+
+    def receive_bamboohr(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """A BambooHR webhook: its signature, then the record read back, then as a canonical event.
+        Raises :class:`FetchBackFailed` (nothing stored) when BambooHR's API did not answer."""
+        from accessctl.hr.vendors import bamboohr
+
+        now = self.clock()
+        check_content_type(headers.get("content-type"))
+        source = bamboohr.verify(headers, raw, list(self.bamboo.values()), now=now)
+        notice = bamboohr.parse_notice(raw)
+        client = self.vendor_client or httpx.Client(timeout=10.0)
+        try:
+            event = bamboohr.read_event(client, source, notice)
+        finally:
+            if client is not self.vendor_client:
+                client.close()
+        return self._record(source.name, None, event, raw, now)
+
+    def _record(
+        self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
+    ) -> Accepted:
+        digest = hashlib.sha256(raw).hexdigest()
+        with write_tx(self.engine) as conn:
+            accepted = record_event(
+                conn,
+                source=source,
+                webhook_id=webhook_id,
+                event=event,
+                digest=digest,
+                now=now,
+                rehire=self.rehire,
+                lifecycle=self.lifecycle,
+            )
+        log.info(
+            "HR event %s from %s: %s%s",
+            accepted.event_id,
+            source,
+            accepted.status,
+            " (replay)" if accepted.replay else "",
+        )
+        return accepted
+
+    def fire_due(self) -> int:
+        """Fire the future-dated terminations whose time has come (the scheduler calls this)."""
+        with write_tx(self.engine) as conn:
+            return fire_due(conn, now=self.clock(), rehire=self.rehire, lifecycle=self.lifecycle)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_status(engine: Engine, event_id: int) -> dict[str, Any] | None:
+    """What became of one event: its status, its schedule, its job and the job's steps."""
+    from accessctl.jobs.read import get_job
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(EVENTS).where(EVENTS.c.id == event_id)).first()
+        if row is None:
+            return None
+        schedule = conn.execute(
+            sa.select(SCHEDULES.c.fire_at, SCHEDULES.c.state, SCHEDULES.c.effective_local).where(
+                SCHEDULES.c.hr_event_id == event_id
+            )
+        ).first()
+        job = get_job(conn, row.job_id) if row.job_id is not None else None
+    return _plain(
+        {
+            "event_id": row.id,
+            "source": row.source,
+            "id": row.source_event_id,
+            "type": row.event_type,
+            "employee_id": row.employee_id,
+            "status": row.status,
+            "note": row.note,
+            "needs_admin": row.needs_admin,
+            "occurred_at": row.occurred_at,
+            "effective_at": row.effective_at,
+            "received_at": row.received_at,
+            "schedule": None if schedule is None else dict(schedule._mapping),
+            "job": None if job is None else asdict(job),
+        }
+    )

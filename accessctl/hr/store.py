@@ -1,0 +1,493 @@
+"""HR events in the store: recorded once (deduplicated), matched to a person, and what they mean
+carried out, all in the caller's transaction, so an event and its job are committed together.
+
+The two decisions that touch providers (a leaver, a restore) go to a :class:`Lifecycle` the caller
+passes in; everything else (schedules, statuses, roster rows, movers) is done here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from accessctl import audit
+from accessctl.hr.decide import (
+    AddPerson,
+    CancelSchedule,
+    Decision,
+    Fact,
+    PersonFields,
+    QueueRestoreForAdmin,
+    RecordMove,
+    RehireMode,
+    ScheduleLeaver,
+    SetStatus,
+    StartLeaver,
+    StartRestore,
+    Status,
+    UpdatePerson,
+    decide_terminations,
+    decide_update,
+)
+from accessctl.hr.events import CanonicalEvent, EventType, Termination
+from accessctl.hr.rejections import Rejected
+from accessctl.jobs.tables import lock_for_update
+from accessctl.store.models import HrEvent, HrSchedule, Person, PersonMove
+from accessctl.timestamps import utc
+
+EVENTS: sa.Table = HrEvent.__table__  # type: ignore[attr-defined]
+SCHEDULES: sa.Table = HrSchedule.__table__  # type: ignore[attr-defined]
+MOVES: sa.Table = PersonMove.__table__  # type: ignore[attr-defined]
+PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
+ACTOR = "hr"
+
+
+class Lifecycle(Protocol):
+    """Where leavers and restores become jobs; each call runs in the caller's transaction and returns
+    the job's id."""
+
+    def start_leaver(self, conn: Connection, decision: StartLeaver) -> int: ...
+
+    def start_restore(self, conn: Connection, decision: StartRestore) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The answer to an event: its id, its status, and whether it was a replay of one already stored."""
+
+    event_id: int
+    status: str
+    replay: bool
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+
+def _existing(conn: Connection, source: str, event_id: str, webhook_id: str | None) -> sa.Row | None:
+    keys = [EVENTS.c.source_event_id == event_id]
+    if webhook_id is not None:
+        keys.append(EVENTS.c.webhook_id == webhook_id)
+    return conn.execute(
+        sa.select(EVENTS.c.id, EVENTS.c.status, EVENTS.c.payload_digest, EVENTS.c.source_event_id)
+        .where(EVENTS.c.source == source, sa.or_(*keys))
+        .order_by(EVENTS.c.id)
+        .limit(1)
+    ).first()
+
+
+def _replay(row: sa.Row, digest: str, event_id: str) -> Accepted:
+    if row.payload_digest != digest:
+        what = "event id" if row.source_event_id == event_id else "webhook-id"
+        raise Rejected(
+            "replay_mismatch",
+            f"this {what} was already received with a different body; send a new id for a new event",
+            status=409,
+        )
+    return Accepted(row.id, row.status, replay=True)
+
+
+def _row_values(
+    source: str, webhook_id: str | None, event: CanonicalEvent, digest: str, now: datetime
+) -> dict:
+    termination = event.termination or Termination()
+    return {
+        "source": source,
+        "source_event_id": event.id,
+        "webhook_id": webhook_id,
+        "event_type": event.type.value,
+        "employee_id": event.employee.employee_id,
+        "email": event.employee.email,
+        "manager_employee_id": event.employee.manager_employee_id,
+        "department": event.employee.department,
+        "title": event.employee.title,
+        "occurred_at": event.occurred_at,
+        "effective_at": event.effective_at(),
+        "effective_date": termination.effective_date,
+        "timezone": termination.timezone,
+        "immediate": termination.immediate if event.termination else event.type is EventType.TERMINATED,
+        "payload_digest": digest,
+        "received_at": now,
+        "updated_at": now,
+        "status": Status.RECEIVED.value,
+    }
+
+
+def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
+    """The person with this employee id, else the one person with this email; never a guess."""
+    by_id = conn.execute(sa.select(PEOPLE.c.id).where(PEOPLE.c.employee_id == employee_id)).first()
+    if by_id is not None:
+        return int(by_id.id)
+    by_email = conn.execute(
+        sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == email.lower())
+    ).all()
+    return int(by_email[0].id) if len(by_email) == 1 else None
+
+
+def record_event(
+    conn: Connection,
+    *,
+    source: str,
+    webhook_id: str | None,
+    event: CanonicalEvent,
+    digest: str,
+    now: datetime,
+    rehire: RehireMode,
+    lifecycle: Lifecycle,
+) -> Accepted:
+    """Store one verified, parsed event and do what it means, in the caller's transaction.  A replay
+    (same source and event id, or same webhook-id, same body) returns the first answer and changes
+    nothing; the same id with another body is refused (409)."""
+    found = _existing(conn, source, event.id, webhook_id)
+    if found is not None:
+        return _replay(found, digest, event.id)
+    try:
+        with conn.begin_nested():
+            row_id = conn.execute(
+                EVENTS.insert()
+                .values(_row_values(source, webhook_id, event, digest, now))
+                .returning(EVENTS.c.id)
+            ).scalar_one()
+    except IntegrityError:  # the same event, committed by a concurrent request just now
+        found = _existing(conn, source, event.id, webhook_id)
+        if found is None:
+            raise
+        return _replay(found, digest, event.id)
+    audit.record(
+        conn,
+        actor=f"{ACTOR}:{source}",
+        action="hr.event.received",
+        target_type="hr_event",
+        target_id=str(row_id),
+        details={
+            "source": source,
+            "id": event.id,
+            "type": event.type.value,
+            "employee_id": event.employee.employee_id,
+        },
+        occurred_at=now,
+    )
+    _match_and_apply(conn, row_id, now=now, rehire=rehire, lifecycle=lifecycle)
+    status = conn.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == row_id)).scalar_one()
+    return Accepted(row_id, status, replay=False)
+
+
+def _match_and_apply(
+    conn: Connection, row_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
+) -> None:
+    row = conn.execute(sa.select(EVENTS).where(EVENTS.c.id == row_id)).one()
+    person_id = match_person(conn, row.employee_id, row.email)
+    event_type = EventType(row.event_type)
+    if person_id is None and event_type is not EventType.HIRED:
+        _set_status(conn, row_id, Status.UNMATCHED, "no person with this employee id or email", now)
+        return
+    if person_id is not None:
+        conn.execute(EVENTS.update().where(EVENTS.c.id == row_id).values(person_id=person_id))
+    if event_type in (EventType.UPDATED, EventType.HIRED):
+        _apply_update(conn, row, person_id, now=now)
+    if person_id is not None:
+        reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle)
+
+
+# --- updates and hires -------------------------------------------------------------------------
+
+
+def _apply_update(conn: Connection, row: sa.Row, person_id: int | None, *, now: datetime) -> None:
+    from accessctl.hr.events import Employee
+
+    person = None
+    newer = None
+    if person_id is not None:
+        p = conn.execute(sa.select(PEOPLE).where(PEOPLE.c.id == person_id)).one()
+        person = PersonFields(p.id, p.email, p.manager_employee_id, p.department, p.title)
+        newer = conn.execute(
+            sa.select(EVENTS.c.id)
+            .where(
+                EVENTS.c.person_id == person_id,
+                EVENTS.c.id != row.id,
+                EVENTS.c.event_type.in_([EventType.UPDATED.value, EventType.HIRED.value]),
+                EVENTS.c.status.in_([Status.APPLIED.value, Status.MATCHED.value]),
+                EVENTS.c.occurred_at > row.occurred_at,
+            )
+            .limit(1)
+        ).scalar()
+    employee = Employee(row.employee_id, row.email, row.manager_employee_id, row.department, row.title)
+    decisions = decide_update(
+        person,
+        hr_event_id=row.id,
+        event_type=EventType(row.event_type),
+        occurred_at=utc(row.occurred_at),
+        employee=employee,
+        newer_update=newer,
+    )
+    apply_decisions(conn, decisions, now=now, lifecycle=None)
+
+
+# --- terminations, cancellations, rehires ------------------------------------------------------
+
+
+def _describe(row: sa.Row) -> str:
+    if row.event_type != EventType.TERMINATED.value:
+        return ""
+    return Termination(
+        None if row.effective_date else utc(row.effective_at), row.effective_date, row.timezone, row.immediate
+    ).describe()
+
+
+def person_facts(conn: Connection, person_id: int) -> list[Fact]:
+    open_schedules = dict(
+        conn.execute(
+            sa.select(SCHEDULES.c.hr_event_id, SCHEDULES.c.fire_at)
+            .join(EVENTS, EVENTS.c.id == SCHEDULES.c.hr_event_id)
+            .where(EVENTS.c.person_id == person_id, SCHEDULES.c.state == "scheduled")
+        ).all()
+    )
+    kinds = [EventType.TERMINATED.value, EventType.TERMINATION_CANCELLED.value, EventType.REHIRED.value]
+    rows = conn.execute(
+        sa.select(EVENTS).where(EVENTS.c.person_id == person_id, EVENTS.c.event_type.in_(kinds))
+    ).all()
+    return [
+        Fact(
+            event_id=row.id,
+            type=EventType(row.event_type),
+            occurred_at=utc(row.occurred_at),
+            effective_at=utc(row.effective_at),
+            status=Status(row.status),
+            job_id=row.job_id,
+            needs_admin=row.needs_admin,
+            scheduled_for=utc(open_schedules[row.id]) if row.id in open_schedules else None,
+            effective_local=_describe(row),
+        )
+        for row in rows
+    ]
+
+
+def reconcile_person(
+    conn: Connection, person_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
+) -> list[Decision]:
+    """Decide again what this person's events mean and do what is left; returns what was done."""
+    conn.execute(lock_for_update(conn, sa.select(PEOPLE.c.id).where(PEOPLE.c.id == person_id))).first()
+    decisions = decide_terminations(person_id, person_facts(conn, person_id), now=now, rehire=rehire)
+    apply_decisions(conn, decisions, now=now, lifecycle=lifecycle)
+    return decisions
+
+
+def _set_status(conn: Connection, event_id: int, status: Status, note: str | None, now: datetime) -> None:
+    conn.execute(
+        EVENTS.update().where(EVENTS.c.id == event_id).values(status=status.value, note=note, updated_at=now)
+    )
+
+
+def _termination_date(conn: Connection, event_id: int) -> date:
+    row = conn.execute(
+        sa.select(EVENTS.c.effective_date, EVENTS.c.effective_at, EVENTS.c.timezone).where(
+            EVENTS.c.id == event_id
+        )
+    ).one()
+    if row.effective_date is not None:
+        return row.effective_date
+    instant = utc(row.effective_at)
+    return instant.astimezone(ZoneInfo(row.timezone)).date() if row.timezone else instant.date()
+
+
+def _person(conn: Connection, person_id: int, now: datetime, **values: object) -> None:
+    conn.execute(PEOPLE.update().where(PEOPLE.c.id == person_id).values(updated_at=now, **values))
+
+
+def _audit(conn: Connection, action: str, event_id: int, now: datetime, **details: object) -> None:
+    audit.record(
+        conn,
+        actor=ACTOR,
+        action=action,
+        target_type="hr_event",
+        target_id=str(event_id),
+        details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in details.items()},
+        occurred_at=now,
+    )
+
+
+def apply_decisions(
+    conn: Connection, decisions: Sequence[Decision], *, now: datetime, lifecycle: Lifecycle | None
+) -> None:
+    """Carry out decisions in the caller's transaction, each with its audit event."""
+    for d in decisions:
+        if isinstance(d, StartLeaver):
+            if lifecycle is None:
+                raise RuntimeError("a leaver decision needs a Lifecycle")
+            job_id = lifecycle.start_leaver(conn, d)
+            conn.execute(
+                EVENTS.update().where(EVENTS.c.id == d.hr_event_id).values(job_id=job_id, updated_at=now)
+            )
+            if d.from_schedule:
+                conn.execute(
+                    SCHEDULES.update()
+                    .where(SCHEDULES.c.hr_event_id == d.hr_event_id)
+                    .values(state="fired", job_id=job_id, updated_at=now)
+                )
+            _person(
+                conn,
+                d.person_id,
+                now,
+                status="terminated",
+                termination_date=_termination_date(conn, d.hr_event_id),
+            )
+            _audit(conn, "hr.leaver.started", d.hr_event_id, now, person_id=d.person_id, job_id=job_id)
+        elif isinstance(d, ScheduleLeaver):
+            values = {
+                "fire_at": d.fire_at,
+                "effective_local": d.effective_local[:120],
+                "state": "scheduled",
+                "closed_reason": None,
+                "updated_at": now,
+            }
+            done = conn.execute(
+                SCHEDULES.update().where(SCHEDULES.c.hr_event_id == d.hr_event_id).values(values)
+            )
+            if not done.rowcount:
+                conn.execute(
+                    SCHEDULES.insert().values(
+                        hr_event_id=d.hr_event_id, person_id=d.person_id, created_at=now, **values
+                    )
+                )
+            _person(conn, d.person_id, now, termination_date=_termination_date(conn, d.hr_event_id))
+            _audit(
+                conn, "hr.termination.scheduled", d.hr_event_id, now, person_id=d.person_id, fire_at=d.fire_at
+            )
+        elif isinstance(d, CancelSchedule):
+            row = conn.execute(
+                SCHEDULES.update()
+                .where(SCHEDULES.c.hr_event_id == d.hr_event_id, SCHEDULES.c.state == "scheduled")
+                .values(state=d.state, closed_reason=d.reason[:1000], updated_at=now)
+                .returning(SCHEDULES.c.person_id)
+            ).first()
+            if row is not None and d.state == "cancelled":
+                _person(conn, row.person_id, now, termination_date=None)
+            _audit(conn, f"hr.termination.{d.state}", d.hr_event_id, now, reason=d.reason)
+        elif isinstance(d, StartRestore):
+            if lifecycle is None:
+                raise RuntimeError("a restore decision needs a Lifecycle")
+            job_id = lifecycle.start_restore(conn, d)
+            conn.execute(
+                EVENTS.update().where(EVENTS.c.id == d.hr_event_id).values(job_id=job_id, updated_at=now)
+            )
+            _person(conn, d.person_id, now, status="active", termination_date=None)
+            _audit(conn, "hr.restore.started", d.hr_event_id, now, person_id=d.person_id, job_id=job_id)
+        elif isinstance(d, QueueRestoreForAdmin):
+            conn.execute(
+                EVENTS.update()
+                .where(EVENTS.c.id == d.hr_event_id)
+                .values(
+                    needs_admin=True,
+                    note=f"{d.reason}: an admin decides with `accessctl restore`"[:1000],
+                    updated_at=now,
+                )
+            )
+            _person(conn, d.person_id, now, status="active", termination_date=None)
+            _audit(conn, "hr.restore.queued", d.hr_event_id, now, person_id=d.person_id, reason=d.reason)
+        elif isinstance(d, SetStatus):
+            note = d.note
+            if note is None:  # keep a queued restore's note
+                note = conn.execute(
+                    sa.select(EVENTS.c.note).where(EVENTS.c.id == d.hr_event_id, EVENTS.c.needs_admin)
+                ).scalar()
+            _set_status(conn, d.hr_event_id, d.status, note, now)
+        elif isinstance(d, AddPerson):
+            e = d.employee
+            person_id = conn.execute(
+                PEOPLE.insert()
+                .values(
+                    employee_id=e.employee_id,
+                    email=e.email,
+                    manager_employee_id=e.manager_employee_id,
+                    department=e.department,
+                    title=e.title,
+                    status="active",
+                    first_name="",
+                    last_name="",
+                    employment_type="employee",
+                    hire_date=now.date(),
+                    updated_at=now,
+                )
+                .returning(PEOPLE.c.id)
+            ).scalar_one()
+            conn.execute(EVENTS.update().where(EVENTS.c.id == d.hr_event_id).values(person_id=person_id))
+            _audit(
+                conn, "hr.person.added", d.hr_event_id, now, person_id=person_id, employee_id=e.employee_id
+            )
+        elif isinstance(d, UpdatePerson):
+            _person(conn, d.person_id, now, **d.changes)
+            _audit(
+                conn, "hr.person.updated", d.hr_event_id, now, person_id=d.person_id, fields=sorted(d.changes)
+            )
+        elif isinstance(d, RecordMove):
+            conn.execute(
+                MOVES.insert().values(
+                    person_id=d.person_id,
+                    hr_event_id=d.hr_event_id,
+                    moved_at=d.moved_at,
+                    recorded_at=now,
+                    old_manager_employee_id=d.old_manager_employee_id,
+                    new_manager_employee_id=d.new_manager_employee_id,
+                    old_department=d.old_department,
+                    new_department=d.new_department,
+                )
+            )
+            _audit(
+                conn,
+                "person.moved",
+                d.hr_event_id,
+                now,
+                person_id=d.person_id,
+                old_manager=d.old_manager_employee_id,
+                new_manager=d.new_manager_employee_id,
+                old_department=d.old_department,
+                new_department=d.new_department,
+            )
+
+
+# --- later passes ------------------------------------------------------------------------------
+
+
+def fire_due(conn: Connection, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle) -> int:
+    """Re-decide every person with a schedule due by ``now``: a termination HR still stands by fires
+    its leaver; one HR cancelled meanwhile was closed already.  Returns the leavers started."""
+    people = (
+        conn.execute(
+            sa.select(SCHEDULES.c.person_id)
+            .where(SCHEDULES.c.state == "scheduled", SCHEDULES.c.fire_at <= now)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    started = 0
+    for person_id in people:
+        decisions = reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle)
+        started += sum(isinstance(d, StartLeaver) for d in decisions)
+    return started
+
+
+def rematch_unmatched(conn: Connection, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle) -> int:
+    """After a roster import or a sync: match the unmatched events again (oldest first); returns how
+    many now have a person."""
+    rows = (
+        conn.execute(
+            sa.select(EVENTS.c.id)
+            .where(EVENTS.c.status == Status.UNMATCHED.value)
+            .order_by(EVENTS.c.occurred_at, EVENTS.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    matched = 0
+    for row_id in rows:
+        _match_and_apply(conn, row_id, now=now, rehire=rehire, lifecycle=lifecycle)
+        status = conn.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == row_id)).scalar_one()
+        matched += status != Status.UNMATCHED.value
+    return matched

@@ -1,0 +1,1 @@
+"""HR vendors' own webhooks, verified their way and mapped to the canonical event."""

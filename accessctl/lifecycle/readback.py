@@ -1,0 +1,87 @@
+"""Reading an account back through the provider's public API after a step, and judging it.
+
+A ``verify`` step's target says what must hold: ``blocked`` (True: sign-in blocked; False: enabled;
+absent: not checked), ``signed_out_since`` (an ISO time the provider's sessions-valid-from must be
+at or after, where the provider shows one), ``absent`` and ``present`` (``[kind, entitlement id]``
+pairs among the account's direct grants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.base import AccountStatus, Connector, ConnectorError, GrantRecord, NotFoundError
+
+
+class VerificationFailed(ConnectorError):
+    """A read-back shows the step's effect did not hold (the step fails with what was seen)."""
+
+
+@dataclass
+class ReadBack:
+    suspended: bool
+    open_credentials: list[str] = field(default_factory=list)
+    sessions_valid_from: datetime | None = None
+    grants: list[GrantRecord] = field(default_factory=list)
+
+    @property
+    def direct(self) -> set[tuple[str, str]]:
+        return {(str(g.entitlement_kind), g.entitlement_external_id) for g in self.grants if not g.inherited}
+
+
+async def read_back(connector: Connector, account_id: str) -> ReadBack:
+    """What the provider shows of the account now (raises NotFoundError when it is gone)."""
+    verify_locked = getattr(connector, "verify_locked", None)
+    if verify_locked is not None:
+        state = await verify_locked(account_id)
+        return ReadBack(
+            suspended=state.suspended,
+            open_credentials=list(state.open_credentials),
+            sessions_valid_from=getattr(state, "sessions_valid_from", None),
+            grants=list(state.grants),
+        )
+    lockout_state = getattr(connector, "lockout_state", None)
+    if lockout_state is not None:  # Entra before verify_locked
+        entra = await lockout_state(account_id)
+        return ReadBack(entra.suspended, [], entra.sessions_valid_from, list(entra.grants))
+    record = await connector.find_account(external_id=account_id)
+    if record is None:
+        raise NotFoundError(f"account {account_id} not found", provider=connector.provider, status=404)
+    grants = await connector.list_account_grants(account_id)
+    return ReadBack(record.status is not AccountStatus.ACTIVE, [], None, grants)
+
+
+def problems(seen: ReadBack, target: dict[str, Any]) -> list[str]:
+    """What does not hold of ``target``'s expectations (empty: verified)."""
+    found: list[str] = []
+    blocked = target.get("blocked")
+    if blocked is True and not seen.suspended:
+        found.append("sign-in is not blocked")
+    if blocked is False and seen.suspended:
+        found.append("the account is still blocked")
+    if blocked is True and seen.open_credentials:
+        found.append("still open: " + ", ".join(seen.open_credentials))
+    since = target.get("signed_out_since")
+    if since and seen.sessions_valid_from is not None:
+        cutoff = datetime.fromisoformat(since).replace(microsecond=0)
+        if seen.sessions_valid_from < cutoff:
+            found.append(f"sessions valid from {seen.sessions_valid_from.isoformat()}, before {since}")
+    direct = seen.direct
+    left = [f"{k}:{e}" for k, e in (tuple(p) for p in target.get("absent", [])) if (k, e) in direct]
+    if left:
+        found.append("still held: " + ", ".join(left))
+    missing = [f"{k}:{e}" for k, e in (tuple(p) for p in target.get("present", [])) if (k, e) not in direct]
+    if missing:
+        found.append("not held: " + ", ".join(missing))
+    return found
+
+
+def describe(seen: ReadBack) -> str:
+    parts = ["blocked" if seen.suspended else "enabled"]
+    if seen.sessions_valid_from is not None:
+        parts.append(f"sessions valid from {seen.sessions_valid_from.isoformat()}")
+    parts.append(f"{len(seen.open_credentials)} open credentials")
+    parts.append(f"{len(seen.direct)} direct grants")
+    return ", ".join(parts)

@@ -1,0 +1,151 @@
+"""HR intake over HTTP: ``POST /v1/hr/events`` (Standard Webhooks) and ``GET /v1/hr/events/{id}``.
+
+The app mounts both routers and provides the intake by overriding :func:`get_hr_intake`::
+
+    app.include_router(intake_router)                      # signed by the HR system, no bearer token
+    app.include_router(status_router, dependencies=[...])  # the service's `read` scope
+    app.dependency_overrides[get_hr_intake] = lambda: intake
+
+Every refusal is a 4xx ``{"error": reason, "message": ...}``; the event is answered 202 only after it
+(and its job) are committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+
+from accessctl.hr.events import MAX_BYTES, SCHEMA_PATH
+from accessctl.hr.intake import HrIntake, event_status
+from accessctl.hr.rejections import Rejected
+from accessctl.hr.store import Accepted
+from accessctl.hr.vendors.bamboohr import FetchBackFailed
+
+#: how long a sender may take to send its body
+BODY_TIMEOUT_S = 10.0
+EVENTS_PATH = "/v1/hr/events"
+
+_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    }
+}
+
+
+def get_hr_intake() -> HrIntake:
+    """The intake; the app overrides this dependency with its own."""
+    raise LookupError("the app must override accessctl.web.hr.get_hr_intake")
+
+
+async def _read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BYTES:
+        raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Rejected("body_timeout", "the body took too long to arrive", status=408) from None
+    return b"".join(chunks)
+
+
+def _schema() -> dict[str, Any]:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    return schema
+
+
+intake_router = APIRouter(tags=["hr"])
+status_router = APIRouter(tags=["hr"])
+
+
+@intake_router.post(
+    EVENTS_PATH,
+    status_code=202,
+    summary="Receive a signed HR event (Standard Webhooks)",
+    responses={
+        202: {"description": "Stored (and its job committed); a replay gets the first answer"},
+        400: {**_ERROR, "description": "Not JSON, duplicate keys, NaN, too deep, not UTF-8"},
+        401: {**_ERROR, "description": "Missing, wrong or stale signature"},
+        409: {**_ERROR, "description": "The id was already used for another body"},
+        413: {**_ERROR, "description": "Body over 256 KiB"},
+        415: {**_ERROR, "description": "Not application/json in UTF-8"},
+        422: {**_ERROR, "description": "Not the canonical event's shape"},
+    },
+    openapi_extra={
+        "parameters": [
+            {"name": n, "in": "header", "required": True, "schema": {"type": "string"}}
+            for n in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _schema()}}},
+    },
+)
+async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    return await _receive(request, intake.receive, intake)
+
+
+@intake_router.post(
+    "/v1/hr/bamboohr",
+    status_code=202,
+    summary="Receive a BambooHR event-based webhook (X-BambooHR-Signature); the record is read back",
+    responses={401: _ERROR, 415: _ERROR, 422: _ERROR, 503: {**_ERROR, "description": "Read-back failed"}},
+)
+async def post_bamboohr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    return await _receive(request, intake.receive_bamboohr, intake)
+
+
+async def _receive(
+    request: Request, receive: Callable[[Mapping[str, str], bytes], Accepted], intake: HrIntake
+) -> JSONResponse:
+    """Read the body (capped, with a deadline), hand it to the intake, answer."""
+    try:
+        raw = await _read_body(request)
+        accepted = await run_in_threadpool(receive, request.headers, raw)
+    except Rejected as exc:
+        intake.rejected(exc)
+        return JSONResponse(exc.body(), status_code=exc.status)
+    except (FetchBackFailed, SQLAlchemyError) as exc:
+        # nothing was stored and nothing done: the sender delivers it again later
+        message = str(exc) if isinstance(exc, FetchBackFailed) else "the event could not be stored"
+        body = {"error": "retry_later", "message": f"{message}; retry later"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
+    return JSONResponse(
+        {
+            "event_id": accepted.event_id,
+            "status_url": f"{EVENTS_PATH}/{accepted.event_id}",
+            "status": accepted.status,
+        },
+        status_code=202,
+    )
+
+
+@status_router.get(
+    EVENTS_PATH + "/{event_id}",
+    summary="What became of an HR event: its status, schedule, job and the job's steps",
+    responses={404: {**_ERROR, "description": "No such event"}},
+)
+async def get_hr_event(event_id: int, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    status = await run_in_threadpool(event_status, intake.engine, event_id)
+    if status is None:
+        return JSONResponse({"error": "not_found", "message": f"no HR event {event_id}"}, status_code=404)
+    return JSONResponse(status)

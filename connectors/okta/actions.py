@@ -1,0 +1,197 @@
+"""The Okta connector's actions and their read-back: lifecycle (suspend, deactivate, restore),
+sessions with OAuth tokens and consent grants, grants removed and given back, and what a lockout
+left open.  Each action reads first and writes only what is still to do, so a repeated or retried
+step reports ALREADY_DONE; an answer that says someone else got there first counts as done too.
+
+What an API token may do is its admin's role: a read-only admin's token is refused every write
+(403 E0000006: PermissionDeniedError)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import (
+    ActionResult,
+    ConnectorError,
+    EntitlementKind,
+    GrantRecord,
+    LockState,
+    NotFoundError,
+)
+from connectors.okta import mapping
+from connectors.okta.client import OktaClient
+
+#: statuses in which an account cannot sign in
+BLOCKED = frozenset({"SUSPENDED", "DEPROVISIONED"})
+
+
+class OktaActions:
+    client: OktaClient
+
+    if TYPE_CHECKING:
+
+        async def list_account_grants(self, account_external_id: str) -> list[GrantRecord]: ...
+
+    async def _status(self, uid: str) -> str:
+        return str((await self.client.request("GET", f"/api/v1/users/{uid}")).body["status"])
+
+    async def _lifecycle(
+        self, uid: str, action: str, done_when: frozenset[str], params: dict[str, Any] | None = None
+    ) -> ActionResult:
+        try:
+            await self.client.request("POST", f"/api/v1/users/{uid}/lifecycle/{action}", params=params)
+        except ConnectorError as exc:
+            if exc.status == 400 and await self._status(uid) in done_when:
+                return ActionResult.ALREADY_DONE  # someone else got there first
+            raise
+        return ActionResult.APPLIED
+
+    # -- sign-in ----------------------------------------------------------------------------------
+
+    async def suspend_account(self, external_id: str) -> ActionResult:
+        """``lifecycle/suspend`` (only an ACTIVE user can be); a suspended or deactivated one is done."""
+        if await self._status(external_id) in BLOCKED:
+            return ActionResult.ALREADY_DONE
+        return await self._lifecycle(external_id, "suspend", BLOCKED)
+
+    async def deactivate_account(self, external_id: str) -> ActionResult:
+        """``lifecycle/deactivate`` without the admin email (``lifecycle.okta_leaver_action =
+        "deactivate"``): works from any status but DEPROVISIONED, SUSPENDED included."""
+        done = frozenset({"DEPROVISIONED"})
+        if await self._status(external_id) in done:
+            return ActionResult.ALREADY_DONE
+        return await self._lifecycle(external_id, "deactivate", done, {"sendEmail": "false"})
+
+    async def restore_account(self, external_id: str) -> ActionResult:
+        """Back to ACTIVE: a SUSPENDED user is unsuspended, a DEPROVISIONED (or STAGED) one activated
+        without the activation email (Okta answers the activation link instead), a LOCKED_OUT one
+        unlocked.  Any other status (PROVISIONED: the user has yet to finish activating) is a
+        ConnectorError naming it."""
+        uid = external_id
+        status = await self._status(uid)
+        active = frozenset({"ACTIVE"})
+        if status == "ACTIVE":
+            return ActionResult.ALREADY_DONE
+        if status == "SUSPENDED":
+            return await self._lifecycle(uid, "unsuspend", active)
+        if status in ("DEPROVISIONED", "STAGED"):
+            return await self._lifecycle(uid, "activate", active, {"sendEmail": "false"})
+        if status == "LOCKED_OUT":
+            return await self._lifecycle(uid, "unlock", active)
+        raise ConnectorError(f"okta user {uid} is {status}: it cannot be restored to ACTIVE", provider="okta")
+
+    # -- sessions and tokens -----------------------------------------------------------------------
+
+    async def _clients(self, uid: str) -> list[str]:
+        """The OAuth clients the user holds consent grants or refresh tokens for."""
+        body = (await self.client.request("GET", f"/api/v1/users/{uid}/clients")).body or []
+        return [str(c["client_id"]) for c in body]
+
+    async def revoke_sessions(self, external_id: str) -> ActionResult:
+        """End every session and revoke every OAuth access and refresh token (``DELETE
+        sessions?oauthTokens=true``), then every consent grant (``DELETE grants``); a client still
+        listed after that has its tokens and grants revoked one client at a time.
+
+        APPLIED when a client held grants or tokens, else ALREADY_DONE: Okta has no read of a user's
+        sessions, so the sign-out is sent every time (it is idempotent) and cannot count as a change.
+        """
+        uid = external_id
+        before = await self._clients(uid)
+        await self.client.request("DELETE", f"/api/v1/users/{uid}/sessions", params={"oauthTokens": "true"})
+        if before:
+            await self.client.request("DELETE", f"/api/v1/users/{uid}/grants")
+            for client_id in await self._clients(uid):
+                for what in ("tokens", "grants"):
+                    try:
+                        await self.client.request("DELETE", f"/api/v1/users/{uid}/clients/{client_id}/{what}")
+                    except NotFoundError:  # gone meanwhile: the effect holds
+                        continue
+        return ActionResult.APPLIED if before else ActionResult.ALREADY_DONE
+
+    async def verify_locked(self, external_id: str) -> LockState:
+        """Read back a lockout: sign-in blocked (SUSPENDED or DEPROVISIONED), every OAuth client still
+        holding consent grants or refresh tokens (``token:<client id>``) and the grants still held.
+        Sessions cannot be read (Okta has no such listing): ``sessions_readable`` is False.  Raises
+        NotFoundError when the account is gone."""
+        uid = external_id
+        status = await self._status(uid)
+        clients = await self._clients(uid)
+        grants = await self.list_account_grants(uid)
+        return LockState(
+            account_external_id=uid,
+            suspended=status in BLOCKED,
+            open_credentials=[f"token:{c}" for c in clients],
+            sessions_readable=False,
+            grants=grants,
+            requests=5,
+        )
+
+    # -- grants -----------------------------------------------------------------------------------
+
+    async def remove_grant(self, grant: GrantRecord) -> ActionResult:
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            if not await self._in_group(uid, target):
+                return ActionResult.ALREADY_DONE
+            await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
+            return ActionResult.APPLIED
+        if grant.entitlement_kind is EntitlementKind.APP:
+            try:
+                await self.client.request("DELETE", f"/api/v1/apps/{target}/users/{uid}")
+            except NotFoundError:
+                return ActionResult.ALREADY_DONE
+            return ActionResult.APPLIED
+        matching = [r for r in await self._own_roles(uid) if mapping.role_entitlement_id(r) == target]
+        if not matching:
+            return ActionResult.ALREADY_DONE
+        removed = False
+        for role in matching:
+            try:
+                await self.client.request("DELETE", f"/api/v1/users/{uid}/roles/{role['id']}")
+            except NotFoundError:
+                continue
+            removed = True
+        return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
+
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give a grant back (restore): a group membership (``PUT groups/{id}/users/{uid}``), a
+        direct app assignment (``POST apps/{id}/users``; one held only through a group becomes
+        direct), an admin role (``POST users/{uid}/roles``: a standard one by type, a custom one by
+        its id).  ALREADY_DONE when the account holds it directly."""
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            if await self._in_group(uid, target):
+                return ActionResult.ALREADY_DONE
+            await self.client.request("PUT", f"/api/v1/groups/{target}/users/{uid}")
+            return ActionResult.APPLIED
+        if grant.entitlement_kind is EntitlementKind.APP:
+            try:
+                held = (await self.client.request("GET", f"/api/v1/apps/{target}/users/{uid}")).body
+            except NotFoundError:
+                held = None
+            if held and held.get("scope") == "USER":
+                return ActionResult.ALREADY_DONE
+            await self.client.request(
+                "POST", f"/api/v1/apps/{target}/users", body={"id": uid, "scope": "USER"}
+            )
+            return ActionResult.APPLIED
+        if any(mapping.role_entitlement_id(r) == target for r in await self._own_roles(uid)):
+            return ActionResult.ALREADY_DONE
+        body = {"type": target} if target in mapping.ROLE_TYPES else {"type": "CUSTOM", "role": target}
+        try:
+            await self.client.request("POST", f"/api/v1/users/{uid}/roles", body=body)
+        except ConnectorError as exc:
+            if exc.status == 409:  # E0000090: assigned meanwhile
+                return ActionResult.ALREADY_DONE
+            raise
+        return ActionResult.APPLIED
+
+    async def _in_group(self, uid: str, group_id: str) -> bool:
+        groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
+        return any(g["id"] == group_id for g in groups)
+
+    async def _own_roles(self, uid: str) -> list[dict[str, Any]]:
+        """The user's own role assignments: one held through a group (assignmentType GROUP) belongs
+        to the group, and Okta answers 404 for it on the user, though the role stays held."""
+        roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
+        return [r for r in roles if r.get("assignmentType") != "GROUP"]
