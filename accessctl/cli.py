@@ -18,10 +18,13 @@ from accessctl.commands import (
     emulate_cmd,
     hr_cmd,
     inventory_cmd,
+    jobs_cmd,
     lifecycle_cmd,
     quarantine_cmd,
     report_cmd,
+    serve_cmd,
     sync_cmd,
+    token_cmd,
 )
 from accessctl.commands.common import AccessctlGroup
 from accessctl.context import AppContext
@@ -41,6 +44,8 @@ app.add_typer(hr_cmd.app, name="hr")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(campaign_cmd.app, name="campaign")
+app.add_typer(token_cmd.app, name="token")
+app.add_typer(jobs_cmd.app, name="jobs")
 app.command("sync")(sync_cmd.sync)
 app.command("emulate")(emulate_cmd.emulate)
 app.command("demo")(demo_cmd.demo)
@@ -51,6 +56,8 @@ app.command("deprovision")(lifecycle_cmd.deprovision)
 app.command("lockout")(lifecycle_cmd.lockout)
 app.command("revoke")(lifecycle_cmd.revoke)
 app.command("restore")(lifecycle_cmd.restore)
+app.command("serve")(serve_cmd.serve)
+app.command("worker")(serve_cmd.worker)
 
 
 class LogFormat(StrEnum):

@@ -181,6 +181,14 @@ class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     base_url: str = "http://127.0.0.1:8080"
+    #: steps a service or worker process runs at once (`serve --workers N`; 0: the API alone)
+    workers: int = Field(4, ge=0, le=256)
+    #: on SIGTERM, how long in-flight steps and requests get to finish before their leases are released
+    shutdown_grace_s: float = Field(10.0, ge=0, le=3600)
+    #: how long a worker's claim on a step lasts unrenewed (a killed worker's steps run again after it)
+    lease_s: float = Field(60.0, ge=1, le=3600)
+    #: the longest one step's provider call may take before it counts as a failed attempt
+    step_timeout_s: float = Field(120.0, gt=0, le=3600)
 
 
 class GuardSettings(Section):

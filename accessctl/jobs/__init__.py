@@ -17,6 +17,7 @@ from accessctl.jobs.claim import claim
 from accessctl.jobs.control import JobNotFound, JobStateError, cancel_job, release_job, retry_job
 from accessctl.jobs.enqueue import PlanError, enqueue
 from accessctl.jobs.finish import Finished, complete, fail_attempt, release, renew_lease
+from accessctl.jobs.listing import JobSummary, list_jobs
 from accessctl.jobs.plan import PlannedStep
 from accessctl.jobs.read import JobStatus, StepStatus, get_job
 from accessctl.jobs.states import JobState, StepState
@@ -31,6 +32,7 @@ __all__ = [
     "JobState",
     "JobStateError",
     "JobStatus",
+    "JobSummary",
     "PlanError",
     "PlannedStep",
     "StepOutcome",
@@ -44,6 +46,7 @@ __all__ = [
     "enqueue",
     "fail_attempt",
     "get_job",
+    "list_jobs",
     "release",
     "release_job",
     "renew_lease",

@@ -478,3 +478,22 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int = 0
     last_hash: str = Field(max_length=64)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the service's API (``accessctl.tokens``): only its secret's SHA-256 is kept;
+    the token itself is shown once, when made."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    #: the token's public part (``actk_<key_id>_<secret>``): how a presented token finds its row
+    key_id: str = Field(max_length=32, unique=True)
+    secret_sha256: str = Field(max_length=64)
+    scope: str = Field(max_length=16)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _now()
+    last_used_at: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+    revoked_by: str | None = Field(default=None, max_length=320)

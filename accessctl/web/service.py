@@ -1,0 +1,206 @@
+"""One service process: the web app on uvicorn, the job workers and the APScheduler scheduler.
+
+    await run_service(settings, engine, executor=factory, options=ServiceOptions(...), stop=stop)
+
+``executor(settings, engine)`` is an async context manager yielding the workers' ``execute``
+(:func:`accessctl.lifecycle.step_executor` in production).  When ``stop`` is set (SIGTERM), uvicorn
+stops taking connections and finishes its requests, the workers claim nothing more and give their
+in-flight steps the grace period to finish (then release their leases), and the scheduler stops;
+all of it bounded.  A worker that cannot start (:class:`WorkerBusy` on SQLite) or dies stops the
+whole service with that error: a service whose steps nobody runs must not look healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from accessctl.jobs import StepOutcome, StepView, run_worker
+from accessctl.settings import Settings
+from accessctl.sync import clock
+from accessctl.web.metrics import ServiceMetrics
+from accessctl.web.runtime import Liveness
+
+log = logging.getLogger(__name__)
+
+Execute = Callable[[StepView], Awaitable[StepOutcome]]
+ExecutorFactory = Callable[[Settings, Engine], AbstractAsyncContextManager[Execute]]
+#: what the scheduler is given to hold: review campaigns, scheduled syncs (none yet)
+Schedule = Callable[[Any], None]
+#: beyond the grace period, what stopping may take (the store calls that release leases)
+STOP_MARGIN_S = 35.0
+
+
+class ServiceStopped(Exception):
+    """A part of the service (its job worker, its web server) ended while the service ran."""
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: steps run at once; 0: no workers (the API alone)
+    workers: int = 4
+    #: serve HTTP (False: `accessctl worker`, the workers alone)
+    http: bool = True
+    shutdown_grace_s: float = 10.0
+    lease_s: float = 60.0
+    step_timeout_s: float = 120.0
+    idle_poll_s: float = 1.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceOptions:
+        web = settings.web
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return cls(
+            **{
+                "host": web.host,
+                "port": web.port,
+                "workers": web.workers,
+                "shutdown_grace_s": web.shutdown_grace_s,
+                "lease_s": web.lease_s,
+                "step_timeout_s": web.step_timeout_s,
+                **given,
+            }
+        )
+
+
+def lifecycle_executor(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[Execute]:
+    """The production ``execute``: the lifecycle's step executor over the configured connectors."""
+    from accessctl.lifecycle import step_executor
+
+    return step_executor(settings, engine=engine)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts (a busy port is an OSError here)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_server(app: Any, options: ServiceOptions) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # the service handles its signals itself
+            yield
+
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # accessctl's logging (text or JSON lines, redacted)
+        lifespan="off",
+        timeout_graceful_shutdown=max(int(options.shutdown_grace_s), 1),
+        server_header=False,
+    )
+    return Server(config)
+
+
+@contextlib.asynccontextmanager
+async def _scheduler(schedule: Schedule | None) -> AsyncIterator[Any]:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    if schedule is not None:
+        schedule(scheduler)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def run_service(
+    settings: Settings,
+    engine: Engine,
+    *,
+    executor: ExecutorFactory,
+    options: ServiceOptions,
+    stop: asyncio.Event,
+    sock: socket.socket | None = None,
+    schedule: Schedule | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Run until ``stop`` is set; returns how many steps the workers ran.  Raises
+    :class:`WorkerBusy` or :class:`ServiceStopped` when the workers cannot run."""
+    metrics = ServiceMetrics(engine)
+    liveness = Liveness(workers=1 if options.workers else 0)
+    async with executor(settings, engine) as execute, _scheduler(schedule) as scheduler:
+        liveness.scheduler = scheduler
+        tasks: dict[str, asyncio.Task[Any]] = {}
+        if options.workers:
+            tasks["worker"] = asyncio.create_task(
+                run_worker(
+                    engine,
+                    execute=metrics.timed(execute),
+                    worker_id=worker_id(),
+                    clock=clock.now,
+                    stop=stop,
+                    concurrency=options.workers,
+                    lease_s=options.lease_s,
+                    idle_poll_s=options.idle_poll_s,
+                    step_timeout_s=options.step_timeout_s,
+                    stop_grace_s=options.shutdown_grace_s,
+                ),
+                name="jobs-worker",
+            )
+            liveness.worker_tasks.append(tasks["worker"])
+        server = None
+        if options.http:
+            from accessctl.web.app import create_app
+
+            app = create_app(settings, engine, liveness=liveness, metrics=metrics)
+            server = _uvicorn_server(app, options)
+            tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
+        if on_ready is not None:
+            on_ready()
+        return await _supervise(tasks, server, stop, options)
+
+
+async def _supervise(
+    tasks: dict[str, asyncio.Task[Any]], server: Any, stop: asyncio.Event, options: ServiceOptions
+) -> int:
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    early = [name for name, task in tasks.items() if task.done()] if not stop.is_set() else []
+    stop.set()
+    if server is not None:
+        server.should_exit = True
+    _, late = await asyncio.wait(tasks.values(), timeout=options.shutdown_grace_s + STOP_MARGIN_S)
+    for task in late:
+        log.error("%s did not stop in time; cancelled", task.get_name())
+        task.cancel()
+    worker = tasks.get("worker")
+    if worker is not None and worker.done() and not worker.cancelled() and worker.exception() is not None:
+        raise worker.exception()  # type: ignore[misc]
+    if early:
+        failed = tasks[early[0]]
+        cause = None if failed.cancelled() else failed.exception()
+        raise ServiceStopped(f"the service's {early[0]} stopped unexpectedly") from cause
+    ran = worker.result() if worker is not None and worker.done() and not worker.cancelled() else 0
+    return int(ran)
