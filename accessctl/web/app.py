@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from accessctl import __version__
 from accessctl.settings import Settings
-from accessctl.web import api, health
+from accessctl.web import api, health, lifecycle_api
 from accessctl.web.errors import install_error_handlers
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
@@ -43,6 +43,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(lifecycle_api.router)
     for router in routers:
         app.include_router(router)
     return app

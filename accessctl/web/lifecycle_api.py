@@ -4,10 +4,6 @@
 Each route calls the lifecycle use case the CLI calls (:mod:`accessctl.lifecycle`), as the token's
 name; a refusal (unknown or ambiguous person, a safeguard) is its JSON 4xx with the candidates and
 nothing queued.  A queued job answers 202 with its id: the workers run it.
-
-Not mounted yet: it needs :mod:`accessctl.lifecycle` (the lifecycle branch); once merged,
-``app.include_router(lifecycle_api.router)`` in :func:`accessctl.web.app.create_app` and
-``tests/web/pending_lifecycle_api.py`` renamed to ``test_lifecycle_api.py``.
 """
 
 from __future__ import annotations
