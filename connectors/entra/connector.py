@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +17,7 @@ from connectors.base import (
     EntitlementRecord,
     EntitlementRef,
     GrantRecord,
+    LockState,
     MfaRecord,
     NotFoundError,
     Page,
@@ -26,31 +26,9 @@ from connectors.entra import mapping
 from connectors.entra.client import GraphClient
 from connectors.entra.config import EntraConfig
 
-
-@dataclass(slots=True)
-class EntraLockoutState:
-    """What Graph's public API shows of one account after a lockout (read back, never assumed).
-
-    ``sessions_valid_from`` is the user's ``signInSessionsValidFromDateTime``: refresh tokens and
-    session cookies issued before it no longer work, so a revocation is verified by it being at or
-    after the time the revocation was sent.  ``grants`` is everything the account still holds
-    (:meth:`EntraConnector.list_account_grants`); only the direct ones can be removed from the account.
-    """
-
-    account_external_id: str
-    suspended: bool
-    sessions_valid_from: datetime | None
-    grants: list[GrantRecord] = field(default_factory=list)
-
-    @property
-    def direct_grants(self) -> list[GrantRecord]:
-        return [g for g in self.grants if g.via is None]
-
-    def sessions_revoked_since(self, sent_at: datetime) -> bool:
-        """Whether sessions were revoked at or after ``sent_at`` (Graph keeps whole seconds)."""
-        return self.sessions_valid_from is not None and self.sessions_valid_from >= sent_at.replace(
-            microsecond=0
-        )
+#: what :meth:`EntraConnector.verify_locked` reads back (the shared :class:`LockState`; this name
+#: stays for callers written before there was one)
+EntraLockoutState = LockState
 
 
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # the appRoleId of an app without app roles
@@ -306,18 +284,26 @@ class EntraConnector:
         )
         return mapping.parse_time(user.get("signInSessionsValidFromDateTime"))
 
-    async def lockout_state(self, external_id: str) -> EntraLockoutState:
-        """Read back a lockout: sign-in blocked, sessions valid from, grants still held.  Raises
-        NotFoundError when the account is gone."""
+    async def verify_locked(self, external_id: str) -> LockState:
+        """Read back a lockout: sign-in blocked, sessions valid from (``sessions_revoked_since``
+        verifies a revocation), grants still held.  Graph lists no user's sessions or tokens:
+        ``sessions_readable`` is False and ``open_credentials`` empty.  Raises NotFoundError when the
+        account is gone."""
         user = await self.client.get(
             f"/users/{quote(external_id)}?$select=id,accountEnabled,signInSessionsValidFromDateTime"
         )
-        return EntraLockoutState(
+        grants = await self.list_account_grants(user["id"])
+        return LockState(
             account_external_id=user["id"],
             suspended=user.get("accountEnabled") is False,
+            sessions_readable=False,
+            grants=grants,
+            requests=4,
             sessions_valid_from=mapping.parse_time(user.get("signInSessionsValidFromDateTime")),
-            grants=await self.list_account_grants(user["id"]),
         )
+
+    #: the name this read-back had before every connector offered verify_locked
+    lockout_state = verify_locked
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id

@@ -425,6 +425,45 @@ class GoogleConnector:
             )
         return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
 
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give a grant back (restore): a group membership (members.insert, role MEMBER; Google's
+        409 duplicate is ALREADY_DONE), an admin role (roleAssignments.insert, scope CUSTOMER, unless
+        the user holds it itself).  Google has no app assignments to give back."""
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            member = {"id": uid, "role": "MEMBER"}
+
+            def request(s: Any) -> Any:
+                return s.members().insert(groupKey=target, body=member)
+
+        elif grant.entitlement_kind is EntitlementKind.ROLE:
+            assignments = await self.client.call(
+                lambda s: s.roleAssignments().list(
+                    customer=self.config.customer_id, userKey=uid, maxResults=200
+                )
+            )
+            if any(
+                str(a.get("roleId")) == target and not mapping.is_group_assignment(a)
+                for a in assignments.get("items", [])
+            ):
+                return ActionResult.ALREADY_DONE
+            assignment = {"roleId": target, "assignedTo": uid, "scopeType": "CUSTOMER"}
+
+            def request(s: Any) -> Any:
+                return s.roleAssignments().insert(customer=self.config.customer_id, body=assignment)
+
+        else:
+            raise ConnectorError(
+                f"Google has no {grant.entitlement_kind.value} grants to add", provider="google"
+            )
+        try:
+            await self.client.call(request)
+        except ConnectorError as exc:
+            if exc.status == 409:  # a member already, an assignment made meanwhile
+                return ActionResult.ALREADY_DONE
+            raise
+        return ActionResult.APPLIED
+
     async def verify_locked(self, external_id: str) -> LockState:
         """Read back what a lockout left open: suspension (users.get), OAuth tokens, app-specific
         passwords and unused backup codes, and the grants still held.  Sessions cannot be read
