@@ -135,14 +135,20 @@ def test_revoke_sessions_takes_everything_then_finds_nothing_left(
     assert paths.count("signOut") == 2 and paths.count("invalidate") == 1
 
 
-def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmulators) -> None:
+def super_admin_in_a_group(google: RunningEmulators) -> tuple[str, str, str]:
+    """(a super admin other than the delegated admin, a group it is in, the super admin role's id)."""
     api = directory(google)
     roles = api.roles().list(customer="my_customer").execute()["items"]
     super_admin = next(str(r["roleId"]) for r in roles if r["isSuperAdminRole"])
     assignments = api.roleAssignments().list(customer="my_customer", roleId=super_admin).execute()["items"]
     me = user_id(google, google.secrets.google_admin_email)
     uid = next(a["assignedTo"] for a in assignments if a["assigneeType"] == "user" and a["assignedTo"] != me)
-    group = api.groups().list(userKey=uid).execute()["groups"][0]["id"]
+    return uid, api.groups().list(userKey=uid).execute()["groups"][0]["id"], super_admin
+
+
+def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmulators) -> None:
+    api = directory(google)
+    uid, group, super_admin = super_admin_in_a_group(google)
     group_grant = GrantRecord(uid, EntitlementKind.GROUP, group)
     role_grant = GrantRecord(uid, EntitlementKind.ROLE, super_admin)
 
@@ -160,12 +166,7 @@ def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmul
 
 def test_add_grant_gives_back_a_group_and_the_super_admin_role(google: RunningEmulators) -> None:
     api = directory(google)
-    roles = api.roles().list(customer="my_customer").execute()["items"]
-    super_admin = next(str(r["roleId"]) for r in roles if r["isSuperAdminRole"])
-    assignments = api.roleAssignments().list(customer="my_customer", roleId=super_admin).execute()["items"]
-    me = user_id(google, google.secrets.google_admin_email)
-    uid = next(a["assignedTo"] for a in assignments if a["assigneeType"] == "user" and a["assignedTo"] != me)
-    group = api.groups().list(userKey=uid).execute()["groups"][0]["id"]
+    uid, group, super_admin = super_admin_in_a_group(google)
     grants = [
         GrantRecord(uid, EntitlementKind.GROUP, group),
         GrantRecord(uid, EntitlementKind.ROLE, super_admin),
