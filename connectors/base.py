@@ -207,6 +207,31 @@ class LockState:
         )
 
 
+@dataclass(slots=True)
+class PermissionReport:
+    """What the configured credentials may do, as the provider states it (found out read-only).
+
+    ``acting_as`` names who the credentials act as; ``granted`` what they hold (Okta admin roles,
+    Graph application permissions, Google OAuth scopes); ``missing`` one line per permission sync or
+    deprovisioning needs and lacks: ``"<permission>: <what needs it>"``.
+    """
+
+    provider: str
+    acting_as: str
+    granted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def missing_permissions(granted: set[str], needs: tuple[tuple[str, frozenset[str]], ...]) -> list[str]:
+    """For each need (what needs it, the permissions any one of which will do), one line naming the
+    least of them when the credentials hold none."""
+    return [f"{' or '.join(sorted(any_of))}: {purpose}" for purpose, any_of in needs if not granted & any_of]
+
+
 @dataclass(frozen=True, slots=True)
 class EntitlementRef:
     kind: EntitlementKind
@@ -339,6 +364,14 @@ class Restores(Protocol):
     async def add_grant(self, grant: GrantRecord) -> ActionResult:
         """Give ``grant`` back to its account directly; ALREADY_DONE when the account holds it."""
         ...
+
+
+@runtime_checkable
+class ChecksPermissions(Protocol):
+    """A connector that can say, read-only, whether its credentials hold what sync and deprovisioning
+    need (``accessctl config check --live``)."""
+
+    async def check_permissions(self) -> PermissionReport: ...
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ from connectors.base import (
     MfaRecord,
     NotFoundError,
     Page,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.entra import mapping
 from connectors.entra.client import GraphClient
@@ -30,6 +33,34 @@ from connectors.entra.config import EntraConfig
 #: stays for callers written before there was one)
 EntraLockoutState = LockState
 
+
+_DIR_READ = frozenset({"Directory.Read.All", "Directory.ReadWrite.All"})
+_USER_WRITE = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+#: what sync and deprovisioning need of the app's Graph application permissions (the token's roles)
+NEEDS = (
+    ("sync reads users", _DIR_READ | {"User.Read.All", "User.ReadWrite.All"}),
+    (
+        "sync reads groups and members",
+        _DIR_READ | {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"},
+    ),
+    ("sync reads apps and assignments", _DIR_READ | {"Application.Read.All", "Application.ReadWrite.All"}),
+    (
+        "sync reads directory roles",
+        _DIR_READ | {"RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"},
+    ),
+    ("sync reads MFA registration", frozenset({"AuditLog.Read.All", "UserAuthenticationMethod.Read.All"})),
+    ("deprovisioning blocks sign-in", _USER_WRITE | {"User.EnableDisableAccount.All"}),
+    ("deprovisioning revokes sessions", _USER_WRITE | {"User.RevokeSessions.All"}),
+    (
+        "deprovisioning removes group members",
+        frozenset({"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}),
+    ),
+    (
+        "deprovisioning removes app assignments",
+        frozenset({"AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"}),
+    ),
+    ("deprovisioning removes directory roles", frozenset({"RoleManagement.ReadWrite.Directory"})),
+)
 
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # the appRoleId of an app without app roles
 
@@ -373,6 +404,25 @@ class EntraConnector:
             json={"principalId": uid, "roleDefinitionId": target, "directoryScopeId": "/"},
         )
         return ActionResult.APPLIED
+
+    async def check_permissions(self) -> PermissionReport:
+        """The application permissions admin-consented to the app, as its access token's ``roles``
+        claim states them (the token Graph checks every call against).  Read-only: only a token."""
+        token = await self.client.token()
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError) as exc:
+            raise ConnectorError(
+                "the token endpoint answered a token that is not a JWT", provider="entra"
+            ) from exc
+        held = {str(r) for r in claims.get("roles") or []}
+        return PermissionReport(
+            provider="entra",
+            acting_as=f"app {claims.get('appid') or self.config.client_id}",
+            granted=sorted(held),
+            missing=missing_permissions(held, NEEDS),
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

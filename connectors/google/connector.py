@@ -26,10 +26,50 @@ from connectors.base import (
     MfaRecord,
     NotFoundError,
     Page,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.google import feed, mapping
 from connectors.google.client import DirectoryClient
 from connectors.google.config import GoogleConfig
+
+_AUTH = "https://www.googleapis.com/auth/"
+
+
+def _scopes(*names: str) -> frozenset[str]:
+    return frozenset(_AUTH + n for n in names)
+
+
+#: what sync and deprovisioning need of the delegated token's OAuth scopes (as the Admin SDK's
+#: discovery documents list each method's)
+NEEDS = (
+    ("sync reads users", _scopes("admin.directory.user", "admin.directory.user.readonly")),
+    ("sync reads groups", _scopes("admin.directory.group", "admin.directory.group.readonly")),
+    (
+        "sync reads group members",
+        _scopes(
+            "admin.directory.group",
+            "admin.directory.group.readonly",
+            "admin.directory.group.member",
+            "admin.directory.group.member.readonly",
+        ),
+    ),
+    (
+        "sync reads admin roles",
+        _scopes("admin.directory.rolemanagement", "admin.directory.rolemanagement.readonly"),
+    ),
+    ("incremental sync reads the admin audit log", _scopes("admin.reports.audit.readonly")),
+    ("deprovisioning suspends users", _scopes("admin.directory.user")),
+    (
+        "deprovisioning signs out, revokes tokens, app passwords and backup codes",
+        _scopes("admin.directory.user.security"),
+    ),
+    (
+        "deprovisioning removes group members",
+        _scopes("admin.directory.group", "admin.directory.group.member"),
+    ),
+    ("deprovisioning removes admin roles", _scopes("admin.directory.rolemanagement")),
+)
 
 
 class GoogleConnector:
@@ -487,6 +527,21 @@ class GoogleConnector:
             sessions_readable=False,
             grants=grants,
             requests=6,
+        )
+
+    async def check_permissions(self) -> PermissionReport:
+        """Whether the service account's delegated token carries the scopes sync and deprovisioning
+        need: a token is asked for with the configured scopes (Google refuses scopes not delegated)
+        and the delegated admin is read (users.get, read-only), so a token Google will not issue,
+        or an admin it refuses, surfaces here (AuthError, PermissionDeniedError)."""
+        admin = self.config.admin_email
+        await self.client.call(lambda s: s.users().get(userKey=admin, fields="id,isAdmin"))
+        held = set(self.config.scopes)
+        return PermissionReport(
+            provider="google",
+            acting_as=f"service account delegated to {admin}",
+            granted=sorted(s.removeprefix(_AUTH) for s in held),
+            missing=[m.replace(_AUTH, "") for m in missing_permissions(held, NEEDS)],
         )
 
     async def aclose(self) -> None:

@@ -17,12 +17,28 @@ from connectors.base import (
     GrantRecord,
     LockState,
     NotFoundError,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.okta import mapping
 from connectors.okta.client import OktaClient
 
 #: statuses in which an account cannot sign in
 BLOCKED = frozenset({"SUSPENDED", "DEPROVISIONED"})
+#: what sync and deprovisioning need of the API token's admin role (Okta's standard admin roles)
+NEEDS = (
+    (
+        "sync reads users, groups, apps and admin roles",
+        frozenset(
+            {"SUPER_ADMIN", "ORG_ADMIN", "READ_ONLY_ADMIN", "APP_ADMIN", "USER_ADMIN", "HELP_DESK_ADMIN"}
+        ),
+    ),
+    (
+        "deprovisioning suspends users, ends sessions and tokens, removes group and app assignments",
+        frozenset({"SUPER_ADMIN", "ORG_ADMIN"}),
+    ),
+    ("deprovisioning removes admin roles", frozenset({"SUPER_ADMIN"})),
+)
 
 
 class OktaActions:
@@ -124,6 +140,20 @@ class OktaActions:
             sessions_readable=False,
             grants=grants,
             requests=5,
+        )
+
+    async def check_permissions(self) -> PermissionReport:
+        """The API token's admin (``/users/me``) and its admin roles (``/users/{id}/roles``): an API
+        token acts with its creator's roles.  Read-only."""
+        me = (await self.client.request("GET", "/api/v1/users/me")).body
+        roles = (await self.client.request("GET", f"/api/v1/users/{me['id']}/roles")).body or []
+        held = {str(r.get("type")) for r in roles}
+        login = (me.get("profile") or {}).get("login") or me["id"]
+        return PermissionReport(
+            provider="okta",
+            acting_as=f"API token of {login}",
+            granted=sorted(held),
+            missing=missing_permissions(held, NEEDS),
         )
 
     # -- grants -----------------------------------------------------------------------------------

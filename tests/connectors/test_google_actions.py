@@ -26,9 +26,9 @@ from connectors.base import (
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import Account, SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google import GoogleConnector
 from connectors.google.config import READ_ONLY_SCOPES, SCOPES
-from tests.connectors.helpers import run
+from tests.connectors.helpers import google_connector, run
 
 APPLIED, DONE = ActionResult.APPLIED, ActionResult.ALREADY_DONE
 
@@ -46,17 +46,7 @@ def google(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators, scopes: tuple[str, ...] = SCOPES) -> GoogleConnector:
-    provider = running.providers["google"]
-    return GoogleConnector(
-        GoogleConfig(
-            service_account_key_json=provider.credential_files["service_account_key"].read_text(),
-            admin_email=running.secrets.google_admin_email,
-            customer_id=running.secrets.google_customer_id,
-            api_endpoint=provider.url,
-            ca_bundle=str(running.tls.ca_path),
-            scopes=scopes,
-        )
-    )
+    return google_connector(running, scopes=scopes)
 
 
 def directory(running: RunningEmulators) -> Any:

@@ -25,9 +25,9 @@ from connectors.base import (
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.okta import OktaConfig, OktaConnector
+from connectors.okta import OktaConnector
 from connectors.okta.client import classify
-from tests.connectors.helpers import run
+from tests.connectors.helpers import okta_connector, run
 
 APPLIED, DONE = ActionResult.APPLIED, ActionResult.ALREADY_DONE
 
@@ -45,15 +45,7 @@ def okta(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators, *, read_only: bool = False) -> OktaConnector:
-    provider = running.providers["okta"]
-    files = provider.read_only_credential_files if read_only else provider.credential_files
-    return OktaConnector(
-        OktaConfig(
-            org_url=provider.url,
-            api_token=files["api_token"].read_text().strip(),
-            ca_bundle=str(running.ca_path),
-        )
-    )
+    return okta_connector(running, read_only=read_only)
 
 
 def api(running: RunningEmulators) -> httpx.Client:
