@@ -161,8 +161,15 @@ class OktaActions:
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
-            if not await self._in_group(uid, target):
+            kind = await self._group_type(uid, target)
+            if kind is None:
                 return ActionResult.ALREADY_DONE
+            if kind != "OKTA_GROUP":  # Everyone (BUILT_IN), an app's or directory's group (APP_GROUP)
+                raise ConnectorError(
+                    f"okta group {target} is of type {kind}: Okta changes its members, no admin can",
+                    provider="okta",
+                    status=400,
+                )
             await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
             return ActionResult.APPLIED
         if grant.entitlement_kind is EntitlementKind.APP:
@@ -190,7 +197,7 @@ class OktaActions:
         its id).  ALREADY_DONE when the account holds it directly."""
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
-            if await self._in_group(uid, target):
+            if await self._group_type(uid, target) is not None:
                 return ActionResult.ALREADY_DONE
             await self.client.request("PUT", f"/api/v1/groups/{target}/users/{uid}")
             return ActionResult.APPLIED
@@ -216,9 +223,10 @@ class OktaActions:
             raise
         return ActionResult.APPLIED
 
-    async def _in_group(self, uid: str, group_id: str) -> bool:
+    async def _group_type(self, uid: str, group_id: str) -> str | None:
+        """The type of ``group_id`` (OKTA_GROUP, APP_GROUP, BUILT_IN) if the user is in it, else None."""
         groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
-        return any(g["id"] == group_id for g in groups)
+        return next((str(g.get("type")) for g in groups if g["id"] == group_id), None)
 
     async def _own_roles(self, uid: str) -> list[dict[str, Any]]:
         """The user's own role assignments: one held through a group (assignmentType GROUP) belongs

@@ -216,6 +216,21 @@ def test_restore_is_refused_for_a_read_only_token_and_add_grant_too(
         assert missing not in {g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json()}
 
 
+def test_everyone_cannot_be_left_and_says_so(okta: RunningEmulators, org: SyntheticOrg) -> None:
+    uid = leaver(okta, org)
+    with api(okta) as client:
+        everyone = next(
+            g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json() if g["type"] == "BUILT_IN"
+        )
+    with pytest.raises(ConnectorError, match="BUILT_IN: Okta changes its members") as refused:
+        run(connect(okta), lambda c: c.remove_grant(GrantRecord(uid, EntitlementKind.GROUP, everyone)))
+    assert refused.value.status == 400
+    with api(okta) as client:
+        assert everyone in {g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json()}
+        journal = client.get("/_emulator/journal").json()
+    assert not [e for e in journal if e["method"] == "DELETE"]  # refused before any write
+
+
 def test_errors_are_classified_for_actions(okta: RunningEmulators) -> None:
     with pytest.raises(NotFoundError):
         run(connect(okta), lambda c: c.suspend_account("00unosuchuser0000000"))
