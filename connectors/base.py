@@ -170,11 +170,15 @@ class ChangeSet:
 class LockState:
     """What a read-back through the provider's public API shows of one account after a lockout.
 
-    ``open_credentials`` name what still lets someone in without a password prompt: OAuth grants
-    (``token:<client id>``), app passwords (``app_password:<id>``), unused backup codes
-    (``backup_codes:<count>``).  ``sessions_readable`` is whether the provider lets anyone read an
-    account's sessions: where it does not (Google), a sign-out cannot be verified, only sent.
-    ``grants`` are what the account still holds (list_account_grants).
+    ``suspended`` is whether sign-in is blocked (Okta: SUSPENDED or DEPROVISIONED; Entra:
+    accountEnabled false; Google: suspended).  ``open_credentials`` name what still lets someone in
+    without a password prompt: OAuth grants and tokens (``token:<client id>``), app passwords
+    (``app_password:<id>``), unused backup codes (``backup_codes:<count>``).  ``sessions_readable``
+    is whether the provider lets anyone read an account's sessions: where it does not (Okta,
+    Google), a sign-out cannot be verified, only sent.  ``sessions_valid_from`` is where the
+    provider states from when sessions and refresh tokens count (Entra's
+    signInSessionsValidFromDateTime), None elsewhere.  ``grants`` are what the account still holds
+    (list_account_grants).
     """
 
     account_external_id: str
@@ -183,11 +187,49 @@ class LockState:
     sessions_readable: bool = False
     grants: list[GrantRecord] = field(default_factory=list)
     requests: int = 1
+    sessions_valid_from: datetime | None = None
 
     @property
     def locked(self) -> bool:
         """Suspended and nothing left that signs in on its own (grants are the plan's to judge)."""
         return self.suspended and not self.open_credentials
+
+    @property
+    def direct_grants(self) -> list[GrantRecord]:
+        """The grants held by the account itself, the only ones that can be removed from it."""
+        return [g for g in self.grants if not g.inherited and g.via is None]
+
+    def sessions_revoked_since(self, sent_at: datetime) -> bool:
+        """Whether the provider states sessions revoked at or after ``sent_at`` (whole seconds, as
+        Graph keeps them); False where it states nothing."""
+        return self.sessions_valid_from is not None and self.sessions_valid_from >= sent_at.replace(
+            microsecond=0
+        )
+
+
+@dataclass(slots=True)
+class PermissionReport:
+    """What the configured credentials may do, as the provider states it (found out read-only).
+
+    ``acting_as`` names who the credentials act as; ``granted`` what they hold (Okta admin roles,
+    Graph application permissions, Google OAuth scopes); ``missing`` one line per permission sync or
+    deprovisioning needs and lacks: ``"<permission>: <what needs it>"``.
+    """
+
+    provider: str
+    acting_as: str
+    granted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+def missing_permissions(granted: set[str], needs: tuple[tuple[str, frozenset[str]], ...]) -> list[str]:
+    """For each need (what needs it, the permissions any one of which will do), one line naming the
+    least of them when the credentials hold none."""
+    return [f"{' or '.join(sorted(any_of))}: {purpose}" for purpose, any_of in needs if not granted & any_of]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,9 +345,38 @@ class Connector(Protocol):
 @runtime_checkable
 class VerifiesLockout(Protocol):
     """A connector that can read back, through the provider's public API, what a lockout left open
-    (Google so far; Okta and Entra can follow).  Separate from :class:`Connector` so connectors
-    without it still satisfy that protocol."""
+    (every connector: Okta, Entra, Google).  Separate from :class:`Connector` so connectors without
+    it (test doubles, future providers) still satisfy that protocol."""
 
     async def verify_locked(self, external_id: str) -> LockState:
         """Raises NotFoundError when the account is gone."""
         ...
+
+
+@runtime_checkable
+class Restores(Protocol):
+    """A connector that can give back what a leaver took (the restore use case): sign-in through
+    ``restore_account`` and each grant of the snapshot through ``add_grant``.  Both idempotent,
+    APPLIED or ALREADY_DONE."""
+
+    async def restore_account(self, external_id: str) -> ActionResult: ...
+
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give ``grant`` back to its account directly; ALREADY_DONE when the account holds it."""
+        ...
+
+
+@runtime_checkable
+class ChecksPermissions(Protocol):
+    """A connector that can say, read-only, whether its credentials hold what sync and deprovisioning
+    need (``accessctl config check --live``)."""
+
+    async def check_permissions(self) -> PermissionReport: ...
+
+
+@runtime_checkable
+class Deactivates(Protocol):
+    """A connector whose provider has a stronger block than suspension (Okta's deactivate, for
+    ``lifecycle.okta_leaver_action = "deactivate"``)."""
+
+    async def deactivate_account(self, external_id: str) -> ActionResult: ...

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,40 +18,49 @@ from connectors.base import (
     EntitlementRecord,
     EntitlementRef,
     GrantRecord,
+    LockState,
     MfaRecord,
     NotFoundError,
     Page,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.entra import mapping
 from connectors.entra.client import GraphClient
 from connectors.entra.config import EntraConfig
 
+#: what :meth:`EntraConnector.verify_locked` reads back (the shared :class:`LockState`; this name
+#: stays for callers written before there was one)
+EntraLockoutState = LockState
 
-@dataclass(slots=True)
-class EntraLockoutState:
-    """What Graph's public API shows of one account after a lockout (read back, never assumed).
 
-    ``sessions_valid_from`` is the user's ``signInSessionsValidFromDateTime``: refresh tokens and
-    session cookies issued before it no longer work, so a revocation is verified by it being at or
-    after the time the revocation was sent.  ``grants`` is everything the account still holds
-    (:meth:`EntraConnector.list_account_grants`); only the direct ones can be removed from the account.
-    """
-
-    account_external_id: str
-    suspended: bool
-    sessions_valid_from: datetime | None
-    grants: list[GrantRecord] = field(default_factory=list)
-
-    @property
-    def direct_grants(self) -> list[GrantRecord]:
-        return [g for g in self.grants if g.via is None]
-
-    def sessions_revoked_since(self, sent_at: datetime) -> bool:
-        """Whether sessions were revoked at or after ``sent_at`` (Graph keeps whole seconds)."""
-        return self.sessions_valid_from is not None and self.sessions_valid_from >= sent_at.replace(
-            microsecond=0
-        )
-
+_DIR_READ = frozenset({"Directory.Read.All", "Directory.ReadWrite.All"})
+_USER_WRITE = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
+#: what sync and deprovisioning need of the app's Graph application permissions (the token's roles)
+NEEDS = (
+    ("sync reads users", _DIR_READ | {"User.Read.All", "User.ReadWrite.All"}),
+    (
+        "sync reads groups and members",
+        _DIR_READ | {"Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All"},
+    ),
+    ("sync reads apps and assignments", _DIR_READ | {"Application.Read.All", "Application.ReadWrite.All"}),
+    (
+        "sync reads directory roles",
+        _DIR_READ | {"RoleManagement.Read.Directory", "RoleManagement.ReadWrite.Directory"},
+    ),
+    ("sync reads MFA registration", frozenset({"AuditLog.Read.All", "UserAuthenticationMethod.Read.All"})),
+    ("deprovisioning blocks sign-in", _USER_WRITE | {"User.EnableDisableAccount.All"}),
+    ("deprovisioning revokes sessions", _USER_WRITE | {"User.RevokeSessions.All"}),
+    (
+        "deprovisioning removes group members",
+        frozenset({"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}),
+    ),
+    (
+        "deprovisioning removes app assignments",
+        frozenset({"AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"}),
+    ),
+    ("deprovisioning removes directory roles", frozenset({"RoleManagement.ReadWrite.Directory"})),
+)
 
 DEFAULT_ACCESS = "00000000-0000-0000-0000-000000000000"  # the appRoleId of an app without app roles
 
@@ -306,18 +315,26 @@ class EntraConnector:
         )
         return mapping.parse_time(user.get("signInSessionsValidFromDateTime"))
 
-    async def lockout_state(self, external_id: str) -> EntraLockoutState:
-        """Read back a lockout: sign-in blocked, sessions valid from, grants still held.  Raises
-        NotFoundError when the account is gone."""
+    async def verify_locked(self, external_id: str) -> LockState:
+        """Read back a lockout: sign-in blocked, sessions valid from (``sessions_revoked_since``
+        verifies a revocation), grants still held.  Graph lists no user's sessions or tokens:
+        ``sessions_readable`` is False and ``open_credentials`` empty.  Raises NotFoundError when the
+        account is gone."""
         user = await self.client.get(
             f"/users/{quote(external_id)}?$select=id,accountEnabled,signInSessionsValidFromDateTime"
         )
-        return EntraLockoutState(
+        grants = await self.list_account_grants(user["id"])
+        return LockState(
             account_external_id=user["id"],
             suspended=user.get("accountEnabled") is False,
+            sessions_readable=False,
+            grants=grants,
+            requests=4,
             sessions_valid_from=mapping.parse_time(user.get("signInSessionsValidFromDateTime")),
-            grants=await self.list_account_grants(user["id"]),
         )
+
+    #: the name this read-back had before every connector offered verify_locked
+    lockout_state = verify_locked
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id
@@ -387,6 +404,25 @@ class EntraConnector:
             json={"principalId": uid, "roleDefinitionId": target, "directoryScopeId": "/"},
         )
         return ActionResult.APPLIED
+
+    async def check_permissions(self) -> PermissionReport:
+        """The application permissions admin-consented to the app, as its access token's ``roles``
+        claim states them (the token Graph checks every call against).  Read-only: only a token."""
+        token = await self.client.token()
+        try:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError) as exc:
+            raise ConnectorError(
+                "the token endpoint answered a token that is not a JWT", provider="entra"
+            ) from exc
+        held = {str(r) for r in claims.get("roles") or []}
+        return PermissionReport(
+            provider="entra",
+            acting_as=f"app {claims.get('appid') or self.config.client_id}",
+            granted=sorted(held),
+            missing=missing_permissions(held, NEEDS),
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()

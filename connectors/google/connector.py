@@ -26,10 +26,50 @@ from connectors.base import (
     MfaRecord,
     NotFoundError,
     Page,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.google import feed, mapping
 from connectors.google.client import DirectoryClient
 from connectors.google.config import GoogleConfig
+
+_AUTH = "https://www.googleapis.com/auth/"
+
+
+def _scopes(*names: str) -> frozenset[str]:
+    return frozenset(_AUTH + n for n in names)
+
+
+#: what sync and deprovisioning need of the delegated token's OAuth scopes (as the Admin SDK's
+#: discovery documents list each method's)
+NEEDS = (
+    ("sync reads users", _scopes("admin.directory.user", "admin.directory.user.readonly")),
+    ("sync reads groups", _scopes("admin.directory.group", "admin.directory.group.readonly")),
+    (
+        "sync reads group members",
+        _scopes(
+            "admin.directory.group",
+            "admin.directory.group.readonly",
+            "admin.directory.group.member",
+            "admin.directory.group.member.readonly",
+        ),
+    ),
+    (
+        "sync reads admin roles",
+        _scopes("admin.directory.rolemanagement", "admin.directory.rolemanagement.readonly"),
+    ),
+    ("incremental sync reads the admin audit log", _scopes("admin.reports.audit.readonly")),
+    ("deprovisioning suspends users", _scopes("admin.directory.user")),
+    (
+        "deprovisioning signs out, revokes tokens, app passwords and backup codes",
+        _scopes("admin.directory.user.security"),
+    ),
+    (
+        "deprovisioning removes group members",
+        _scopes("admin.directory.group", "admin.directory.group.member"),
+    ),
+    ("deprovisioning removes admin roles", _scopes("admin.directory.rolemanagement")),
+)
 
 
 class GoogleConnector:
@@ -425,6 +465,45 @@ class GoogleConnector:
             )
         return ActionResult.APPLIED if removed else ActionResult.ALREADY_DONE
 
+    async def add_grant(self, grant: GrantRecord) -> ActionResult:
+        """Give a grant back (restore): a group membership (members.insert, role MEMBER; Google's
+        409 duplicate is ALREADY_DONE), an admin role (roleAssignments.insert, scope CUSTOMER, unless
+        the user holds it itself).  Google has no app assignments to give back."""
+        uid, target = grant.account_external_id, grant.entitlement_external_id
+        if grant.entitlement_kind is EntitlementKind.GROUP:
+            member = {"id": uid, "role": "MEMBER"}
+
+            def request(s: Any) -> Any:
+                return s.members().insert(groupKey=target, body=member)
+
+        elif grant.entitlement_kind is EntitlementKind.ROLE:
+            assignments = await self.client.call(
+                lambda s: s.roleAssignments().list(
+                    customer=self.config.customer_id, userKey=uid, maxResults=200
+                )
+            )
+            if any(
+                str(a.get("roleId")) == target and not mapping.is_group_assignment(a)
+                for a in assignments.get("items", [])
+            ):
+                return ActionResult.ALREADY_DONE
+            assignment = {"roleId": target, "assignedTo": uid, "scopeType": "CUSTOMER"}
+
+            def request(s: Any) -> Any:
+                return s.roleAssignments().insert(customer=self.config.customer_id, body=assignment)
+
+        else:
+            raise ConnectorError(
+                f"Google has no {grant.entitlement_kind.value} grants to add", provider="google"
+            )
+        try:
+            await self.client.call(request)
+        except ConnectorError as exc:
+            if exc.status == 409:  # a member already, an assignment made meanwhile
+                return ActionResult.ALREADY_DONE
+            raise
+        return ActionResult.APPLIED
+
     async def verify_locked(self, external_id: str) -> LockState:
         """Read back what a lockout left open: suspension (users.get), OAuth tokens, app-specific
         passwords and unused backup codes, and the grants still held.  Sessions cannot be read
@@ -448,6 +527,21 @@ class GoogleConnector:
             sessions_readable=False,
             grants=grants,
             requests=6,
+        )
+
+    async def check_permissions(self) -> PermissionReport:
+        """Whether the service account's delegated token carries the scopes sync and deprovisioning
+        need: a token is asked for with the configured scopes (Google refuses scopes not delegated)
+        and the delegated admin is read (users.get, read-only), so a token Google will not issue,
+        or an admin it refuses, surfaces here (AuthError, PermissionDeniedError)."""
+        admin = self.config.admin_email
+        await self.client.call(lambda s: s.users().get(userKey=admin, fields="id,isAdmin"))
+        held = set(self.config.scopes)
+        return PermissionReport(
+            provider="google",
+            acting_as=f"service account delegated to {admin}",
+            granted=sorted(s.removeprefix(_AUTH) for s in held),
+            missing=[m.replace(_AUTH, "") for m in missing_permissions(held, NEEDS)],
         )
 
     async def aclose(self) -> None:

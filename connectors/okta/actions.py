@@ -17,12 +17,28 @@ from connectors.base import (
     GrantRecord,
     LockState,
     NotFoundError,
+    PermissionReport,
+    missing_permissions,
 )
 from connectors.okta import mapping
 from connectors.okta.client import OktaClient
 
 #: statuses in which an account cannot sign in
 BLOCKED = frozenset({"SUSPENDED", "DEPROVISIONED"})
+#: what sync and deprovisioning need of the API token's admin role (Okta's standard admin roles)
+NEEDS = (
+    (
+        "sync reads users, groups, apps and admin roles",
+        frozenset(
+            {"SUPER_ADMIN", "ORG_ADMIN", "READ_ONLY_ADMIN", "APP_ADMIN", "USER_ADMIN", "HELP_DESK_ADMIN"}
+        ),
+    ),
+    (
+        "deprovisioning suspends users, ends sessions and tokens, removes group and app assignments",
+        frozenset({"SUPER_ADMIN", "ORG_ADMIN"}),
+    ),
+    ("deprovisioning removes admin roles", frozenset({"SUPER_ADMIN"})),
+)
 
 
 class OktaActions:
@@ -126,13 +142,34 @@ class OktaActions:
             requests=5,
         )
 
+    async def check_permissions(self) -> PermissionReport:
+        """The API token's admin (``/users/me``) and its admin roles (``/users/{id}/roles``): an API
+        token acts with its creator's roles.  Read-only."""
+        me = (await self.client.request("GET", "/api/v1/users/me")).body
+        roles = (await self.client.request("GET", f"/api/v1/users/{me['id']}/roles")).body or []
+        held = {str(r.get("type")) for r in roles}
+        login = (me.get("profile") or {}).get("login") or me["id"]
+        return PermissionReport(
+            provider="okta",
+            acting_as=f"API token of {login}",
+            granted=sorted(held),
+            missing=missing_permissions(held, NEEDS),
+        )
+
     # -- grants -----------------------------------------------------------------------------------
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
-            if not await self._in_group(uid, target):
+            kind = await self._group_type(uid, target)
+            if kind is None:
                 return ActionResult.ALREADY_DONE
+            if kind != "OKTA_GROUP":  # Everyone (BUILT_IN), an app's or directory's group (APP_GROUP)
+                raise ConnectorError(
+                    f"okta group {target} is of type {kind}: Okta changes its members, no admin can",
+                    provider="okta",
+                    status=400,
+                )
             await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
             return ActionResult.APPLIED
         if grant.entitlement_kind is EntitlementKind.APP:
@@ -160,7 +197,7 @@ class OktaActions:
         its id).  ALREADY_DONE when the account holds it directly."""
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
-            if await self._in_group(uid, target):
+            if await self._group_type(uid, target) is not None:
                 return ActionResult.ALREADY_DONE
             await self.client.request("PUT", f"/api/v1/groups/{target}/users/{uid}")
             return ActionResult.APPLIED
@@ -186,9 +223,10 @@ class OktaActions:
             raise
         return ActionResult.APPLIED
 
-    async def _in_group(self, uid: str, group_id: str) -> bool:
+    async def _group_type(self, uid: str, group_id: str) -> str | None:
+        """The type of ``group_id`` (OKTA_GROUP, APP_GROUP, BUILT_IN) if the user is in it, else None."""
         groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
-        return any(g["id"] == group_id for g in groups)
+        return next((str(g.get("type")) for g in groups if g["id"] == group_id), None)
 
     async def _own_roles(self, uid: str) -> list[dict[str, Any]]:
         """The user's own role assignments: one held through a group (assignmentType GROUP) belongs

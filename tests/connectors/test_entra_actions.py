@@ -16,9 +16,11 @@ from connectors.base import (
     ActionResult,
     EntitlementKind,
     GrantRecord,
+    LockState,
     NotFoundError,
     PermissionDeniedError,
     TransientError,
+    VerifiesLockout,
 )
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.entra import READ_ONLY_ROLES, AppRegistration, EntraCredentials, create_app
@@ -134,7 +136,9 @@ def test_revoke_sessions_is_verifiable_by_sessions_valid_from(tenant: Tenant) ->
         before = await c.sessions_valid_from(uid)
         sent = datetime.now(UTC)
         result = await c.revoke_sessions(uid)
-        state = await c.lockout_state(uid)
+        assert isinstance(c, VerifiesLockout)
+        state = await c.verify_locked(uid)
+        assert isinstance(state, LockState) and not state.sessions_readable and state.open_credentials == []
         return before, sent, result, state.sessions_valid_from, state.sessions_revoked_since(sent)
 
     before, sent, result, after, revoked = tenant.run(body)

@@ -19,15 +19,16 @@ from connectors.base import (
     EntitlementKind,
     GrantRecord,
     PermissionDeniedError,
+    Restores,
     TransientError,
     VerifiesLockout,
 )
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import Account, SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google import GoogleConnector
 from connectors.google.config import READ_ONLY_SCOPES, SCOPES
-from tests.connectors.helpers import run
+from tests.connectors.helpers import google_connector, run
 
 APPLIED, DONE = ActionResult.APPLIED, ActionResult.ALREADY_DONE
 
@@ -45,17 +46,7 @@ def google(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators, scopes: tuple[str, ...] = SCOPES) -> GoogleConnector:
-    provider = running.providers["google"]
-    return GoogleConnector(
-        GoogleConfig(
-            service_account_key_json=provider.credential_files["service_account_key"].read_text(),
-            admin_email=running.secrets.google_admin_email,
-            customer_id=running.secrets.google_customer_id,
-            api_endpoint=provider.url,
-            ca_bundle=str(running.tls.ca_path),
-            scopes=scopes,
-        )
-    )
+    return google_connector(running, scopes=scopes)
 
 
 def directory(running: RunningEmulators) -> Any:
@@ -134,14 +125,20 @@ def test_revoke_sessions_takes_everything_then_finds_nothing_left(
     assert paths.count("signOut") == 2 and paths.count("invalidate") == 1
 
 
-def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmulators) -> None:
+def super_admin_in_a_group(google: RunningEmulators) -> tuple[str, str, str]:
+    """(a super admin other than the delegated admin, a group it is in, the super admin role's id)."""
     api = directory(google)
     roles = api.roles().list(customer="my_customer").execute()["items"]
     super_admin = next(str(r["roleId"]) for r in roles if r["isSuperAdminRole"])
     assignments = api.roleAssignments().list(customer="my_customer", roleId=super_admin).execute()["items"]
     me = user_id(google, google.secrets.google_admin_email)
     uid = next(a["assignedTo"] for a in assignments if a["assigneeType"] == "user" and a["assignedTo"] != me)
-    group = api.groups().list(userKey=uid).execute()["groups"][0]["id"]
+    return uid, api.groups().list(userKey=uid).execute()["groups"][0]["id"], super_admin
+
+
+def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmulators) -> None:
+    api = directory(google)
+    uid, group, super_admin = super_admin_in_a_group(google)
     group_grant = GrantRecord(uid, EntitlementKind.GROUP, group)
     role_grant = GrantRecord(uid, EntitlementKind.ROLE, super_admin)
 
@@ -155,6 +152,47 @@ def test_remove_grant_of_a_group_and_of_the_super_admin_role(google: RunningEmul
     held = {(g.entitlement_kind, g.entitlement_external_id) for g in grants}
     assert (EntitlementKind.GROUP, group) not in held and (EntitlementKind.ROLE, super_admin) not in held
     assert api.users().get(userKey=uid).execute()["isAdmin"] is False
+
+
+def test_add_grant_gives_back_a_group_and_the_super_admin_role(google: RunningEmulators) -> None:
+    api = directory(google)
+    uid, group, super_admin = super_admin_in_a_group(google)
+    grants = [
+        GrantRecord(uid, EntitlementKind.GROUP, group),
+        GrantRecord(uid, EntitlementKind.ROLE, super_admin),
+    ]
+
+    async def body(c: GoogleConnector) -> list[Any]:
+        assert isinstance(c, Restores)
+        results = [await c.add_grant(g) for g in grants]  # held: nothing to add
+        results += [await c.remove_grant(g) for g in grants]
+        results += [await c.add_grant(g) for g in grants] + [await c.add_grant(g) for g in grants]
+        return [results, await c.verify_locked(uid)]
+
+    results, state = run(connect(google), body)
+    assert results == [DONE, DONE, APPLIED, APPLIED, APPLIED, APPLIED, DONE, DONE]
+    assert {(EntitlementKind.GROUP, group), (EntitlementKind.ROLE, super_admin)} <= {
+        (g.entitlement_kind, g.entitlement_external_id) for g in state.direct_grants
+    }
+    assert api.users().get(userKey=uid).execute()["isAdmin"] is True  # read back through the SDK
+    assert uid in {m["id"] for m in api.members().list(groupKey=group).execute()["members"]}
+
+
+def test_add_grant_is_refused_for_a_read_only_delegation(google: RunningEmulators, org: SyntheticOrg) -> None:
+    person = leaver(org)
+    uid = user_id(google, person.login)
+    api = directory(google)
+    held = {g["id"] for g in api.groups().list(userKey=uid).execute().get("groups", [])}
+    group = next(
+        g["id"] for g in api.groups().list(customer="my_customer").execute()["groups"] if g["id"] not in held
+    )
+
+    with pytest.raises(PermissionDeniedError):
+        run(
+            connect(google, READ_ONLY_SCOPES),
+            lambda c: c.add_grant(GrantRecord(uid, EntitlementKind.GROUP, group)),
+        )
+    assert group not in {g["id"] for g in api.groups().list(userKey=uid).execute().get("groups", [])}
 
 
 def test_a_read_only_delegation_is_refused_every_action_and_nothing_changes(

@@ -12,9 +12,9 @@ from connectors.base import AccountStatus, TransientError
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.google import GoogleConfig, GoogleConnector
+from connectors.google import GoogleConnector
 from connectors.google.connector import READ_PAGE_WHOLE_ABOVE
-from tests.connectors.helpers import drain_changes, run
+from tests.connectors.helpers import drain_changes, google_connector, run
 
 USERS = "/admin/directory/v1/users"
 
@@ -32,17 +32,7 @@ def google(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators) -> GoogleConnector:
-    provider = running.providers["google"]
-    return GoogleConnector(
-        GoogleConfig(
-            service_account_key_json=provider.credential_files["service_account_key"].read_text(),
-            admin_email=running.secrets.google_admin_email,
-            customer_id=running.secrets.google_customer_id,
-            api_endpoint=provider.url,
-            ca_bundle=str(running.tls.ca_path),
-            page_size=50,
-        )
-    )
+    return google_connector(running, page_size=50)
 
 
 def test_a_much_changed_page_whose_second_read_failed_is_read_again_with_the_same_cursor(

@@ -14,8 +14,8 @@ from connectors.base import PermissionDeniedError, TransientError
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.google import GoogleConfig, GoogleConnector, feed
-from tests.connectors.helpers import drain_changes, run
+from connectors.google import GoogleConnector, feed
+from tests.connectors.helpers import drain_changes, google_connector, run
 
 
 def activity(
@@ -81,16 +81,7 @@ def google(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators, **options: Any) -> GoogleConnector:
-    provider = running.providers["google"]
-    return GoogleConnector(
-        GoogleConfig(
-            service_account_key_json=provider.credential_files["service_account_key"].read_text(),
-            admin_email=running.secrets.google_admin_email,
-            customer_id=running.secrets.google_customer_id,
-            api_endpoint=provider.url,
-            **options,
-        )
-    )
+    return google_connector(running, **options)
 
 
 def test_a_swap_names_the_group_once_and_the_overlap_does_not_repeat_it(google: RunningEmulators) -> None:

@@ -25,9 +25,9 @@ from connectors.base import (
 from connectors.emulators.generate import generate_org
 from connectors.emulators.model import SyntheticOrg
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.okta import OktaConfig, OktaConnector
+from connectors.okta import OktaConnector
 from connectors.okta.client import classify
-from tests.connectors.helpers import run
+from tests.connectors.helpers import okta_connector, run
 
 APPLIED, DONE = ActionResult.APPLIED, ActionResult.ALREADY_DONE
 
@@ -45,15 +45,7 @@ def okta(tmp_path: Path, org: SyntheticOrg) -> Iterator[RunningEmulators]:
 
 
 def connect(running: RunningEmulators, *, read_only: bool = False) -> OktaConnector:
-    provider = running.providers["okta"]
-    files = provider.read_only_credential_files if read_only else provider.credential_files
-    return OktaConnector(
-        OktaConfig(
-            org_url=provider.url,
-            api_token=files["api_token"].read_text().strip(),
-            ca_bundle=str(running.ca_path),
-        )
-    )
+    return okta_connector(running, read_only=read_only)
 
 
 def api(running: RunningEmulators) -> httpx.Client:
@@ -222,6 +214,21 @@ def test_restore_is_refused_for_a_read_only_token_and_add_grant_too(
     with api(okta) as client:
         assert client.get(f"/api/v1/users/{uid}").json()["status"] == "SUSPENDED"
         assert missing not in {g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json()}
+
+
+def test_everyone_cannot_be_left_and_says_so(okta: RunningEmulators, org: SyntheticOrg) -> None:
+    uid = leaver(okta, org)
+    with api(okta) as client:
+        everyone = next(
+            g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json() if g["type"] == "BUILT_IN"
+        )
+    with pytest.raises(ConnectorError, match="BUILT_IN: Okta changes its members") as refused:
+        run(connect(okta), lambda c: c.remove_grant(GrantRecord(uid, EntitlementKind.GROUP, everyone)))
+    assert refused.value.status == 400
+    with api(okta) as client:
+        assert everyone in {g["id"] for g in client.get(f"/api/v1/users/{uid}/groups").json()}
+        journal = client.get("/_emulator/journal").json()
+    assert not [e for e in journal if e["method"] == "DELETE"]  # refused before any write
 
 
 def test_errors_are_classified_for_actions(okta: RunningEmulators) -> None:

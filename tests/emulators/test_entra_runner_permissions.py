@@ -14,21 +14,12 @@ from connectors.base import ActionResult, PermissionDeniedError
 from connectors.emulators.entra import READ_ONLY_ROLES
 from connectors.emulators.generate import generate_org
 from connectors.emulators.runner import RunningEmulators, start_emulators
-from connectors.entra import EntraConfig, EntraConnector
+from connectors.entra import EntraConnector
+from tests.connectors.helpers import entra_connector
 
 
 def connector(running: RunningEmulators, client_id: str, secret: str) -> EntraConnector:
-    entra = running.providers["entra"]
-    return EntraConnector(
-        EntraConfig(
-            tenant_id=entra.settings["tenant_id"],
-            client_id=client_id,
-            client_secret=secret,
-            authority_host=entra.url,
-            graph_url=entra.url,
-            ca_bundle=str(running.ca_path),
-        )
-    )
+    return entra_connector(running, client_id, secret)
 
 
 def run(c: EntraConnector, body: Any) -> Any:
