@@ -176,7 +176,8 @@ def _leaver_stage(settings: Any, engine: Any, console: Console) -> bool:
     for step in status.steps:
         if step.action == "verify":
             mark = "[green]✓[/]" if step.state == "done" else "[red]✗[/]"
-            console.print(f"  {mark} {step.provider:<6} {step.last_answer or step.state}")
+            answer = (step.last_answer or step.state).removeprefix("verified: ")
+            console.print(f"  {mark} {step.provider:<6} {answer}")
     console.print(f"  job {status.id}: {status.state}. `accessctl restore PERSON --by NAME` undoes a leaver.")
     return status.state == "done"
 

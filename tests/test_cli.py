@@ -479,8 +479,10 @@ def test_demo_runs_the_story_end_to_end(tmp_path: Path) -> None:
     assert len(not_built) == 1
     assert "HR termination deprovisioning" in not_built[0] and "review campaign" in not_built[0]
     assert re.findall(r"─ (\d)\. ", result.output) == ["1", "2", "3", "4", "5"]  # no stage beyond what exists
-    verified = [line for line in result.output.splitlines() if "✓" in line and "verified: blocked" in line]
+    verified = [line for line in result.output.splitlines() if "✓" in line and "blocked, " in line]
     assert len(verified) == 3  # the leaver, read back in each provider
+    assert all("grants gone" in line and "no credentials open" in line for line in verified)
+    assert max(len(line) for line in result.output.splitlines()) <= 80
 
     config = tmp_path / "demo" / "accessctl.toml"
     smtp = tomllib.loads(config.read_text())["smtp"]

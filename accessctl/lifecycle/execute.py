@@ -104,7 +104,7 @@ async def run_action(connector: Connector, step: StepView, *, engine: Engine | N
                 raise VerificationFailed(
                     "verification failed: " + "; ".join(wrong), provider=connector.provider
                 )
-            return StepOutcome(str(ActionResult.ALREADY_DONE), "verified: " + describe(seen))
+            return StepOutcome(str(ActionResult.ALREADY_DONE), "verified: " + describe(seen, target))
         if action == "refresh_store":
             if engine is None:
                 raise UnknownAction("refresh_store needs the store", provider=connector.provider)

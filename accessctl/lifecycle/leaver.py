@@ -85,7 +85,7 @@ def account_steps(
     action, effect = _block_action(settings, account.provider)
     steps = [
         _step(account, action, effect, skipped=skip or refused),
-        _step(account, "revoke_sessions", "sessions and tokens revoked", skipped=skip),
+        _step(account, "revoke_sessions", "signed out", skipped=skip),
     ]
     removed: list[GrantRecord] = []
     if strip:
@@ -127,7 +127,7 @@ def account_steps(
         _step(
             account,
             "verify",
-            "all of the above, read back",
+            "confirmed by API",
             **verify,
         )
     )

@@ -42,10 +42,6 @@ async def read_back(connector: Connector, account_id: str) -> ReadBack:
             sessions_valid_from=getattr(state, "sessions_valid_from", None),
             grants=list(state.grants),
         )
-    lockout_state = getattr(connector, "lockout_state", None)
-    if lockout_state is not None:  # Entra before verify_locked
-        entra = await lockout_state(account_id)
-        return ReadBack(entra.suspended, [], entra.sessions_valid_from, list(entra.grants))
     record = await connector.find_account(external_id=account_id)
     if record is None:
         raise NotFoundError(f"account {account_id} not found", provider=connector.provider, status=404)
@@ -78,11 +74,23 @@ def problems(seen: ReadBack, target: dict[str, Any]) -> list[str]:
     return found
 
 
-def describe(seen: ReadBack) -> str:
+def describe(seen: ReadBack, target: dict[str, Any] | None = None) -> str:
+    """What the read-back showed, in the step's own terms (short: it ends up in an 80-column line)."""
+    target = target or {}
     parts = ["blocked" if seen.suspended else "enabled"]
     if seen.sessions_valid_from is not None:
-        parts.append(f"signed out {seen.sessions_valid_from:%H:%M:%S}")
-    parts.append(f"{len(seen.open_credentials)} credentials open")
-    count = len(seen.direct)
-    parts.append(f"{count} direct grant{'' if count == 1 else 's'}")
+        parts.append(f"signed out {seen.sessions_valid_from:%H:%M}")
+    opened = len(seen.open_credentials)
+    parts.append(f"{opened} credential{'' if opened == 1 else 's'} open" if opened else "no credentials open")
+    direct = seen.direct
+    absent = [tuple(p) for p in target.get("absent", [])]
+    if absent:
+        held = sum(1 for pair in absent if pair in direct)
+        parts.append(f"{held} of {len(absent)} grants still held" if held else f"{len(absent)} grants gone")
+    present = [tuple(p) for p in target.get("present", [])]
+    if present:
+        back = sum(1 for pair in present if pair in direct)
+        parts.append(f"{back} of {len(present)} grants back")
+    if not absent and not present:
+        parts.append(f"{len(direct)} direct grant{'' if len(direct) == 1 else 's'}")
     return ", ".join(parts)
