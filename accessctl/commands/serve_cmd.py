@@ -8,7 +8,6 @@ SIGTERM or Ctrl-C stops gracefully: no new requests or steps, in-flight steps ge
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import signal
@@ -21,6 +20,8 @@ from accessctl import exitcodes
 from accessctl.commands.common import app_context, fail, handled_errors
 
 if TYPE_CHECKING:
+    import asyncio
+
     from accessctl.web.service import ExecutorFactory, ServiceOptions
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Address to listen on (web.host).")]
@@ -76,6 +77,8 @@ def worker(ctx: typer.Context, workers: WorkersOption = None) -> None:
 
 
 def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str) -> None:
+    import asyncio
+
     from accessctl.jobs import WorkerBusy
     from accessctl.web.service import ServiceStopped, run_service
 
@@ -108,6 +111,8 @@ def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str
 
 def _on_signals(stop: asyncio.Event) -> None:
     """First SIGTERM/SIGINT: stop gracefully.  Second: exit at once."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
 
     def handle(sig: signal.Signals) -> None:
