@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from accessctl.hr.decide import StartLeaver, StartRestore
@@ -153,3 +153,15 @@ class HrLifecycle:
             plan = restore_plan(snapshot, person, configured=providers, addable=lambda _provider: True)
         now = self.now()
         return self._queue(conn, plan, reason=decision.reason, hr_event_id=decision.hr_event_id, now=now)
+
+
+def rematch_hr_events(settings: Settings, engine: Engine, *, now: datetime | None = None) -> int:
+    """After a roster import or a sync: match the HR events no person matched again and do what
+    they mean (a termination's leaver, a rehire's restore); returns how many now have a person."""
+    from accessctl.hr.store import rematch_unmatched
+    from accessctl.jobs.tables import write_tx
+
+    at = now or clock.now()
+    lifecycle = HrLifecycle(settings, now=lambda: at)
+    with write_tx(engine) as conn:
+        return rematch_unmatched(conn, now=at, rehire=settings.hr.rehire, lifecycle=lifecycle)

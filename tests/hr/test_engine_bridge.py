@@ -109,3 +109,46 @@ def test_hr_leavers_keep_the_engines_safeguards(world: World) -> None:
     assert str(seen["entra"][0].status) != "active"
     untouched = live(world, accounts_of(world, second.id))
     assert all(str(record.status) == "active" for record, _g, _l in untouched.values())
+
+
+def test_an_admins_restore_settles_a_rehire_hr_queued_for_review(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from accessctl.cli import app
+
+    with_hr_source(world, rehire="review")
+    person = world.people_with_accounts()[0]
+    clock = Clock(T0)
+    intake = intake_for(world, clock)
+    send(
+        intake,
+        termination(person.employee_id, person.email, id_="t-1", occurred_at=T0),
+        webhook_id="m1",
+        at=T0,
+    )
+    assert finish(world, jobs(world)[0].id).state == "done"
+    clock.at = T0 + timedelta(hours=1)
+    stamp = clock.at.isoformat().replace("+00:00", "Z")
+    raw = encode(
+        event(
+            "employee.rehired",
+            id_="r-1",
+            employee_id=person.employee_id,
+            email=person.email,
+            occurred_at=stamp,
+        )
+    )
+    rehire = send(intake, raw, webhook_id="m2", at=clock.at)
+    assert event_status(world.engine, rehire.event_id)["needs_admin"] and len(jobs(world)) == 1  # type: ignore[index]
+
+    args = ["--config", str(world.config_path), "restore", person.email, "--by", "ann", "--yes", "--no-wait"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    restore = jobs(world)[-1]
+    assert restore.kind == "restore"
+    assert (
+        f"HR event {rehire.event_id} (a rehire queued for an admin): restored by job {restore.id}"
+        in result.output
+    )
+    shown = event_status(world.engine, rehire.event_id)
+    assert shown is not None and shown["job"]["id"] == restore.id
