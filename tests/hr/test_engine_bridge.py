@@ -152,3 +152,34 @@ def test_an_admins_restore_settles_a_rehire_hr_queued_for_review(world: World) -
     )
     shown = event_status(world.engine, rehire.event_id)
     assert shown is not None and shown["job"]["id"] == restore.id
+
+
+def test_an_hr_leaver_never_blocks_a_providers_last_super_admin(world: World) -> None:
+    import asyncio
+
+    from accessctl.lifecycle.connections import open_connectors
+    from accessctl.sync.service import run_sync
+    from tests.lifecycle.test_safeguards import _person
+
+    admin = _person(world, "anna.petrov@example.com")
+
+    async def suspend_the_shared_admin() -> None:  # the other super-admin, suspended by hand
+        async with open_connectors(world.settings) as connectors:
+            for connector in connectors.values():
+                record = await connector.find_account(email="it-admin@example.com")
+                await connector.suspend_account(record.external_id)
+
+    asyncio.run(suspend_the_shared_admin())
+    run_sync(world.settings, world.engine, full=True, actor="test")
+    intake = intake_for(world, Clock(T0))
+    raw = termination(admin.employee_id, admin.email, id_="t-admin", occurred_at=T0)
+    accepted = send(intake, raw, webhook_id="m-admin", at=T0)
+    steps = event_status(world.engine, accepted.event_id)["job"]["steps"]  # type: ignore[index]
+    refused = {
+        s["provider"] for s in steps if (s["result"] or "").startswith("skipped: refused: last active")
+    }
+    assert refused == {"okta", "entra", "google"}
+    assert finish(world, jobs(world)[-1].id).state == "done"
+    for provider, (record, grants, _) in live(world, accounts_of(world, admin.id)).items():
+        assert record is not None and str(record.status) == "active", provider  # still signs in
+        assert any(g.entitlement_kind == "role" for g in grants), provider
