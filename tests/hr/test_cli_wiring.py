@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from accessctl.cli import app
 from accessctl.hr.events import parse_body
 from accessctl.hr.store import EVENTS, record_event, settle_admin_restores
-from accessctl.jobs.tables import JOBS
+from accessctl.jobs.tables import JOBS, write_tx
 from accessctl.lifecycle.hr_jobs import HrLifecycle
 from accessctl.settings import Settings
 from accessctl.store.engine import make_engine
@@ -99,3 +99,53 @@ def test_an_admins_restore_settles_a_rehire_queued_for_review(store: tuple[Path,
     assert settled.job_id == 99 and "approved by ann" in settled.note
     pending = runner.invoke(app, ["--config", str(store[0]), "hr", "pending"], env={"COLUMNS": "80"})
     assert "restore (admin)" not in pending.output
+
+
+def _okta_account(engine: Engine, person_id: int) -> None:
+    from accessctl.store.models import Account
+
+    with engine.begin() as conn:
+        conn.execute(
+            Account.__table__.insert().values(  # type: ignore[attr-defined]
+                provider="okta",
+                external_id="00u1",
+                login="ada@example.com",
+                person_id=person_id,
+                status="active",
+            )
+        )
+
+
+def test_a_rehire_while_its_leaver_still_runs_is_refused_and_stores_nothing(
+    store: tuple[Path, Engine],
+) -> None:
+    from accessctl.hr.rejections import Rejected
+
+    _, engine = store
+    _okta_account(engine, add_person(engine))
+    settings = Settings(okta={"enabled": True})
+
+    def send(body: dict) -> int:  # type: ignore[type-arg]
+        raw = encode(body)
+        with write_tx(engine) as conn:  # as the intake writes
+            return record_event(
+                conn,
+                source="workday",
+                webhook_id=f"msg_{body['id']}",
+                event=parse_body(raw, "application/json", now=NOW),
+                digest=hashlib.sha256(raw).hexdigest(),
+                now=NOW,
+                rehire="restore",
+                lifecycle=HrLifecycle(settings, now=lambda: NOW),
+            ).event_id
+
+    send(event(id_="t1", termination={"immediate": True}))
+    with engine.connect() as conn:
+        [leaver] = conn.execute(sa.select(JOBS)).all()
+    assert leaver.kind == "leaver" and leaver.state == "pending"  # suspend, revoke, verify, refresh okta
+    with pytest.raises(Rejected) as refused:
+        send(event("employee.rehired", id_="r1", occurred_at="2026-12-02T11:30:00Z"))
+    assert refused.value.status == 409 and refused.value.reason == "leaver_running"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(JOBS)).scalar_one() == 1

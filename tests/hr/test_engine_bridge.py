@@ -28,6 +28,18 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield with_hr_source(made)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The world on SQLite and on PostgreSQL (the intake's transaction differs between them)."""
+    url = (
+        f"sqlite:///{tmp_path / 'store.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    for made in _world(tmp_path, url):
+        yield with_hr_source(made)
+
+
 class Clock:
     def __init__(self, at: datetime) -> None:
         self.at = at
@@ -89,7 +101,8 @@ def test_a_future_dated_termination_fires_at_its_time_and_a_rehire_restores(worl
         assert record is not None and str(record.status) == "active", provider
 
 
-def test_hr_leavers_keep_the_engines_safeguards(world: World) -> None:
+def test_hr_leavers_keep_the_engines_safeguards(any_world: World) -> None:
+    world = any_world
     first, second = world.people_with_accounts()[:2]
     world.reload(
         protected=[accounts_of(world, first.id)["okta"]]
