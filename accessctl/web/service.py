@@ -20,7 +20,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -29,6 +29,9 @@ from accessctl.settings import Settings
 from accessctl.sync import clock
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
+
+if TYPE_CHECKING:
+    from accessctl.hr.intake import HrIntake
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ async def _scheduler(schedule: Schedule | None) -> AsyncIterator[Any]:
         scheduler.shutdown(wait=False)
 
 
-def schedule_hr(scheduler: Any, intake: Any, *, every_s: float) -> None:
+def schedule_hr(scheduler: Any, intake: HrIntake, *, every_s: float) -> None:
     """Fire the HR intake's future-dated terminations every ``every_s`` seconds (and once at start):
     missed runs coalesce into one, never two at once, a run later than ``every_s`` is skipped (the
     next one catches up: a due schedule stays due)."""
@@ -149,7 +152,7 @@ def schedule_hr(scheduler: Any, intake: Any, *, every_s: float) -> None:
     )
 
 
-def fire_due_terminations(intake: Any) -> int:
+def fire_due_terminations(intake: HrIntake) -> int:
     """One pass of :meth:`HrIntake.fire_due` (in the scheduler's thread); a failure is logged and
     the next pass tries again."""
     try:
