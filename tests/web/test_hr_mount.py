@@ -1,4 +1,5 @@
-"""Without ``[hr.sources]`` the HR intake is off: its routes answer a clear 404 and store nothing."""
+"""The HR wiring in the app and the service: without ``[hr.sources]`` the intake answers a clear 404
+and stores nothing; a failed pass of the scheduler that fires due terminations is one log line."""
 
 from __future__ import annotations
 
