@@ -147,6 +147,8 @@ class HrSettings(Section):
     sources: dict[str, HrSourceSettings] = {}
     #: a rehire after the leaver ran: "restore" starts a restore job; "review" queues it for an admin
     rehire: Literal["restore", "review"] = "restore"
+    #: how often `accessctl serve` fires the future-dated terminations that are due
+    fire_due_every_s: float = Field(30.0, gt=0, le=3600)
 
 
 class SmtpSettings(Section):

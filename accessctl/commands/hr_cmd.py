@@ -21,8 +21,10 @@ def import_(
         Path | None, typer.Argument(help="Roster CSV (default: hr.roster_file from the config).")
     ] = None,
 ) -> None:
-    """Import the HR roster (CSV); a bad row is named and nothing is written."""
+    """Import the HR roster (CSV); a bad row is named and nothing is written.  HR events that named
+    no known person are then matched again (a termination's leaver starts)."""
     from accessctl.hr.roster import RosterError, import_roster
+    from accessctl.lifecycle.hr_jobs import rematch_hr_events
 
     with handled_errors():
         context = app_context(ctx)
@@ -35,7 +37,10 @@ def import_(
                 result = import_roster(conn, roster, actor="cli")
         except RosterError as exc:
             raise fail(str(exc), exitcodes.FAILED) from None
-    typer.echo(f"{result.people} people in the roster: {result.added} added, {result.changed} changed")
+        typer.echo(f"{result.people} people in the roster: {result.added} added, {result.changed} changed")
+        matched = rematch_hr_events(context.settings, engine)
+    if matched:
+        typer.echo(f"{matched} unmatched HR event(s) now match a person (`accessctl hr pending` shows them)")
 
 
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv.")]

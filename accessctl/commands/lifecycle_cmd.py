@@ -156,8 +156,10 @@ def run_use_case(
     dry_run: bool,
     yes: bool,
     no_wait: bool,
+    after_submit: Callable[[Any, Any], None] | None = None,
 ) -> None:
-    """Plan (``build(settings, engine)`` returns a Plan), print, confirm, queue, run, report."""
+    """Plan (``build(settings, engine)`` returns a Plan), print, confirm, queue, run, report.
+    ``after_submit(session, submitted)`` runs in the job's transaction."""
     import asyncio
 
     from sqlalchemy.orm import Session
@@ -178,6 +180,8 @@ def run_use_case(
     _confirm(plan, yes)
     with Session(engine) as session:
         submitted = submit(session, plan, settings=settings, requested_by=requested_by, reason=reason)
+        if after_submit is not None:
+            after_submit(session, submitted)
         session.commit()
     job_id = submitted.job_id
     if submitted.state == "quarantined":
@@ -298,6 +302,32 @@ def restore(
 
         return await plan_restore(settings, engine, person=person)
 
+    def settle_hr(session: Any, submitted: Any) -> None:
+        from accessctl.hr.store import settle_admin_restores
+        from accessctl.sync import clock
+
+        settled = settle_admin_restores(
+            session.connection(),
+            submitted.plan.person.id,
+            job_id=submitted.job_id,
+            by=by,
+            now=clock.now(),
+        )
+        if settled:
+            events = ", ".join(str(e) for e in settled)
+            typer.echo(
+                f"HR event {events} (a rehire queued for an admin): restored by job {submitted.job_id}"
+            )
+
     if not by.strip():
         raise fail("--by NAME: say who approved the restore", exitcodes.USAGE)
-    run_use_case(ctx, build, requested_by=by, reason=reason, dry_run=dry_run, yes=yes, no_wait=no_wait)
+    run_use_case(
+        ctx,
+        build,
+        requested_by=by,
+        reason=reason,
+        dry_run=dry_run,
+        yes=yes,
+        no_wait=no_wait,
+        after_submit=settle_hr,
+    )

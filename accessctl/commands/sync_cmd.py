@@ -174,6 +174,11 @@ def sync(
                 lock_wait_s=wait_timeout if wait else None,
                 on_lock_wait=_announce_wait(console, wait_timeout),
             )
+        if summary.results:  # people or accounts may be new: HR events no one matched, matched again
+            from accessctl.lifecycle.hr_jobs import rematch_hr_events
+
+            if matched := rematch_hr_events(settings, engine):
+                typer.echo(f"{matched} unmatched HR event(s) now match a person", err=True)
     if summary.busy and not summary.results and fmt is OutputFormat.TABLE:
         _say_busy(summary.busy, wait)  # nothing ran: no summary table to show
         raise typer.Exit(exitcodes.BUSY)

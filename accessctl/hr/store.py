@@ -491,3 +491,24 @@ def rematch_unmatched(conn: Connection, *, now: datetime, rehire: RehireMode, li
         status = conn.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == row_id)).scalar_one()
         matched += status != Status.UNMATCHED.value
     return matched
+
+
+def settle_admin_restores(
+    conn: Connection, person_id: int, *, job_id: int, by: str, now: datetime
+) -> list[int]:
+    """An admin's restore of this person (job ``job_id``) settles the restores HR queued for an
+    admin: each gets the job (so it is no longer pending, and never restored twice).  Returns their
+    event ids."""
+    settled = (
+        conn.execute(
+            EVENTS.update()
+            .where(EVENTS.c.person_id == person_id, EVENTS.c.needs_admin, EVENTS.c.job_id.is_(None))
+            .values(job_id=job_id, note=f"restored by job {job_id}, approved by {by}"[:1000], updated_at=now)
+            .returning(EVENTS.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    for event_id in settled:
+        _audit(conn, "hr.restore.approved", event_id, now, person_id=person_id, job_id=job_id, approved_by=by)
+    return list(settled)

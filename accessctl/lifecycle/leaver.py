@@ -4,11 +4,12 @@ steps of one provider in order."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from accessctl.jobs import PlannedStep
 from accessctl.lifecycle.accounts import Found, LiveAccount
@@ -49,12 +50,23 @@ def builtin(account: LiveAccount, grant: GrantRecord) -> bool:
     )
 
 
-def refusal(engine: Engine, account: LiveAccount, leaving: Sequence[str]) -> str | None:
+@contextlib.contextmanager
+def reading(db: Engine | Connection) -> Iterator[Connection]:
+    """A connection to read with: ``db`` itself inside a caller's transaction (an HR event's), else
+    a new one."""
+    if isinstance(db, Connection):
+        yield db
+        return
+    with db.connect() as conn:
+        yield conn
+
+
+def refusal(engine: Engine | Connection, account: LiveAccount, leaving: Sequence[str]) -> str | None:
     """Why blocking this account (or removing its top admin role) is refused: it is the provider's
     last active super-admin.  None when others remain, or it holds no such role, or is not active."""
     if account.status is not AccountStatus.ACTIVE:
         return None
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         roles = super_admin_roles(conn, account.provider)
         if not holds_super_admin(account.grants, roles):
             return None
@@ -70,7 +82,7 @@ def _block_action(settings: Settings, provider: str) -> tuple[str, str]:
 
 def account_steps(
     settings: Settings,
-    engine: Engine,
+    engine: Engine | Connection,
     account: LiveAccount,
     *,
     kind: str,
@@ -92,7 +104,7 @@ def account_steps(
         privileged_only = settings.lifecycle.remove == "privileged"
         roles = set()
         if refused:
-            with engine.connect() as conn:
+            with reading(engine) as conn:
                 roles = super_admin_roles(conn, account.provider)
         for grant in sorted(account.direct, key=lambda g: (str(g.entitlement_kind), account.name_of(g))):
             if privileged_only and not account.privileged(grant):
@@ -146,7 +158,7 @@ def account_steps(
 
 def build_plan(
     settings: Settings,
-    engine: Engine,
+    engine: Engine | Connection,
     person: PersonRef,
     found: Found,
     *,

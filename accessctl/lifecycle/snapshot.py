@@ -3,6 +3,7 @@ removes), and the restore plan made from it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
@@ -68,34 +69,40 @@ def mark_restored(db: Session | Connection, snapshot_id: int, *, by: str, job_id
     )
 
 
-async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Connectors) -> Plan:
-    with engine.connect() as conn:
-        snapshot = latest_snapshot(conn, person)
+def restore_plan(
+    snapshot: sa.Row,
+    person: PersonRef,
+    *,
+    configured: Collection[str],
+    addable: Callable[[str], bool],
+    gone: Collection[tuple[str, str]] = (),
+) -> Plan:
+    """The restore plan of ``snapshot``: ``configured`` providers, those whose connector can add
+    grants (``addable``), and the accounts known to be ``gone`` ((provider, account id))."""
     plan = Plan(kind="restore", person=person, restores_snapshot=snapshot.id)
     plan.notes.append(
         f"from snapshot {snapshot.id}, taken by {snapshot.taken_by} before leaver job {snapshot.job_id}"
     )
     for saved in snapshot.accounts:
         provider, account_id = saved["provider"], saved["account_id"]
-        connector = connectors.get(provider)
-        if connector is None:
+        if provider not in configured:
             plan.notes.append(f"{provider}: not configured here, {saved['login']} left as it is")
             continue
-        if await connector.find_account(external_id=account_id) is None:
+        if (provider, account_id) in gone:
             plan.notes.append(f"{provider}: {saved['login']} no longer exists: cannot be restored")
             continue
         base = {"account_id": account_id, "login": saved["login"]}
         was_active = saved["status"] == "active"
         if was_active:
             plan.steps.append(PlannedStep(provider, "restore_account", base, "sign-in enabled again"))
-        addable = hasattr(connector, "add_grant")
-        unsupported = None if addable else f"the {provider} connector cannot add grants"
+        can_add = addable(provider)
+        unsupported = None if can_add else f"the {provider} connector cannot add grants"
         for grant in saved["grants"]:
             effect = f"holds {grant['kind']} {grant['name']} again"
             plan.steps.append(
                 PlannedStep(provider, "add_grant", {**base, **grant}, effect, skipped=unsupported)
             )
-        present = [[g["kind"], g["entitlement_id"]] for g in saved["grants"]] if addable else []
+        present = [[g["kind"], g["entitlement_id"]] for g in saved["grants"]] if can_add else []
         verify: dict[str, Any] = {**base, "present": present}
         if was_active:
             verify["blocked"] = False
@@ -104,3 +111,20 @@ async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Conn
     if not plan.steps:
         plan.notes.append("nothing in the snapshot can be restored")
     return plan
+
+
+async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Connectors) -> Plan:
+    with engine.connect() as conn:
+        snapshot = latest_snapshot(conn, person)
+    gone = set()
+    for saved in snapshot.accounts:
+        connector = connectors.get(saved["provider"])
+        if connector is not None and await connector.find_account(external_id=saved["account_id"]) is None:
+            gone.add((saved["provider"], saved["account_id"]))
+    return restore_plan(
+        snapshot,
+        person,
+        configured=list(connectors),
+        addable=lambda provider: hasattr(connectors[provider], "add_grant"),
+        gone=gone,
+    )

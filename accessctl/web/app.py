@@ -9,16 +9,46 @@ store, settings and metrics through :mod:`accessctl.web.deps` and protect themse
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.engine import Engine
 
 from accessctl import __version__
 from accessctl.settings import Settings
 from accessctl.web import api, health, lifecycle_api
-from accessctl.web.errors import install_error_handlers
+from accessctl.web.auth import require_scope
+from accessctl.web.errors import ApiError, install_error_handlers
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
+
+if TYPE_CHECKING:
+    from accessctl.hr.intake import HrIntake
+
+
+def build_hr_intake(settings: Settings, engine: Engine, metrics: ServiceMetrics) -> HrIntake | None:
+    """The HR intake over the lifecycle, its refusals counted in ``metrics``; None when no
+    ``[hr.sources]`` are configured."""
+    if not settings.hr.sources:
+        return None
+    from accessctl.hr.intake import HrIntake
+    from accessctl.lifecycle.hr_jobs import HrLifecycle
+
+    return HrIntake.from_settings(settings, engine, HrLifecycle(settings), on_rejected=metrics.hr_rejected)
+
+
+def _hr_off() -> HrIntake:
+    raise ApiError(404, "the HR intake is off: no [hr.sources] are configured", code="hr_not_configured")
+
+
+def mount_hr(app: FastAPI, intake: HrIntake | None) -> None:
+    """``POST /v1/hr/events`` (and BambooHR's), authenticated by their signatures, and
+    ``GET /v1/hr/events/{id}`` for the ``read`` scope; without an intake both answer 404."""
+    from accessctl.web.hr import get_hr_intake, intake_router, status_router
+
+    app.include_router(intake_router)
+    app.include_router(status_router, dependencies=[Depends(require_scope("read"))])
+    app.dependency_overrides[get_hr_intake] = _hr_off if intake is None else (lambda: intake)
 
 
 def create_app(
@@ -28,9 +58,11 @@ def create_app(
     liveness: Liveness | None = None,
     metrics: ServiceMetrics | None = None,
     routers: Sequence[APIRouter] = (),
+    hr_intake: HrIntake | None = None,
 ) -> FastAPI:
     """The app over ``engine`` (whose schema the caller checked).  ``liveness``: the workers and
-    scheduler /readyz watches (none: the API alone); ``metrics``: shared with those workers."""
+    scheduler /readyz watches (none: the API alone); ``metrics``: shared with those workers;
+    ``hr_intake``: the one the scheduler also fires (default: built from the settings)."""
     app = FastAPI(
         title="accessctl",
         version=__version__,
@@ -40,10 +72,12 @@ def create_app(
     app.state.engine = engine
     app.state.liveness = liveness or Liveness()
     app.state.metrics = metrics or ServiceMetrics(engine)
+    app.state.hr_intake = hr_intake or build_hr_intake(settings, engine, app.state.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(lifecycle_api.router)
+    mount_hr(app, app.state.hr_intake)
     for router in routers:
         app.include_router(router)
     return app

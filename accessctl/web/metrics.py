@@ -3,7 +3,8 @@
 What the store knows is read at each scrape, so it is right whichever process did the work: jobs by
 state, protected skips, and the time to revoke (a leaver's, lockout's or revocation's job from its
 creation to its last step done).  What happens in this process is counted here: each step's latency
-by provider, action and result, the attempts that will be retried, and refused API calls by reason.
+by provider, action and result, the attempts that will be retried, refused API calls and refused HR
+events by reason.
 """
 
 from __future__ import annotations
@@ -97,8 +98,17 @@ class ServiceMetrics:
             ["provider", "action"],
             registry=self.registry,
         )
+        self.hr_rejections = Counter(
+            "accessctl_hr_events_rejected",
+            "HR events refused (nothing stored), by reason (signature_mismatch, stale_timestamp, ...)",
+            ["reason"],
+            registry=self.registry,
+        )
         if engine is not None:
             self.registry.register(StoreCollector(engine))
+
+    def hr_rejected(self, reason: str) -> None:
+        self.hr_rejections.labels(reason).inc()
 
     def timed(self, execute: Execute) -> Execute:
         """``execute``, measured: latency per provider, action and result; transient failures counted."""

@@ -20,7 +20,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -29,6 +29,9 @@ from accessctl.settings import Settings
 from accessctl.sync import clock
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
+
+if TYPE_CHECKING:
+    from accessctl.hr.intake import HrIntake
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,38 @@ async def _scheduler(schedule: Schedule | None) -> AsyncIterator[Any]:
         scheduler.shutdown(wait=False)
 
 
+def schedule_hr(scheduler: Any, intake: HrIntake, *, every_s: float) -> None:
+    """Fire the HR intake's future-dated terminations every ``every_s`` seconds (and once at start):
+    missed runs coalesce into one, never two at once, a run later than ``every_s`` is skipped (the
+    next one catches up: a due schedule stays due)."""
+    scheduler.add_job(
+        fire_due_terminations,
+        "interval",
+        seconds=every_s,
+        args=[intake],
+        id="hr.fire_due",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=max(1, int(every_s)),
+        next_run_time=clock.now(),
+    )
+
+
+def fire_due_terminations(intake: HrIntake) -> int:
+    """One pass of :meth:`HrIntake.fire_due` (in the scheduler's thread); a failure is logged and
+    the next pass tries again."""
+    try:
+        started = intake.fire_due()
+    except Exception as exc:  # the store unreachable, say: nothing was committed
+        log.error(
+            "HR: firing due terminations failed (%s: %s); the next pass retries", type(exc).__name__, exc
+        )
+        return 0
+    if started:
+        log.info("HR: %d future-dated termination(s) fired", started)
+    return started
+
+
 async def run_service(
     settings: Settings,
     engine: Engine,
@@ -147,8 +182,15 @@ async def run_service(
     :class:`WorkerBusy` or :class:`ServiceStopped` when the workers cannot run."""
     metrics = ServiceMetrics(engine)
     liveness = Liveness(workers=1 if options.workers else 0)
+    hr_intake = None
+    if options.http:
+        from accessctl.web.app import build_hr_intake
+
+        hr_intake = build_hr_intake(settings, engine, metrics)
     async with executor(settings, engine) as execute, _scheduler(schedule) as scheduler:
         liveness.scheduler = scheduler
+        if hr_intake is not None:
+            schedule_hr(scheduler, hr_intake, every_s=settings.hr.fire_due_every_s)
         tasks: dict[str, asyncio.Task[Any]] = {}
         if options.workers:
             tasks["worker"] = asyncio.create_task(
@@ -171,7 +213,7 @@ async def run_service(
         if options.http:
             from accessctl.web.app import create_app
 
-            app = create_app(settings, engine, liveness=liveness, metrics=metrics)
+            app = create_app(settings, engine, liveness=liveness, metrics=metrics, hr_intake=hr_intake)
             server = _uvicorn_server(app, options)
             tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
         if on_ready is not None:
