@@ -1,4 +1,4 @@
-"""`accessctl campaign`: start, list, show, remind and preview the close of review campaigns."""
+"""`accessctl campaign`: start, list, show, remind and close review campaigns."""
 
 from __future__ import annotations
 
@@ -250,42 +250,114 @@ def close(
     ctx: typer.Context,
     campaign_id: CampaignId,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what closing would do.")] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Only queue the jobs (`accessctl worker` runs them).")
+    ] = False,
 ) -> None:
-    """Close a campaign: every revoke becomes a deprovisioning job (with --dry-run: only print the plan)."""
-    from accessctl.output import Column
-    from accessctl.reviews.campaigns import get_campaign, plan_close
+    """Close a campaign: the undecided policy applied, every revoke a deprovisioning job (remove the
+    grant, read back), the owner's summary sent; then run the jobs and show each outcome."""
+    import asyncio
+
+    from accessctl.lifecycle.connections import open_connectors
+    from accessctl.reviews.close import close_campaign
 
     context = app_context(ctx)
-    with _review_errors(), context.engine().connect() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        if campaign.status != "open":
-            raise fail(f"campaign {campaign_id} is already {campaign.status}", exitcodes.USAGE)
-        plan = plan_close(conn, campaign_id)
-    if not dry_run:
-        raise fail(
-            "closing is not available in this version; --dry-run shows what it will do",
-            exitcodes.USAGE,
-        )
+    with _review_errors():
+        settings = context.settings
+        engine = context.engine()
+
+        async def go() -> Any:
+            async with open_connectors(settings) as connectors:
+                if dry_run:
+                    return await close_campaign(
+                        settings,
+                        engine,
+                        campaign_id,
+                        actor="cli",
+                        connectors=connectors,
+                        now=_now(),
+                        dry_run=True,
+                    )
+                with _mailing(settings) as mailing:
+                    return await close_campaign(
+                        settings,
+                        engine,
+                        campaign_id,
+                        actor="cli",
+                        connectors=connectors,
+                        now=_now(),
+                        mailing=mailing,
+                    )
+
+        result = asyncio.run(go())
+    _say_close(result, zone=settings.reviews.timezone)
+    if dry_run or not result.jobs:
+        return
+    if result.quarantine_reason:
+        typer.echo(f"quarantined: {result.quarantine_reason}")
+        typer.echo("  an admin releases each job: `accessctl quarantine release ID --by NAME`")
+        return
+    if no_wait:
+        typer.echo(f"{len(result.jobs)} jobs queued; `accessctl worker` runs them")
+        return
+    with _review_errors():
+        outcomes = asyncio.run(_run_remediation(settings, engine, result))
+    _say_outcomes(result, outcomes)
+    if any(o.startswith("failed") for o in outcomes.values()):
+        raise typer.Exit(exitcodes.FAILED)
+
+
+async def _run_remediation(settings: Settings, engine: Any, result: Any) -> dict[int, str]:
+    import asyncio
+
+    from accessctl.lifecycle import run_job, step_executor
+    from accessctl.reviews.remediate import record_outcomes
+
+    async with step_executor(settings, engine=engine) as execute:
+        for job_id in sorted(set(result.jobs.values())):
+            await run_job(engine, job_id, execute=execute)
+    return await asyncio.to_thread(record_outcomes, engine, result.campaign_id)
+
+
+def _say_close(result: Any, *, zone: str) -> None:
+    from accessctl.output import Column
+
+    plan = result.plan
     revoke, keep, escalate = plan.of("revoke"), plan.of("keep"), plan.of("escalate")
     undecided = sum(1 for a in plan.actions if a.why.startswith("undecided"))
-    typer.echo(f"Closing campaign {campaign_id} {campaign.name!r} would (dry run, nothing changed):")
+    if result.dry_run:
+        typer.echo(f"Closing campaign {result.campaign_id} {result.name!r} would (dry run, nothing changed):")
+    elif result.closes:
+        typer.echo(f"Campaign {result.campaign_id} {result.name!r} closed:")
+    else:
+        typer.echo(f"Campaign {result.campaign_id} {result.name!r} escalated, still open:")
     typer.echo(f"  undecided items: {undecided}, policy {plan.policy!r}")
     typer.echo(f"  keep {len(keep)}, revoke {len(revoke)}, escalate {len(escalate)}")
+    if not result.closes:
+        typer.echo(f"  due date moved to {_when(result.due_at, zone)} ({zone}); decided revokes run now")
+    if result.quarantine_reason:
+        typer.echo(f"  the revocations wait in quarantine: {result.quarantine_reason}")
     typer.echo("")
+    rows = []
+    for a in revoke:
+        planned = result.revokes.get(a.item_id)
+        does = planned.does if planned else f"already queued: job {result.earlier_jobs.get(a.item_id)}"
+        row = _as_row(a) | {
+            "does": does,
+            "job": result.jobs.get(a.item_id) or result.earlier_jobs.get(a.item_id),
+        }
+        rows.append(row)
     columns: list[Any] = [
         Column("item_id", "item", right=True, keep=True),
         Column("provider", keep=True),
         Column("login", keep=True),
         Column("entitlement", min_width=10, priority=1),
+        Column("does", min_width=12, keep=True),
         Column("why", min_width=10, priority=2),
     ]
-    rows = [_as_row(a) for a in revoke]
-    _table(
-        rows,
-        columns,
-        title="Revocations (each a job: remove the grant, read back)",
-        empty="(none)",
-    )
+    if not result.dry_run:
+        columns.insert(1, Column("job", right=True, keep=True))
+    _table(rows, columns, title="Revocations (each a job: remove the grant, read back)", empty="(none)")
     if escalate:
         typer.echo("")
         columns = [
@@ -298,6 +370,27 @@ def close(
             columns,
             title="Escalations (reassigned to the reviewer's manager)",
         )
+    if result.mail is not None:
+        _say_mail(result.mail)
+
+
+def _say_outcomes(result: Any, outcomes: dict[int, str]) -> None:
+    from accessctl.output import Column
+
+    by_item = {a.item_id: a for a in result.plan.of("revoke")}
+    rows = [
+        {"item": i, "login": by_item[i].login, "entitlement": by_item[i].entitlement, "outcome": outcomes[i]}
+        for i in sorted(outcomes)
+        if i in by_item
+    ]
+    typer.echo("")
+    columns = [
+        Column("item", right=True, keep=True),
+        Column("login", keep=True),
+        Column("entitlement", min_width=10, priority=1),
+        Column("outcome", keep=True),
+    ]
+    _table(rows, columns, title="Outcomes (read back from the provider)")
 
 
 def _as_row(action: Any) -> dict[str, Any]:
