@@ -291,12 +291,15 @@ def close(
 
         result = asyncio.run(go())
     _say_close(result, zone=settings.reviews.timezone)
+    impossible = any(r.plan is None for r in result.revokes.values())
     if dry_run or not result.jobs:
+        if impossible and not dry_run:
+            raise typer.Exit(exitcodes.FAILED)
         return
     if result.quarantine_reason:
         typer.echo(f"quarantined: {result.quarantine_reason}")
         typer.echo("  an admin releases each job: `accessctl quarantine release ID --by NAME`")
-        return
+        raise typer.Exit(exitcodes.QUARANTINED)
     if no_wait:
         typer.echo(f"{len(result.jobs)} jobs queued; `accessctl worker` runs them")
         return
@@ -304,6 +307,8 @@ def close(
         outcomes = asyncio.run(_run_remediation(settings, engine, result))
     _say_outcomes(result, outcomes)
     if any(o.startswith("failed") for o in outcomes.values()):
+        raise typer.Exit(exitcodes.JOB_FAILED)
+    if impossible:
         raise typer.Exit(exitcodes.FAILED)
 
 
@@ -320,6 +325,8 @@ async def _run_remediation(settings: Settings, engine: Any, result: Any) -> dict
 
 
 def _say_close(result: Any, *, zone: str) -> None:
+    import textwrap
+
     from accessctl.output import Column
 
     plan = result.plan
@@ -341,7 +348,10 @@ def _say_close(result: Any, *, zone: str) -> None:
     rows = []
     for a in revoke:
         planned = result.revokes.get(a.item_id)
-        does = planned.does if planned else f"already queued: job {result.earlier_jobs.get(a.item_id)}"
+        if planned is None:
+            does = f"already queued: job {result.earlier_jobs.get(a.item_id)}"
+        else:
+            does = "not possible (below)" if planned.plan is None else planned.does
         row = _as_row(a) | {
             "does": does,
             "job": result.jobs.get(a.item_id) or result.earlier_jobs.get(a.item_id),
@@ -352,12 +362,19 @@ def _say_close(result: Any, *, zone: str) -> None:
         Column("provider", keep=True),
         Column("login", keep=True),
         Column("entitlement", min_width=10, priority=1),
-        Column("does", min_width=12, keep=True),
+        Column("does", min_width=14, priority=0),
         Column("why", min_width=10, priority=2),
     ]
     if not result.dry_run:
         columns.insert(1, Column("job", right=True, keep=True))
     _table(rows, columns, title="Revocations (each a job: remove the grant, read back)", empty="(none)")
+    impossible = {i: r.problem for i, r in result.revokes.items() if r.plan is None}
+    if impossible:
+        typer.echo("")
+        typer.echo("Not revoked (nothing queued for these):")
+        for item_id, problem in sorted(impossible.items()):
+            for line in textwrap.wrap(f"item {item_id}: {problem}", 78, subsequent_indent="    "):
+                typer.echo(f"  {line}")
     if escalate:
         typer.echo("")
         columns = [

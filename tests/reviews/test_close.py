@@ -6,6 +6,8 @@ queues nothing; the dry run says what the close then does (SQLite, and PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import re
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,8 +31,11 @@ from tests.reviews.closing import (
     start,
     target,
 )
+from tests.reviews.smtp_server import Inbox
 
 pytestmark = pytest.mark.timeout(180)
+#: a log line (stderr), not the command's output
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d ")
 
 
 def _job_count(world: World) -> int:
@@ -196,3 +201,62 @@ def test_a_close_over_the_guard_waits_in_quarantine_until_released(world: World)
     assert outcomes == {chosen[0].id: "revoked, verified", chosen[1].id: "quarantined"}
     provider, account, grant = target(world, chosen[1])
     assert grant in live_grants(world, provider, account)
+
+
+def test_the_cli_close_runs_the_jobs_shows_outcomes_and_sends_the_summary(
+    world: World, world_inbox: Inbox
+) -> None:
+    from typer.testing import CliRunner
+
+    from accessctl.cli import app
+
+    def cli(*args: str) -> Any:
+        result = CliRunner().invoke(app, ["--config", str(world.config_path), *args], env={"COLUMNS": "80"})
+        lines = [line for line in result.output.splitlines() if not LOG_LINE.match(line)]
+        assert all(len(line) <= 80 for line in lines), result.output
+        return result
+
+    cid = start(world, providers=["okta"], kinds=["group"], include_inherited=False)
+    item = plain_items(world, cid)[0]
+    decide(world, item, "revoke")
+    preview = cli("campaign", "close", str(cid), "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    row = next(line for line in preview.output.splitlines() if line.split()[:1] == [str(item.id)])
+    assert "remove grant, read back" in row
+    assert "keep " in preview.output and ", revoke 1, escalate 0" in preview.output
+
+    closed = cli("campaign", "close", str(cid))
+    assert closed.exit_code == 0, closed.output
+    assert f"Campaign {cid} 'q' closed:" in closed.output
+    outcome = next(
+        line for line in closed.output.split("Outcomes")[1].splitlines() if line.split()[:1] == [str(item.id)]
+    )
+    assert outcome.endswith("revoked, verified"), closed.output
+    assert "emails sent: 1 summary" in closed.output
+    summary = world_inbox.to("owner@example.com")[-1]
+    assert "1 revoked" in summary["Subject"], summary["Subject"]
+    provider, account, grant = target(world, item)
+    assert grant not in live_grants(world, provider, account)
+
+    again = cli("campaign", "close", str(cid))
+    assert again.exit_code == 2 and "already closed: nothing queued again" in again.output
+
+
+def test_the_cli_close_no_wait_only_queues(world: World, world_inbox: Inbox) -> None:
+    from typer.testing import CliRunner
+
+    from accessctl.cli import app
+
+    cid = start(world, providers=["okta"], kinds=["group"], include_inherited=False)
+    item = plain_items(world, cid)[0]
+    decide(world, item, "revoke")
+    result = CliRunner().invoke(
+        app, ["--config", str(world.config_path), "campaign", "close", str(cid), "--no-wait"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 jobs queued; `accessctl worker` runs them" in result.output
+    job_id = next(i.job_id for i in items(world, cid) if i.id == item.id)
+    with world.engine.connect() as conn:
+        assert get_job(conn, job_id).state == "pending"
+    provider, account, grant = target(world, item)
+    assert grant in live_grants(world, provider, account)  # not yet run
