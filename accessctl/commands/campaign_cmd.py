@@ -53,18 +53,10 @@ def _when(value: datetime | None, zone: str) -> str:
 
 @contextmanager
 def _mailing(settings: Settings) -> Iterator[Mailing]:
-    from accessctl.notify.render import Templates
-    from accessctl.notify.smtp import SmtpMailer
-    from accessctl.reviews.mailing import Mailing
+    from accessctl.reviews.mailing import open_mailing
 
-    with SmtpMailer(settings.smtp) as mailer:
-        yield Mailing(
-            mailer.send,
-            Templates(settings.reviews.templates_dir),
-            settings.web.base_url,
-            settings.smtp.from_address,
-            settings.reviews.timezone,
-        )
+    with open_mailing(settings) as mailing:
+        yield mailing
 
 
 def _say_mail(run: MailRun) -> None:

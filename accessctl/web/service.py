@@ -132,6 +132,17 @@ async def _scheduler(schedule: Schedule | None) -> AsyncIterator[Any]:
         scheduler.shutdown(wait=False)
 
 
+def _with_reviews(schedule: Schedule | None, settings: Settings, engine: Engine) -> Schedule:
+    from accessctl.reviews.scheduler import add_review_jobs
+
+    def both(scheduler: Any) -> None:
+        if schedule is not None:
+            schedule(scheduler)
+        add_review_jobs(scheduler, settings, engine)
+
+    return both
+
+
 async def run_service(
     settings: Settings,
     engine: Engine,
@@ -147,6 +158,8 @@ async def run_service(
     :class:`WorkerBusy` or :class:`ServiceStopped` when the workers cannot run."""
     metrics = ServiceMetrics(engine)
     liveness = Liveness(workers=1 if options.workers else 0)
+    if options.http:  # `accessctl serve` runs the review campaigns' schedules
+        schedule = _with_reviews(schedule, settings, engine)
     async with executor(settings, engine) as execute, _scheduler(schedule) as scheduler:
         liveness.scheduler = scheduler
         tasks: dict[str, asyncio.Task[Any]] = {}
