@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -438,3 +439,39 @@ def reassign(
             raise ItemNotFound(f"no review item {item_id}")
         reassign_item(conn, item_id=item_id, reviewer_email=current, to_email=to, now=_now(), actor="cli")
     typer.echo(f"review item {item_id}: reassigned from {current} to {to.strip().lower()}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    fmt: Annotated[
+        str, typer.Option("--format", help="json, csv (one row per item) or html (printable).")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the pack to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """The evidence pack: scope, every item with reviewer, decision, justification, who and when,
+    remediation job, outcome and verification time, coverage, reviewers, the audit event at close.
+    Its SHA-256 goes to stderr."""
+    from accessctl.reviews.evidence import FORMATS, build_pack, render, sha256
+
+    if fmt not in FORMATS:
+        raise fail(f"--format {fmt!r}: one of {', '.join(FORMATS)}", exitcodes.USAGE)
+    context = app_context(ctx)
+    with _review_errors():
+        engine = context.engine()
+        from accessctl.reviews.remediate import record_outcomes
+
+        record_outcomes(engine, campaign_id)  # jobs that finished since
+        with engine.connect() as conn:
+            data = render(build_pack(conn, campaign_id), fmt)
+    if output is None:
+        typer.echo(data.decode(), nl=False)
+    else:
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror or exc}", exitcodes.FAILED) from None
+    typer.echo(f"sha256 {sha256(data)}", err=True)

@@ -6,6 +6,10 @@ queues nothing; the dry run says what the close then does (SQLite, and PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import csv
+import hashlib
+import io
+import json
 import re
 from typing import Any
 
@@ -210,6 +214,9 @@ def test_the_cli_close_runs_the_jobs_shows_outcomes_and_sends_the_summary(
 
     from accessctl.cli import app
 
+    def raw(*args: str) -> Any:  # data, not a terminal's output
+        return CliRunner().invoke(app, ["--config", str(world.config_path), *args])
+
     def cli(*args: str) -> Any:
         result = CliRunner().invoke(app, ["--config", str(world.config_path), *args], env={"COLUMNS": "80"})
         lines = [line for line in result.output.splitlines() if not LOG_LINE.match(line)]
@@ -240,6 +247,33 @@ def test_the_cli_close_runs_the_jobs_shows_outcomes_and_sends_the_summary(
 
     again = cli("campaign", "close", str(cid))
     assert again.exit_code == 2 and "already closed: nothing queued again" in again.output
+
+    # the evidence pack lists it all, with the audit event at close and the pack's own SHA-256
+    pack_file = world.config_path.parent / "pack.json"
+    made = cli("campaign", "report", str(cid), "--format", "json", "--output", str(pack_file))
+    assert made.exit_code == 0, made.output
+    data = pack_file.read_bytes()
+    assert f"sha256 {hashlib.sha256(data).hexdigest()}" in made.output
+    pack = json.loads(data)
+    revoked = next(i for i in pack["items"] if i["item"] == item.id)
+    assert revoked["decision"] == "revoke" and revoked["reviewer"] == item.reviewer_email
+    assert revoked["justification"] == "checked with the team" and revoked["decided_at"]
+    assert revoked["outcome"] == "revoked, verified" and revoked["job"] and revoked["verified_at"]
+    assert pack["coverage"]["revoked"] == 1 and pack["coverage"]["items"] == len(pack["items"])
+    assert pack["coverage"]["auto_decided"] == len(pack["items"]) - 1  # the rest kept by policy
+    with world.engine.connect() as conn:
+        event = conn.execute(
+            sa.text("SELECT seq, hash FROM audit_event WHERE action = 'campaign.close' AND target_id = :t"),
+            {"t": str(cid)},
+        ).one()
+    assert pack["audit_at_close"]["seq"] == event.seq and pack["audit_at_close"]["hash"] == event.hash
+    table = raw("campaign", "report", str(cid), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(table.output.split("sha256 ")[0])))
+    assert len(rows) == len(pack["items"]) and any(r["outcome"] == "revoked, verified" for r in rows)
+    page = raw("campaign", "report", str(cid), "--format", "html")
+    assert "<h1>Access review evidence: q</h1>" in page.output and item.snapshot["login"] in page.output
+    bad = cli("campaign", "report", str(cid), "--format", "xml")
+    assert bad.exit_code == 2 and "--format 'xml': one of json, csv, html" in bad.output
 
 
 def test_the_cli_close_no_wait_only_queues(world: World, world_inbox: Inbox) -> None:
