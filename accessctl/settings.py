@@ -199,6 +199,9 @@ class GuardSettings(Section):
     max_per_hour: int = Field(10, ge=1, description="leaver jobs per rolling hour before quarantine")
     max_share: float = Field(0.02, gt=0, le=1, description="share of active people per rolling hour")
     two_person: bool = Field(False, description="the releaser must differ from the requester")
+    max_campaign_revokes: int = Field(
+        50, ge=1, description="revocations one review campaign close queues before they wait in quarantine"
+    )
 
 
 #: the providers a campaign's scope may name

@@ -1,10 +1,11 @@
-"""`accessctl campaign`: start, list, show, remind and preview the close of review campaigns."""
+"""`accessctl campaign`: start, list, show, remind and close review campaigns."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -53,18 +54,10 @@ def _when(value: datetime | None, zone: str) -> str:
 
 @contextmanager
 def _mailing(settings: Settings) -> Iterator[Mailing]:
-    from accessctl.notify.render import Templates
-    from accessctl.notify.smtp import SmtpMailer
-    from accessctl.reviews.mailing import Mailing
+    from accessctl.reviews.mailing import open_mailing
 
-    with SmtpMailer(settings.smtp) as mailer:
-        yield Mailing(
-            mailer.send,
-            Templates(settings.reviews.templates_dir),
-            settings.web.base_url,
-            settings.smtp.from_address,
-            settings.reviews.timezone,
-        )
+    with open_mailing(settings) as mailing:
+        yield mailing
 
 
 def _say_mail(run: MailRun) -> None:
@@ -250,42 +243,131 @@ def close(
     ctx: typer.Context,
     campaign_id: CampaignId,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print exactly what closing would do.")] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Only queue the jobs (`accessctl worker` runs them).")
+    ] = False,
 ) -> None:
-    """Close a campaign: every revoke becomes a deprovisioning job (with --dry-run: only print the plan)."""
-    from accessctl.output import Column
-    from accessctl.reviews.campaigns import get_campaign, plan_close
+    """Close a campaign: the undecided policy applied, every revoke a deprovisioning job (remove the
+    grant, read back), the owner's summary sent; then run the jobs and show each outcome."""
+    import asyncio
+
+    from accessctl.lifecycle.connections import open_connectors
+    from accessctl.reviews.close import close_campaign
 
     context = app_context(ctx)
-    with _review_errors(), context.engine().connect() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        if campaign.status != "open":
-            raise fail(f"campaign {campaign_id} is already {campaign.status}", exitcodes.USAGE)
-        plan = plan_close(conn, campaign_id)
-    if not dry_run:
-        raise fail(
-            "closing is not available in this version; --dry-run shows what it will do",
-            exitcodes.USAGE,
-        )
+    with _review_errors():
+        settings = context.settings
+        engine = context.engine()
+
+        async def go() -> Any:
+            async with open_connectors(settings) as connectors:
+                if dry_run:
+                    return await close_campaign(
+                        settings,
+                        engine,
+                        campaign_id,
+                        actor="cli",
+                        connectors=connectors,
+                        now=_now(),
+                        dry_run=True,
+                    )
+                with _mailing(settings) as mailing:
+                    return await close_campaign(
+                        settings,
+                        engine,
+                        campaign_id,
+                        actor="cli",
+                        connectors=connectors,
+                        now=_now(),
+                        mailing=mailing,
+                    )
+
+        result = asyncio.run(go())
+    _say_close(result, zone=settings.reviews.timezone)
+    impossible = any(r.plan is None for r in result.revokes.values())
+    if dry_run or not result.jobs:
+        if impossible and not dry_run:
+            raise typer.Exit(exitcodes.FAILED)
+        return
+    if result.quarantine_reason:
+        typer.echo(f"quarantined: {result.quarantine_reason}")
+        typer.echo("  an admin releases each job: `accessctl quarantine release ID --by NAME`")
+        raise typer.Exit(exitcodes.QUARANTINED)
+    if no_wait:
+        typer.echo(f"{len(result.jobs)} jobs queued; `accessctl worker` runs them")
+        return
+    with _review_errors():
+        outcomes = asyncio.run(_run_remediation(settings, engine, result))
+    _say_outcomes(result, outcomes)
+    if any(o.startswith("failed") for o in outcomes.values()):
+        raise typer.Exit(exitcodes.JOB_FAILED)
+    if impossible:
+        raise typer.Exit(exitcodes.FAILED)
+
+
+async def _run_remediation(settings: Settings, engine: Any, result: Any) -> dict[int, str]:
+    import asyncio
+
+    from accessctl.lifecycle import run_job, step_executor
+    from accessctl.reviews.remediate import record_outcomes
+
+    async with step_executor(settings, engine=engine) as execute:
+        for job_id in sorted(set(result.jobs.values())):
+            await run_job(engine, job_id, execute=execute)
+    return await asyncio.to_thread(record_outcomes, engine, result.campaign_id)
+
+
+def _say_close(result: Any, *, zone: str) -> None:
+    import textwrap
+
+    from accessctl.output import Column
+
+    plan = result.plan
     revoke, keep, escalate = plan.of("revoke"), plan.of("keep"), plan.of("escalate")
     undecided = sum(1 for a in plan.actions if a.why.startswith("undecided"))
-    typer.echo(f"Closing campaign {campaign_id} {campaign.name!r} would (dry run, nothing changed):")
+    if result.dry_run:
+        typer.echo(f"Closing campaign {result.campaign_id} {result.name!r} would (dry run, nothing changed):")
+    elif result.closes:
+        typer.echo(f"Campaign {result.campaign_id} {result.name!r} closed:")
+    else:
+        typer.echo(f"Campaign {result.campaign_id} {result.name!r} escalated, still open:")
     typer.echo(f"  undecided items: {undecided}, policy {plan.policy!r}")
     typer.echo(f"  keep {len(keep)}, revoke {len(revoke)}, escalate {len(escalate)}")
+    if not result.closes:
+        typer.echo(f"  due date moved to {_when(result.due_at, zone)} ({zone}); decided revokes run now")
+    if result.quarantine_reason:
+        typer.echo(f"  the revocations wait in quarantine: {result.quarantine_reason}")
     typer.echo("")
+    rows = []
+    for a in revoke:
+        planned = result.revokes.get(a.item_id)
+        if planned is None:
+            does = f"already queued: job {result.earlier_jobs.get(a.item_id)}"
+        else:
+            does = "not possible (below)" if planned.plan is None else planned.does
+        row = _as_row(a) | {
+            "does": does,
+            "job": result.jobs.get(a.item_id) or result.earlier_jobs.get(a.item_id),
+        }
+        rows.append(row)
     columns: list[Any] = [
         Column("item_id", "item", right=True, keep=True),
         Column("provider", keep=True),
         Column("login", keep=True),
         Column("entitlement", min_width=10, priority=1),
+        Column("does", min_width=14, priority=0),
         Column("why", min_width=10, priority=2),
     ]
-    rows = [_as_row(a) for a in revoke]
-    _table(
-        rows,
-        columns,
-        title="Revocations (each a job: remove the grant, read back)",
-        empty="(none)",
-    )
+    if not result.dry_run:
+        columns.insert(1, Column("job", right=True, keep=True))
+    _table(rows, columns, title="Revocations (each a job: remove the grant, read back)", empty="(none)")
+    impossible = {i: r.problem for i, r in result.revokes.items() if r.plan is None}
+    if impossible:
+        typer.echo("")
+        typer.echo("Not revoked (nothing queued for these):")
+        for item_id, problem in sorted(impossible.items()):
+            for line in textwrap.wrap(f"item {item_id}: {problem}", 78, subsequent_indent="    "):
+                typer.echo(f"  {line}")
     if escalate:
         typer.echo("")
         columns = [
@@ -298,6 +380,27 @@ def close(
             columns,
             title="Escalations (reassigned to the reviewer's manager)",
         )
+    if result.mail is not None:
+        _say_mail(result.mail)
+
+
+def _say_outcomes(result: Any, outcomes: dict[int, str]) -> None:
+    from accessctl.output import Column
+
+    by_item = {a.item_id: a for a in result.plan.of("revoke")}
+    rows = [
+        {"item": i, "login": by_item[i].login, "entitlement": by_item[i].entitlement, "outcome": outcomes[i]}
+        for i in sorted(outcomes)
+        if i in by_item
+    ]
+    typer.echo("")
+    columns = [
+        Column("item", right=True, keep=True),
+        Column("login", keep=True),
+        Column("entitlement", min_width=10, priority=1),
+        Column("outcome", keep=True),
+    ]
+    _table(rows, columns, title="Outcomes (read back from the provider)")
 
 
 def _as_row(action: Any) -> dict[str, Any]:
@@ -336,3 +439,39 @@ def reassign(
             raise ItemNotFound(f"no review item {item_id}")
         reassign_item(conn, item_id=item_id, reviewer_email=current, to_email=to, now=_now(), actor="cli")
     typer.echo(f"review item {item_id}: reassigned from {current} to {to.strip().lower()}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    campaign_id: CampaignId,
+    fmt: Annotated[
+        str, typer.Option("--format", help="json, csv (one row per item) or html (printable).")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the pack to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """The evidence pack: scope, every item with reviewer, decision, justification, who and when,
+    remediation job, outcome and verification time, coverage, reviewers, the audit event at close.
+    Its SHA-256 goes to stderr."""
+    from accessctl.reviews.evidence import FORMATS, build_pack, render, sha256
+
+    if fmt not in FORMATS:
+        raise fail(f"--format {fmt!r}: one of {', '.join(FORMATS)}", exitcodes.USAGE)
+    context = app_context(ctx)
+    with _review_errors():
+        engine = context.engine()
+        from accessctl.reviews.remediate import record_outcomes
+
+        record_outcomes(engine, campaign_id)  # jobs that finished since
+        with engine.connect() as conn:
+            data = render(build_pack(conn, campaign_id), fmt)
+    if output is None:
+        typer.echo(data.decode(), nl=False)
+    else:
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror or exc}", exitcodes.FAILED) from None
+    typer.echo(f"sha256 {sha256(data)}", err=True)

@@ -354,6 +354,10 @@ def campaign_detail(conn: Connection, campaign_id: int) -> CampaignDetail:
 # --- the close preview -----------------------------------------------------------------------------
 
 
+#: the reviewer reason of an item a close escalated (the next close keeps it if still undecided)
+ESCALATED = "escalated at close"
+
+
 @dataclass(frozen=True, slots=True)
 class CloseAction:
     item_id: int
@@ -378,7 +382,8 @@ class ClosePlan:
 
 def plan_close(conn: Connection, campaign_id: int) -> ClosePlan:
     """Exactly what closing would do: every decided item as decided, every undecided one by the
-    campaign's ``undecided`` policy (escalate: to the reviewer's manager, else the owner)."""
+    campaign's ``undecided`` policy (escalate: to the reviewer's manager, else the owner; an item
+    still undecided after its escalation is kept)."""
     c = get_campaign(conn, campaign_id)
     policy = c.config.get("undecided", "keep")
     directory = Directory(conn) if policy == "escalate" else None
@@ -394,6 +399,8 @@ def plan_close(conn: Connection, campaign_id: int) -> ClosePlan:
         }
         if r.decision is not None:
             actions.append(CloseAction(action=r.decision, why=f"decided by {r.decided_by}", **common))
+        elif policy == "escalate" and r.reviewer_reason.startswith(ESCALATED):
+            actions.append(CloseAction(action="keep", why="undecided after escalation: kept", **common))
         elif policy == "escalate":
             assert directory is not None
             manager = directory.manager_of_reviewer(r.reviewer_email)

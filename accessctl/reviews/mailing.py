@@ -10,7 +10,8 @@ at most the record of the one message in flight, never a sent link's validity.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from accessctl.notify.smtp import SendResult
 from accessctl.reviews.campaigns import ASSIGNMENTS, ITEMS, SENDS, get_campaign, reviewer_progress
 from accessctl.reviews.reviewers import Directory
 from accessctl.reviews.tokens import issue_token
+from accessctl.settings import Settings
 from accessctl.timestamps import utc
 
 #: how many items an email lists (the page has them all)
@@ -337,3 +339,18 @@ def send_summary(engine: Engine, campaign_id: int, mailing: Mailing, *, now: dat
     )
     _record(run, "summary", campaign.owner, result)
     return run
+
+
+@contextmanager
+def open_mailing(settings: Settings) -> Iterator[Mailing]:
+    """The configured SMTP server, templates and links (one connection, opened at the first send)."""
+    from accessctl.notify.smtp import SmtpMailer
+
+    with SmtpMailer(settings.smtp) as mailer:
+        yield Mailing(
+            mailer.send,
+            Templates(settings.reviews.templates_dir),
+            settings.web.base_url,
+            settings.smtp.from_address,
+            settings.reviews.timezone,
+        )

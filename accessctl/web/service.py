@@ -167,6 +167,17 @@ def fire_due_terminations(intake: HrIntake) -> int:
     return started
 
 
+def _with_reviews(schedule: Schedule | None, settings: Settings, engine: Engine) -> Schedule:
+    from accessctl.reviews.scheduler import add_review_jobs
+
+    def both(scheduler: Any) -> None:
+        if schedule is not None:
+            schedule(scheduler)
+        add_review_jobs(scheduler, settings, engine)
+
+    return both
+
+
 async def run_service(
     settings: Settings,
     engine: Engine,
@@ -187,6 +198,8 @@ async def run_service(
         from accessctl.web.app import build_hr_intake
 
         hr_intake = build_hr_intake(settings, engine, metrics)
+    if options.http:  # `accessctl serve` runs the review campaigns' schedules
+        schedule = _with_reviews(schedule, settings, engine)
     async with executor(settings, engine) as execute, _scheduler(schedule) as scheduler:
         liveness.scheduler = scheduler
         if hr_intake is not None:

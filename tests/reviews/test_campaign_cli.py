@@ -103,12 +103,18 @@ def test_start_dry_run_then_start_list_show_remind_and_close_preview(setup: Setu
     assert preview.exit_code == 0, preview.output
     assert "undecided items: 7, policy 'revoke'" in preview.output
     assert "keep 1, revoke 7, escalate 0" in preview.output
-    revocations = [line for line in preview.output.splitlines() if "undecided: policy revoke" in line]
+    # no provider is configured here: each revoke says why it cannot be queued
+    revocations = [line for line in preview.output.splitlines() if "not possible (below)" in line]
     assert len(revocations) == 7
-    assert any("ann@example.com" in line and "Admins" in line for line in revocations)
+    assert any("ann@example.com" in line for line in revocations)
+    assert "item 6: the account is linked to no person; revoke it by hand" in preview.output
 
     closing = setup.run("campaign", "close", "1")
-    assert closing.exit_code == 2 and "closing is not available in this version" in closing.output
+    assert closing.exit_code == 1, closing.output  # closed, but 7 revokes could not be queued
+    assert "Campaign 1 'q1' closed:" in closing.output and "emails sent: 1 summary" in closing.output
+    assert [m["To"] for m in setup.inbox.messages][-1] == "owner@example.com"
+    again = setup.run("campaign", "close", "1")
+    assert again.exit_code == 2 and "campaign 1 is already closed: nothing queued again" in again.output
 
 
 def test_a_failed_invitation_shows_in_campaign_show_and_remind_sends_it(setup: Setup) -> None:
