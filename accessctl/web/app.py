@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from accessctl import __version__
 from accessctl.settings import Settings
-from accessctl.web import api, health, lifecycle_api
+from accessctl.web import api, health, lifecycle_api, review_pages
 from accessctl.web.errors import install_error_handlers
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
@@ -44,6 +44,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(lifecycle_api.router)
+    app.include_router(review_pages.router)
     for router in routers:
         app.include_router(router)
     return app
