@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from itertools import groupby
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -134,11 +134,23 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[-1] for name, values in fields.items()}
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def _same_origin(request: Request) -> None:
-    """A POST from another site's page (its Origin says so) is refused before anything else."""
+    """A POST from another site's page (its Origin says so) is refused before anything else; this
+    site is where the request arrived or ``web.base_url`` (behind a proxy)."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+    ours = {_origin(str(request.base_url)), _origin(request.app.state.settings.web.base_url)}
+    if origin and origin != "null" and _origin(origin) not in ours:
         raise PageError(403, "Not allowed", "this form was sent from another site")
+
+
+def _secure(request: Request) -> bool:
+    """Cookies are Secure when the page is served over HTTPS (here or at the proxy)."""
+    return request.url.scheme == "https" or request.app.state.settings.web.base_url.startswith("https:")
 
 
 # --- the reviewer's link and its CSRF token ----------------------------------------------------------
@@ -162,7 +174,7 @@ def _set_csrf_cookie(request: Request, response: Response, nonce: str) -> None:
         nonce,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/review/",
     )
 
@@ -404,7 +416,7 @@ async def admin_login(request: Request) -> Response:
         presented,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/admin/",
         max_age=8 * 3600,
     )
@@ -412,7 +424,9 @@ async def admin_login(request: Request) -> Response:
 
 
 @router.post("/admin/logout")
-async def admin_logout() -> Response:
+@_guarded
+async def admin_logout(request: Request) -> Response:
+    _same_origin(request)
     response = _redirect("/admin/login")
     response.delete_cookie(ADMIN_COOKIE, path="/admin/")
     return response

@@ -4,7 +4,9 @@ real SMTP server, its link opened against a real uvicorn server, decisions submi
 
 from __future__ import annotations
 
+import asyncio
 import html
+import io
 import os
 import re
 import shutil
@@ -16,9 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from accessctl.reviews.campaigns import ASSIGNMENTS, CAMPAIGNS, ITEMS, start_campaign
@@ -85,12 +87,38 @@ def _csrf(page: str) -> str:
     return found.group(1)
 
 
+class Browser:
+    """The app in-process over httpx, keeping cookies between requests like a browser."""
+
+    def __init__(self, app: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30)
+        self.cookies = self.client.cookies
+
+    def request(self, method: str, path: str, *, follow_redirects: bool = True, **kw: Any) -> httpx.Response:
+        call = self.client.request(method, path, follow_redirects=follow_redirects, **kw)
+        return self.loop.run_until_complete(call)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.aclose())
+        self.loop.close()
+
+
 @pytest.fixture
-def site(engine: Engine) -> Iterator[tuple[TestClient, Engine, int, dict[str, str]]]:
+def site(engine: Engine) -> Iterator[tuple[Browser, Engine, int, dict[str, str]]]:
     campaign_id = _start(engine)
-    app = create_app(Settings(), engine)
-    with TestClient(app, base_url="http://testserver") as client:
-        yield client, engine, campaign_id, _links(engine, campaign_id)
+    browser = Browser(create_app(Settings(), engine))
+    try:
+        yield browser, engine, campaign_id, _links(engine, campaign_id)
+    finally:
+        browser.close()
 
 
 ADMINS_ANN = "Admins@ann@example.com"
@@ -131,7 +159,6 @@ def test_pages_say_no_inline_script_no_framing_no_referrer_and_no_caching(site: 
         assert response.headers["referrer-policy"] == "no-referrer", path
         assert response.headers["cache-control"] == "no-store", path
         assert response.headers["x-frame-options"] == "DENY", path
-    cookie = client.get(f"/review/{links['vp@example.com']}", cookies={}).headers.get("set-cookie", "")
     client.cookies.clear()
     cookie = client.get(f"/review/{links['vp@example.com']}").headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/review/" in cookie
@@ -204,7 +231,8 @@ def test_deciding_records_who_when_ip_and_user_agent_and_shows_the_confirmation(
     response = client.post(
         f"/review/{mia}/decisions",
         data=form,
-        headers={"User-Agent": "ReviewBrowser/1.0"},
+        # the Origin of web.base_url (a proxy in front) is this site too
+        headers={"User-Agent": "ReviewBrowser/1.0", "Origin": "http://127.0.0.1:8080"},
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == f"/review/{mia}/done"
@@ -226,7 +254,7 @@ def test_deciding_records_who_when_ip_and_user_agent_and_shows_the_confirmation(
             audit.details if isinstance(audit.details, dict) else __import__("json").loads(audit.details)
         )
         assert audit.actor == "mia@example.com"
-        assert details["ip"] == "testclient" and details["user_agent"] == "ReviewBrowser/1.0"
+        assert details["ip"] == "203.0.113.7" and details["user_agent"] == "ReviewBrowser/1.0"
     # submitting the same page again records nothing new (a replay changes nothing)
     client.post(f"/review/{mia}/decisions", data=form)
     assert len(_decide_audits(engine)) == 2
@@ -360,7 +388,9 @@ def _uvicorn(app: Any) -> Iterator[str]:
     from tests.reviews.smtp_server import free_port
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # as `accessctl serve` runs it: uvicorn's access log goes through accessctl's (redacting) logging
+    server = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    server = uvicorn.Server(server)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -380,12 +410,15 @@ def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_conf
     engine: Engine, tmp_path: Path
 ) -> None:
     sync_playwright = _chromium_or_skip()
+    from accessctl.logs import configure_logging
     from accessctl.notify.render import Templates
     from accessctl.notify.smtp import SmtpMailer
     from accessctl.reviews.mailing import Mailing, send_invitations
     from accessctl.settings import SmtpSettings
     from tests.reviews.smtp_server import parts, smtp_server
 
+    log = io.StringIO()
+    configure_logging(level="INFO", stream=log)
     campaign_id = _start(engine)
     items = _items(engine, "mia@example.com")
     app = create_app(Settings(), engine)
@@ -439,6 +472,9 @@ def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_conf
         and after[ADMINS_ANN].justification == "on-call admin until March"
     )
     assert after[ENG_BOB].decision == "revoke" and after[ENG_LEFT].decision == "revoke"
+    token = link.rsplit("/", 1)[1]
+    assert '"POST /review/ [redacted]/decisions HTTP/1.1" 303' in log.getvalue()
+    assert token not in log.getvalue()  # the access log never carries a link's token
     audits = _decide_audits(engine)
     assert len(audits) == 3 and {a.actor for a in audits} == {"mia@example.com"}
     for audit in audits:
