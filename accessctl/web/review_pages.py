@@ -199,7 +199,7 @@ def _who(request: Request) -> dict[str, str | None]:
 
 
 def _reviewer(request: Request, token: str) -> Any:
-    """The assignment the link is for (the caller holds a connection); BadToken (401) otherwise."""
+    """The assignment the link is for; :class:`BadToken` (401) when the link does not work."""
     with request.app.state.engine.connect() as conn:
         return resolve_token(conn, token, now=clock.now())
 
@@ -243,7 +243,7 @@ def _review_page(
 @router.get("/review/{token}", response_class=HTMLResponse)
 @_guarded
 async def review_page(request: Request, token: str, kept: str | None = None) -> Response:
-    return await run_in_threadpool(_review_page, request, token, notice=_kept_notice(kept), problems={})
+    return await run_in_threadpool(_review_page, request, token, notice=_kept_notice(kept))
 
 
 def _kept_notice(kept: str | None) -> str | None:
@@ -318,9 +318,8 @@ async def submit_decisions(request: Request, token: str) -> Response:
             request,
             token,
             422,
-            notice=None,
             problems=problems,
-            submitted={item_id: choice for item_id, choice in chosen.items()},
+            submitted=chosen,
         )
     return _redirect(f"/review/{token}/done")
 
