@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+import logging
 import os
 import re
 import shutil
@@ -407,7 +408,7 @@ def _uvicorn(app: Any) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_confirmation(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sync_playwright = _chromium_or_skip()
     from accessctl.logs import configure_logging
@@ -419,6 +420,9 @@ def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_conf
 
     log = io.StringIO()
     configure_logging(level="INFO", stream=log)
+    access = logging.getLogger("uvicorn.access")  # as in a fresh `accessctl serve` process
+    for name, value in (("handlers", []), ("propagate", True), ("disabled", False), ("level", logging.INFO)):
+        monkeypatch.setattr(access, name, value)
     campaign_id = _start(engine)
     items = _items(engine, "mia@example.com")
     app = create_app(Settings(), engine)
