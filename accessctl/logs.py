@@ -17,6 +17,7 @@ _PATTERNS = (
     re.compile(r"(Bearer)\s+[A-Za-z0-9_\-\.=]{8,}"),
     re.compile(r"((?:client_secret|assertion|access_token|refresh_token|password)=)[^&\s\"']+"),
     re.compile(r"(\"(?:private_key|client_secret|access_token|password)\"\s*:\s*)\"[^\"]*\""),
+    re.compile(r"(/review/)[A-Za-z0-9_\-]{16,}"),  # a reviewer's link token, in an access log line
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
 

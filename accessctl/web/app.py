@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from accessctl import __version__
 from accessctl.settings import Settings
-from accessctl.web import api, health, lifecycle_api
+from accessctl.web import api, health, lifecycle_api, review_pages
 from accessctl.web.auth import require_scope
 from accessctl.web.errors import ApiError, install_error_handlers
 from accessctl.web.metrics import ServiceMetrics
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(lifecycle_api.router)
     mount_hr(app, app.state.hr_intake)
+    app.include_router(review_pages.router)
     for router in routers:
         app.include_router(router)
     return app
