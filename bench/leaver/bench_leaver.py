@@ -12,7 +12,7 @@ Time to revoke: emulators answer every call after ``--latency-ms``; leavers one 
 from its job's creation (the child's clock right after the enqueue committed) to its last verify
 step finished (the step's ``finished_at``).  The critical path is counted, not guessed: the
 emulators' request trace inside that span, per provider, split into waves (a call that arrives
-within one latency of the wave's first call ran beside it); the longest provider's waves × the
+within one latency of the wave's first call ran beside it); the longest provider's waves times the
 latency is the least any engine could take.
 
 Mass leavers: the guard released (its limits set high in the bench's config), every leaver queued
@@ -30,7 +30,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,24 @@ def verified_at(job):
     ends = [s.finished_at for s in job.steps if s.action == "verify"]
     return max(ends).timestamp() if ends and all(ends) else None
 
+def timeline(job, created):
+    # per provider: wait before its first step started, gaps between its steps (the worker's
+    # claim and record), time inside steps (the provider calls), up to its verify finished
+    out = {}
+    for provider in sorted({s.provider for s in job.steps}):
+        steps = [s for s in job.steps if s.provider == provider and s.started_at and s.finished_at]
+        steps.sort(key=lambda s: s.seq)
+        ends = [i for i, s in enumerate(steps) if s.action == "verify"]
+        steps = steps[: ends[-1] + 1] if ends else steps
+        if not steps:
+            continue
+        inside = sum((s.finished_at - s.started_at).total_seconds() for s in steps)
+        gaps = sum((b.started_at - a.finished_at).total_seconds() for a, b in zip(steps, steps[1:]))
+        out[provider] = {"first_wait": steps[0].started_at.timestamp() - created, "gaps": gaps,
+                         "inside": inside, "steps": len(steps),
+                         "verified": steps[-1].finished_at.timestamp()}
+    return out
+
 async def until_finished(job_id, poll_s=0.01):
     while True:
         job = await asyncio.to_thread(status, job_id)
@@ -127,7 +144,8 @@ async def main():
                 created = time.time()  # the enqueue committed
                 job = await until_finished(submitted.job_id)
                 results.append({"job": job.id, "state": job.state, "created": created,
-                                "verified": verified_at(job), "steps": len(job.steps)})
+                                "verified": verified_at(job), "steps": len(job.steps),
+                                "timeline": timeline(job, created)})
         else:
             jobs = []
             for email in emails:
@@ -217,8 +235,9 @@ def bench_revoke(leavers: int, latency_ms: float, workdir: Path, seed: int) -> d
         if job["verified"] is None:
             rows.append({**job, "took_s": None})
             continue
+        # each provider's calls up to its own verify step's end (its refresh_store reads come after)
         per_provider = {
-            name: [t for _, _, _, t in trace if job["created"] <= t <= job["verified"]]
+            name: [t for _, _, _, t in trace if job["created"] <= t <= job["timeline"][name]["verified"]]
             for name, trace in traces.items()
         }
         chain = {name: waves(stamps, latency_s) for name, stamps in per_provider.items()}
@@ -252,6 +271,15 @@ def bench_revoke(leavers: int, latency_ms: float, workdir: Path, seed: int) -> d
         },
         "chain_per_job_median": {
             name: percentile([r["chain"][name] for r in rows if r["took_s"] is not None], 0.5)
+            for name in PROVIDERS
+        },
+        "timeline_median_s": {
+            name: {
+                part: percentile(
+                    [r["timeline"][name][part] for r in rows if name in r.get("timeline", {})], 0.5
+                )
+                for part in ("first_wait", "gaps", "inside", "steps")
+            }
             for name in PROVIDERS
         },
         "target_s": worst_path + 0.3,
