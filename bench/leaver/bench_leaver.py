@@ -1,7 +1,7 @@
 """Leaver benchmarks against the provider emulators (issue 10: the deprovisioning engine).
 
     python bench/leaver/bench_leaver.py                  # 200 one at a time, then 1,000 at once
-    python bench/leaver/bench_leaver.py --quick          # 20 and 60: under a minute
+    python bench/leaver/bench_leaver.py --quick          # 10 and 20 leavers: about a minute
     python bench/leaver/bench_leaver.py --only revoke --leavers 50
 
 The emulators serve from this process; each measured run is a child process of its own that does
@@ -351,7 +351,7 @@ def main() -> None:
     )
     parser.add_argument("--leavers", type=int, help="leavers of the time-to-revoke run (default 200)")
     parser.add_argument("--mass-leavers", type=int, help="leavers of the mass run (default 1000)")
-    parser.add_argument("--quick", action="store_true", help="20 and 60 leavers: under a minute")
+    parser.add_argument("--quick", action="store_true", help="10 and 20 leavers: about a minute")
     parser.add_argument("--only", choices=["revoke", "mass"], action="append")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=3)
@@ -365,8 +365,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "leaver" / "results.json")
     args = parser.parse_args()
     only = set(args.only or ["revoke", "mass"])
-    revoke_n = args.leavers or (20 if args.quick else 200)
-    mass_n = args.mass_leavers or (60 if args.quick else 1000)
+    revoke_n = args.leavers or (10 if args.quick else 200)
+    mass_n = args.mass_leavers or (20 if args.quick else 1000)
     budgets = {"okta": args.okta_budget, "entra": args.entra_budget, "google": args.google_budget}
     results: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv)}
     with tempfile.TemporaryDirectory() as tmp:
