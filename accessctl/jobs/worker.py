@@ -12,7 +12,9 @@ On SQLite one worker process serves a store (it holds the store lock ``jobs:work
 :class:`WorkerBusy`); on PostgreSQL any number share the queue.  When ``stop`` is set, no new step
 is claimed; in-flight steps get ``stop_grace_s`` to finish, then are cancelled and give their lease
 back.  Every wait is bounded: a step by ``step_timeout_s``, a store call by ``store_timeout_s``, an
-idle poll by ``idle_poll_s``.
+idle poll by ``idle_poll_s``.  Work queued in the worker's own process (``accessctl serve``: the
+API and the workers) wakes idle workers at once (:func:`wake_workers`, called once the enqueue
+committed); from another process it is found at the next idle poll.
 """
 
 from __future__ import annotations
@@ -42,6 +44,20 @@ WORKER_LOCK = "jobs:worker"
 T = TypeVar("T")
 Execute = Callable[[StepView], Awaitable[StepOutcome]]
 Clock = Callable[[], datetime]
+
+
+#: a wake-up per idle-capable worker in this process (thread-safe: enqueues commit in threads)
+_WAKERS: set[Callable[[], None]] = set()
+_WAKERS_LOCK = threading.Lock()
+
+
+def wake_workers() -> None:
+    """New steps were committed in this process: idle workers here claim them now, not at their
+    next idle poll (``idle_poll_s``)."""
+    with _WAKERS_LOCK:
+        wakers = list(_WAKERS)
+    for wake in wakers:
+        wake()
 
 
 class WorkerBusy(Exception):
@@ -141,6 +157,14 @@ class _Worker:
         self.ran = 0
 
     async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self.slot_free.set)
+
+        with _WAKERS_LOCK:
+            _WAKERS.add(wake)
         try:
             while not self.stop.is_set():
                 if self.lock_lost is not None and self.lock_lost.is_set():
@@ -172,6 +196,8 @@ class _Worker:
                 self.in_flight.add(task)
                 task.add_done_callback(self._done)
         finally:
+            with _WAKERS_LOCK:
+                _WAKERS.discard(wake)
             await self._drain()
         return self.ran
 

@@ -7,11 +7,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from accessctl import audit
 from accessctl.jobs import enqueue
 from accessctl.jobs.states import JobState
+from accessctl.jobs.worker import wake_workers
 from accessctl.lifecycle.guard import LEAVER, quarantine_reason
 from accessctl.lifecycle.plan import Plan
 from accessctl.lifecycle.protected import SKIPPED
@@ -62,6 +64,8 @@ def submit(
         hr_event_id=hr_event_id,
         now=at,
     )
+    # once the caller commits, a worker in this process (serve) claims the steps at once
+    event.listen(session, "after_commit", lambda _session: wake_workers(), once=True)
     if plan.snapshot and any(a["status"] == "active" or a["grants"] for a in plan.snapshot):
         # a repeated leaver (nothing left to take) saves none: restore keeps the one that matters
         save_snapshot(
