@@ -475,9 +475,9 @@ def test_demo_runs_the_story_end_to_end(tmp_path: Path) -> None:
     for stage in stages:
         assert stage in result.output
     assert "orphans" in result.output.lower()
-    not_built = [line for line in result.output.splitlines() if "Not built yet" in line]
-    assert len(not_built) == 1
-    assert "HR termination deprovisioning" in not_built[0] and "review campaign" in not_built[0]
+    not_shown = [line for line in result.output.splitlines() if "Not in this demo yet" in line]
+    assert len(not_shown) == 1
+    assert "HR webhooks" in not_shown[0] and "review campaigns" in not_shown[0]
     assert re.findall(r"─ (\d)\. ", result.output) == ["1", "2", "3", "4", "5"]  # no stage beyond what exists
     verified = [line for line in result.output.splitlines() if "✓" in line and "blocked, " in line]
     assert len(verified) == 3  # the leaver, read back in each provider

@@ -127,16 +127,20 @@ def test_ctrl_c_while_throttled_exits_at_once_and_records_the_interruption(tmp_p
             text=True,
         )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 90  # start-up and the listings, on a loaded machine
             while not any(path.endswith("/factors") for _, path, _, _ in list(control.trace or [])):
-                assert time.monotonic() < deadline and process.poll() is None, "no lookups started"
+                assert process.poll() is None, "the sync ended before its lookups"
+                assert time.monotonic() < deadline, "no lookups started"
                 time.sleep(0.01)
-            # Read the count first: the first 429 can land before the next line runs, and then
-            # every worker pauses for the whole minute and no later request would ever come.
+            # Every lookup is throttled for a minute from now on: requests still in flight are
+            # answered 429 too (the emulator decides after its latency), and one 429 pauses every
+            # worker of the bucket, so a new request may never come.  Wait for one, or for the
+            # in-flight ones (100 ms each) to have been answered.
             throttled_at = control.requests
-            control.set_faults("429:1.0:60")  # every lookup now throttled for a minute
-            while control.requests < throttled_at + 1:  # one 429 pauses every worker of the bucket
-                assert time.monotonic() < deadline and process.poll() is None, "no throttled lookups"
+            control.set_faults("429:1.0:60")
+            answered = time.monotonic() + 1.0
+            while control.requests <= throttled_at and time.monotonic() < answered:
+                assert process.poll() is None, "the sync ended before a throttled lookup"
                 time.sleep(0.01)
             time.sleep(0.2)
             interrupted = time.monotonic()

@@ -420,9 +420,17 @@ def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_conf
 
     log = io.StringIO()
     configure_logging(level="INFO", stream=log)
-    access = logging.getLogger("uvicorn.access")  # as in a fresh `accessctl serve` process
-    for name, value in (("handlers", []), ("propagate", True), ("disabled", False), ("level", logging.INFO)):
-        monkeypatch.setattr(access, name, value)
+    # as in a fresh `accessctl serve` process: an earlier test's uvicorn may have given "uvicorn" (the
+    # access log's parent) its own handler and propagate=False, and then nothing would reach our log
+    for logger_name in ("uvicorn", "uvicorn.access"):
+        logger = logging.getLogger(logger_name)
+        for name, value in (
+            ("handlers", []),
+            ("propagate", True),
+            ("disabled", False),
+            ("level", logging.INFO),
+        ):
+            monkeypatch.setattr(logger, name, value)
     campaign_id = _start(engine)
     items = _items(engine, "mia@example.com")
     app = create_app(Settings(), engine)
