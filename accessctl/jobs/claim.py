@@ -20,7 +20,7 @@ OPEN = sa.text("job_step.state IN ('pending', 'running')")
 _BATCH = 8
 
 
-def _runnable(now: datetime) -> sa.Select:
+def _runnable(now: datetime, running: frozenset[int] = frozenset()) -> sa.Select:
     earlier = STEPS.alias("earlier")
     blocked = (
         sa.select(earlier.c.id)
@@ -33,6 +33,8 @@ def _runnable(now: datetime) -> sa.Select:
         .exists()
     )
     lease_gone = sa.and_(STEPS.c.state == StepState.RUNNING.value, STEPS.c.lease_expires_at <= now)
+    if running:  # the claiming worker's own steps still in flight: late renewing, not dead
+        lease_gone = sa.and_(lease_gone, STEPS.c.id.not_in(sorted(running)))
     return (
         sa.select(STEPS, JOBS.c.state.label("job_state"))
         .join(JOBS, JOBS.c.id == STEPS.c.job_id)
@@ -48,7 +50,9 @@ def _runnable(now: datetime) -> sa.Select:
     )
 
 
-def claim(engine: Engine, *, worker_id: str, lease_s: float, now: datetime) -> StepView | None:
+def claim(
+    engine: Engine, *, worker_id: str, lease_s: float, now: datetime, running: frozenset[int] = frozenset()
+) -> StepView | None:
     """The next runnable step, now leased to ``worker_id`` for ``lease_s`` seconds, or None.
 
     Runnable: pending (or running on a lease that has expired: its worker died), due
@@ -56,11 +60,13 @@ def claim(engine: Engine, *, worker_id: str, lease_s: float, now: datetime) -> S
     the same job and provider done or skipped.  On PostgreSQL the step is taken ``FOR UPDATE SKIP
     LOCKED``, so workers never wait for each other's candidates.  The claim, its audit event and the
     job's move to running commit together.  A reclaimed step that has used all its attempts is failed
-    instead, and the next runnable one taken.
+    instead, and the next runnable one taken.  ``running``: ids of the steps the claiming worker is
+    still running; their leases may have expired (its event loop was held up past a renewal), but
+    taking them again would run the same step twice at once.
     """
     at = utc(now)
     with write_tx(engine) as conn:
-        query = _runnable(at)
+        query = _runnable(at, running)
         if conn.dialect.name != "sqlite":
             query = query.with_for_update(skip_locked=True, of=STEPS)
         for _ in range(_BATCH):

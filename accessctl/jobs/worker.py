@@ -153,6 +153,7 @@ class _Worker:
         self.stop = stop
         self.settings = settings
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.running_steps: dict[asyncio.Task[None], int] = {}
         self.slot_free = asyncio.Event()
         self.ran = 0
 
@@ -184,6 +185,7 @@ class _Worker:
                         worker_id=self.worker_id,
                         lease_s=self.settings.lease_s,
                         now=self.clock(),
+                        running=frozenset(self.running_steps.values()),
                     )
                 except (TimeoutError, sa.exc.DBAPIError) as exc:  # the store is busy or away: try again
                     log.warning("worker %s: claiming a step failed: %s", self.worker_id, exc)
@@ -194,6 +196,7 @@ class _Worker:
                     continue
                 task = asyncio.create_task(self._run_step(step), name=f"step:{step.step_id}")
                 self.in_flight.add(task)
+                self.running_steps[task] = step.step_id
                 task.add_done_callback(self._done)
         finally:
             with _WAKERS_LOCK:
@@ -203,6 +206,7 @@ class _Worker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
+        self.running_steps.pop(task, None)
         self.slot_free.set()
         if not task.cancelled() and task.exception() is not None:
             # a bug in execute, or the store gone while recording: like a crash, the step's lease

@@ -17,6 +17,7 @@ fails the step (NotFoundError).  Connector errors propagate for the worker to cl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -35,12 +36,19 @@ from connectors.base import (
     EntitlementKind,
     GrantRecord,
     NotFoundError,
+    TransientError,
 )
 
 Execute = Callable[[StepView], Awaitable[StepOutcome]]
 
 #: actions whose effect an account gone from the provider already has
 _GONE_IS_DONE = {"suspend", "deactivate", "revoke_sessions", "remove_grant", "verify"}
+#: one step is several requests (read, then write only what is still to do, or a whole read-back),
+#: so a transient failure of any one is retried in place, up to this many tries, before the attempt
+#: counts as failed; a try repeats nothing visible, since every action first reads what is done
+_TRIES = 4
+_WAIT_S = 0.2
+_WAIT_MAX_S = 2.0
 ACTIONS = (
     "suspend",
     "deactivate",
@@ -126,6 +134,11 @@ def executor_for(connectors: Connectors, *, engine: Engine | None = None) -> Exe
         connector = connectors.get(step.provider)
         if connector is None:
             raise UnknownAction(f"{step.provider} is not configured here", provider=step.provider)
+        for _ in range(_TRIES - 1):
+            try:
+                return await run_action(connector, step, engine=engine)
+            except TransientError as exc:
+                await asyncio.sleep(min(exc.retry_after or _WAIT_S, _WAIT_MAX_S))
         return await run_action(connector, step, engine=engine)
 
     return execute
