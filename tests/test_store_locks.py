@@ -201,3 +201,20 @@ def test_migration_0005_upgrades_and_downgrades(db_url: str) -> None:
         assert not inspector.has_table("store_lock")
     finally:
         engine.dispose()
+
+
+def test_a_busy_postgres_lock_whose_holder_row_is_gone_is_still_busy(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder can let go between our failed try and our reading of its row: that is LockBusy
+    without a holder, never an error about the connection we had already closed."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    try:
+        with store_lock(engine, "scheduler:reviews"):
+            monkeypatch.setattr(StoreLock, "holder", lambda self: None)
+            with pytest.raises(LockBusy) as busy:
+                StoreLock(engine, "scheduler:reviews").try_acquire()
+            assert busy.value.holder is None
+    finally:
+        engine.dispose()

@@ -237,8 +237,9 @@ class StoreLock:
             conn.execute(LOCKS.delete().where(LOCKS.c.name == self.name))  # a dead holder's row
             conn.execute(LOCKS.insert().values(self._claim()))
         except BaseException:
-            conn.invalidate()  # never hand a session that may hold the lock back to the pool
-            conn.close()
+            if not conn.closed:  # closed already when the lock was busy: nothing of ours is held
+                conn.invalidate()  # never hand a session that may hold the lock back to the pool
+                conn.close()
             raise
         self._conn = conn
         self._key = key
