@@ -29,11 +29,6 @@ from connectors.entra import mapping
 from connectors.entra.client import GraphClient
 from connectors.entra.config import EntraConfig
 
-#: what :meth:`EntraConnector.verify_locked` reads back (the shared :class:`LockState`; this name
-#: stays for callers written before there was one)
-EntraLockoutState = LockState
-
-
 _DIR_READ = frozenset({"Directory.Read.All", "Directory.ReadWrite.All"})
 _USER_WRITE = frozenset({"User.ReadWrite.All", "Directory.ReadWrite.All"})
 #: what sync and deprovisioning need of the app's Graph application permissions (the token's roles)
@@ -332,9 +327,6 @@ class EntraConnector:
             requests=4,
             sessions_valid_from=mapping.parse_time(user.get("signInSessionsValidFromDateTime")),
         )
-
-    #: the name this read-back had before every connector offered verify_locked
-    lockout_state = verify_locked
 
     async def remove_grant(self, grant: GrantRecord) -> ActionResult:
         uid, target = grant.account_external_id, grant.entitlement_external_id

@@ -1,5 +1,5 @@
 """The Entra connector's actions against the Entra emulator: each APPLIED then ALREADY_DONE, each read back
-through Graph (the connector's lockout_state), a read-only app refused with PermissionDeniedError and
+through Graph (the connector's verify_locked), a read-only app refused with PermissionDeniedError and
 nothing changed, a failing or throttled write a TransientError."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def holder(tenant: Tenant) -> tuple[str, list[GrantRecord]]:
             for account in page.items:
                 if account.status.value != "active":
                     continue
-                direct = (await c.lockout_state(account.external_id)).direct_grants
+                direct = (await c.verify_locked(account.external_id)).direct_grants
                 kinds = {g.entitlement_kind for g in direct}
                 if kinds >= {EntitlementKind.GROUP, EntitlementKind.APP, EntitlementKind.ROLE}:
                     return account.external_id, direct
@@ -118,10 +118,10 @@ def test_suspend_and_restore_are_idempotent_and_read_back(tenant: Tenant) -> Non
         return [
             await c.suspend_account(uid),
             await c.suspend_account(uid),
-            (await c.lockout_state(uid)).suspended,
+            (await c.verify_locked(uid)).suspended,
             await c.restore_account(uid),
             await c.restore_account(uid),
-            (await c.lockout_state(uid)).suspended,
+            (await c.verify_locked(uid)).suspended,
         ]
 
     assert tenant.run(body) == [APPLIED, DONE, True, APPLIED, DONE, False]
@@ -155,7 +155,7 @@ def test_remove_grant_each_kind_applied_then_already_done_and_gone_from_graph(te
         results = []
         for grant in targets:
             results += [await c.remove_grant(grant), await c.remove_grant(grant)]
-        return results, (await c.lockout_state(uid)).direct_grants
+        return results, (await c.verify_locked(uid)).direct_grants
 
     results, left = tenant.run(body)
     assert results == [APPLIED, DONE] * len(targets)
@@ -165,7 +165,7 @@ def test_remove_grant_each_kind_applied_then_already_done_and_gone_from_graph(te
 
 def test_a_read_only_app_is_refused_every_action_and_nothing_changes(tenant: Tenant) -> None:
     uid, direct = holder(tenant)
-    before = tenant.run(lambda c: c.lockout_state(uid))
+    before = tenant.run(lambda c: c.verify_locked(uid))
     actions = [
         lambda c: c.suspend_account(uid),
         lambda c: c.revoke_sessions(uid),
@@ -175,17 +175,17 @@ def test_a_read_only_app_is_refused_every_action_and_nothing_changes(tenant: Ten
         with pytest.raises(PermissionDeniedError) as refused:
             tenant.run(action, app=READ_ONLY)
         assert refused.value.status == 403 and "Authorization_RequestDenied" in str(refused.value)
-    after = tenant.run(lambda c: c.lockout_state(uid))
+    after = tenant.run(lambda c: c.verify_locked(uid))
     assert after == before
     # the read-only app reads it all: what `config check --live` can rely on
-    assert tenant.run(lambda c: c.lockout_state(uid), app=READ_ONLY) == before
+    assert tenant.run(lambda c: c.verify_locked(uid), app=READ_ONLY) == before
 
 
 @pytest.mark.parametrize(("spec", "status"), [("5xx:1", 503), ("429:1", 429)])
 def test_a_failing_write_is_transient_and_changes_nothing(tenant: Tenant, spec: str, status: int) -> None:
     uid, direct = holder(tenant)
     group = pick(direct, EntitlementKind.GROUP)
-    before = tenant.run(lambda c: c.lockout_state(uid))
+    before = tenant.run(lambda c: c.verify_locked(uid))
     tenant.control.set_faults(spec)
     for action in (lambda c: c.revoke_sessions(uid), lambda c: c.remove_grant(group)):
         with pytest.raises(TransientError) as failed:
@@ -194,7 +194,7 @@ def test_a_failing_write_is_transient_and_changes_nothing(tenant: Tenant, spec: 
     tenant.control.set_faults(None)
     writes = [e for e in tenant.control.journal if e.method in ("POST", "DELETE")]
     assert [e.result for e in writes] == ["fault:" + spec.split(":")[0]] * 2
-    assert tenant.run(lambda c: c.lockout_state(uid)) == before
+    assert tenant.run(lambda c: c.verify_locked(uid)) == before
 
 
 def test_actions_on_a_missing_account(tenant: Tenant) -> None:
@@ -202,7 +202,7 @@ def test_actions_on_a_missing_account(tenant: Tenant) -> None:
     with pytest.raises(NotFoundError):
         tenant.run(lambda c: c.suspend_account(missing))
     with pytest.raises(NotFoundError):
-        tenant.run(lambda c: c.lockout_state(missing))
+        tenant.run(lambda c: c.verify_locked(missing))
 
 
 def test_removed_grants_are_given_back_by_add_grant_and_read_back(tenant: Tenant) -> None:
@@ -214,13 +214,13 @@ def test_removed_grants_are_given_back_by_add_grant_and_read_back(tenant: Tenant
         for grant in targets:
             await c.remove_grant(grant)
         stripped = {
-            (g.entitlement_kind, g.entitlement_external_id) for g in (await c.lockout_state(uid)).grants
+            (g.entitlement_kind, g.entitlement_external_id) for g in (await c.verify_locked(uid)).grants
         }
         for grant in targets:
             results += [await c.add_grant(grant), await c.add_grant(grant)]
         back = {
             (g.entitlement_kind, g.entitlement_external_id)
-            for g in (await c.lockout_state(uid)).direct_grants
+            for g in (await c.verify_locked(uid)).direct_grants
         }
         return results, stripped, back
 
@@ -237,6 +237,6 @@ def test_a_read_only_app_cannot_give_grants_back(tenant: Tenant) -> None:
         tenant.run(lambda c, g=grant: c.remove_grant(g))
         with pytest.raises(PermissionDeniedError):
             tenant.run(lambda c, g=grant: c.add_grant(g), app=READ_ONLY)
-    left = tenant.run(lambda c: c.lockout_state(uid)).direct_grants
+    left = tenant.run(lambda c: c.verify_locked(uid)).direct_grants
     held = {(g.entitlement_kind, g.entitlement_external_id) for g in left}
     assert not held & {(g.entitlement_kind, g.entitlement_external_id) for g in targets}

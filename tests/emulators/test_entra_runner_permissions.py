@@ -57,8 +57,8 @@ def test_the_org_app_deprovisions_and_a_read_only_app_is_refused(tmp_path: Path)
         first = next(a.external_id for a in accounts if a.status.value == "active")
         with pytest.raises(PermissionDeniedError):
             run(connector(running, "read-only-app", "ro~secret"), lambda c: c.suspend_account(first))
-        assert run(connector(running, *own), lambda c: c.lockout_state(first)).suspended is False
+        assert run(connector(running, *own), lambda c: c.verify_locked(first)).suspended is False
         assert run(connector(running, *own), lambda c: c.suspend_account(first)) is ActionResult.APPLIED
         assert run(
-            connector(running, "read-only-app", "ro~secret"), lambda c: c.lockout_state(first)
+            connector(running, "read-only-app", "ro~secret"), lambda c: c.verify_locked(first)
         ).suspended
