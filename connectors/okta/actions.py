@@ -8,6 +8,7 @@ What an API token may do is its admin's role: a read-only admin's token is refus
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import (
@@ -25,6 +26,12 @@ from connectors.okta.client import OktaClient
 
 #: statuses in which an account cannot sign in
 BLOCKED = frozenset({"SUSPENDED", "DEPROVISIONED"})
+#: how long one read of a user's groups serves the group steps that follow it: a leaver removes its
+#: groups one step after another, a few calls apart, and each step reads before it writes; without
+#: this every group step re-read the same listing (one Okta call and one sequential wave per group).
+#: A listing older than this is read again, so a membership added by someone else meanwhile is
+#: seen by the next step; the verify step always reads afresh.
+GROUPS_FRESH_S = 5.0
 #: what sync and deprovisioning need of the API token's admin role (Okta's standard admin roles)
 NEEDS = (
     (
@@ -43,6 +50,8 @@ NEEDS = (
 
 class OktaActions:
     client: OktaClient
+    #: uid -> (monotonic time read, {group id: group type}) of the user's groups; see GROUPS_FRESH_S
+    _groups_read: dict[str, tuple[float, dict[str, str]]]
 
     if TYPE_CHECKING:
 
@@ -170,7 +179,7 @@ class OktaActions:
                     provider="okta",
                     status=400,
                 )
-            await self.client.request("DELETE", f"/api/v1/groups/{target}/users/{uid}")
+            await self._group_write("DELETE", uid, target)
             return ActionResult.APPLIED
         if grant.entitlement_kind is EntitlementKind.APP:
             try:
@@ -199,7 +208,7 @@ class OktaActions:
         if grant.entitlement_kind is EntitlementKind.GROUP:
             if await self._group_type(uid, target) is not None:
                 return ActionResult.ALREADY_DONE
-            await self.client.request("PUT", f"/api/v1/groups/{target}/users/{uid}")
+            await self._group_write("PUT", uid, target)
             return ActionResult.APPLIED
         if grant.entitlement_kind is EntitlementKind.APP:
             try:
@@ -223,10 +232,42 @@ class OktaActions:
             raise
         return ActionResult.APPLIED
 
+    def _groups_cache(self) -> dict[str, tuple[float, dict[str, str]]]:
+        if not hasattr(self, "_groups_read"):
+            self._groups_read = {}
+        return self._groups_read
+
+    def _remember_groups(self, uid: str, groups: list[dict[str, Any]]) -> None:
+        """Keep a listing of the user's groups just read, and forget the stale ones."""
+        cache, now = self._groups_cache(), time.monotonic()
+        for stale in [u for u, (read_at, _) in cache.items() if now - read_at > GROUPS_FRESH_S]:
+            del cache[stale]
+        cache[uid] = (now, {str(g["id"]): str(g.get("type")) for g in groups})
+
     async def _group_type(self, uid: str, group_id: str) -> str | None:
-        """The type of ``group_id`` (OKTA_GROUP, APP_GROUP, BUILT_IN) if the user is in it, else None."""
-        groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
-        return next((str(g.get("type")) for g in groups if g["id"] == group_id), None)
+        """The type of ``group_id`` (OKTA_GROUP, APP_GROUP, BUILT_IN) if the user is in it, else None:
+        from a listing of the user's groups read less than GROUPS_FRESH_S ago, else read now."""
+        cached = self._groups_cache().get(uid)
+        if cached is None or time.monotonic() - cached[0] > GROUPS_FRESH_S:
+            groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
+            self._remember_groups(uid, groups)
+            cached = self._groups_cache()[uid]
+        return cached[1].get(group_id)
+
+    async def _group_write(self, method: str, uid: str, group_id: str) -> None:
+        """Add (PUT) or remove (DELETE) a membership, and keep the remembered listing true to it; a
+        write that failed forgets the listing (what happened is not known)."""
+        try:
+            await self.client.request(method, f"/api/v1/groups/{group_id}/users/{uid}")
+        except BaseException:
+            self._groups_cache().pop(uid, None)
+            raise
+        cached = self._groups_cache().get(uid)
+        if cached is not None:
+            if method == "DELETE":
+                cached[1].pop(group_id, None)
+            else:
+                cached[1][group_id] = "OKTA_GROUP"
 
     async def _own_roles(self, uid: str) -> list[dict[str, Any]]:
         """The user's own role assignments: one held through a group (assignmentType GROUP) belongs

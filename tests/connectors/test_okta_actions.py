@@ -260,3 +260,51 @@ def test_a_refused_transition_names_okta_s_cause_in_plain_text() -> None:
     assert str(error).endswith(
         "HTTP 400 E0000001 Api validation failed: unsuspend (Cannot unsuspend a user that isn't suspended)"
     )
+
+
+def test_group_steps_read_the_user_s_groups_once_and_see_a_change_after_the_window(
+    okta: RunningEmulators, org: SyntheticOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaver's group steps follow one another: the first reads the user's groups, the next ones
+    use that listing (kept true to their own removals); once the listing is older than
+    GROUPS_FRESH_S it is read again, so a membership someone else added meanwhile is removed."""
+    from connectors.okta import actions
+
+    uid = leaver(okta, org)
+    control = okta.providers["okta"].control
+    listing = f"/api/v1/users/{uid}/groups"
+
+    async def body(c: OktaConnector) -> dict[str, Any]:
+        groups = [
+            g
+            for g in removable(okta, await c.list_account_grants(uid))
+            if g.entitlement_kind is EntitlementKind.GROUP
+        ]
+        assert len(groups) >= 2, groups
+        control.trace = []
+        removed = [await c.remove_grant(g) for g in groups]
+        again = [await c.remove_grant(g) for g in groups]
+        reads = sum(1 for method, path, _, _ in control.trace if method == "GET" and path == listing)
+        with api(okta) as client:  # another admin puts the first group back
+            put_back = client.put(f"/api/v1/groups/{groups[0].entitlement_external_id}/users/{uid}")
+            assert put_back.status_code == 204
+        within_window = await c.remove_grant(groups[0])
+        monkeypatch.setattr(actions, "GROUPS_FRESH_S", 0.0)
+        after_window = await c.remove_grant(groups[0])
+        control.trace = None
+        return {
+            "removed": removed,
+            "again": again,
+            "reads": reads,
+            "within": within_window,
+            "after": after_window,
+            "left": await c.list_account_grants(uid),
+            "groups": groups,
+        }
+
+    seen = run(connect(okta), body)
+    assert set(seen["removed"]) == {APPLIED} and set(seen["again"]) == {DONE}
+    assert seen["reads"] == 1  # one listing for every group step, not one per step
+    assert seen["within"] == DONE  # the listing is seconds old: the step trusts it
+    assert seen["after"] == APPLIED  # read again: the membership added meanwhile is removed
+    assert not {key(g) for g in seen["groups"]} & {key(g) for g in seen["left"]}
