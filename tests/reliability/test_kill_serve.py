@@ -25,15 +25,17 @@ from tests.reliability.helpers import (
     refused_writes,
     reliability_world,
     run_cli,
+    scaled,
+    scaled_timeout,
     states,
     unfinished,
     writes,
 )
 from tests.web.test_serve import free_port, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(scaled_timeout(240))
 
-LEAVERS = 5
+LEAVERS = scaled(5, 100)
 KILLS = 3
 SEED = 20261202
 
@@ -73,14 +75,16 @@ def test_three_sigkills_during_a_batch_of_leavers_lose_nothing_and_repeat_nothin
     proc = _serve(world, port)
     try:
         for target in kill_at:
-            wait_for(lambda t=target: _steps_done(world, job_ids) >= t, f"{target} steps done", 60)
+            wait_for(
+                lambda t=target: _steps_done(world, job_ids) >= t, f"{target} steps done", scaled_timeout(60)
+            )
             time.sleep(rng.uniform(0, 0.3))  # and somewhere inside the next steps
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=10)
             kills += 1
             proc = _serve(world, port)
         try:
-            wait_for(lambda: not unfinished(world, job_ids), "every leaver's job ends", 60)
+            wait_for(lambda: not unfinished(world, job_ids), "every leaver's job ends", scaled_timeout(60))
         except AssertionError:
             left = states(world, unfinished(world, job_ids))
             raise AssertionError({j: explain(s) for j, s in left.items()}) from None

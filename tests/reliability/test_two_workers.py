@@ -19,6 +19,8 @@ from tests.reliability.helpers import (
     queue_leavers,
     refused_writes,
     reliability_world,
+    scaled,
+    scaled_timeout,
     set_web,
     states,
     unfinished,
@@ -26,9 +28,9 @@ from tests.reliability.helpers import (
 )
 from tests.web.test_serve import wait_for
 
-pytestmark = [pytest.mark.timeout(240), pytest.mark.postgres]
+pytestmark = [pytest.mark.timeout(scaled_timeout(240)), pytest.mark.postgres]
 
-LEAVERS = 6
+LEAVERS = scaled(6, 200)
 WRITES = ("suspend", "deactivate", "remove_grant")
 
 
@@ -47,7 +49,7 @@ def test_two_workers_on_postgresql_run_each_step_once(pg_world: World) -> None:
     workers = [accessctl(world, "worker", "--workers", "3") for _ in range(2)]
     try:
         try:
-            wait_for(lambda: not unfinished(world, job_ids), "every leaver's job ends", 120)
+            wait_for(lambda: not unfinished(world, job_ids), "every leaver's job ends", scaled_timeout(120))
         except AssertionError:
             left = states(world, unfinished(world, job_ids))
             raise AssertionError({j: explain(s) for j, s in left.items()}) from None
