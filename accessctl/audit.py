@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -107,6 +107,20 @@ class RecordedEvent:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One event to append (see :func:`record`)."""
+
+    actor: str
+    action: str
+    target_type: str | None = None
+    target_id: str | None = None
+    provider: str | None = None
+    outcome: str = "success"
+    details: dict[str, Any] | None = None
+    occurred_at: datetime | None = None
+
+
 def record(
     db: Session | Connection,
     *,
@@ -124,29 +138,45 @@ def record(
     The event is also logged (logger ``accessctl.audit``) once that transaction commits; never if it
     rolls back.
     """
+    entry = Entry(actor, action, target_type, target_id, provider, outcome, details, occurred_at)
+    return record_many(db, [entry])[0]
+
+
+def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[RecordedEvent]:
+    """Append several events, in order, in the caller's transaction: one event each, chained as
+    :func:`record` chains them, with the head row locked and moved once (a job's planned steps)."""
+    if not entries:
+        return []
     # Take the head row's write lock first: appenders queue here, so the chain never forks.
     db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
     head = db.execute(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)).one_or_none()
     if head is None:
         raise RuntimeError("the audit log is not initialised: run `accessctl db upgrade`")
-    seq = head.last_seq + 1
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "occurred_at": utc(occurred_at or datetime.now(UTC)),
-        "actor": actor,
-        "action": action,
-        "target_type": target_type,
-        "target_id": target_id,
-        "provider": provider,
-        "outcome": outcome,
-        "details": json.loads(json.dumps(redact(details or {}), default=str)),
-        "prev_hash": head.last_hash,
-    }
-    digest = compute_hash(**fields)
-    db.execute(sa.insert(_events).values(**fields, hash=digest))
-    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=digest))
-    _emit_on_commit(db, {key: fields[key] for key in _LOGGED})
-    return RecordedEvent(seq, digest)
+    seq, prev_hash = head.last_seq, head.last_hash
+    rows: list[dict[str, Any]] = []
+    recorded: list[RecordedEvent] = []
+    for entry in entries:
+        seq += 1
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "occurred_at": utc(entry.occurred_at or datetime.now(UTC)),
+            "actor": entry.actor,
+            "action": entry.action,
+            "target_type": entry.target_type,
+            "target_id": entry.target_id,
+            "provider": entry.provider,
+            "outcome": entry.outcome,
+            "details": json.loads(json.dumps(redact(entry.details or {}), default=str)),
+            "prev_hash": prev_hash,
+        }
+        prev_hash = compute_hash(**fields)
+        rows.append({**fields, "hash": prev_hash})
+        recorded.append(RecordedEvent(seq, prev_hash))
+    db.execute(sa.insert(_events), rows)
+    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=prev_hash))
+    for row in rows:
+        _emit_on_commit(db, {key: row[key] for key in _LOGGED})
+    return recorded
 
 
 #: what the audit logger says of an event (its details stay in the store)

@@ -8,8 +8,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from accessctl import audit
 from accessctl.jobs.derive import refresh_job
-from accessctl.jobs.events import job_event, step_event
+from accessctl.jobs.events import job_event, step_entry
 from accessctl.jobs.plan import PlannedStep
 from accessctl.jobs.states import JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS
@@ -91,19 +92,23 @@ def enqueue(
         insert = sa.insert(STEPS).returning(STEPS.c.id, sort_by_parameter_order=True)
         for row, step_id in zip(rows, session.execute(insert, rows).scalars(), strict=True):
             row["id"] = step_id
-    for row in rows:
-        step_event(
-            session,
-            actor=requested_by,
-            verb="skipped" if row["state"] == StepState.SKIPPED else "planned",
-            step=row,
-            job=job,
-            before=None,
-            after=row["state"],
-            at=at,
-            expected_effect=row["expected_effect"],
-            result=row["result"],
-        )
+    audit.record_many(  # one event per step, appended together
+        session,
+        [
+            step_entry(
+                actor=requested_by,
+                verb="skipped" if row["state"] == StepState.SKIPPED else "planned",
+                step=row,
+                job=job,
+                before=None,
+                after=row["state"],
+                at=at,
+                expected_effect=row["expected_effect"],
+                result=row["result"],
+            )
+            for row in rows
+        ],
+    )
     if not quarantined and all(row["state"] == StepState.SKIPPED for row in rows):
         refresh_job(session, job_id, actor=requested_by, at=at)  # nothing to run: done at once
     return job_id

@@ -30,6 +30,35 @@ def step_event(
 ) -> None:
     """``job.step.<verb>``: one step went from ``before`` to ``after``; who asked for the job, what
     the step does, and the provider's answer."""
+    entry = step_entry(
+        actor=actor,
+        verb=verb,
+        step=step,
+        job=job,
+        before=before,
+        after=after,
+        at=at,
+        answer=answer,
+        outcome=outcome,
+        **extra,
+    )
+    audit.record_many(db, [entry])
+
+
+def step_entry(
+    *,
+    actor: str,
+    verb: str,
+    step: sa.Row | dict[str, Any],
+    job: sa.Row | dict[str, Any],
+    before: str | None,
+    after: str,
+    at: datetime,
+    answer: str | None = None,
+    outcome: str = "success",
+    **extra: Any,
+) -> audit.Entry:
+    """The audit event :func:`step_event` appends, for appending several at once."""
     s = step if isinstance(step, dict) else step._mapping
     j = job if isinstance(job, dict) else job._mapping
     details: dict[str, Any] = {
@@ -47,8 +76,7 @@ def step_event(
     if answer is not None:
         details["answer"] = answer
     details.update({k: v for k, v in extra.items() if v is not None})
-    audit.record(
-        db,
+    return audit.Entry(
         actor=actor,
         action=f"job.step.{verb}",
         target_type="job_step",
