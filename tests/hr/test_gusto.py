@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +17,12 @@ from sqlalchemy.engine import Engine
 from accessctl.hr.decide import StartLeaver
 from accessctl.hr.intake import HrIntake
 from accessctl.hr.rejections import Rejected
+from accessctl.hr.sources import gusto_sources
 from accessctl.hr.store import EVENTS, SCHEDULES
 from accessctl.hr.vendors import FetchBackFailed
 from accessctl.hr.vendors.gusto import GustoSource
 from accessctl.jobs.tables import JOBS
+from accessctl.settings import load_settings
 from accessctl.web.hr import get_hr_intake, intake_router
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
@@ -263,3 +266,27 @@ def test_the_subscription_handshake_is_answered_without_storing_or_echoing_the_t
     )
     assert response.status_code == 200 and response.json()["status"] == "verification_token_received"
     assert TOKEN not in response.text and _events(engine) == []
+
+
+def test_a_gusto_source_comes_from_the_config_file_and_a_secret_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    lifecycle: JobTableLifecycle,
+    gusto: Gusto,
+) -> None:
+    (tmp_path / "gusto.token").write_text(TOKEN + "\n")
+    monkeypatch.setenv("GUSTO_ACCESS_TOKEN", "gusto-access-token")
+    config = tmp_path / "accessctl.toml"
+    config.write_text(
+        f'[hr.sources.payroll]\nvendor = "gusto"\nsecret_file = "gusto.token"\napi_url = "{gusto.url}"\n'
+        f'api_key_env = "GUSTO_ACCESS_TOKEN"\ncompany_id = "{COMPANY}"\ntimezone = "America/New_York"\n'
+    )
+    settings = load_settings(config)
+    (source,) = gusto_sources(settings.hr).values()
+    assert (source.name, source.company_uuid, source.timezone) == ("payroll", COMPANY, "America/New_York")
+    assert "gusto-access-token" not in repr(source) and TOKEN not in repr(source)
+    intake = HrIntake.from_settings(settings, engine, lifecycle, clock=lambda: NOW)
+    _add_ada(engine)
+    gusto.terminate("2026-12-01")
+    assert intake.receive_gusto(*_event()).status == "applied" and len(_jobs(engine)) == 1

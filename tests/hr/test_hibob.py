@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +16,12 @@ from sqlalchemy.engine import Engine
 from accessctl.hr.decide import StartLeaver
 from accessctl.hr.intake import HrIntake
 from accessctl.hr.rejections import Rejected
+from accessctl.hr.sources import hibob_sources
 from accessctl.hr.store import EVENTS, SCHEDULES
 from accessctl.hr.vendors import FetchBackFailed
 from accessctl.hr.vendors.hibob import HibobSource
 from accessctl.jobs.tables import JOBS
+from accessctl.settings import load_settings
 from accessctl.web.hr import get_hr_intake, intake_router
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
@@ -232,3 +235,25 @@ def test_bobs_connection_test_is_answered_and_stores_nothing(intake: HrIntake, e
         response = client.post("/v1/hr/hibob", content=body, headers={"content-type": kind})
         assert (response.status_code, response.json()) == (200, {"status": "pong"})
     assert _events(engine) == []
+
+
+def test_a_hibob_source_comes_from_the_config_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine, lifecycle: JobTableLifecycle, bob: Bob
+) -> None:
+    monkeypatch.setenv("BOB_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("BOB_SERVICE_TOKEN", "bob-token")
+    config = tmp_path / "accessctl.toml"
+    config.write_text(
+        f'[hr.sources.bob]\nvendor = "hibob"\nsecret_env = "BOB_WEBHOOK_SECRET"\napi_url = "{bob.url}"\n'
+        'api_user = "SERVICE-1"\napi_key_env = "BOB_SERVICE_TOKEN"\ncompany_id = "1234"\n'
+        'timezone = "Europe/Berlin"\n'
+    )
+    settings = load_settings(config)
+    (source,) = hibob_sources(settings.hr).values()
+    assert (source.name, source.service_user_id, source.company_id) == ("bob", "SERVICE-1", "1234")
+    assert "bob-token" not in repr(source) and SECRET not in repr(source)
+    assert {"bob-token", SECRET} <= set(settings.secret_values())
+    intake = HrIntake.from_settings(settings, engine, lifecycle, clock=lambda: NOW)
+    _add_ada(engine)
+    bob.set(status="Inactive", terminationDate="2026-12-01")
+    assert intake.receive_hibob(*_webhook(bob)).status == "applied" and len(_jobs(engine)) == 1
