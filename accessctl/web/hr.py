@@ -1,4 +1,5 @@
-"""HR intake over HTTP: ``POST /v1/hr/events`` (Standard Webhooks) and ``GET /v1/hr/events/{id}``.
+"""HR intake over HTTP: ``POST /v1/hr/events`` (Standard Webhooks), the vendors' own webhooks
+(``POST /v1/hr/bamboohr``, ``/v1/hr/hibob``, ``/v1/hr/gusto``) and ``GET /v1/hr/events/{id}``.
 
 The app mounts both routers and provides the intake by overriding :func:`get_hr_intake`::
 

@@ -2,7 +2,9 @@
 
 What Bob sends (apidocs.hibob.com, "Getting started with Webhooks", "Employee data Webhooks",
 "Employee terminated" / "Employee inactivated" reference pages): a POST with a JSON body and a
-``Bob-Signature`` header, the Base64 HMAC-SHA512 of the raw body keyed with the webhook's secret.  The
+``Bob-Signature`` header: "Base64-encoded signature sent with each webhook request" (the reference
+pages), the HMAC-SHA512 of the raw body keyed with the webhook's secret (the algorithm is from Bob's
+"How does Bob calculate the signature" section, which the excerpts we could search did not quote).  The
 v2 payload is metadata only: ``{"companyId": number, "type": "employee.updated" | "employee.left" |
 ..., "triggeredBy": backend id or "system", "triggeredAt": ISO 8601, "version": "v2", "data":
 {"employeeId", ...}}`` ("to pull the data itself, please use our API").  Lifecycle events
