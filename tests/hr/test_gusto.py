@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from accessctl.hr.rejections import Rejected
 from accessctl.hr.sources import gusto_sources
 from accessctl.hr.store import EVENTS, SCHEDULES
 from accessctl.hr.vendors import FetchBackFailed
-from accessctl.hr.vendors.gusto import GustoSource
+from accessctl.hr.vendors.gusto import GustoSource, Notice, to_canonical
 from accessctl.jobs.tables import JOBS
 from accessctl.settings import load_settings
 from accessctl.web.hr import get_hr_intake, intake_router
@@ -290,3 +290,35 @@ def test_a_gusto_source_comes_from_the_config_file_and_a_secret_file(
     _add_ada(engine)
     gusto.terminate("2026-12-01")
     assert intake.receive_gusto(*_event()).status == "applied" and len(_jobs(engine)) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "ends", "terminated", "expected"),
+    [
+        ("employee.created", None, False, "employee.hired"),
+        ("employee.terminated", "2026-12-31", True, "employee.terminated"),
+        ("employee.termination_effective", "2026-11-30", True, "employee.terminated"),
+        ("employee.terminated", None, False, "employee.updated"),  # cancelled before we read it
+        ("employee.termination_cancelled", None, False, "employee.termination_cancelled"),
+        ("employee.termination_cancelled", "2026-12-31", True, "employee.updated"),  # still active
+        ("employee.rehired", None, True, "employee.updated"),  # a rehire not yet effective
+        ("employee.rehire_effective", None, False, "employee.rehired"),
+        ("employee.onboarded", None, False, "employee.updated"),
+    ],
+)
+def test_what_the_records_read_back_mean(
+    kind: str, ends: str | None, terminated: bool, expected: str
+) -> None:
+    notice = Notice("03ffbf0c-48a9-4f1c-932a-546413a26ad1", kind, NOW, COMPANY, ADA_UUID)
+    record = {
+        "uuid": ADA_UUID,
+        "work_email": "Ada@Example.com",
+        "email": "ada@home.example",
+        "terminated": terminated,
+    }
+    event = to_canonical(notice, record, ends=date.fromisoformat(ends) if ends else None, timezone="UTC")
+    assert event.type.value == expected
+    assert (event.employee.employee_id, event.employee.email) == (ADA_UUID, "ada@example.com")
+    assert (event.termination.effective_date.isoformat() if event.termination else None) == (
+        ends if expected == "employee.terminated" else None
+    )

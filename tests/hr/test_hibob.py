@@ -19,7 +19,7 @@ from accessctl.hr.rejections import Rejected
 from accessctl.hr.sources import hibob_sources
 from accessctl.hr.store import EVENTS, SCHEDULES
 from accessctl.hr.vendors import FetchBackFailed
-from accessctl.hr.vendors.hibob import HibobSource
+from accessctl.hr.vendors.hibob import HibobSource, Notice, to_canonical
 from accessctl.jobs.tables import JOBS
 from accessctl.settings import load_settings
 from accessctl.web.hr import get_hr_intake, intake_router
@@ -257,3 +257,48 @@ def test_a_hibob_source_comes_from_the_config_file_and_the_environment(
     _add_ada(engine)
     bob.set(status="Inactive", terminationDate="2026-12-01")
     assert intake.receive_hibob(*_webhook(bob)).status == "applied" and len(_jobs(engine)) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "internal", "expected"),
+    [
+        ("employee.created", {"status": "Active"}, ("employee.hired", None)),
+        ("employee.joined", {"status": "Active"}, ("employee.hired", None)),
+        (
+            "employee.left",
+            {"status": "Inactive", "terminationDate": "2026-11-30"},
+            ("employee.terminated", "2026-11-30"),
+        ),
+        ("employee.left", {"status": "Inactive"}, ("employee.terminated", "immediate")),
+        (
+            "employee.updated",
+            {"status": "Active", "terminationDate": "2027-01-15"},
+            ("employee.terminated", "2027-01-15"),
+        ),
+        ("employee.inactivated", {"status": "Inactive"}, ("employee.updated", None)),  # on leave
+        # rehired: Bob keeps the old termination date, the employee is active again
+        (
+            "employee.activated",
+            {"status": "Active", "terminationDate": "2026-06-30"},
+            ("employee.rehired", None),
+        ),
+        (
+            "employee.updated",
+            {"status": "Active", "terminationDate": "2026-06-30"},
+            ("employee.updated", None),
+        ),
+    ],
+)
+def test_what_the_record_read_back_means(kind: str, internal: dict[str, str], expected: tuple) -> None:
+    notice = Notice(kind, NOW, "1234", "1")
+    record = {
+        "id": "1",
+        "email": "Ada@Example.com",
+        "work": {"employeeIdInCompany": "E1"},
+        "internal": internal,
+    }
+    event = to_canonical(notice, record, manager_number=None, timezone="Europe/Berlin", today=NOW.date())
+    term = event.termination
+    when = None if term is None else ("immediate" if term.immediate else str(term.effective_date))
+    assert (event.type.value, when) == expected
+    assert (event.employee.employee_id, event.employee.email) == ("E1", "ada@example.com")
