@@ -123,17 +123,22 @@ class HrSourceSettings(Section):
     (``whsec_...``) come from the variable ``secret_env`` names or from ``secret_file``: one secret,
     or two separated by white space while the key is being rotated."""
 
-    #: "standard": the canonical event at /v1/hr/events; "bamboohr": BambooHR's webhooks at /v1/hr/bamboohr
-    vendor: Literal["standard", "bamboohr"] = "standard"
+    #: "standard": the canonical event at /v1/hr/events; "bamboohr", "hibob", "gusto": that vendor's
+    #: own webhooks at /v1/hr/bamboohr, /v1/hr/hibob, /v1/hr/gusto
+    vendor: Literal["standard", "bamboohr", "hibob", "gusto"] = "standard"
     secret_env: str = ""
     secret_file: OptionalPath = None
     #: the secrets loaded from secret_env / secret_file (never from the config file itself)
     secrets: list[SecretStr] = Field(default_factory=list, exclude=True)
     #: a vendor's API, to read back the employee record its webhook names (BambooHR: the API key
-    #: from the variable api_key_env)
+    #: from the variable api_key_env; HiBob: service user api_user, its token from api_key_env;
+    #: Gusto: the Bearer access token from api_key_env)
     api_url: str = ""
     company_domain: str = ""
     api_key_env: str = ""
+    api_user: str = ""
+    #: HiBob's companyId or Gusto's company uuid: deliveries for another company are refused
+    company_id: str = ""
     #: the time zone of the vendor's bare termination dates (an IANA name)
     timezone: str = "UTC"
 

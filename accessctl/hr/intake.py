@@ -24,6 +24,8 @@ from accessctl.hr.rejections import Rejected
 from accessctl.hr.signature import WebhookSecret, verify
 from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
 from accessctl.hr.vendors.bamboohr import BambooSource
+from accessctl.hr.vendors.gusto import GustoSource
+from accessctl.hr.vendors.hibob import HibobSource
 from accessctl.jobs.tables import write_tx
 from accessctl.timestamps import utc
 
@@ -47,13 +49,15 @@ class HrIntake:
     clock: Callable[[], datetime] = _now
     on_rejected: Callable[[str], None] | None = None
     rejections: dict[str, int] = field(default_factory=dict)
-    #: BambooHR sources (``vendor = "bamboohr"``), and the HTTP client that reads records back
+    #: BambooHR, HiBob and Gusto sources (``vendor = ...``), and the HTTP client that reads records back
     bamboo: Mapping[str, BambooSource] = field(default_factory=dict)
+    hibob: Mapping[str, HibobSource] = field(default_factory=dict)
+    gusto: Mapping[str, GustoSource] = field(default_factory=dict)
     vendor_client: httpx.Client | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, engine: Engine, lifecycle: Lifecycle, **kwargs: Any) -> HrIntake:
-        from accessctl.hr.sources import bamboo_sources, source_secrets
+        from accessctl.hr.sources import bamboo_sources, gusto_sources, hibob_sources, source_secrets
 
         return cls(
             engine,
@@ -61,15 +65,25 @@ class HrIntake:
             lifecycle,
             rehire=settings.hr.rehire,
             bamboo=bamboo_sources(settings.hr),
+            hibob=hibob_sources(settings.hr),
+            gusto=gusto_sources(settings.hr),
             **kwargs,
         )
 
     def rejected(self, exc: Rejected, *, source: str | None = None) -> None:
         """Count and log a refusal (its reason, never the body)."""
-        self.rejections[exc.reason] = self.rejections.get(exc.reason, 0) + 1
+        self._count(exc.reason, exc.message, source)
+
+    def fetch_back_failed(self, exc: Exception) -> None:
+        """Count and log a vendor read-back that failed (the delivery was refused 503, for the vendor
+        to deliver again), under the reason ``fetch_back_failed``."""
+        self._count("fetch_back_failed", str(exc), None)
+
+    def _count(self, reason: str, message: str, source: str | None) -> None:
+        self.rejections[reason] = self.rejections.get(reason, 0) + 1
         if self.on_rejected is not None:
-            self.on_rejected(exc.reason)
-        log.warning("HR event refused: %s (%s)", exc.reason, exc.message, extra={"hr_source": source})
+            self.on_rejected(reason)
+        log.warning("HR event refused: %s (%s)", reason, message, extra={"hr_source": source})
 
     def receive(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
         """Verify, parse and record one delivery; raise :class:`Rejected` (nothing stored) when it is
@@ -91,13 +105,45 @@ class HrIntake:
         check_content_type(headers.get("content-type"))
         source = bamboohr.verify(headers, raw, list(self.bamboo.values()), now=now)
         notice = bamboohr.parse_notice(raw)
+        event = self._read_back(lambda client: bamboohr.read_event(client, source, notice))
+        return self._record(source.name, None, event, raw, now)
+
+    def receive_hibob(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """A HiBob webhook v2: its Bob-Signature, then the employee read back, then as a canonical
+        event.  Raises :class:`FetchBackFailed` (nothing stored) when Bob's API did not answer."""
+        from accessctl.hr.vendors import hibob
+
+        now = self.clock()
+        check_content_type(headers.get("content-type"))
+        if len(raw) > MAX_BYTES:
+            raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+        source = hibob.verify(headers, raw, list(self.hibob.values()))
+        notice = hibob.parse_notice(raw, source)
+        event = self._read_back(lambda client: hibob.read_event(client, source, notice, now=now))
+        return self._record(source.name, None, event, raw, now)
+
+    def receive_gusto(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """A Gusto webhook event: its X-Gusto-Signature, then the employee (and terminations) read
+        back, then as a canonical event.  Raises :class:`FetchBackFailed` (nothing stored) when
+        Gusto's API did not answer."""
+        from accessctl.hr.vendors import gusto
+
+        now = self.clock()
+        check_content_type(headers.get("content-type"))
+        if len(raw) > MAX_BYTES:
+            raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+        source = gusto.verify(headers, raw, list(self.gusto.values()))
+        notice = gusto.parse_notice(raw, source)
+        event = self._read_back(lambda client: gusto.read_event(client, source, notice))
+        return self._record(source.name, None, event, raw, now)
+
+    def _read_back(self, read: Callable[[httpx.Client], CanonicalEvent]) -> CanonicalEvent:
         client = self.vendor_client or httpx.Client(timeout=10.0)
         try:
-            event = bamboohr.read_event(client, source, notice)
+            return read(client)
         finally:
             if client is not self.vendor_client:
                 client.close()
-        return self._record(source.name, None, event, raw, now)
 
     def _record(
         self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime

@@ -42,7 +42,7 @@ def _hr_off() -> HrIntake:
 
 
 def mount_hr(app: FastAPI, intake: HrIntake | None) -> None:
-    """``POST /v1/hr/events`` (and BambooHR's), authenticated by their signatures, and
+    """``POST /v1/hr/events`` (and BambooHR's, HiBob's and Gusto's), authenticated by their signatures, and
     ``GET /v1/hr/events/{id}`` for the ``read`` scope; without an intake both answer 404."""
     from accessctl.web.hr import get_hr_intake, intake_router, status_router
 

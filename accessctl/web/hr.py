@@ -1,4 +1,5 @@
-"""HR intake over HTTP: ``POST /v1/hr/events`` (Standard Webhooks) and ``GET /v1/hr/events/{id}``.
+"""HR intake over HTTP: ``POST /v1/hr/events`` (Standard Webhooks), the vendors' own webhooks
+(``POST /v1/hr/bamboohr``, ``/v1/hr/hibob``, ``/v1/hr/gusto``) and ``GET /v1/hr/events/{id}``.
 
 The app mounts both routers and provides the intake by overriding :func:`get_hr_intake`::
 
@@ -13,6 +14,7 @@ Every refusal is a 4xx ``{"error": reason, "message": ...}``; the event is answe
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +28,9 @@ from accessctl.hr.events import MAX_BYTES, SCHEMA_PATH
 from accessctl.hr.intake import HrIntake, event_status
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.store import Accepted
-from accessctl.hr.vendors.bamboohr import FetchBackFailed
+from accessctl.hr.vendors import FetchBackFailed
+
+log = logging.getLogger("accessctl.hr")
 
 #: how long a sender may take to send its body
 BODY_TIMEOUT_S = 10.0
@@ -114,17 +118,69 @@ async def post_bamboohr_event(request: Request, intake: HrIntake = Depends(get_h
     return await _receive(request, intake.receive_bamboohr, intake)
 
 
+@intake_router.post(
+    "/v1/hr/hibob",
+    status_code=202,
+    summary="Receive a HiBob webhook v2 (Bob-Signature); the employee is read back from Bob's API",
+    responses={
+        200: {"description": "Bob's connection test (Ping test): nothing stored"},
+        401: _ERROR,
+        415: _ERROR,
+        422: _ERROR,
+        503: {**_ERROR, "description": "Read-back failed"},
+    },
+)
+async def post_hibob_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    from accessctl.hr.vendors.hibob import is_ping
+
+    return await _receive(
+        request,
+        intake.receive_hibob,
+        intake,
+        handshake=lambda raw: {"status": "pong"} if is_ping(raw) else None,
+    )
+
+
+@intake_router.post(
+    "/v1/hr/gusto",
+    status_code=202,
+    summary="Receive a Gusto webhook event (X-Gusto-Signature); the employee is read back from Gusto's API",
+    responses={
+        200: {"description": "Gusto's subscription handshake (verification_token): nothing stored"},
+        401: _ERROR,
+        415: _ERROR,
+        422: _ERROR,
+        503: {**_ERROR, "description": "Read-back failed"},
+    },
+)
+async def post_gusto_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
+    from accessctl.hr.vendors.gusto import handshake
+
+    return await _receive(request, intake.receive_gusto, intake, handshake=handshake)
+
+
 async def _receive(
-    request: Request, receive: Callable[[Mapping[str, str], bytes], Accepted], intake: HrIntake
+    request: Request,
+    receive: Callable[[Mapping[str, str], bytes], Accepted],
+    intake: HrIntake,
+    *,
+    handshake: Callable[[bytes], dict[str, str] | None] | None = None,
 ) -> JSONResponse:
-    """Read the body (capped, with a deadline), hand it to the intake, answer."""
+    """Read the body (capped, with a deadline), hand it to the intake, answer.  ``handshake``
+    recognises a vendor's setup request (which carries no event) and gives its 200 answer."""
     try:
         raw = await _read_body(request)
+        answer = handshake(raw) if handshake is not None else None
+        if answer is not None:
+            log.info("HR vendor setup request at %s answered (nothing stored)", request.url.path)
+            return JSONResponse(answer, status_code=200)
         accepted = await run_in_threadpool(receive, request.headers, raw)
     except Rejected as exc:
         intake.rejected(exc)
         return JSONResponse(exc.body(), status_code=exc.status)
     except (FetchBackFailed, SQLAlchemyError) as exc:
+        if isinstance(exc, FetchBackFailed):  # counted and logged, so a vendor outage is visible
+            intake.fetch_back_failed(exc)
         # nothing was stored and nothing done: the sender delivers it again later
         message = str(exc) if isinstance(exc, FetchBackFailed) else "the event could not be stored"
         body = {"error": "retry_later", "message": f"{message}; retry later"}

@@ -32,6 +32,7 @@ from accessctl.hr.events import (
 )
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.signature import TOLERANCE_S
+from accessctl.hr.vendors import FetchBackFailed
 
 FIELDS = (
     "employeeNumber",
@@ -53,10 +54,6 @@ class BambooSource:
     company_domain: str
     api_key: str = field(repr=False)
     timezone: str = "UTC"
-
-
-class FetchBackFailed(Exception):
-    """BambooHR's API did not answer with the record (after retries); nothing was stored."""
 
 
 def verify(
