@@ -79,7 +79,7 @@ class Scim:
             headers.setdefault("Authorization", f"Bearer {self.tokens.get(as_, as_)}")
         if "json" in kw:
             headers.setdefault("Content-Type", "application/scim+json")
-        return self.http.request(method, path.lstrip("/"), headers=headers, timeout=30, **kw)
+        return self.http.request(method, path.lstrip("/"), headers=headers, **kw)
 
     def create(self, **attrs: Any) -> dict[str, Any]:
         answer = self.call("POST", "Users", json=user(**attrs))

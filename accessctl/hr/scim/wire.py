@@ -126,7 +126,7 @@ def patch_body(obj: dict[str, Any]) -> dict[str, Any]:
                 if verb == "remove":
                     raise invalid_value("active cannot be removed: HR always says whether someone works here")
                 op[value_key or "value"] = strict_active(
-                    op.get(value_key) if value_key else None, f"Operations[{n}].value (active)"
+                    op.get(value_key) if value_key else None, f"active (Operations[{n}].value)"
                 )
             elif name in _MANAGER_NAMES and value_key is not None:
                 op[value_key] = _manager_value(op[value_key])
