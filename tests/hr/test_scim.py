@@ -212,6 +212,29 @@ def test_active_true_after_a_termination_is_a_rehire_and_a_restore(scim: Scim) -
     assert scim.person("E100").status == "active"
 
 
+def test_a_rehire_the_lifecycle_refuses_now_is_a_scim_error_and_changes_nothing(store: Any) -> None:
+    from accessctl.hr.decide import StartRestore
+    from accessctl.hr.rejections import Rejected
+    from accessctl.hr.scim.router import mount_scim
+    from accessctl.hr.scim.users import ScimUsers
+    from tests.hr.conftest import JobTableLifecycle
+    from tests.hr.test_scim_support import T0, Clock
+
+    class LeaverStillRunning(JobTableLifecycle):
+        def start_restore(self, conn: Any, decision: StartRestore) -> int:
+            raise Rejected("leaver_running", "the leaver job 1 is still running; retry later", status=409)
+
+    app = create_app(Settings(), store, liveness=Liveness(), metrics=ServiceMetrics(store))
+    mount_scim(app, ScimUsers(store, LeaverStillRunning(), clock=Clock(T0)))
+    scim = Scim(store, app, None)
+    made = scim.create()
+    scim.patch(made["id"], {"op": "replace", "path": "active", "value": False})
+    before = scim.snapshot()
+    refused = scim.patch(made["id"], {"op": "replace", "path": "active", "value": True})
+    assert "still running" in _error(refused, 409)
+    assert scim.snapshot() == before
+
+
 def test_delete_is_a_termination_never_a_purge(scim: Scim) -> None:
     made = scim.create()
     assert scim.call("DELETE", f"Users/{made['id']}").status_code == 204
@@ -387,3 +410,19 @@ def test_on_postgresql_too(any_store: Any) -> None:
     assert scim.call("DELETE", f"Users/{second['id']}").status_code == 204
     assert [j.kind for j in scim.jobs()] == ["leaver", "leaver"]
     assert len(scim.call("GET", "Users").json()["Resources"]) == 1
+
+
+def test_a_new_employee_number_rekeys_the_person_unless_another_holds_it(scim: Scim) -> None:
+    made = scim.create()
+    scim.create(user_name="grace@example.com", employee_number="E1")
+    answer = scim.call("PUT", f"Users/{made['id']}", json=user(employee_number="E100-B"))
+    assert answer.status_code == 200, answer.text
+    person = scim.person("E100-B")
+    assert person.email == "ada@example.com"
+    before = scim.snapshot()
+    taken = scim.call("PUT", f"Users/{made['id']}", json=user(employee_number="E1"))
+    assert "belongs to another person" in _error(taken, 409, "uniqueness")
+    assert scim.snapshot() == before
+    # later events still find them
+    assert scim.patch(made["id"], {"op": "replace", "path": "active", "value": "false"}).status_code == 200
+    assert scim.jobs()[-1].person_id == person.id

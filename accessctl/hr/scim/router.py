@@ -113,6 +113,8 @@ def _render(
 async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return await run_in_threadpool(fn, *args, **kwargs)
+    except Rejected as exc:  # the lifecycle refused (a rehire while its leaver runs): nothing stored
+        raise ScimError(exc.status, exc.message) from None
     except SQLAlchemyError:
         # nothing was stored: the client retries (Entra and Okta do on 5xx)
         raise ScimError(

@@ -14,7 +14,7 @@ import logging
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,7 +122,6 @@ class ScimUsers:
     rehire: RehireMode = "restore"
     clock: Callable[[], datetime] = _now
     max_results: int = 200
-    _events_seen: dict[str, int] = field(default_factory=dict)
 
     # --- reading -----------------------------------------------------------------------------
 
