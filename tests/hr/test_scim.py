@@ -289,6 +289,18 @@ def test_a_change_hr_does_not_read_is_recorded_on_the_user_only(scim: Scim) -> N
     assert [e.event_type for e in scim.events()] == ["employee.hired"]
 
 
+def test_entras_update_patch_adds_a_work_email_it_filters_for(scim: Scim) -> None:
+    made = scim.create(emails=[{"value": "ada@example.com", "primary": True}])
+    answer = scim.patch(
+        made["id"],
+        {"op": "Add", "path": 'emails[type eq "work"].value', "value": "ada.l@example.com"},
+        {"op": "Replace", "path": "displayName", "value": "Ada L"},
+    )
+    assert answer.status_code == 200, answer.text
+    emails = answer.json()["emails"]
+    assert {"value": "ada.l@example.com", "type": "work"} in emails and len(emails) == 2
+
+
 def test_a_manager_that_is_no_user_here_is_invalid_value(scim: Scim) -> None:
     made = scim.create()
     before = scim.snapshot()

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp, SCIMException, SearchRequest
+from scim2_models import Context, PatchOp, SCIMException, ScimPolicy, SearchRequest
 from scim2_models.path import AttrPath, CompareOperator, Comparison
 from sqlalchemy.engine import Connection, Engine
 
@@ -45,6 +45,12 @@ from accessctl.timestamps import utc
 log = logging.getLogger("accessctl.hr.scim")
 USERS: sa.Table = ScimUserRow.__table__  # type: ignore[attr-defined]
 SOURCE = "scim"
+#: PATCH as Microsoft Entra sends it: an ``add`` to ``emails[type eq "work"].value`` when there is no
+#: work email yet creates the entry; a ``remove`` carrying a value removes that value
+PATCH_POLICY = ScimPolicy(
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+)
 
 
 def _now() -> datetime:
@@ -230,7 +236,9 @@ class ScimUsers:
     def patch(self, user_id: str, payload: dict[str, Any], *, actor: str, if_match: str | None) -> StoredUser:
         cleaned = wire.patch_body({k: v for k, v in payload.items() if k != "id"})
         try:
-            patch = PatchOp[ScimUser].model_validate(cleaned, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+            patch = PatchOp[ScimUser].model_validate(
+                cleaned, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=PATCH_POLICY
+            )
         except ValidationError as exc:
             raise from_validation_error(exc) from None
         except SCIMException as exc:
@@ -239,7 +247,7 @@ class ScimUsers:
         def change(old: ScimUser) -> ScimUser:
             patched = old.model_copy(deep=True)
             try:
-                patch.patch(patched)
+                patch.patch(patched, scim_policy=PATCH_POLICY)
                 checked = ScimUser.model_validate(_dump(patched))
             except ValidationError as exc:
                 raise from_validation_error(exc) from None
