@@ -143,6 +143,15 @@ class HrSourceSettings(Section):
     timezone: str = "UTC"
 
 
+class HrScimSettings(Section):
+    """SCIM 2.0 inbound provisioning at ``/scim/v2/`` (``[hr.scim]``): an HR system or IdP pushes
+    Users with a bearer token of scope ``hr``; creates, moves and terminations become HR events."""
+
+    enabled: bool = False
+    #: the most Users one list or search answer carries (a client asks for fewer with ``count``)
+    max_results: int = Field(200, ge=1, le=10000)
+
+
 class HrSettings(Section):
     SECRETS = ("webhook_secret",)
     webhook_secret: SecretStr | None = None
@@ -154,6 +163,8 @@ class HrSettings(Section):
     rehire: Literal["restore", "review"] = "restore"
     #: how often `accessctl serve` fires the future-dated terminations that are due
     fire_due_every_s: float = Field(30.0, gt=0, le=3600)
+    #: SCIM 2.0 inbound provisioning (off unless enabled)
+    scim: HrScimSettings = HrScimSettings()
 
 
 class SmtpSettings(Section):

@@ -264,6 +264,29 @@ class HrSchedule(SQLModel, table=True):
     updated_at: datetime = _now()
 
 
+class ScimUser(SQLModel, table=True):
+    """A SCIM 2.0 User an HR system provisioned (``accessctl.hr.scim``): the resource as it was sent
+    (never a password), linked to the person its events are about.  A DELETE terminates the person
+    and marks the row deleted (``deleted_at``); nothing is purged."""
+
+    __tablename__ = "scim_user"
+
+    id: str = Field(primary_key=True, max_length=36)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    #: the HR key its events carry (enterprise employeeNumber), fixed at creation
+    employee_id: str = Field(max_length=128, index=True)
+    user_name: str = Field(max_length=320)
+    #: userName as compared (case-folded), while the User is live; NULL once deleted, so the name
+    #: can be provisioned again
+    live_user_name: str | None = Field(default=None, max_length=320, unique=True, index=True)
+    external_id: str | None = Field(default=None, max_length=255, index=True)
+    resource: dict[str, Any] = _json(dict)
+    version: int = 1
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    deleted_at: datetime | None = _ts()
+
+
 class PersonMove(SQLModel, table=True):
     """A mover: a person's new manager or department, as HR reported it (the person's history).
     Each is a ``person.moved`` event for the review of their access by the new manager."""
