@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from accessctl import exitcodes
 from accessctl.commands.common import app_context, fail, handled_errors
-from accessctl.output import Column, OutputFormat, render
+from accessctl.output import Column, OutputFormat, grouped_lines, render
+
+if TYPE_CHECKING:
+    from accessctl.hr.reconcile import ReconcileReport
 
 app = typer.Typer(
     help="The HR roster, HR sources and their events, and the nightly reconciliation.",
@@ -110,7 +115,8 @@ def sources(
 SOURCE_COLUMNS = [
     Column("source", keep=True),
     Column("vendor", "kind", keep=True),
-    Column("secret", priority=2, min_width=6),
+    Column("secret", keep=True),
+    Column("secret_from", "from", priority=2, min_width=8),
     Column("last_event", "last event (UTC)", keep=True, fmt=_when),
     Column("accepted", "stored", right=True, keep=True),
     Column("unmatched", right=True, priority=1),
@@ -126,7 +132,7 @@ def _rejections_line(base: str) -> str:
     try:
         counts = rejection_counts(base)
     except (httpx.HTTPError, ValueError) as exc:
-        return f"rejected: unknown (the service at {base} did not answer /metrics: {type(exc).__name__})"
+        return f"rejected: unknown ({base}/metrics did not answer: {type(exc).__name__})"
     if not counts:
         return f"rejected: none since the service at {base} started"
     total = sum(counts.values())
@@ -260,24 +266,11 @@ def reconcile(
             report = asyncio.run(run_reconcile(context.settings, engine, dry_run=dry_run))
         except LockBusy as busy:
             raise fail(f"an HR reconciliation is already running: {busy}", exitcodes.BUSY) from None
-    rows = [o.row() for o in report.outcomes]
-    columns = [
-        Column("employee_id", "employee", keep=True),
-        Column("email", priority=2, min_width=12),
-        Column("action", keep=True),
-        Column("job", right=True, priority=1),
-        Column("why", priority=0, min_width=20),
-        Column("detail", priority=3, min_width=16),
-    ]
     if fmt is not OutputFormat.TABLE:
-        render(rows, columns, fmt)
+        rows = [o.row() for o in report.outcomes]
+        render(rows, [Column(k) for k in ("employee_id", "email", "action", "job", "why", "detail")], fmt)
     else:
-        what = "dry run, nothing queued" if dry_run else "done"
-        title = f"HR reconcile ({what}): {report.checked} terminated people with accounts checked"
-        if rows:
-            render(rows, columns, fmt, title=title)
-        else:
-            typer.echo(f"{title}; none still has access")
+        _echo_lines(_reconcile_lines(report))
     if report.count("error"):
         raise typer.Exit(exitcodes.PROVIDER)
     if report.count("quarantined"):
@@ -289,6 +282,43 @@ SEND_TEST_EVENT_HELP = (
     "It is signed with the source's Standard Webhooks secret. By default it is an update for "
     'an employee no one has: stored as "unmatched", it changes no one\'s access.'
 )
+
+
+def _grants(names: list[str]) -> str:
+    return f"{len(names)}: {', '.join(names)}" if names else "0"
+
+
+RESIDUE_COLUMNS = [
+    Column("provider", keep=True),
+    Column("login", "account", priority=0, min_width=12),
+    Column("active", keep=True, fmt=lambda v: "yes" if v else "no"),
+    Column("grants", "grants it still holds", priority=1, min_width=12, fmt=_grants),
+]
+
+
+def _reconcile_lines(report: ReconcileReport) -> Iterator[str]:
+    """Per person: who, what was done (or would be), then each account's residue."""
+    title = (
+        f"HR reconcile{' (dry run)' if report.dry_run else ''}: {report.checked} terminated people checked"
+    )
+    if not report.outcomes:
+        yield f"{title}; none still has access"
+    else:
+        sections = []
+        for o in report.outcomes:
+            done = o.action + (f" (job {o.job_id})" if o.job_id is not None else "")
+            heading = [f"{o.employee_id}  {o.email}: {done}"]
+            if o.detail:
+                heading.append(f"  {o.detail}")
+            sections.append((heading, [asdict(item) for item in o.items]))
+        yield from grouped_lines(sections, RESIDUE_COLUMNS, title=title)
+    if report.dry_run:
+        yield "dry run: nothing was queued"
+
+
+def _echo_lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("send-test-event", help=SEND_TEST_EVENT_HELP)

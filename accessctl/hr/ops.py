@@ -118,8 +118,10 @@ def post_event(base: str, raw: bytes, headers: dict[str, str], *, timeout: float
         answer = {}
     if not isinstance(answer, dict):
         answer = {}
-    details = " ".join(f"{k}={answer[k]}" for k in ("event_id", "status", "status_url") if k in answer)
-    return f"accepted (HTTP {response.status_code}) by {url}: {details}".rstrip(": ")
+    line = f"HTTP {response.status_code}: event {answer.get('event_id', '?')} {answer.get('status', '')}"
+    if answer.get("status_url"):
+        line += f" (GET {answer['status_url']} shows it)"
+    return " ".join(line.split())
 
 
 def rejection_counts(base: str, *, timeout: float = 2.0) -> dict[str, int]:

@@ -116,17 +116,18 @@ def source_rows(conn: Connection, hr: HrSettings) -> list[dict[str, Any]]:
         source = hr.sources.get(name)
         stat = stats.get(name)
         if source is None:
-            vendor, secret = "(not configured)", ""
+            vendor, secret, where = "(not configured)", "", ""
         else:
             vendor = source.vendor
             keys = len(source.secrets)
+            secret = ("yes (2 keys)" if keys > 1 else "yes") if keys else "no"
             where = f"env {source.secret_env}" if source.secret_env else "file"
-            secret = f"yes, {where}" + (" (2 keys: rotating)" if keys > 1 else "") if keys else "no"
         rows.append(
             {
                 "source": name,
                 "vendor": vendor,
                 "secret": secret,
+                "secret_from": where,
                 "last_event": utc(stat.last_event) if stat is not None else None,
                 "accepted": int(stat.events) if stat is not None else 0,
                 "unmatched": int(stat.unmatched or 0) if stat is not None else 0,

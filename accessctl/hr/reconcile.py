@@ -61,13 +61,18 @@ class Outcome:
 
     employee_id: str
     email: str
-    #: what they still hold, one item per account ("okta: ada@x is active")
-    why: list[str]
+    #: what they still hold, one item per account
+    items: list[Residue]
     #: queued | quarantined | would queue | in flight | nothing left | error
     action: str
     job_id: int | None = None
     detail: str = ""
     plan: Plan | None = None
+
+    @property
+    def why(self) -> list[str]:
+        """One line per account ("okta: ada@example.com is active")."""
+        return [str(item) for item in self.items]
 
     def row(self) -> dict[str, object]:
         return {
@@ -91,7 +96,25 @@ class ReconcileReport:
         return sum(o.action == action for o in self.outcomes)
 
 
-def residue(plan: Plan) -> list[str]:
+@dataclass(frozen=True)
+class Residue:
+    """What one account still has that a leaver takes: it is active (and its block is not skipped),
+    and the grants the leaver would remove."""
+
+    provider: str
+    login: str
+    active: bool
+    grants: list[str]
+
+    def __str__(self) -> str:
+        what = ["is active"] if self.active else []
+        if self.grants:
+            shown = ", ".join(self.grants[:3]) + (f" +{len(self.grants) - 3}" if len(self.grants) > 3 else "")
+            what.append(f"holds {len(self.grants)} grant{'s' if len(self.grants) > 1 else ''} ({shown})")
+        return f"{self.provider}: {self.login} {' and '.join(what)}"
+
+
+def residue_of(plan: Plan) -> list[Residue]:
     """What the leaver ``plan`` would still take, per account: an active account whose block is not
     skipped, a grant it would remove (the project's own test for a leaver with nothing left to do,
     :func:`submit`'s, minus what a safeguard skips)."""
@@ -102,17 +125,16 @@ def residue(plan: Plan) -> list[str]:
     }
     items = []
     for account in plan.snapshot or []:
-        key = (account["provider"], account["account_id"])
-        what = []
-        if account["status"] == "active" and key in blocked:
-            what.append("is active")
+        active = account["status"] == "active" and (account["provider"], account["account_id"]) in blocked
         grants = [g["name"] for g in account["grants"]]
-        if grants:
-            shown = ", ".join(grants[:3]) + (f" +{len(grants) - 3}" if len(grants) > 3 else "")
-            what.append(f"holds {len(grants)} grant{'s' if len(grants) > 1 else ''} ({shown})")
-        if what:
-            items.append(f"{account['provider']}: {account['login']} {' and '.join(what)}")
+        if active or grants:
+            items.append(Residue(account["provider"], account["login"], active, grants))
     return items
+
+
+def residue(plan: Plan) -> list[str]:
+    """:func:`residue_of`, one line per account."""
+    return [str(item) for item in residue_of(plan)]
 
 
 def _terminated_with_accounts(conn: Connection, settings: Settings, *, now: datetime) -> list[PersonRef]:
@@ -161,7 +183,7 @@ def find_leftovers(conn: Connection, settings: Settings, *, now: datetime) -> tu
     people = _terminated_with_accounts(conn, settings, now=now)
     found = []
     for person in people:
-        why = residue(lifecycle.leaver_plan(conn, person.id, now=now))
+        why = residue_of(lifecycle.leaver_plan(conn, person.id, now=now))
         if not why:
             continue
         job = leaver_in_flight(conn, person.id)
@@ -268,12 +290,12 @@ async def _check_live(
             except (ConnectorError, LifecycleError) as exc:  # this person only; the others go on
                 outcome.action, outcome.detail = "error", f"{type(exc).__name__}: {exc}"
                 continue
-            live = residue(plan)
+            live = residue_of(plan)
             if not live:
                 outcome.action = "nothing left"
                 outcome.detail = "the providers show nothing left (the next sync updates the store)"
                 continue
-            outcome.why, outcome.plan = live, plan
+            outcome.items, outcome.plan = live, plan
             if dry_run:
                 outcome.action = "would queue"
                 outcome.detail = f"a leaver of {len(plan.runnable)} steps"
