@@ -255,20 +255,28 @@ async def reconcile(
     if to_check:
         await _check_live(settings, engine, to_check, dry_run=dry_run, connectors=connectors, now=at)
     if not dry_run:
-        with engine.begin() as conn:
-            audit.record(
-                conn,
-                actor=REQUESTED_BY,
-                action="hr.reconcile.ran",
-                target_type="hr",
-                target_id="reconcile",
-                details={
-                    "checked": report.checked,
-                    **{a: report.count(a) for a in ("queued", "quarantined", "in flight", "error")},
-                },
-                occurred_at=at,
-            )
+        await asyncio.to_thread(_audit_run, engine, report, now=at)
     return report
+
+
+def _audit_run(engine: Engine, report: ReconcileReport, *, now: datetime) -> None:
+    """The run's evidence: how many were checked, and what was done."""
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=REQUESTED_BY,
+            action="hr.reconcile.ran",
+            target_type="hr",
+            target_id="reconcile",
+            details={
+                "checked": report.checked,
+                **{
+                    a: report.count(a)
+                    for a in ("queued", "quarantined", "in flight", "nothing left", "error")
+                },
+            },
+            occurred_at=now,
+        )
 
 
 async def _check_live(

@@ -176,3 +176,21 @@ def test_serve_schedules_it_on_the_configured_cron_in_its_time_zone(world: World
     assert asyncio.run(registered()) == datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
     with_hr_source(world, reconcile_schedule="manual")
     assert not schedule_hr_reconcile(object(), world.settings, world.engine)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ('reconcile_schedule = "every night"', "neither 'manual' nor a five-field cron expression"),
+        ('reconcile_schedule = "0 25 * * *"', "is not a valid cron expression"),
+        ('reconcile_timezone = "Mars/Olympus"', "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_a_bad_schedule_is_a_config_error(tmp_path: Path, values: str, message: str) -> None:
+    from accessctl.settings import ConfigError, load_settings
+
+    config = tmp_path / "accessctl.toml"
+    config.write_text(f"[hr]\n{values}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    assert message in str(raised.value) and "reconcile_" in str(raised.value)
