@@ -35,6 +35,19 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield with_hr_source(made)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The world on SQLite and on PostgreSQL (the store lock differs between them)."""
+    url = (
+        f"sqlite:///{tmp_path / 'store.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    for made in _world(tmp_path, url):
+        made.reload(guard={"max_per_hour": 100, "max_share": 1.0})
+        yield with_hr_source(made)
+
+
 def _of(report: ReconcileReport, person: sa.Row) -> Outcome | None:
     return next((o for o in report.outcomes if o.employee_id == person.employee_id), None)
 
@@ -138,7 +151,8 @@ def test_the_blast_radius_guard_quarantines_a_large_batch(world: World) -> None:
     assert sorted(j.state for j in jobs(world)).count("quarantined") == len(actions) - 1
 
 
-def test_the_scheduler_job_runs_it_under_its_lock(world: World) -> None:
+def test_the_scheduler_job_runs_it_under_its_lock(any_world: World) -> None:
+    world = any_world
     person = world.people_with_accounts()[0]
     _terminate(world, person.id)
 
