@@ -268,7 +268,10 @@ def reconcile(
             raise fail(f"an HR reconciliation is already running: {busy}", exitcodes.BUSY) from None
     if fmt is not OutputFormat.TABLE:
         rows = [o.row() for o in report.outcomes]
-        render(rows, [Column(k) for k in ("employee_id", "email", "action", "job", "why", "detail")], fmt)
+        keys = ["employee_id", "email", "action", "job", "why", "detail"]
+        if fmt is OutputFormat.JSON:  # per account, structured (CSV has the one-line "why")
+            keys.append("accounts")
+        render(rows, [Column(k) for k in keys], fmt)
     else:
         _echo_lines(_reconcile_lines(report))
     if report.count("error"):

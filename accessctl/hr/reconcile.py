@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -55,6 +55,24 @@ IN_FLIGHT = (JobState.PENDING.value, JobState.RUNNING.value, JobState.QUARANTINE
 BLOCK_ACTIONS = ("suspend", "deactivate")
 
 
+@dataclass(frozen=True)
+class Residue:
+    """What one account still has that a leaver takes: it is active (and its block is not skipped),
+    and the grants the leaver would remove."""
+
+    provider: str
+    login: str
+    active: bool
+    grants: list[str]
+
+    def __str__(self) -> str:
+        what = ["is active"] if self.active else []
+        if self.grants:
+            shown = ", ".join(self.grants[:3]) + (f" +{len(self.grants) - 3}" if len(self.grants) > 3 else "")
+            what.append(f"holds {len(self.grants)} grant{'s' if len(self.grants) > 1 else ''} ({shown})")
+        return f"{self.provider}: {self.login} {' and '.join(what)}"
+
+
 @dataclass
 class Outcome:
     """What reconciliation found for one terminated person, and what it did."""
@@ -82,6 +100,7 @@ class Outcome:
             "job": self.job_id,
             "why": "; ".join(self.why),
             "detail": self.detail,
+            "accounts": [asdict(item) for item in self.items],
         }
 
 
@@ -94,24 +113,6 @@ class ReconcileReport:
 
     def count(self, action: str) -> int:
         return sum(o.action == action for o in self.outcomes)
-
-
-@dataclass(frozen=True)
-class Residue:
-    """What one account still has that a leaver takes: it is active (and its block is not skipped),
-    and the grants the leaver would remove."""
-
-    provider: str
-    login: str
-    active: bool
-    grants: list[str]
-
-    def __str__(self) -> str:
-        what = ["is active"] if self.active else []
-        if self.grants:
-            shown = ", ".join(self.grants[:3]) + (f" +{len(self.grants) - 3}" if len(self.grants) > 3 else "")
-            what.append(f"holds {len(self.grants)} grant{'s' if len(self.grants) > 1 else ''} ({shown})")
-        return f"{self.provider}: {self.login} {' and '.join(what)}"
 
 
 def residue_of(plan: Plan) -> list[Residue]:
@@ -130,11 +131,6 @@ def residue_of(plan: Plan) -> list[Residue]:
         if active or grants:
             items.append(Residue(account["provider"], account["login"], active, grants))
     return items
-
-
-def residue(plan: Plan) -> list[str]:
-    """:func:`residue_of`, one line per account."""
-    return [str(item) for item in residue_of(plan)]
 
 
 def _terminated_with_accounts(conn: Connection, settings: Settings, *, now: datetime) -> list[PersonRef]:

@@ -286,6 +286,7 @@ def test_reconcile_dry_run_then_for_real_then_busy(world: World) -> None:
 
     rows = json.loads(_hr(config, "reconcile", "--format", "json").stdout)
     row = next(r for r in rows if r["employee_id"] == person.employee_id)
+    assert {a["provider"] for a in row["accounts"]} == {"okta", "entra", "google"}
     assert row["action"] == "queued" and [j.id for j in jobs(world) if j.person_id == person.id] == [
         row["job"]
     ]
