@@ -165,6 +165,32 @@ class HrSettings(Section):
     fire_due_every_s: float = Field(30.0, gt=0, le=3600)
     #: SCIM 2.0 inbound provisioning (off unless enabled)
     scim: HrScimSettings = HrScimSettings()
+    #: when `accessctl serve` runs the HR reconciliation (terminated people who still have access
+    #: get a leaver): a five-field cron expression, or "manual" (only `accessctl hr reconcile`)
+    reconcile_schedule: str = "0 2 * * *"
+    #: the time zone of reconcile_schedule (an IANA name)
+    reconcile_timezone: str = "UTC"
+
+    @field_validator("reconcile_schedule")
+    @classmethod
+    def _reconcile_schedule(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if value == "manual":
+            return value
+        from accessctl.reviews.schedule import cron_problem
+
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem.replace("neither 'quarterly', 'manual' nor", "neither 'manual' nor"))
+        return value
+
+    @field_validator("reconcile_timezone")
+    @classmethod
+    def _reconcile_zone(cls, value: str) -> str:
+        problem = _zone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SmtpSettings(Section):

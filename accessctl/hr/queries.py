@@ -1,4 +1,4 @@
-"""What `accessctl hr pending | unmatched | movers` list (and the API may later)."""
+"""What `accessctl hr pending | unmatched | movers | sources | events` list (and the API may later)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from sqlalchemy.engine import Connection
 
 from accessctl.hr.decide import Status
 from accessctl.hr.store import EVENTS, MOVES, PEOPLE, SCHEDULES
+from accessctl.jobs.tables import JOBS
+from accessctl.settings import HrSettings
 from accessctl.timestamps import utc
 
 
@@ -91,3 +93,74 @@ def open_movers(conn: Connection) -> list[dict[str, Any]]:
         .where(MOVES.c.reviewed_at.is_(None))
         .order_by(MOVES.c.moved_at, MOVES.c.id),
     )
+
+
+def source_rows(conn: Connection, hr: HrSettings) -> list[dict[str, Any]]:
+    """Each configured HR source (and any other that stored events): its kind, whether its secret is
+    set (never the secret), its last event and how many it stored, by outcome."""
+    stats = {
+        row.source: row
+        for row in conn.execute(
+            sa.select(
+                EVENTS.c.source,
+                sa.func.max(EVENTS.c.received_at).label("last_event"),
+                sa.func.count().label("events"),
+                sa.func.sum(sa.case((EVENTS.c.status == Status.UNMATCHED.value, 1), else_=0)).label(
+                    "unmatched"
+                ),
+            ).group_by(EVENTS.c.source)
+        )
+    }
+    rows = []
+    for name in [*hr.sources, *sorted(set(stats) - set(hr.sources))]:
+        source = hr.sources.get(name)
+        stat = stats.get(name)
+        if source is None:
+            vendor, secret, where = "(not configured)", "", ""
+        else:
+            vendor = source.vendor
+            keys = len(source.secrets)
+            secret = ("yes (2 keys)" if keys > 1 else "yes") if keys else "no"
+            where = f"env {source.secret_env}" if source.secret_env else "file"
+        rows.append(
+            {
+                "source": name,
+                "vendor": vendor,
+                "secret": secret,
+                "secret_from": where,
+                "last_event": utc(stat.last_event) if stat is not None else None,
+                "accepted": int(stat.events) if stat is not None else 0,
+                "unmatched": int(stat.unmatched or 0) if stat is not None else 0,
+            }
+        )
+    return rows
+
+
+def recent_events(
+    conn: Connection, *, person: str | None = None, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The latest HR events (newest first), with their job; ``person``: an employee id or email."""
+    query = (
+        sa.select(
+            EVENTS.c.id.label("event"),
+            EVENTS.c.received_at,
+            EVENTS.c.source,
+            EVENTS.c.event_type.label("type"),
+            EVENTS.c.employee_id,
+            EVENTS.c.email,
+            EVENTS.c.status,
+            EVENTS.c.job_id.label("job"),
+            JOBS.c.state.label("job_state"),
+            EVENTS.c.note,
+        )
+        .outerjoin(JOBS, JOBS.c.id == EVENTS.c.job_id)
+        .order_by(EVENTS.c.received_at.desc(), EVENTS.c.id.desc())
+        .limit(limit)
+    )
+    if person:
+        query = query.where(
+            sa.or_(EVENTS.c.employee_id == person, sa.func.lower(EVENTS.c.email) == person.lower())
+        )
+    if status:
+        query = query.where(EVENTS.c.status == status)
+    return _rows(conn, query)

@@ -20,6 +20,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
@@ -32,6 +33,7 @@ from accessctl.web.runtime import Liveness
 
 if TYPE_CHECKING:
     from accessctl.hr.intake import HrIntake
+    from accessctl.hr.reconcile import ReconcileReport
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,68 @@ def fire_due_terminations(intake: HrIntake) -> int:
     return started
 
 
+def schedule_hr_reconcile(
+    scheduler: Any,
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: Callable[[], datetime] = clock.now,
+    connectors: Any = None,
+) -> bool:
+    """Run the HR reconciliation on ``hr.reconcile_schedule`` (cron, in ``hr.reconcile_timezone``);
+    returns False when it is "manual".  A run missed while the service was down is not made up:
+    the next one finds the same people.  Never two at once, here or (the store lock) elsewhere."""
+    from zoneinfo import ZoneInfo
+
+    from accessctl.reviews.schedule import _cron_trigger  # cron weekdays as crontab numbers them
+
+    hr = settings.hr
+    if hr.reconcile_schedule == "manual":
+        return False
+    scheduler.add_job(
+        reconcile_hr,
+        _cron_trigger(hr.reconcile_schedule, ZoneInfo(hr.reconcile_timezone)),
+        args=[settings, engine],
+        kwargs={"now": now, "connectors": connectors},
+        id="hr.reconcile",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+        replace_existing=True,
+    )
+    return True
+
+
+async def reconcile_hr(
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: Callable[[], datetime] = clock.now,
+    connectors: Any = None,
+) -> ReconcileReport | None:
+    """One scheduled HR reconciliation under its store lock; None when another process holds the
+    lock or the run failed (logged: the next run tries again)."""
+    from accessctl.hr.reconcile import run_reconcile
+    from accessctl.store.locks import LockBusy
+
+    try:
+        report = await run_reconcile(settings, engine, now=now(), connectors=connectors)
+    except LockBusy:
+        log.info("HR reconcile: another process is running it; skipped")
+        return None
+    except Exception as exc:  # the store or every provider unreachable: nothing half-done is kept
+        log.error("HR reconcile failed (%s: %s); the next run retries", type(exc).__name__, exc)
+        return None
+    log.info(
+        "HR reconcile: %d terminated people checked, %d leaver(s) queued, %d quarantined, %d error(s)",
+        report.checked,
+        report.count("queued"),
+        report.count("quarantined"),
+        report.count("error"),
+    )
+    return report
+
+
 def _with_reviews(schedule: Schedule | None, settings: Settings, engine: Engine) -> Schedule:
     from accessctl.reviews.scheduler import add_review_jobs
 
@@ -204,6 +268,8 @@ async def run_service(
         liveness.scheduler = scheduler
         if hr_intake is not None:
             schedule_hr(scheduler, hr_intake, every_s=settings.hr.fire_due_every_s)
+        if options.http:
+            schedule_hr_reconcile(scheduler, settings, engine)
         tasks: dict[str, asyncio.Task[Any]] = {}
         if options.workers:
             tasks["worker"] = asyncio.create_task(
