@@ -1,0 +1,306 @@
+"""HR intake benchmark (issue 11): signed terminations posted by concurrent clients to a real
+`accessctl serve`, then a count that every accepted event is stored with its job.
+
+    python bench/intake/bench_intake.py                          # SQLite, 2,000 people, 32 clients
+    python bench/intake/bench_intake.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python bench/intake/bench_intake.py --people 500 --clients 8  # a quick run
+
+How it is built, at run time: the emulators' generator makes the org, the emulators serve it,
+`accessctl db upgrade` and `accessctl sync` (child processes) fill the store, and the emulators stop.
+Then `accessctl serve --workers 0` runs the service as the HR system meets it: the API alone, so the
+leaver jobs the events create wait in the queue (run by `accessctl worker` elsewhere) and the number
+is the intake's, not the providers'.  Each person with an account gets one `employee.terminated`
+event (immediate), signed per Standard Webhooks before the clock starts; ``--clients`` tasks in this
+process post them over keep-alive connections (httpx), each waiting for its answer before the
+next.  Reported: accepted events per second (202s over the wall time from the first send to the
+last answer), p50 / p99 / max latency, the answers by status, and the store's count afterwards:
+every accepted event must be there with a job, and no job without its event.
+
+With ``--database-url postgresql://…/DB`` the store is a fresh database ``accessctl_bench_intake``
+created (and dropped) on that server; the URL's own database is only used to create it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from accessctl.emulation import emulator_config, write_config  # noqa: E402
+from accessctl.hr.signature import WebhookSecret, sign_headers  # noqa: E402
+from connectors.emulators.generate import generate_org  # noqa: E402
+from connectors.emulators.runner import start_emulators  # noqa: E402
+
+SOURCE = "bench"
+SECRET_ENV = "ACCESSCTL_BENCH_HR_SECRET"
+PG_DATABASE = "accessctl_bench_intake"
+
+
+def _cli(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "accessctl.cli", "--config", str(config), *args]
+
+
+def _env(secret_text: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSCTL_")}
+    env.update({"PYTHONPATH": str(ROOT), SECRET_ENV: secret_text})
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_store(url: str) -> str:
+    """A fresh database on the server of ``url``; returns its URL."""
+    import psycopg
+
+    base = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+    return base.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
+
+
+def _drop_postgres(url: str) -> None:
+    import psycopg
+
+    base = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+def build_store(people: int, workdir: Path, database_url: str, env: dict[str, str]) -> tuple[Path, float]:
+    started = time.perf_counter()
+    with start_emulators(generate_org(people, seed=11), workdir=workdir / "emu") as running:
+        config = emulator_config(running, database_url=database_url)
+        config["hr"]["sources"] = {SOURCE: {"secret_env": SECRET_ENV}}
+        # the guard would rightly quarantine a mass leaver; an intake benchmark measures the intake
+        config["lifecycle"] = {"guard": {"max_per_hour": 10_000_000, "max_share": 1.0}}
+        path = write_config(config, workdir / "accessctl.toml")
+        for args in (("db", "upgrade"), ("sync",)):
+            subprocess.run(_cli(path, *args), env=env, check=True, stdout=subprocess.DEVNULL)
+    return path, time.perf_counter() - started
+
+
+def leavers(database_url: str) -> list[tuple[str, str]]:
+    """(employee id, email) of every person with a live account."""
+    import sqlalchemy as sa
+
+    from accessctl.store.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT p.employee_id, p.email FROM person p JOIN account a"
+                    " ON a.person_id = p.id WHERE a.ended_at IS NULL ORDER BY p.employee_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def stored(database_url: str) -> dict[str, int]:
+    """What the store holds after the run: HR events, those with a job, jobs, jobs with no event."""
+    import sqlalchemy as sa
+
+    from accessctl.store.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+
+            def count(sql: str) -> int:
+                return int(conn.execute(sa.text(sql)).scalar_one())
+
+            return {
+                "events": count("SELECT count(*) FROM hr_event"),
+                "events_with_job": count("SELECT count(*) FROM hr_event WHERE job_id IS NOT NULL"),
+                "jobs": count("SELECT count(*) FROM job"),
+                "jobs_without_event": count(
+                    "SELECT count(*) FROM job WHERE id NOT IN"
+                    " (SELECT job_id FROM hr_event WHERE job_id IS NOT NULL)"
+                ),
+            }
+    finally:
+        engine.dispose()
+
+
+def signed_events(people: list[tuple[str, str]], secret: WebhookSecret) -> list[tuple[dict[str, str], bytes]]:
+    now = datetime.now(UTC)
+    occurred = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = []
+    for n, (employee_id, email) in enumerate(people):
+        body = {
+            "id": f"bench-{n}",
+            "type": "employee.terminated",
+            "occurred_at": occurred,
+            "employee": {"employee_id": employee_id, "email": email},
+            "termination": {"immediate": True},
+        }
+        raw = json.dumps(body).encode()
+        headers = sign_headers(secret, f"msg_bench_{n}", int(now.timestamp()), raw)
+        out.append(({**headers, "content-type": "application/json"}, raw))
+    return out
+
+
+async def post_all(
+    url: str, events: list[tuple[dict[str, str], bytes]], clients: int
+) -> tuple[float, list[float], dict[int, int], list[int]]:
+    queue: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
+    for item in events:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    accepted: list[int] = []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
+
+        async def one_client() -> None:
+            while True:
+                try:
+                    headers, raw = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                sent = time.perf_counter()
+                response = await client.post("/v1/hr/events", content=raw, headers=headers)
+                latencies.append(time.perf_counter() - sent)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 202:
+                    accepted.append(int(response.json()["event_id"]))
+
+        started = time.perf_counter()
+        await asyncio.wait_for(asyncio.gather(*(one_client() for _ in range(clients))), timeout=3600)
+        wall = time.perf_counter() - started
+    return wall, latencies, statuses, accepted
+
+
+def _serve(config: Path, env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    log = (workdir / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        _cli(config, "serve", "--port", str(port), "--workers", "0"), env=env, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"accessctl serve exited {proc.returncode}: see {workdir / 'serve.log'}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("accessctl serve did not become ready in 60 s")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    secret_text = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    env = _env(secret_text)
+    if args.database_url:
+        database_url = _postgres_store(args.database_url)
+    else:
+        database_url = f"sqlite:///{workdir / 'store.db'}"
+    try:
+        config, built_s = build_store(args.people, workdir, database_url, env)
+        people = leavers(database_url)[: args.events or None]
+        events = signed_events(people, WebhookSecret.parse(secret_text))
+        before = stored(database_url)
+        port = _free_port()
+        serve = _serve(config, env, port, workdir)
+        try:
+            load_before = os.getloadavg()[0]
+            wall, latencies, statuses, accepted = asyncio.run(
+                post_all(f"http://127.0.0.1:{port}", events, args.clients)
+            )
+            load_after = os.getloadavg()[0]
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+        after = stored(database_url)
+    finally:
+        if args.database_url:
+            _drop_postgres(args.database_url)
+    new = {k: after[k] - before[k] for k in after}
+    return {
+        "store": "postgresql" if args.database_url else "sqlite",
+        "people": args.people,
+        "events_sent": len(events),
+        "clients": args.clients,
+        "store_built_s": round(built_s, 1),
+        "wall_s": round(wall, 2),
+        "accepted_per_s": round(len(accepted) / wall, 1),
+        "latency_ms": {
+            "p50": round(1000 * statistics.median(latencies), 1),
+            "p99": round(1000 * _pct(latencies, 0.99), 1),
+            "max": round(1000 * max(latencies), 1),
+        },
+        "answers": {str(k): v for k, v in sorted(statuses.items())},
+        "stored": new,
+        "nothing_lost": new["events_with_job"] == len(accepted) == new["events"]
+        and new["jobs"] == len(accepted)
+        and after["jobs_without_event"] == 0,
+        "load_average": [round(load_before, 2), round(load_after, 2)],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=2_000)
+    parser.add_argument("--events", type=int, help="at most this many terminations (default: one per person)")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--database-url", help="a PostgreSQL server's URL (default: a SQLite store)")
+    parser.add_argument("--workdir", type=Path, help="keep the store, config and serve.log here")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "intake" / "results.json")
+    args = parser.parse_args()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        result = run(args, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="accessctl-intake-") as tmp:
+            result = run(args, Path(tmp))
+    result.update(
+        {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
+            "python": platform.python_version(),
+        }
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
