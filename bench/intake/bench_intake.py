@@ -200,9 +200,8 @@ async def post_all(
 
 def _serve(config: Path, env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
     log = (workdir / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        _cli(config, "serve", "--port", str(port), "--workers", "0"), env=env, stdout=log, stderr=log
-    )
+    command = _cli(config, "serve", "--port", str(port), "--workers", "0")
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -236,12 +235,35 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         before = stored(database_url)
         port = _free_port()
         serve = _serve(config, env, port, workdir)
+        spy = None
+        if args.py_spy:  # py-spy must be installed: samples of the thread holding the GIL, while posting
+            spy = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--gil",
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--duration",
+                    str(args.py_spy_s),
+                    "-o",
+                    str(args.py_spy),
+                    "--pid",
+                    str(serve.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         try:
             load_before = os.getloadavg()[0]
             wall, latencies, statuses, accepted = asyncio.run(
                 post_all(f"http://127.0.0.1:{port}", events, args.clients)
             )
             load_after = os.getloadavg()[0]
+            if spy is not None:
+                spy.wait(timeout=args.py_spy_s + 60)
         finally:
             serve.send_signal(signal.SIGTERM)
             try:
@@ -281,6 +303,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="at most this many terminations (default: one per person)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--database-url", help="a PostgreSQL server's URL (default: a SQLite store)")
+    parser.add_argument(
+        "--py-spy", type=Path, metavar="FILE", help="record serve with py-spy (collapsed stacks)"
+    )
+    parser.add_argument("--py-spy-s", type=int, default=20, help="seconds py-spy records (with --py-spy)")
     parser.add_argument("--workdir", type=Path, help="keep the store, config and serve.log here")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "intake" / "results.json")
     args = parser.parse_args()
