@@ -188,3 +188,28 @@ def test_audit_log_line_follows_the_commit_never_a_rollback(
     assert logged() == ["person.create person E3", "grant.end grant G2"]
     assert [r.audit["seq"] for r in caplog.records if r.name == "accessctl.audit"] == [1, 2]
     assert verify(engine) == audit.VerifyResult(True, 2)
+
+
+def test_events_appended_together_chain_like_events_appended_one_by_one(engine: Engine) -> None:
+    """record_many (a job's planned steps) appends each event in order, chained to the one before,
+    between events appended one at a time; the chain verifies and the head follows the last."""
+    add_events(engine, 2)
+    entries = [
+        audit.Entry(
+            "worker:w1", "job.step.planned", "job_step", str(n), "okta", details={"n": n, "token": "x"}
+        )
+        for n in range(5)
+    ]
+    with Session(engine) as session:
+        recorded = audit.record_many(session, entries)
+        session.commit()
+    add_events(engine, 1)
+    assert [r.seq for r in recorded] == [3, 4, 5, 6, 7]
+    assert verify(engine) == audit.VerifyResult(True, 8)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(EVENTS).where(EVENTS.c.seq.between(3, 7)).order_by(EVENTS.c.seq)).all()
+    assert [r.target_id for r in rows] == ["0", "1", "2", "3", "4"]
+    assert all(r.details["token"] == "[redacted]" for r in rows)
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    with Session(engine) as session:
+        assert audit.record_many(session, []) == []
