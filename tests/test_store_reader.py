@@ -387,3 +387,33 @@ def test_read_commands_never_import_sqlalchemy(config: Path, command: list[str],
     assert probe["heavy"] == [], f"`accessctl {' '.join(command)}` imported {probe['heavy']}"
     if code == exitcodes.OK:
         assert "ada@" in done.stdout.lower(), done.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///accessctl.db",
+        "sqlite:////var/lib/accessctl/a%20b.db",
+        "sqlite://",
+        "sqlite+pysqlite:///x.db?timeout=30",
+        "postgresql://u:p%40ss@db.internal:6543/access?sslmode=require&options=-csearch_path%3Ds",
+        "postgresql+psycopg://[::1]/db",
+        "postgres://db/x",
+        "mysql://user@db.example.com/access",
+    ],
+)
+def test_urls_are_read_as_sqlalchemy_reads_them(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from accessctl.store.urls import parse_url
+
+    ours, theirs = parse_url(url), make_url(url)
+    assert ours.drivername == theirs.drivername
+    assert (ours.username, ours.password, ours.host, ours.database) == (
+        theirs.username,
+        theirs.password,
+        theirs.host,
+        theirs.database,
+    )
+    assert (int(ours.port) if ours.port else None) == theirs.port
+    assert ours.query == dict(theirs.query)
