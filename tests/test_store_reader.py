@@ -291,6 +291,8 @@ def test_an_engine_reads_the_same_through_its_pool(sqlite_answers: dict[str, Any
             assert answers(conn) == sqlite_answers
     finally:
         engine.dispose()
+    with reader(f"{url}?timeout=5") as conn:  # options only SQLAlchemy's dialect reads: through an engine
+        assert answers(conn) == sqlite_answers
 
 
 def test_person_columns_are_the_models() -> None:
