@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from accessctl.settings import Settings
+    from accessctl.store.reader import ReadConnection
 
 
 @dataclass
@@ -47,6 +50,16 @@ class AppContext:
         if check_schema:
             ensure_current(self._engine)
         return self._engine
+
+    @contextmanager
+    def reader(self) -> Iterator[ReadConnection]:
+        """A read connection to the store through its DB-API driver (no SQLAlchemy: the read commands
+        start sooner), closed at the end of the block; refuses a schema that does not match, as
+        :meth:`engine` does."""
+        from accessctl.store.reader import reader
+
+        with reader(self.settings.database_url) as conn:
+            yield conn
 
     def close(self) -> None:
         if self._engine is not None:

@@ -18,6 +18,7 @@ from accessctl.emulation import emulator_config, write_config
 from accessctl.inventory import AccountFilter, list_accounts, mfa_report
 from accessctl.output import Column, table_lines
 from accessctl.settings import load_settings
+from accessctl.store.reader import engine_reader
 
 #: the file that marks a folder as the demo's own, so a later demo may replace it
 DEMO_MARKER = ".accessctl-demo"
@@ -255,7 +256,7 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         )
 
         console.rule("[bold]3. Risky access")
-        with engine.connect() as conn:
+        with engine_reader(engine) as conn:
             report = mfa_report(conn)
             admins = report["admins_without_mfa"]
             inactive = list_accounts(conn, AccountFilter(inactive_days=settings.sync.inactive_days))

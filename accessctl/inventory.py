@@ -1,5 +1,10 @@
 """Questions about the synced inventory: who are the people, which accounts are risky, what can one
-person reach, how good is MFA coverage.  Used by the CLI, the web app and the demo alike."""
+person reach, how good is MFA coverage.  Used by the CLI, the web app and the demo alike.
+
+Plain SQL on a DB-API connection (:class:`accessctl.store.reader.ReadConnection`), the same text on
+SQLite and PostgreSQL, so a read command never loads SQLAlchemy; the caller has checked the schema is
+at the migrations' head, whose tables (``accessctl.store.models``) these queries name.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +12,17 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import AccountStatus, MfaState
 
+if TYPE_CHECKING:
+    from accessctl.store.reader import ReadConnection
 
-@dataclass(frozen=True)
-class _Tables:
-    """The store's tables these questions read, with the columns and types the database has.
-
-    Read from the database's catalog (one query per table at most; only the columns, as SELECTs need no
-    keys or indexes) rather than taken from :mod:`accessctl.store.models`, whose SQLModel classes take
-    longer to build than most answers take: the schema is still defined once, by the models, which the
-    migrations match (``tests/test_store.py``), and the caller has checked the database is at the
-    migrations' head.
-    """
-
-    people: sa.Table
-    accounts: sa.Table
-    entitlements: sa.Table
-    grants: sa.Table
-
-
-_TABLE_NAMES = {
-    "people": "person",
-    "accounts": "account",
-    "entitlements": "entitlement",
-    "grants": "access_grant",
-}
-
-
-def _tables(conn: Connection) -> _Tables:
-    found = sa.inspect(conn).get_multi_columns(filter_names=list(_TABLE_NAMES.values()))
-    columns = {name: table_columns for (_schema, name), table_columns in found.items()}
-    metadata = sa.MetaData()
-    return _Tables(
-        **{
-            field: sa.Table(name, metadata, *(sa.Column(c["name"], c["type"]) for c in columns[name]))
-            for field, name in _TABLE_NAMES.items()
-        }
-    )
-
-
-#: rows fetched from the database at a time by the streaming listings
-STREAM_BATCH = 500
+ACTIVE = str(AccountStatus.ACTIVE)
+NOT_ENROLLED = str(MfaState.NOT_ENROLLED)
+UNKNOWN = str(MfaState.UNKNOWN)
+ENROLLED = str(MfaState.ENROLLED)
 
 
 class NotFound(LookupError):
@@ -63,46 +32,82 @@ class NotFound(LookupError):
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _people_query(t: _Tables, status: str | None) -> Any:
-    query = sa.select(t.people)
-    return query.where(t.people.c.status == status) if status else query
+#: the person table's columns, in its order (a test holds them to the model's)
+PERSON_COLUMNS = (
+    "id",
+    "employee_id",
+    "email",
+    "first_name",
+    "last_name",
+    "department",
+    "title",
+    "manager_employee_id",
+    "employment_type",
+    "status",
+    "hire_date",
+    "termination_date",
+    "location",
+    "updated_at",
+)
+_PERSON_SELECT = ", ".join(f"person.{name}" for name in PERSON_COLUMNS)
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def _people_where(status: str | None) -> tuple[str, dict[str, Any]]:
+    return ("WHERE person.status = :status", {"status": status}) if status else ("", {})
 
 
 def iter_people(
-    conn: Connection, *, status: str | None = None, limit: int | None = None
+    conn: ReadConnection, *, status: str | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The roster in employee id order, one person at a time as the database returns them."""
-    t = _tables(conn)
-    accounts = (
-        sa.select(sa.func.count())
-        .where(
-            t.accounts.c.person_id == t.people.c.id,
-            t.accounts.c.ended_at.is_(None),
-        )
-        .scalar_subquery()
+    where, params = _people_where(status)
+    sql = (
+        "SELECT person.employee_id, person.first_name, person.last_name, person.email, person.department,"
+        " person.title, person.manager_employee_id, person.employment_type, person.status,"
+        " person.termination_date,"
+        " (SELECT count(*) FROM account"
+        "  WHERE account.person_id = person.id AND account.ended_at IS NULL) AS accounts"
+        f" FROM person {where} ORDER BY person.employee_id"
     )
-    query = _people_query(t, status).add_columns(accounts.label("accounts")).order_by(t.people.c.employee_id)
     if limit is not None:
-        query = query.limit(limit)
-    for row in _stream(conn, query):
+        sql += " LIMIT :limit"
+        params["limit"] = limit
+    for (
+        employee_id,
+        first_name,
+        last_name,
+        email,
+        department,
+        title,
+        manager,
+        employment_type,
+        status_,
+        termination_date,
+        accounts,
+    ) in conn.stream(sql, params):
+        terminated = conn.day(termination_date)
         yield {
-            "employee_id": row.employee_id,
-            "name": f"{row.first_name} {row.last_name}".strip(),
-            "email": row.email,
-            "department": row.department,
-            "title": row.title,
-            "manager": row.manager_employee_id,
-            "type": row.employment_type,
-            "status": row.status,
-            "termination_date": row.termination_date.isoformat() if row.termination_date else None,
-            "accounts": row.accounts,
+            "employee_id": employee_id,
+            "name": f"{first_name} {last_name}".strip(),
+            "email": email,
+            "department": department,
+            "title": title,
+            "manager": manager,
+            "type": employment_type,
+            "status": status_,
+            "termination_date": terminated.isoformat() if terminated else None,
+            "accounts": accounts,
         }
 
 
-def list_people(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+def list_people(conn: ReadConnection, *, status: str | None = None) -> list[dict[str, Any]]:
     return list(iter_people(conn, status=status))
 
 
@@ -116,18 +121,12 @@ class Summary:
     longest: int = 0
 
 
-def people_summary(conn: Connection, *, status: str | None = None) -> Summary:
-    t = _tables(conn)
-    sub = _people_query(t, status).subquery()
-    count, longest = conn.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.func.length(sub.c.email)), 0))
-    ).one()
+def people_summary(conn: ReadConnection, *, status: str | None = None) -> Summary:
+    where, params = _people_where(status)
+    ((count, longest),) = conn.rows(
+        f"SELECT count(*), coalesce(max(length(person.email)), 0) FROM person {where}", params
+    )
     return Summary(count=count, longest=longest)
-
-
-def _stream(conn: Connection, query: Any) -> Any:
-    """Rows as the database sends them, a batch at a time (a server-side cursor on PostgreSQL)."""
-    return conn.execution_options(yield_per=STREAM_BATCH).execute(query)
 
 
 @dataclass(frozen=True)
@@ -146,113 +145,90 @@ class AccountFilter:
     include_suspended: bool = False
 
 
-def _privileged_accounts(t: _Tables) -> Any:
-    return (
-        sa.select(t.grants.c.account_id)
-        .join(t.entitlements, t.entitlements.c.id == t.grants.c.entitlement_id)
-        .where(t.grants.c.ended_at.is_(None), t.entitlements.c.privileged.is_(True))
-    )
+#: the accounts holding a live privileged grant
+_PRIVILEGED_ACCOUNTS = (
+    "SELECT access_grant.account_id FROM access_grant"
+    " JOIN entitlement ON entitlement.id = access_grant.entitlement_id"
+    " WHERE access_grant.ended_at IS NULL AND entitlement.privileged = TRUE"
+)
 
-
-#: the account columns a listing reads (not aliases and the rest it does not show)
-_ACCOUNT_FIELDS = (
-    "provider",
-    "external_id",
-    "login",
-    "display_name",
-    "status",
-    "mfa_state",
-    "mfa_methods",
-    "last_login_at",
-    "person_id",
-    "link_method",
-    "link_note",
-    "is_shared",
-    "is_service",
-    "protected",
-    "ended_at",
+#: what a listing shows of an account (not its aliases and the rest)
+_ACCOUNT_SELECT = (
+    "SELECT account.provider, account.external_id, account.login, account.display_name,"
+    " account.status, account.mfa_state, account.mfa_methods, account.last_login_at,"
+    " account.person_id, account.link_method, account.link_note, account.is_shared,"
+    " account.is_service, account.protected, account.ended_at,"
+    " person.employee_id AS person_employee_id,"
+    f" account.id IN ({_PRIVILEGED_ACCOUNTS}) AS is_privileged"
+    " FROM account LEFT OUTER JOIN person ON person.id = account.person_id"
 )
 
 
-def _accounts_query(t: _Tables, where: AccountFilter, now: datetime | None) -> Any:
-    """The accounts ``where`` selects, of any status."""
-    now = now or datetime.now(UTC)
-    privileged = _privileged_accounts(t).scalar_subquery()
-    query = (
-        sa.select(
-            *(t.accounts.c[name] for name in _ACCOUNT_FIELDS),
-            t.people.c.employee_id.label("person_employee_id"),
-            t.accounts.c.id.in_(privileged).label("is_privileged"),
-        )
-        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
-        .order_by(t.accounts.c.provider, t.accounts.c.login)
-    )
+def _account_where(
+    conn: ReadConnection, where: AccountFilter, now: datetime | None
+) -> tuple[list[str], dict[str, Any]]:
+    """The conditions on ``account`` that select what ``where`` asks for, of any status."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
     if not where.include_ended:
-        query = query.where(t.accounts.c.ended_at.is_(None))
+        clauses.append("account.ended_at IS NULL")
     if where.provider:
-        query = query.where(t.accounts.c.provider == where.provider)
+        clauses.append("account.provider = :provider")
+        params["provider"] = where.provider
     if where.no_mfa:
-        query = query.where(t.accounts.c.mfa_state == MfaState.NOT_ENROLLED)
+        clauses.append("account.mfa_state = :not_enrolled")
+        params["not_enrolled"] = NOT_ENROLLED
     if where.mfa_unknown:
-        query = query.where(t.accounts.c.mfa_state == MfaState.UNKNOWN)
+        clauses.append("account.mfa_state = :unknown")
+        params["unknown"] = UNKNOWN
     if where.inactive_days is not None:
-        cutoff = now - timedelta(days=where.inactive_days)
-        query = query.where(
-            sa.or_(
-                t.accounts.c.last_login_at < cutoff,
-                sa.and_(
-                    t.accounts.c.last_login_at.is_(None),
-                    sa.or_(t.accounts.c.created_at.is_(None), t.accounts.c.created_at < cutoff),
-                ),
-            )
+        now = now or datetime.now(UTC)
+        clauses.append(
+            "(account.last_login_at < :cutoff OR account.last_login_at IS NULL"
+            " AND (account.created_at IS NULL OR account.created_at < :cutoff))"
         )
+        params["cutoff"] = conn.bind_time(now - timedelta(days=where.inactive_days))
     if where.orphans:
-        query = query.where(
-            t.accounts.c.person_id.is_(None),
-            t.accounts.c.is_shared.is_(False),
-            t.accounts.c.is_service.is_(False),
-            sa.or_(t.accounts.c.link_method.is_(None), t.accounts.c.link_method != "conflict"),
+        clauses.append(
+            "account.person_id IS NULL AND account.is_shared = FALSE AND account.is_service = FALSE"
+            " AND (account.link_method IS NULL OR account.link_method != 'conflict')"
         )
     if where.shared:
-        query = query.where(sa.or_(t.accounts.c.is_shared.is_(True), t.accounts.c.is_service.is_(True)))
+        clauses.append("(account.is_shared = TRUE OR account.is_service = TRUE)")
     if where.privileged:
-        query = query.where(t.accounts.c.id.in_(privileged))
+        clauses.append(f"account.id IN ({_PRIVILEGED_ACCOUNTS})")
     if where.conflicts:
-        query = query.where(t.accounts.c.link_method == "conflict")
-    return query
+        clauses.append("account.link_method = 'conflict'")
+    return clauses, params
 
 
-def _counted(t: _Tables, query: Any, where: AccountFilter) -> Any:
-    if where.include_suspended:
-        return query
-    return query.where(t.accounts.c.status == AccountStatus.ACTIVE)
-
-
-def account_summary(conn: Connection, where: AccountFilter, *, now: datetime | None = None) -> Summary:
+def account_summary(conn: ReadConnection, where: AccountFilter, *, now: datetime | None = None) -> Summary:
     """How many accounts ``where`` selects, and how many more it would with ``include_suspended``."""
-    t = _tables(conn)
-    sub = _accounts_query(t, where, now).subquery()
-    active = sub.c.status == AccountStatus.ACTIVE
-    total, inactive, longest = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((active, 0), else_=1)), 0),
-            sa.func.coalesce(sa.func.max(sa.func.length(sub.c.login)), 0),
-        )
-    ).one()
+    clauses, params = _account_where(conn, where, now)
+    ((total, inactive, longest),) = conn.rows(
+        "SELECT count(*),"
+        " coalesce(sum(CASE WHEN account.status = :active THEN 0 ELSE 1 END), 0),"
+        " coalesce(max(length(account.login)), 0)"
+        f" FROM account {_where(clauses)}",
+        {**params, "active": ACTIVE},
+    )
     if where.include_suspended:
         return Summary(count=total, longest=longest)
     return Summary(count=total - inactive, not_counted=inactive, longest=longest)
 
 
 def iter_accounts(
-    conn: Connection, where: AccountFilter, *, now: datetime | None = None, limit: int | None = None
+    conn: ReadConnection, where: AccountFilter, *, now: datetime | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """The accounts ``where`` selects, by provider and login, one at a time as the database returns them."""
-    t = _tables(conn)
-    query = _counted(t, _accounts_query(t, where, now), where)
+    clauses, params = _account_where(conn, where, now)
+    if not where.include_suspended:
+        clauses.append("account.status = :active")
+        params["active"] = ACTIVE
+    sql = f"{_ACCOUNT_SELECT} {_where(clauses)} ORDER BY account.provider, account.login"
     if limit is not None:
-        query = query.limit(limit)
+        sql += " LIMIT :limit"
+        params["limit"] = limit
     for (
         provider,
         external_id,
@@ -271,7 +247,7 @@ def iter_accounts(
         ended_at,
         person_employee_id,
         is_privileged,
-    ) in _stream(conn, query):
+    ) in conn.stream(sql, params):
         conflict = link_method == "conflict"
         flags = [
             name
@@ -293,8 +269,8 @@ def iter_accounts(
             "status": status,
             "person": person_employee_id,
             "mfa_state": mfa_state,
-            "mfa_methods": mfa_methods,
-            "last_login_at": _iso(last_login_at),
+            "mfa_methods": conn.json(mfa_methods),
+            "last_login_at": _iso(conn.time(last_login_at)),
             "privileged": bool(is_privileged),
             "flags": flags,
             "note": link_note,
@@ -302,24 +278,25 @@ def iter_accounts(
 
 
 def list_accounts(
-    conn: Connection, where: AccountFilter, *, now: datetime | None = None
+    conn: ReadConnection, where: AccountFilter, *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     return list(iter_accounts(conn, where, now=now))
 
 
-def find_person(conn: Connection, key: str) -> Any:
-    return _find_person(conn, _tables(conn), key)
-
-
-def _find_person(conn: Connection, t: _Tables, key: str) -> Any:
-    row = conn.execute(
-        sa.select(t.people).where(
-            sa.or_(t.people.c.employee_id == key, sa.func.lower(t.people.c.email) == key.lower())
-        )
-    ).first()
+def find_person(conn: ReadConnection, key: str) -> dict[str, Any]:
+    """The person whose employee id is ``key``, or whose email is (in any case): every column."""
+    names, row = conn.columns(
+        f"SELECT {_PERSON_SELECT} FROM person"
+        " WHERE person.employee_id = :key OR lower(person.email) = :email",
+        {"key": key, "email": key.lower()},
+    )
     if row is None:
         raise NotFound(f"no person with employee id or email {key!r}")
-    return row
+    person = dict(zip(names, row, strict=True))
+    for name in ("hire_date", "termination_date"):
+        person[name] = conn.day(person[name])
+    person["updated_at"] = conn.time(person["updated_at"])
+    return person
 
 
 def _via(inherited: bool, via: str | None, via_name: str | None) -> str | None:
@@ -336,96 +313,78 @@ def _via(inherited: bool, via: str | None, via_name: str | None) -> str | None:
     return f"group {via}"  # a group the store does not know (yet)
 
 
-def person_access(conn: Connection, key: str) -> tuple[Any, list[dict[str, Any]]]:
-    """Everything one person can reach across providers: (person row, one row per live grant, and one
-    with no entitlement for each account that holds none), by provider, account, privileged first."""
-    t = _tables(conn)
-    person = _find_person(conn, t, key)
-    via_group = t.entitlements.alias("via_group")
-    query = (
-        sa.select(
-            t.accounts.c.provider,
-            t.accounts.c.login,
-            t.accounts.c.status,
-            t.accounts.c.mfa_state,
-            t.accounts.c.last_login_at,
-            t.entitlements.c.kind,
-            t.entitlements.c.name,
-            t.entitlements.c.privileged,
-            t.grants.c.inherited,
-            t.grants.c.via,
-            via_group.c.name.label("via_name"),
-            t.grants.c.first_seen_at,
-        )
-        .select_from(t.accounts)
-        .outerjoin(t.grants, sa.and_(t.grants.c.account_id == t.accounts.c.id, t.grants.c.ended_at.is_(None)))
-        .outerjoin(t.entitlements, t.entitlements.c.id == t.grants.c.entitlement_id)
-        .outerjoin(
-            via_group,
-            sa.and_(
-                via_group.c.provider == t.accounts.c.provider,
-                via_group.c.kind == "group",
-                via_group.c.external_id == t.grants.c.via,
-            ),
-        )
-        .where(t.accounts.c.person_id == person.id, t.accounts.c.ended_at.is_(None))
-        .order_by(
-            t.accounts.c.provider,
-            t.accounts.c.login,
-            t.entitlements.c.privileged.desc(),
-            t.entitlements.c.kind,
-            t.entitlements.c.name,
-        )
-    )
+_PERSON_ACCESS = (
+    "SELECT account.provider, account.login, account.status, account.mfa_state, account.last_login_at,"
+    " entitlement.kind, entitlement.name, entitlement.privileged, access_grant.inherited,"
+    " access_grant.via, via_group.name AS via_name, access_grant.first_seen_at"
+    " FROM account"
+    " LEFT OUTER JOIN access_grant"
+    "  ON access_grant.account_id = account.id AND access_grant.ended_at IS NULL"
+    " LEFT OUTER JOIN entitlement ON entitlement.id = access_grant.entitlement_id"
+    " LEFT OUTER JOIN entitlement AS via_group"
+    "  ON via_group.provider = account.provider AND via_group.kind = 'group'"
+    "  AND via_group.external_id = access_grant.via"
+    " WHERE account.person_id = :person_id AND account.ended_at IS NULL"
+    " ORDER BY account.provider, account.login, entitlement.privileged DESC, entitlement.kind,"
+    " entitlement.name"
+)
+
+
+def person_access(conn: ReadConnection, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Everything one person can reach across providers: (the person's columns, one row per live
+    grant, and one with no entitlement for each account that holds none), by provider, account,
+    privileged first."""
+    person = find_person(conn, key)
     rows = [
         {
-            "provider": row.provider,
-            "account": row.login,
-            "account_status": row.status,
-            "mfa_state": row.mfa_state,
-            "last_login_at": _iso(row.last_login_at),
-            "kind": row.kind,
-            "entitlement": row.name,
-            "privileged": bool(row.privileged) if row.kind else None,
-            "how": ("inherited" if row.inherited else "direct") if row.kind else None,
-            "via": _via(bool(row.inherited), row.via, row.via_name) if row.kind else None,
-            "via_group_id": row.via if row.kind and row.inherited else None,
-            "first_seen_at": _iso(row.first_seen_at),
+            "provider": provider,
+            "account": login,
+            "account_status": status,
+            "mfa_state": mfa_state,
+            "last_login_at": _iso(conn.time(last_login_at)),
+            "kind": kind,
+            "entitlement": name,
+            "privileged": bool(privileged) if kind else None,
+            "how": ("inherited" if inherited else "direct") if kind else None,
+            "via": _via(bool(inherited), via, via_name) if kind else None,
+            "via_group_id": via if kind and inherited else None,
+            "first_seen_at": _iso(conn.time(first_seen_at)),
         }
-        for row in conn.execute(query)
+        for (
+            provider,
+            login,
+            status,
+            mfa_state,
+            last_login_at,
+            kind,
+            name,
+            privileged,
+            inherited,
+            via,
+            via_name,
+            first_seen_at,
+        ) in conn.rows(_PERSON_ACCESS, {"person_id": person["id"]})
     ]
     return person, rows
 
 
-def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str, Any]:
+def mfa_report(conn: ReadConnection, *, include_suspended: bool = False) -> dict[str, Any]:
     """MFA coverage of live accounts by provider and by department; privileged accounts without MFA
     (not enrolled first, then unknown).  Active accounts only unless ``include_suspended``; ``scope``
     says which statuses were counted and how many accounts that left out."""
-    t = _tables(conn)
-    department = sa.func.coalesce(t.people.c.department, t.accounts.c.department)
-    counts = (  # one row per (provider, department, status, MFA state): the database does the counting
-        sa.select(
-            t.accounts.c.provider,
-            department,
-            t.accounts.c.status,
-            t.accounts.c.mfa_state,
-            t.accounts.c.mfa_enforced,
-            sa.func.count(),
-        )
-        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
-        .where(t.accounts.c.ended_at.is_(None))
-        .group_by(
-            t.accounts.c.provider,
-            department,
-            t.accounts.c.status,
-            t.accounts.c.mfa_state,
-            t.accounts.c.mfa_enforced,
-        )
+    # one row per (provider, department, status, MFA state): the database does the counting
+    counts = conn.rows(
+        "SELECT account.provider, coalesce(person.department, account.department), account.status,"
+        " account.mfa_state, account.mfa_enforced, count(*)"
+        " FROM account LEFT OUTER JOIN person ON person.id = account.person_id"
+        " WHERE account.ended_at IS NULL"
+        " GROUP BY account.provider, coalesce(person.department, account.department), account.status,"
+        " account.mfa_state, account.mfa_enforced"
     )
     by_provider: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_department: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     left_out = {"accounts": 0, "admins_without_mfa": 0, "admins_not_enrolled": 0}
-    for provider, dept, status, mfa_state, enforced, count in conn.execute(counts):
+    for provider, dept, status, mfa_state, enforced, count in counts:
         if status != AccountStatus.ACTIVE and not include_suspended:
             left_out["accounts"] += count
             continue
@@ -434,37 +393,28 @@ def mfa_report(conn: Connection, *, include_suspended: bool = False) -> dict[str
             bucket[mfa_state] += count
             bucket["enforced"] += count if enforced else 0
             bucket["enforcement_known"] += 0 if enforced is None else count
-    admins = (
-        sa.select(
-            t.accounts.c.provider,
-            t.accounts.c.login,
-            t.accounts.c.status,
-            t.accounts.c.mfa_state,
-            t.accounts.c.is_shared,
-            t.accounts.c.is_service,
-            t.people.c.employee_id,
-        )
-        .outerjoin(t.people, t.people.c.id == t.accounts.c.person_id)
-        .where(
-            t.accounts.c.ended_at.is_(None),
-            t.accounts.c.mfa_state != MfaState.ENROLLED,
-            t.accounts.c.id.in_(_privileged_accounts(t)),
-        )
+    admins = conn.rows(
+        "SELECT account.provider, account.login, account.status, account.mfa_state, account.is_shared,"
+        " account.is_service, person.employee_id"
+        " FROM account LEFT OUTER JOIN person ON person.id = account.person_id"
+        " WHERE account.ended_at IS NULL AND account.mfa_state != :enrolled"
+        f" AND account.id IN ({_PRIVILEGED_ACCOUNTS})",
+        {"enrolled": ENROLLED},
     )
     admins_without: list[dict[str, Any]] = []
-    for row in conn.execute(admins):
-        if row.status != AccountStatus.ACTIVE and not include_suspended:
+    for provider, login, status, mfa_state, is_shared, is_service, employee_id in admins:
+        if status != AccountStatus.ACTIVE and not include_suspended:
             left_out["admins_without_mfa"] += 1
-            left_out["admins_not_enrolled"] += row.mfa_state == MfaState.NOT_ENROLLED
+            left_out["admins_not_enrolled"] += mfa_state == MfaState.NOT_ENROLLED
             continue
         admins_without.append(
             {
-                "provider": row.provider,
-                "login": row.login,
-                "person": row.employee_id,
-                "status": row.status,
-                "mfa_state": row.mfa_state,
-                "shared": bool(row.is_shared or row.is_service),
+                "provider": provider,
+                "login": login,
+                "person": employee_id,
+                "status": status,
+                "mfa_state": mfa_state,
+                "shared": bool(is_shared or is_service),
             }
         )
 

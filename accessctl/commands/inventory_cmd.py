@@ -68,21 +68,20 @@ def people(
     """List the people of the HR roster and how many live accounts each has."""
     from accessctl.inventory import iter_people, people_summary
 
-    with handled_errors():
-        engine = app_context(ctx).engine()
-        with engine.connect() as conn, paged(fmt is OutputFormat.TABLE and not no_pager) as out:
-            summary = people_summary(conn, status=status) if fmt is OutputFormat.TABLE else None
-            rows = iter_people(conn, status=status, limit=limit)
-            render(
-                rows,
-                PEOPLE_COLUMNS,
-                fmt,
-                title=f"People ({summary.count})" if summary else None,
-                notes=_limited(limit, summary.count) if summary else (),
-                min_widths={"email": summary.longest} if summary else None,
-                wide=wide,
-                out=out,
-            )
+    table = fmt is OutputFormat.TABLE
+    with handled_errors(), app_context(ctx).reader() as conn, paged(table and not no_pager) as out:
+        summary = people_summary(conn, status=status) if table else None
+        rows = iter_people(conn, status=status, limit=limit)
+        render(
+            rows,
+            PEOPLE_COLUMNS,
+            fmt,
+            title=f"People ({summary.count})" if summary else None,
+            notes=_limited(limit, summary.count) if summary else (),
+            min_widths={"email": summary.longest} if summary else None,
+            wide=wide,
+            out=out,
+        )
 
 
 def _account_columns(*, statuses: bool, conflicts: bool) -> list[Column]:
@@ -168,25 +167,24 @@ def accounts(
         include_suspended=include_suspended,
     )
     columns = _account_columns(statuses=include_suspended or include_ended, conflicts=conflicts)
-    with handled_errors():
-        engine = app_context(ctx).engine()
-        with engine.connect() as conn, paged(fmt is OutputFormat.TABLE and not no_pager) as out:
-            rows = iter_accounts(conn, where, limit=limit)
-            if fmt is not OutputFormat.TABLE:  # scripts get every column
-                render(rows, [c.key for c in columns], fmt, out=out)
-                return
-            summary = account_summary(conn, where)
-            notes = [] if include_suspended else not_counted_note(summary.not_counted)
-            render(
-                _table_flags(rows),
-                columns,
-                fmt,
-                title=f"Accounts ({summary.count})",
-                notes=notes + _limited(limit, summary.count),
-                min_widths={"login": summary.longest},
-                wide=wide,
-                out=out,
-            )
+    table = fmt is OutputFormat.TABLE
+    with handled_errors(), app_context(ctx).reader() as conn, paged(table and not no_pager) as out:
+        rows = iter_accounts(conn, where, limit=limit)
+        if not table:  # scripts get every column
+            render(rows, [c.key for c in columns], fmt, out=out)
+            return
+        summary = account_summary(conn, where)
+        notes = [] if include_suspended else not_counted_note(summary.not_counted)
+        render(
+            _table_flags(rows),
+            columns,
+            fmt,
+            title=f"Accounts ({summary.count})",
+            notes=notes + _limited(limit, summary.count),
+            min_widths={"login": summary.longest},
+            wide=wide,
+            out=out,
+        )
 
 
 ACCESS_COLUMNS = [
@@ -215,13 +213,11 @@ def access(
     does not name it); "first seen" is when a sync first saw the grant, not when it was given."""
     from accessctl.inventory import NotFound, person_access
 
-    with handled_errors():
-        engine = app_context(ctx).engine()
-        with engine.connect() as conn:
-            try:
-                found, rows = person_access(conn, person)
-            except NotFound as exc:
-                raise fail(str(exc), exitcodes.FAILED) from None
+    with handled_errors(), app_context(ctx).reader() as conn:
+        try:
+            found, rows = person_access(conn, person)
+        except NotFound as exc:
+            raise fail(str(exc), exitcodes.FAILED) from None
     if fmt is not OutputFormat.TABLE:
         keys = [
             "provider",
@@ -253,8 +249,9 @@ def access(
             f"last login {last_login(first['last_login_at'])} · {len(grants)} grants",
         ]
         sections.append((heading, grants))
-    title = f"Access of {found.first_name} {found.last_name} ({found.employee_id}, {found.status})"
-    notes = [f"{found.email} · {len(groups)} accounts", "first seen: when a sync first saw the grant"]
+    name = f"{found['first_name']} {found['last_name']}"
+    title = f"Access of {name} ({found['employee_id']}, {found['status']})"
+    notes = [f"{found['email']} · {len(groups)} accounts", "first seen: when a sync first saw the grant"]
     with paged(not no_pager) as out:
         for line in grouped_lines(sections, ACCESS_COLUMNS, title=title, notes=notes, wide=wide, out=out):
             out.write(line + "\n")

@@ -39,10 +39,8 @@ def mfa(
     """
     from accessctl.inventory import mfa_report
 
-    with handled_errors():
-        engine = app_context(ctx).engine()
-        with engine.connect() as conn:
-            report = mfa_report(conn, include_suspended=include_suspended)
+    with handled_errors(), app_context(ctx).reader() as conn:
+        report = mfa_report(conn, include_suspended=include_suspended)
     with paged(fmt is OutputFormat.TABLE and not no_pager) as out:
         if fmt is OutputFormat.JSON:
             json.dump(report, out, indent=2)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from accessctl.store.urls import BadUrlError, parse_url, sqlite_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+# SQLAlchemy is imported only to build an engine: the read commands open the store with the DB-API
+# driver (accessctl.store.reader), and the checks here need only the URL's parts.
 
 
 class StoreUnavailableError(Exception):
@@ -16,20 +22,13 @@ class StoreUnavailableError(Exception):
 
 def normalise_url(url: str) -> str:
     """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
 
 
-def sqlite_path(url: str) -> Path | None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
-
-
-def _prepare_sqlite_file(path: Path) -> None:
+def prepare_sqlite_file(path: Path) -> None:
     """Create the database file readable by its owner only, before SQLite creates it with the umask
     (and its directory, when missing)."""
     try:
@@ -69,7 +68,27 @@ def sqlite_location_problem(url: str) -> str | None:
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` is not a database URL accessctl can use (not a URL, an unknown database, a driver
-    that is not installed), checked without connecting; None when it is usable."""
+    that is not installed), checked without connecting; None when it is usable.
+
+    The URLs accessctl reads natively (``accessctl.store.reader``) are checked without SQLAlchemy;
+    any other is asked of SQLAlchemy's dialects, as an engine for it would be."""
+    try:
+        parsed = parse_url(normalise_url(url))
+    except BadUrlError:
+        return "not a database URL (expected e.g. sqlite:///accessctl.db or postgresql://user@host/db)"
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return None
+    if parsed.drivername == "postgresql+psycopg":
+        from importlib.util import find_spec
+
+        if find_spec("psycopg") is None:
+            return "the postgresql+psycopg driver is not installed (psycopg)"
+        return None
+    return _dialect_problem(url)
+
+
+def _dialect_problem(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
@@ -89,20 +108,40 @@ def url_problem(url: str) -> str | None:
 
 def store_failure(exc: BaseException) -> str | None:
     """One line saying why the store refused (cannot be opened or created, is not a database, is full,
-    is locked), or None when ``exc`` is not such a failure (a bug is not one)."""
-    from sqlalchemy.exc import DatabaseError, OperationalError
+    is locked), or None when ``exc`` is not such a failure (a bug is not one).
 
+    ``exc`` is SQLAlchemy's wrapping of the driver's error, or the driver's own (sqlite3, psycopg)
+    when the store was read through the DB-API (``accessctl.store.reader``)."""
     if isinstance(exc, StoreUnavailableError):
         return str(exc)
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DatabaseError) and type(exc.orig).__name__ == "DatabaseError"  # e.g. not a database
-    ):
-        reason = str(exc.orig).strip() if exc.orig is not None else str(exc)
-        return reason.splitlines()[0] if reason else type(exc).__name__
+    sa_exc = sys.modules.get("sqlalchemy.exc")  # not loaded: exc cannot be one of its errors
+    if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError):
+        if isinstance(exc, sa_exc.OperationalError) or (
+            isinstance(exc, sa_exc.DatabaseError) and type(exc.orig).__name__ == "DatabaseError"
+        ):
+            return _first_line(exc.orig if exc.orig is not None else exc)
+        return None
+    if _driver_failure(exc):
+        return _first_line(exc)
     return None
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _driver_failure(exc: BaseException) -> bool:
+    """A DB-API error of sqlite3 or psycopg that says the store refused (operational, or the bare
+    DatabaseError SQLite raises for a file that is not a database), not a bug in a query."""
+    if type(exc).__module__.split(".")[0] not in ("sqlite3", "psycopg"):
+        return False
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "OperationalError" in names or type(exc).__name__ == "DatabaseError"
+
+
+def _first_line(exc: BaseException) -> str:
+    reason = str(exc).strip()
+    return reason.splitlines()[0] if reason else type(exc).__name__
+
+
+def on_sqlite_connect(dbapi_connection: Any, _record: Any = None) -> None:
+    """The settings of every connection to a SQLite store (the engine's, and the DB-API reader's)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -113,11 +152,13 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite files are created 0600 and run in WAL mode."""
+    import sqlalchemy as sa
+
     url = normalise_url(url)
     path = sqlite_path(url)
     if path is not None:
-        _prepare_sqlite_file(path)
+        prepare_sqlite_file(path)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "connect", on_sqlite_connect)
     return engine

@@ -1,15 +1,14 @@
 """Create or upgrade the store's schema with Alembic, and refuse to run on a schema that does not match.
 
-Every command checks the schema, so that check is plain SQL against :data:`HEAD_REVISION`; Alembic
+Every command checks the schema, so that check is plain SQL against :data:`HEAD_REVISION`, on any
+DB-API connection (:func:`applied_revisions`: the read commands use it without SQLAlchemy); Alembic
 (slow to import) is loaded only to upgrade, or to explain a schema that does not match.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -111,12 +110,44 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     return before, current_revision(engine) or ""
 
 
-def _applied_revisions(engine: Engine) -> list[str]:
-    """The revisions recorded in the version table (none when it is missing), read with plain SQL."""
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table(VERSION_TABLE):
+#: whether the version table exists (in the search path, on PostgreSQL), by backend
+_HAS_VERSION_TABLE = {
+    "sqlite": f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{VERSION_TABLE}'",
+    "postgresql": f"SELECT to_regclass('{VERSION_TABLE}') IS NOT NULL",
+}
+
+
+def applied_revisions(dbapi_connection: Any, backend: str) -> list[str]:
+    """The revisions recorded in the version table (none when it is missing), read with plain SQL on
+    a DB-API connection to a ``backend`` ("sqlite" or "postgresql") store."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(_HAS_VERSION_TABLE[backend])
+        if not cursor.fetchone()[0]:
             return []
-        return list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+        cursor.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def at_head(applied: list[str]) -> bool:
+    return applied == [HEAD_REVISION]
+
+
+def _applied_revisions(engine: Engine) -> list[str]:
+    if engine.dialect.name not in _HAS_VERSION_TABLE:  # not a database accessctl runs on: ask SQLAlchemy
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(VERSION_TABLE):
+                return []
+            return list(conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    connection = engine.raw_connection()
+    try:
+        return applied_revisions(connection.driver_connection, engine.dialect.name)
+    finally:
+        connection.close()
 
 
 def ensure_current(engine: Engine) -> None:
@@ -124,7 +155,7 @@ def ensure_current(engine: Engine) -> None:
 
     The usual case, a current schema, is one plain query; Alembic is asked only when it is not.
     """
-    if _applied_revisions(engine) == [HEAD_REVISION]:
+    if at_head(_applied_revisions(engine)):
         return
     head = head_revision()
     current = current_revision(engine)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from accessctl import inventory
 from accessctl.jobs import JobNotFound, JobState, JobStateError, cancel_job, get_job, list_jobs, retry_job
+from accessctl.store.reader import engine_reader
 from accessctl.sync import clock
 from accessctl.tokens import TokenInfo
 from accessctl.web.auth import actor, require_scope
@@ -41,7 +42,7 @@ def people(
     limit: Annotated[int, Query(ge=1, le=10000)] = 500,
 ) -> dict[str, Any]:
     """The HR roster, by employee id, with each person's count of live accounts."""
-    with engine.connect() as conn:
+    with engine_reader(engine) as conn:
         rows = list(inventory.iter_people(conn, status=status, limit=limit))
     return {"people": rows, "count": len(rows)}
 
@@ -49,12 +50,12 @@ def people(
 @router.get("/people/{person}")
 def person_access(_: Reader, engine: Store, person: Annotated[str, Path(max_length=320)]) -> dict[str, Any]:
     """One person (email or employee id) and everything they can reach, across providers."""
-    with engine.connect() as conn:
+    with engine_reader(engine) as conn:
         try:
-            row, access = inventory.person_access(conn, person)
+            found, access = inventory.person_access(conn, person)
         except inventory.NotFound as exc:
             raise ApiError(404, str(exc)) from None
-    return {"person": dict(row._mapping), "access": access}
+    return {"person": found, "access": access}
 
 
 def _job(engine: Engine, job_id: int) -> dict[str, Any]:
