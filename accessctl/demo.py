@@ -6,6 +6,7 @@ local SMTP sink (aiosmtpd, in-process) that writes each message into the demo's 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -57,6 +58,9 @@ class SmtpSink:
                 self.port = self.server.sockets[0].getsockname()[1]
                 super()._trigger_server()
 
+        # aiosmtpd logs every connection at INFO ("mail.log"): the sink's chatter is not the story,
+        # and at `--log-level INFO` its lines would run past the demo's 80 columns
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.folder = folder
         self.received = 0
         self._lock = threading.Lock()
