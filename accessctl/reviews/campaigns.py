@@ -5,6 +5,7 @@ connection and transaction; nothing commits part-way."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from accessctl import audit
 from accessctl.reviews.errors import CampaignNotFound
-from accessctl.reviews.recommend import PeerCounts, Recommendation, is_flagged, recommend
+from accessctl.reviews.recommend import PeerCounts, Recommendation, count_peers, is_flagged, recommend
 from accessctl.reviews.reviewers import Directory, Reviewer, resolve_reviewer
 from accessctl.reviews.scope import GrantRow, select_grants
 from accessctl.settings import CampaignSettings
@@ -79,9 +80,18 @@ def _certified_fingerprints(conn: Connection, campaign_id: int) -> dict[int, lis
     return found
 
 
-def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime) -> StartResult:
-    """What starting the campaign would snapshot: items, reviewers, recommendations (writes nothing)."""
-    rows = select_grants(conn, settings.scope)
+def plan_campaign(
+    conn: Connection,
+    settings: CampaignSettings,
+    *,
+    now: datetime,
+    person_ids: Collection[int] | None = None,
+    reviewer: Reviewer | None = None,
+) -> StartResult:
+    """What starting the campaign would snapshot: items, reviewers, recommendations (writes nothing).
+    ``person_ids``: only these people's accounts; ``reviewer``: who reviews every item (a mover's new
+    manager) instead of each item's own."""
+    rows = select_grants(conn, settings.scope, person_ids=person_ids)
     baseline = last_certified(conn, settings.name)
     last_review_at = utc(baseline.started_at) if baseline else None
     skipped = 0
@@ -95,8 +105,10 @@ def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime
         pid: person.department for pid, person in directory.people.items() if person.status != "terminated"
     }
     # peers are counted over every live grant, not only the scope's
-    all_rows = rows if _scope_is_everything(settings) else select_grants(conn, type(settings.scope)())
-    peers = PeerCounts.of(all_rows, departments)
+    if _scope_is_everything(settings) and person_ids is None:
+        peers = PeerCounts.of(rows, departments)
+    else:
+        peers = count_peers(conn)
     fallback = settings.fallback_reviewer or settings.owner
     # a person's items share their reviewer: resolve once per what the choice depends on
     chosen: dict[tuple[Any, ...], Reviewer] = {}
@@ -111,7 +123,9 @@ def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime
             row.manager_external_id,
         )
         if key not in chosen:
-            chosen[key] = resolve_reviewer(row, directory, fallback=fallback, owner=settings.owner)
+            chosen[key] = reviewer or resolve_reviewer(
+                row, directory, fallback=fallback, owner=settings.owner
+            )
         recommendations = recommend(
             row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
         )
@@ -132,6 +146,20 @@ def start_campaign(
     result = plan_campaign(conn, settings, now=now)
     if dry_run:
         return result
+    return record_campaign(conn, settings, result, actor=actor, now=now)
+
+
+def record_campaign(
+    conn: Connection,
+    settings: CampaignSettings,
+    result: StartResult,
+    *,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> StartResult:
+    """Write a planned campaign: the open campaign, its items, one assignment per reviewer, the audit
+    event (``details`` added to it)."""
     campaign_id = conn.execute(
         sa.insert(CAMPAIGNS)
         .values(
@@ -196,6 +224,7 @@ def start_campaign(
             "due_at": result.due_at.isoformat(),
             "delta_only": settings.delta_only,
             "skipped_certified": result.skipped_certified,
+            **(details or {}),
         },
         occurred_at=now,
     )

@@ -3,6 +3,7 @@ they join (one query; patterns are matched here, as the sync's are)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from fnmatch import fnmatchcase
@@ -87,8 +88,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
-def select_grants(conn: Connection, scope: CampaignScope) -> list[GrantRow]:
-    """Every live grant (grant, account and entitlement not ended; account not deprovisioned) in scope."""
+def select_grants(
+    conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
+) -> list[GrantRow]:
+    """Every live grant (grant, account and entitlement not ended; account not deprovisioned) in scope;
+    ``person_ids``: only the accounts linked to these people (a mover's campaign)."""
     g, a, e, p = GRANTS, ACCOUNTS, ENTITLEMENTS, PEOPLE
     query = (
         sa.select(
@@ -130,6 +134,8 @@ def select_grants(conn: Connection, scope: CampaignScope) -> list[GrantRow]:
         .where(a.c.status != AccountStatus.DEPROVISIONED)
         .order_by(g.c.id)
     )
+    if person_ids is not None:
+        query = query.where(a.c.person_id.in_(sorted(person_ids)))
     if scope.privileged_only:
         query = query.where(e.c.privileged.is_(True))
     if scope.providers:
