@@ -85,7 +85,6 @@ def start(
     ] = False,
 ) -> None:
     """Snapshot the scope's grants into a new campaign and email each reviewer their link."""
-    from collections import Counter
 
     from accessctl.output import Column
     from accessctl.reviews.campaigns import start_campaign
@@ -103,10 +102,10 @@ def start(
         engine = context.engine()
         now = _now()
         with engine.begin() as conn:
-            result = start_campaign(conn, campaign, actor="cli", now=now, dry_run=dry_run)
+            result = start_campaign(conn, campaign, actor="cli", now=now, dry_run=dry_run, keep_items=False)
     zone = settings.reviews.zone_of(campaign)
     what = "would snapshot" if dry_run else f"campaign {result.campaign_id} started:"
-    counts = f"{len(result.items)} items, {len(result.reviewers)} reviewers, {result.flagged} flagged"
+    counts = f"{result.count} items, {len(result.tallies)} reviewers, {result.flagged} flagged"
     typer.echo(f"{name}: {what} {counts}")
     typer.echo(f"  due {_when(result.due_at, zone)} ({zone})")
     if result.skipped_certified:
@@ -114,11 +113,9 @@ def start(
             f"  {result.skipped_certified} grants certified in campaign "
             f"{result.baseline_campaign_id} left out"
         )
-    flagged = Counter(i.reviewer.email for i in result.items if i.flagged)
-    why = {i.reviewer.email: i.reviewer.reason for i in result.items}
     rows = [
-        {"reviewer": email, "items": n, "flagged": flagged[email], "why": why[email]}
-        for email, n in sorted(result.reviewers.items())
+        {"reviewer": email, "items": t.items, "flagged": t.flagged, "why": t.reviewer.reason}
+        for email, t in sorted(result.tallies.items())
     ]
     columns = [
         Column("reviewer", keep=True),
@@ -130,7 +127,7 @@ def start(
     if dry_run:
         typer.echo("dry run: nothing written, no email sent")
         return
-    if no_email or not result.items:
+    if no_email or not result.count:
         return
     assert result.campaign_id is not None
     with _review_errors(), _mailing(settings) as mailing:

@@ -27,8 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from accessctl import audit
-from accessctl.reviews.campaigns import StartResult, plan_campaign, record_campaign
+from accessctl.reviews.campaigns import StartResult, plan_campaign, start_campaign
 from accessctl.reviews.errors import ReviewError
+from accessctl.reviews.recommend import count_peers
 from accessctl.reviews.reviewers import Directory, Reviewer, _Person
 from accessctl.settings import CampaignScope, CampaignSettings, ReviewsSettings, Settings
 from accessctl.store.models import ManagerSeen, PersonMove, SyncCheckpoint, SyncRun
@@ -199,7 +200,7 @@ class MoverCampaign:
 
     @property
     def items(self) -> int:
-        return len(self.result.items) if self.result else 0
+        return self.result.count if self.result else 0
 
 
 def mover_owner(reviews: ReviewsSettings) -> str:
@@ -273,6 +274,7 @@ def start_mover_campaigns(
         return []
     directory = directory or Directory(conn)
     owner = mover_owner(reviews)
+    peers = count_peers(conn)  # once for every mover of this run
     done = []
     for person_id, moves in grouped.items():
         person = directory.person(person_id)
@@ -292,18 +294,29 @@ def start_mover_campaigns(
             settings = mover_settings(reviews, person.employee_id)
             hr_manager = next((m.new_manager_employee_id for m in reversed(moves) if m.source == "hr"), None)
             mover.reviewer = new_manager(directory, person, hr_manager, owner=owner)
-            result = plan_campaign(conn, settings, now=now, person_ids=[person_id], reviewer=mover.reviewer)
-            if not result.items:
+            plan = plan_campaign(
+                conn,
+                settings,
+                now=now,
+                person_ids=[person_id],
+                reviewer=mover.reviewer,
+                peers=peers,
+                directory=directory,
+            )
+            if not plan.count:
                 mover.skipped = "no privileged access"
             elif dry_run:
-                mover.result = result
+                mover.result = plan
             else:
-                mover.result = record_campaign(
+                mover.result = start_campaign(
                     conn,
                     settings,
-                    result,
                     actor=actor,
                     now=now,
+                    person_ids=[person_id],
+                    reviewer=mover.reviewer,
+                    peers=peers,
+                    directory=directory,
                     details={"mover": person.employee_id, "moves": mover.move_ids, "sources": mover.sources},
                 )
         if dry_run:

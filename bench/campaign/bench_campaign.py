@@ -80,7 +80,7 @@ print(json.dumps({
     "cpu_s": (cpu.user - cpu_started.user) + (cpu.system - cpu_started.system),
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec
     "peak_rss_mb": int(next(l.split()[1] for l in open("/proc/self/status") if "VmHWM" in l)) / 1024,
-    "items": len(result.items),
+    "items": result.count,
     "reviewers": len(result.reviewers),
     "flagged": result.flagged,
     "child_wall_s": time.perf_counter() - started_child,
