@@ -100,9 +100,17 @@ campaign_id, port, now = int(sys.argv[2]), int(sys.argv[3]), datetime.fromisofor
 smtp = SmtpSettings(host="127.0.0.1", port=port, retry_delay_s=0, timeout_s=30)
 with SmtpMailer(smtp) as mailer:
     mailing = Mailing(mailer.send, Templates(None), "https://access.example.com", "accessctl@example.com")
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
     started, cpu_started = time.perf_counter(), os.times()
     run = send_invitations(engine, campaign_id, mailing, now=now)
     elapsed, cpu = time.perf_counter() - started, os.times()
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     connections = mailer.connections
 print(json.dumps({
     "wall_s": elapsed,
@@ -283,7 +291,7 @@ def bench_build(workdir: Path, people: int, profile: Path | None) -> dict[str, A
     return result
 
 
-def bench_email(workdir: Path, emails: int) -> dict[str, Any]:
+def bench_email(workdir: Path, emails: int, profile: Path | None = None) -> dict[str, Any]:
     """A store of ``emails`` managers with one report each (one reviewer each), a campaign started
     (not timed), then every invitation sent from a process of its own."""
     from accessctl.reviews.campaigns import start_campaign
@@ -363,7 +371,10 @@ def bench_email(workdir: Path, emails: int) -> dict[str, Any]:
     assert campaign_id is not None
     with smtp_server() as (inbox, port):
         inbox.messages = _Counting()  # type: ignore[assignment]
-        result = _child(EMAIL_CHILD, f"sqlite:///{path}", str(campaign_id), str(port), NOW.isoformat())
+        env = {"BENCH_PROFILE": str(profile)} if profile else None
+        result = _child(
+            EMAIL_CHILD, f"sqlite:///{path}", str(campaign_id), str(port), NOW.isoformat(), env=env
+        )
         result["received"] = len(inbox.messages)
     result["target"] = "over 300 messages per second"
     path.unlink(missing_ok=True)
@@ -405,7 +416,9 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=10_000, help="how many reviewer emails to send")
     parser.add_argument("--only", choices=("build", "email"), help="one of the two benchmarks")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/accessctl-bench-campaign"))
-    parser.add_argument("--profile", type=Path, help="write a cProfile of the build here")
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the build here (and of the sending: *.email.prof)"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"machine": machine()}
@@ -413,7 +426,8 @@ def main() -> None:
         out["build"] = bench_build(args.workdir, args.people, args.profile)
         print(json.dumps({"build": out["build"]}), flush=True)
     if args.only in (None, "email"):
-        out["email"] = bench_email(args.workdir, args.emails)
+        email_profile = args.profile.with_suffix(".email.prof") if args.profile else None
+        out["email"] = bench_email(args.workdir, args.emails, email_profile)
         print(json.dumps({"email": out["email"]}), flush=True)
     out["machine"]["load_average_at_end"] = os.getloadavg()
     print(json.dumps(out, indent=2))
