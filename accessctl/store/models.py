@@ -404,7 +404,8 @@ class ReviewItem(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("campaign_id", "grant_id", name="uq_review_item_campaign_grant"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # the unique (campaign_id, grant_id) index serves lookups by campaign: no index of its own
+    campaign_id: int = Field(foreign_key="campaign.id")
     grant_id: int = Field(foreign_key="access_grant.id")
     account_id: int = Field(foreign_key="account.id")
     entitlement_id: int = Field(foreign_key="entitlement.id")
