@@ -367,6 +367,29 @@ class CampaignSettings(BaseModel):
         return value
 
 
+class MoverCampaignSettings(BaseModel):
+    """``[reviews.mover_campaign]``: the one-person campaign of a mover's privileged access, for their
+    new manager (``accessctl.reviews.movers``; run by the review tick in serve)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: receives the summary at close, and reviews when the new manager is unknown; "" = the owner of
+    #: the first [[reviews.campaigns]] entry
+    owner: str = ""
+    duration_days: int = Field(14, ge=1, le=365)
+    reminder_every_days: int = Field(3, ge=0, le=365)
+    escalate_after_days: int = Field(2, ge=0, le=365)
+    undecided: Literal["keep", "revoke", "escalate"] = "keep"
+
+    @field_validator("owner")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and ("@" not in value or " " in value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower()
+
+
 class ReviewsSettings(Section):
     #: the time zone of campaign schedules (a campaign may name its own)
     timezone: str = "UTC"
@@ -375,6 +398,7 @@ class ReviewsSettings(Section):
     #: a folder of Jinja2 templates overriding the built-in emails (same file names); "" = built-in
     templates_dir: OptionalPath = None
     campaigns: list[CampaignSettings] = []
+    mover_campaign: MoverCampaignSettings = MoverCampaignSettings()
 
     @field_validator("timezone")
     @classmethod

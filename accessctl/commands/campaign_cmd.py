@@ -1,4 +1,4 @@
-"""`accessctl campaign`: start, list, show, remind and close review campaigns."""
+"""`accessctl campaign`: start, list, show, remind and close review campaigns; movers' campaigns."""
 
 from __future__ import annotations
 
@@ -85,7 +85,6 @@ def start(
     ] = False,
 ) -> None:
     """Snapshot the scope's grants into a new campaign and email each reviewer their link."""
-    from collections import Counter
 
     from accessctl.output import Column
     from accessctl.reviews.campaigns import start_campaign
@@ -103,10 +102,10 @@ def start(
         engine = context.engine()
         now = _now()
         with engine.begin() as conn:
-            result = start_campaign(conn, campaign, actor="cli", now=now, dry_run=dry_run)
+            result = start_campaign(conn, campaign, actor="cli", now=now, dry_run=dry_run, keep_items=False)
     zone = settings.reviews.zone_of(campaign)
     what = "would snapshot" if dry_run else f"campaign {result.campaign_id} started:"
-    counts = f"{len(result.items)} items, {len(result.reviewers)} reviewers, {result.flagged} flagged"
+    counts = f"{result.count} items, {len(result.tallies)} reviewers, {result.flagged} flagged"
     typer.echo(f"{name}: {what} {counts}")
     typer.echo(f"  due {_when(result.due_at, zone)} ({zone})")
     if result.skipped_certified:
@@ -114,11 +113,9 @@ def start(
             f"  {result.skipped_certified} grants certified in campaign "
             f"{result.baseline_campaign_id} left out"
         )
-    flagged = Counter(i.reviewer.email for i in result.items if i.flagged)
-    why = {i.reviewer.email: i.reviewer.reason for i in result.items}
     rows = [
-        {"reviewer": email, "items": n, "flagged": flagged[email], "why": why[email]}
-        for email, n in sorted(result.reviewers.items())
+        {"reviewer": email, "items": t.items, "flagged": t.flagged, "why": t.reviewer.reason}
+        for email, t in sorted(result.tallies.items())
     ]
     columns = [
         Column("reviewer", keep=True),
@@ -130,7 +127,7 @@ def start(
     if dry_run:
         typer.echo("dry run: nothing written, no email sent")
         return
-    if no_email or not result.items:
+    if no_email or not result.count:
         return
     assert result.campaign_id is not None
     with _review_errors(), _mailing(settings) as mailing:
@@ -439,6 +436,57 @@ def reassign(
             raise ItemNotFound(f"no review item {item_id}")
         reassign_item(conn, item_id=item_id, reviewer_email=current, to_email=to, now=_now(), actor="cli")
     typer.echo(f"review item {item_id}: reassigned from {current} to {to.strip().lower()}")
+
+
+@app.command("movers")
+def movers(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the campaigns it would start; write and send nothing.")
+    ] = False,
+) -> None:
+    """Start a one-person campaign of each mover's privileged access for their new manager (movers
+    from HR's person.moved, and manager changes seen since the last look), and email the manager.
+    `accessctl serve` does this on every review tick."""
+    from accessctl.output import Column
+    from accessctl.reviews.movers import run_movers
+
+    context = app_context(ctx)
+    with _review_errors():
+        settings = context.settings
+        engine = context.engine()
+        if dry_run:
+            run = run_movers(settings, engine, now=_now(), actor="cli", dry_run=True)
+        else:
+            with _mailing(settings) as mailing:
+                run = run_movers(settings, engine, now=_now(), actor="cli", mailing=mailing)
+    if run.detected:
+        typer.echo(f"manager changes seen: {len(run.detected)}")
+    rows = [
+        {
+            "person": c.email,
+            "from": "+".join(c.sources),
+            "reviewer": c.reviewer.email if c.reviewer else "",
+            "items": c.items,
+            "campaign": c.campaign_id or ("(dry run)" if c.items else c.skipped or ""),
+        }
+        for c in run.campaigns
+    ]
+    columns = [
+        Column("person", keep=True),
+        Column("from", priority=2),
+        Column("reviewer", keep=True),
+        Column("items", right=True, keep=True),
+        Column("campaign", min_width=10),
+    ]
+    _table(rows, columns, title="Movers", empty="(no movers to review)")
+    if dry_run:
+        typer.echo("dry run: nothing written, no email sent")
+        return
+    if run.mail is not None:
+        _say_mail(run.mail)
+        if run.mail.failed:
+            raise typer.Exit(exitcodes.FAILED)
 
 
 @app.command("report")

@@ -5,6 +5,7 @@ connection and transaction; nothing commits part-way."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,12 @@ from sqlalchemy.engine import Connection
 
 from accessctl import audit
 from accessctl.reviews.errors import CampaignNotFound
-from accessctl.reviews.recommend import PeerCounts, Recommendation, is_flagged, recommend
+from accessctl.reviews.recommend import PeerCounts, Recommendation, count_peers, is_flagged, recommend
 from accessctl.reviews.reviewers import Directory, Reviewer, resolve_reviewer
-from accessctl.reviews.scope import GrantRow, select_grants
+from accessctl.reviews.scope import GrantRow, iter_grants
 from accessctl.settings import CampaignSettings
 from accessctl.store.models import Campaign, EmailSend, ReviewerAssignment, ReviewItem
+from accessctl.store.upsert import bulk_upsert
 from accessctl.timestamps import utc
 
 CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
@@ -32,10 +34,16 @@ class PlannedItem:
     row: GrantRow
     reviewer: Reviewer
     recommendations: list[Recommendation]
+    flagged: bool
 
-    @property
-    def flagged(self) -> bool:
-        return is_flagged(self.recommendations)
+
+@dataclass
+class ReviewerTally:
+    """One reviewer's share of a campaign as it is planned."""
+
+    reviewer: Reviewer
+    items: int = 0
+    flagged: int = 0
 
 
 @dataclass
@@ -43,17 +51,31 @@ class StartResult:
     campaign_id: int | None  # None on a dry run
     name: str
     due_at: datetime
+    #: the planned items, when kept (a dry run's, by default; a campaign of 1M items keeps none)
     items: list[PlannedItem]
     baseline_campaign_id: int | None
     skipped_certified: int = 0
+    count: int = 0
+    #: reviewer email -> their reviewer (with why, of their first item), items and flagged items
+    tallies: dict[str, ReviewerTally] = field(default_factory=dict)
+
+    def add(self, item: PlannedItem, *, keep: bool) -> None:
+        self.count += 1
+        tally = self.tallies.get(item.reviewer.email)
+        if tally is None:
+            tally = self.tallies[item.reviewer.email] = ReviewerTally(item.reviewer)
+        tally.items += 1
+        tally.flagged += item.flagged
+        if keep:
+            self.items.append(item)
 
     @property
     def reviewers(self) -> Counter[str]:
-        return Counter(item.reviewer.email for item in self.items)
+        return Counter({email: t.items for email, t in self.tallies.items()})
 
     @property
     def flagged(self) -> int:
-        return sum(item.flagged for item in self.items)
+        return sum(t.flagged for t in self.tallies.values())
 
 
 def last_certified(conn: Connection, name: str) -> sa.Row[Any] | None:
@@ -79,59 +101,116 @@ def _certified_fingerprints(conn: Connection, campaign_id: int) -> dict[int, lis
     return found
 
 
-def plan_campaign(conn: Connection, settings: CampaignSettings, *, now: datetime) -> StartResult:
-    """What starting the campaign would snapshot: items, reviewers, recommendations (writes nothing)."""
-    rows = select_grants(conn, settings.scope)
+def _planned(
+    conn: Connection,
+    settings: CampaignSettings,
+    *,
+    now: datetime,
+    person_ids: Collection[int] | None,
+    reviewer: Reviewer | None,
+    peers: PeerCounts | None,
+    directory: Directory | None = None,
+) -> tuple[StartResult, Iterator[PlannedItem]]:
+    """The campaign's header, and its items one at a time, in grant order (``skipped_certified``
+    counts up as they go)."""
     baseline = last_certified(conn, settings.name)
     last_review_at = utc(baseline.started_at) if baseline else None
-    skipped = 0
-    if settings.delta_only and baseline is not None:
-        certified = _certified_fingerprints(conn, baseline.id)
-        kept = [r for r in rows if certified.get(r.grant_id) != r.fingerprint()]
-        skipped = len(rows) - len(kept)
-        rows = kept
-    directory = Directory(conn)
-    departments = {
-        pid: person.department for pid, person in directory.people.items() if person.status != "terminated"
-    }
+    certified = _certified_fingerprints(conn, baseline.id) if settings.delta_only and baseline else None
+    directory = directory or Directory(conn)
     # peers are counted over every live grant, not only the scope's
-    all_rows = rows if _scope_is_everything(settings) else select_grants(conn, type(settings.scope)())
-    peers = PeerCounts.of(all_rows, departments)
+    peers = peers or count_peers(conn)
     fallback = settings.fallback_reviewer or settings.owner
-    # a person's items share their reviewer: resolve once per what the choice depends on
-    chosen: dict[tuple[Any, ...], Reviewer] = {}
-    items = []
-    for row in rows:
-        shared = row.is_shared or row.is_service or row.person_id is None
-        key = (
-            row.person_id,
-            shared,
-            row.entitlement_owner if shared else None,
-            row.provider,
-            row.manager_external_id,
-        )
-        if key not in chosen:
-            chosen[key] = resolve_reviewer(row, directory, fallback=fallback, owner=settings.owner)
-        recommendations = recommend(
-            row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
-        )
-        items.append(PlannedItem(row, chosen[key], recommendations))
     due = now + timedelta(days=settings.duration_days)
-    return StartResult(None, settings.name, due, items, baseline.id if baseline else None, skipped)
+    result = StartResult(None, settings.name, due, [], baseline.id if baseline else None)
+
+    def items() -> Iterator[PlannedItem]:
+        # an account's items share their reviewer (a shared or orphan one's: per entitlement owner)
+        chosen: dict[tuple[Any, ...], Reviewer] = {}
+        hr_managed = {
+            p.id
+            for p in directory.people.values()
+            if p.manager_employee_id and p.manager_employee_id in directory.by_employee_id
+        }
+        for row in iter_grants(conn, settings.scope, person_ids=person_ids):
+            if certified is not None and certified.get(row.grant_id) == row.fingerprint():
+                result.skipped_certified += 1
+                continue
+            shared = row.is_shared or row.is_service or row.person_id is None
+            if shared:
+                key: tuple[Any, ...] = ("account", row.account_id, row.entitlement_owner)
+            elif row.person_id in hr_managed:
+                key = ("person", row.person_id)  # the HR manager: the same for every account
+            else:
+                key = ("account", row.account_id)
+            chosen_reviewer = chosen.get(key)
+            if chosen_reviewer is None:
+                chosen_reviewer = chosen[key] = reviewer or resolve_reviewer(
+                    row, directory, fallback=fallback, owner=settings.owner
+                )
+            recommendations = recommend(
+                row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
+            )
+            yield PlannedItem(row, chosen_reviewer, recommendations, is_flagged(recommendations))
+
+    return result, items()
 
 
-def _scope_is_everything(settings: CampaignSettings) -> bool:
-    return settings.scope == type(settings.scope)() and not settings.delta_only
+def plan_campaign(
+    conn: Connection,
+    settings: CampaignSettings,
+    *,
+    now: datetime,
+    person_ids: Collection[int] | None = None,
+    reviewer: Reviewer | None = None,
+    keep_items: bool = True,
+    peers: PeerCounts | None = None,
+    directory: Directory | None = None,
+) -> StartResult:
+    """What starting the campaign would snapshot: items, reviewers, recommendations (writes nothing).
+    ``person_ids``: only these people's accounts; ``reviewer``: who reviews every item (a mover's new
+    manager) instead of each item's own; ``keep_items`` False: only the tallies; ``peers`` and
+    ``directory``: as already read (several campaigns started at once)."""
+    result, items = _planned(
+        conn, settings, now=now, person_ids=person_ids, reviewer=reviewer, peers=peers, directory=directory
+    )
+    for item in items:
+        result.add(item, keep=keep_items)
+    return result
 
 
 def start_campaign(
-    conn: Connection, settings: CampaignSettings, *, actor: str, now: datetime, dry_run: bool = False
+    conn: Connection,
+    settings: CampaignSettings,
+    *,
+    actor: str,
+    now: datetime,
+    dry_run: bool = False,
+    person_ids: Collection[int] | None = None,
+    reviewer: Reviewer | None = None,
+    keep_items: bool | None = None,
+    peers: PeerCounts | None = None,
+    directory: Directory | None = None,
+    details: dict[str, Any] | None = None,
 ) -> StartResult:
     """Snapshot the scope's grants into a new open campaign (in the caller's transaction), with one
-    reviewer assignment per reviewer, and audit it.  ``dry_run``: only the plan."""
-    result = plan_campaign(conn, settings, now=now)
+    reviewer assignment per reviewer, and audit it (``details`` added to the event).  ``dry_run``:
+    only the plan.  The items are written as they are planned, in batches, and kept in the result
+    only with ``keep_items`` (default: on a dry run).  See :func:`plan_campaign` for the rest."""
+    keep = dry_run if keep_items is None else keep_items
     if dry_run:
-        return result
+        return plan_campaign(
+            conn,
+            settings,
+            now=now,
+            person_ids=person_ids,
+            reviewer=reviewer,
+            keep_items=keep,
+            peers=peers,
+            directory=directory,
+        )
+    result, items = _planned(
+        conn, settings, now=now, person_ids=person_ids, reviewer=reviewer, peers=peers, directory=directory
+    )
     campaign_id = conn.execute(
         sa.insert(CAMPAIGNS)
         .values(
@@ -146,40 +225,26 @@ def start_campaign(
         )
         .returning(CAMPAIGNS.c.id)
     ).scalar_one()
-    reviewers: dict[str, Reviewer] = {}
-    rows = []
-    for item in result.items:
-        reviewers.setdefault(item.reviewer.email, item.reviewer)
-        rows.append(
-            {
-                "campaign_id": campaign_id,
-                "grant_id": item.row.grant_id,
-                "account_id": item.row.account_id,
-                "entitlement_id": item.row.entitlement_id,
-                "person_id": item.row.person_id,
-                "snapshot": {**item.row.snapshot(), "fingerprint": item.row.fingerprint()},
-                "reviewer_email": item.reviewer.email,
-                "reviewer_person_id": item.reviewer.person_id,
-                "reviewer_reason": item.reviewer.reason[:200],
-                "recommendations": [r.as_dict() for r in item.recommendations],
-                "flagged": item.flagged,
-                "privileged": item.row.privileged,
-                "status": "open",
-            }
-        )
-    for start in range(0, len(rows), 1000):
-        conn.execute(sa.insert(ITEMS), rows[start : start + 1000])
-    if reviewers:
+    rows = _ItemRows(campaign_id)
+    batch: list[dict[str, Any]] = []
+    for item in items:
+        result.add(item, keep=keep)
+        batch.append(rows.of(item))
+        if len(batch) >= ITEM_BATCH:
+            _insert_items(conn, batch)
+            batch = []
+    _insert_items(conn, batch)
+    if result.tallies:
         conn.execute(
             sa.insert(ASSIGNMENTS),
             [
                 {
                     "campaign_id": campaign_id,
-                    "reviewer_email": r.email,
-                    "reviewer_person_id": r.person_id,
-                    "reviewer_name": r.name[:400],
+                    "reviewer_email": t.reviewer.email,
+                    "reviewer_person_id": t.reviewer.person_id,
+                    "reviewer_name": t.reviewer.name[:400],
                 }
-                for r in reviewers.values()
+                for t in result.tallies.values()
             ],
         )
     audit.record(
@@ -190,17 +255,67 @@ def start_campaign(
         target_id=str(campaign_id),
         details={
             "name": settings.name,
-            "items": len(rows),
-            "reviewers": len(reviewers),
+            "items": result.count,
+            "reviewers": len(result.tallies),
             "flagged": result.flagged,
             "due_at": result.due_at.isoformat(),
             "delta_only": settings.delta_only,
             "skipped_certified": result.skipped_certified,
+            **(details or {}),
         },
         occurred_at=now,
     )
     result.campaign_id = campaign_id
     return result
+
+
+#: items written per statement
+ITEM_BATCH = 5000
+
+
+class _ItemRows:
+    """Review item rows, the parts items share made once: an account's and an entitlement's part of
+    the snapshot, a recurring list of recommendations (one object, so it is encoded once in a run)."""
+
+    def __init__(self, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        self.accounts: dict[int, dict[str, Any]] = {}
+        self.entitlements: dict[int, dict[str, Any]] = {}
+        self.recommendations: dict[tuple[Recommendation, ...], list[dict[str, str]]] = {}
+
+    def of(self, item: PlannedItem) -> dict[str, Any]:
+        row, reviewer = item.row, item.reviewer
+        account = self.accounts.get(row.account_id)
+        if account is None:
+            account = self.accounts[row.account_id] = row.account_snapshot()
+        entitlement = self.entitlements.get(row.entitlement_id)
+        if entitlement is None:
+            entitlement = self.entitlements[row.entitlement_id] = row.entitlement_snapshot()
+        key = tuple(item.recommendations)
+        recommendations = self.recommendations.get(key)
+        if recommendations is None:
+            recommendations = self.recommendations[key] = [r.as_dict() for r in key]
+        return {
+            "campaign_id": self.campaign_id,
+            "grant_id": row.grant_id,
+            "account_id": row.account_id,
+            "entitlement_id": row.entitlement_id,
+            "person_id": row.person_id,
+            "snapshot": {**account, **entitlement, **row.grant_snapshot(), "fingerprint": row.fingerprint()},
+            "reviewer_email": reviewer.email,
+            "reviewer_person_id": reviewer.person_id,
+            "reviewer_reason": reviewer.reason[:200],
+            "recommendations": recommendations,
+            "flagged": item.flagged,
+            "privileged": row.privileged,
+            "status": "open",
+        }
+
+
+def _insert_items(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    # an insert that no row conflicts with (a grant is once in a campaign), as the store's bulk
+    # upsert writes it: on SQLite straight to the driver's executemany
+    bulk_upsert(conn, ITEMS, rows, key=["campaign_id", "grant_id"], update=[])
 
 
 # --- reading ---------------------------------------------------------------------------------------

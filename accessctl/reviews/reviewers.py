@@ -64,6 +64,8 @@ class Directory:
         self.accounts: dict[tuple[str, str], tuple[int | None, str, str | None]] = {}
         #: person id -> the provider manager attribute of one of their accounts
         self.provider_manager: dict[int, tuple[str, str]] = {}
+        #: person id -> the (provider, manager external id) of each of their accounts that has one
+        self.account_managers: dict[int, list[tuple[str, str]]] = {}
         for r in conn.execute(
             sa.select(a.c.provider, a.c.external_id, a.c.person_id, a.c.login, a.c.manager_external_id).where(
                 a.c.ended_at.is_(None)
@@ -72,6 +74,7 @@ class Directory:
             self.accounts[(r.provider, r.external_id)] = (r.person_id, r.login.lower(), r.manager_external_id)
             if r.person_id is not None and r.manager_external_id:
                 self.provider_manager.setdefault(r.person_id, (r.provider, r.manager_external_id))
+                self.account_managers.setdefault(r.person_id, []).append((r.provider, r.manager_external_id))
 
     def person(self, person_id: int | None) -> _Person | None:
         return None if person_id is None else self.people.get(person_id)

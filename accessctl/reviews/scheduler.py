@@ -4,6 +4,9 @@ Every :data:`TICK_S` seconds (and once at start) :func:`tick`, holding the store
 :data:`LOCK` so that one process across several does the work (PostgreSQL: an advisory lock; SQLite:
 the lease row), does what is due at ``now``:
 
+- record the movers seen since the last tick (a manager changed by a roster import or a sync)
+  and start each open mover's one-person campaign, emailing the new manager
+  (``accessctl.reviews.movers``; ``[reviews.mover_campaign] enabled``);
 - start each configured campaign whose last scheduled run (``schedule.previous_run``) has no
   campaign of its name started since: a run missed while the service was down fires once, on
   start; a run older than the campaign's ``duration_days`` is skipped (its campaign would already
@@ -54,6 +57,8 @@ class TickReport:
 
     busy: bool = False
     started: list[int] = field(default_factory=list)
+    #: the one-person campaigns started for movers
+    movers: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     emailed: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -116,6 +121,7 @@ async def _work(
     settings: Settings, engine: Engine, *, now: datetime, sync: Sync | None, connectors: Any
 ) -> TickReport:
     from accessctl.reviews.mailing import open_mailing, send_due_emails, send_invitations
+    from accessctl.reviews.movers import run_movers
     from accessctl.reviews.remediate import record_outcomes
 
     report = TickReport()
@@ -133,12 +139,20 @@ async def _work(
             report.started.append(started.campaign_id)
             log.info("review scheduler: campaign %s %r started", started.campaign_id, campaign.name)
             await asyncio.to_thread(send_invitations, engine, started.campaign_id, mailing, now=now)
+        if settings.reviews.mover_campaign.enabled:
+            try:
+                movers = await asyncio.to_thread(
+                    run_movers, settings, engine, now=now, actor="scheduler", mailing=mailing
+                )
+                report.movers = movers.started
+            except ReviewError as exc:
+                report.errors.append(f"movers: {exc}")
         with engine.connect() as conn:
             open_ = conn.execute(
                 sa.select(CAMPAIGNS.c.id, CAMPAIGNS.c.due_at).where(CAMPAIGNS.c.status == "open")
             ).all()
         for campaign_id, due_at in open_:
-            if campaign_id in report.started:
+            if campaign_id in report.started or campaign_id in report.movers:
                 continue
             if utc(due_at) <= now:
                 try:

@@ -3,8 +3,9 @@ they join (one query; patterns are matched here, as the sync's are)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -21,9 +22,10 @@ ENTITLEMENTS: sa.Table = Entitlement.__table__  # type: ignore[attr-defined]
 PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class GrantRow:
-    """One live grant with what reviewing it needs to know."""
+    """One live grant with what reviewing it needs to know.  (Not frozen: a frozen dataclass sets
+    each of its fields through ``object.__setattr__``, which a million of them feel.)"""
 
     grant_id: int
     inherited: bool
@@ -59,6 +61,10 @@ class GrantRow:
 
     def snapshot(self) -> dict[str, Any]:
         """The grant as the campaign saw it (kept on the item: the store moves on)."""
+        return {**self.account_snapshot(), **self.entitlement_snapshot(), **self.grant_snapshot()}
+
+    def account_snapshot(self) -> dict[str, Any]:
+        """The snapshot's part that is the account's (and its person's): the same for its grants."""
         return {
             "provider": self.provider,
             "login": self.login,
@@ -66,16 +72,24 @@ class GrantRow:
             "mfa_state": self.mfa_state,
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
             "shared": self.is_shared or self.is_service,
-            "entitlement": self.entitlement_name,
-            "kind": self.entitlement_kind,
-            "privileged": self.privileged,
-            "inherited": self.inherited,
-            "via": self.via,
-            "granted_at": self.granted_at.isoformat() if self.granted_at else None,
             "person": self.person_name,
             "person_email": self.person_email,
             "person_status": self.person_status,
             "department": self.department,
+        }
+
+    def entitlement_snapshot(self) -> dict[str, Any]:
+        return {
+            "entitlement": self.entitlement_name,
+            "kind": self.entitlement_kind,
+            "privileged": self.privileged,
+        }
+
+    def grant_snapshot(self) -> dict[str, Any]:
+        return {
+            "inherited": self.inherited,
+            "via": self.via,
+            "granted_at": self.granted_at.isoformat() if self.granted_at else None,
         }
 
     def fingerprint(self) -> list[Any]:
@@ -83,36 +97,50 @@ class GrantRow:
         return [self.person_id, self.account_status, self.privileged, self.inherited, self.via]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return None if value is None else utc(value)
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A timestamp as the store returns it, or as SQLite holds it (text: see :func:`_raw`), in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return utc(value)
 
 
-def select_grants(conn: Connection, scope: CampaignScope) -> list[GrantRow]:
-    """Every live grant (grant, account and entitlement not ended; account not deprovisioned) in scope."""
-    g, a, e, p = GRANTS, ACCOUNTS, ENTITLEMENTS, PEOPLE
+def _raw(conn: Connection, column: sa.Column[Any]) -> Any:
+    """``column``, on SQLite as its stored text: parsed by :func:`_aware` (``fromisoformat``), not
+    by the dialect's slower processor, for every one of a million rows."""
+    if conn.dialect.name == "sqlite":
+        return sa.type_coerce(column, sa.String).label(column.name)
+    return column
+
+
+def select_grants(
+    conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
+) -> list[GrantRow]:
+    """Every live grant (grant, account and entitlement not ended; account not deprovisioned) in scope;
+    ``person_ids``: only the accounts linked to these people (a mover's campaign)."""
+    return list(iter_grants(conn, scope, person_ids=person_ids))
+
+
+def _accounts(
+    conn: Connection, scope: CampaignScope, person_ids: Collection[int] | None
+) -> dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """account id -> (its GrantRow fields, its person's), for the live accounts in scope."""
+    a, p = ACCOUNTS, PEOPLE
     query = (
         sa.select(
-            g.c.id.label("grant_id"),
-            g.c.inherited,
-            g.c.via,
-            g.c.first_seen_at,
-            a.c.id.label("account_id"),
+            a.c.id,
             a.c.provider,
             a.c.login,
-            a.c.email.label("account_email"),
-            a.c.status.label("account_status"),
-            a.c.department.label("account_department"),
+            a.c.email,
+            a.c.status,
+            a.c.department,
             a.c.manager_external_id,
             a.c.mfa_state,
-            a.c.last_login_at,
-            a.c.created_at,
+            _raw(conn, a.c.last_login_at),
+            _raw(conn, a.c.created_at),
             a.c.is_shared,
             a.c.is_service,
-            e.c.id.label("entitlement_id"),
-            e.c.kind,
-            e.c.name,
-            e.c.privileged,
-            e.c.owner,
             p.c.id.label("person_id"),
             p.c.first_name,
             p.c.last_name,
@@ -121,62 +149,98 @@ def select_grants(conn: Connection, scope: CampaignScope) -> list[GrantRow]:
             p.c.department.label("person_department"),
             p.c.termination_date,
         )
-        .select_from(
-            g.join(a, a.c.id == g.c.account_id)
-            .join(e, e.c.id == g.c.entitlement_id)
-            .outerjoin(p, p.c.id == a.c.person_id)
-        )
-        .where(g.c.ended_at.is_(None), a.c.ended_at.is_(None), e.c.ended_at.is_(None))
-        .where(a.c.status != AccountStatus.DEPROVISIONED)
-        .order_by(g.c.id)
+        .select_from(a.outerjoin(p, p.c.id == a.c.person_id))
+        .where(a.c.ended_at.is_(None), a.c.status != AccountStatus.DEPROVISIONED)
     )
-    if scope.privileged_only:
-        query = query.where(e.c.privileged.is_(True))
+    if person_ids is not None:
+        query = query.where(a.c.person_id.in_(sorted(person_ids)))
     if scope.providers:
         query = query.where(a.c.provider.in_(scope.providers))
-    if scope.kinds:
-        query = query.where(e.c.kind.in_(scope.kinds))
-    if not scope.include_inherited:
-        query = query.where(g.c.inherited.is_(False))
-    rows = []
+    if not scope.include_shared:
+        query = query.where(a.c.is_shared.is_(False), a.c.is_service.is_(False))
+    found = {}
     for r in conn.execute(query):
-        if scope.entitlements and not any(fnmatchcase(r.name, pat) for pat in scope.entitlements):
-            continue
         if scope.accounts and not any(fnmatchcase(r.login, pat) for pat in scope.accounts):
             continue
-        if not scope.include_shared and (r.is_shared or r.is_service):
+        if scope.departments and (r.person_department or r.department) not in scope.departments:
             continue
         name = " ".join(part for part in (r.first_name, r.last_name) if part) or r.person_email
-        row = GrantRow(
-            grant_id=r.grant_id,
-            inherited=r.inherited,
-            via=r.via,
-            granted_at=_aware(r.first_seen_at),
-            account_id=r.account_id,
-            provider=r.provider,
-            login=r.login,
-            account_email=r.account_email,
-            account_status=r.account_status,
-            account_department=r.account_department,
-            manager_external_id=r.manager_external_id,
-            mfa_state=r.mfa_state,
-            last_login_at=_aware(r.last_login_at),
-            account_created_at=_aware(r.created_at),
-            is_shared=r.is_shared,
-            is_service=r.is_service,
-            entitlement_id=r.entitlement_id,
-            entitlement_kind=r.kind,
-            entitlement_name=r.name,
-            privileged=r.privileged,
-            entitlement_owner=r.owner,
-            person_id=r.person_id,
-            person_name=name if r.person_id is not None else None,
-            person_email=r.person_email,
-            person_status=r.person_status,
-            person_department=r.person_department,
-            termination_date=r.termination_date,
+        account = (
+            r.id,
+            r.provider,
+            r.login,
+            r.email,
+            r.status,
+            r.department,
+            r.manager_external_id,
+            r.mfa_state,
+            _aware(r.last_login_at),
+            _aware(r.created_at),
+            r.is_shared,
+            r.is_service,
         )
-        if scope.departments and row.department not in scope.departments:
+        person = (
+            r.person_id,
+            name if r.person_id is not None else None,
+            r.person_email,
+            r.person_status,
+            r.person_department,
+            r.termination_date,
+        )
+        found[r.id] = (account, person)
+    return found
+
+
+def _entitlements(conn: Connection, scope: CampaignScope) -> dict[int, tuple[Any, ...]]:
+    """entitlement id -> its GrantRow fields, for the live entitlements in scope."""
+    e = ENTITLEMENTS
+    query = sa.select(e.c.id, e.c.kind, e.c.name, e.c.privileged, e.c.owner).where(e.c.ended_at.is_(None))
+    if scope.privileged_only:
+        query = query.where(e.c.privileged.is_(True))
+    if scope.kinds:
+        query = query.where(e.c.kind.in_(scope.kinds))
+    if scope.providers:
+        query = query.where(e.c.provider.in_(scope.providers))
+    return {
+        r.id: tuple(r)
+        for r in conn.execute(query)
+        if not scope.entitlements or any(fnmatchcase(r.name, pat) for pat in scope.entitlements)
+    }
+
+
+def iter_grants(
+    conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
+) -> Iterator[GrantRow]:
+    """:func:`select_grants`, one at a time, in grant order: the accounts (with their people) and the
+    entitlements in scope are read once, then the grants, streamed, with only their own columns
+    (those of accounts or entitlements out of scope are passed over here)."""
+    accounts = _accounts(conn, scope, person_ids)
+    entitlements = _entitlements(conn, scope)
+    g = GRANTS
+    # the raw timestamp: parsed here (fromisoformat) rather than by the dialect, a million times
+    query = (
+        sa.select(
+            g.c.id, g.c.inherited, g.c.via, _raw(conn, g.c.first_seen_at), g.c.account_id, g.c.entitlement_id
+        )
+        .where(g.c.ended_at.is_(None))
+        .order_by(g.c.id)
+    )
+    # a few accounts (a mover's) or entitlements (privileged ones): only their grants are read
+    if len(accounts) <= FEW:
+        query = query.where(g.c.account_id.in_(sorted(accounts)))
+    elif len(entitlements) <= FEW and (scope.privileged_only or scope.kinds or scope.entitlements):
+        query = query.where(g.c.entitlement_id.in_(sorted(entitlements)))
+    if not scope.include_inherited:
+        query = query.where(g.c.inherited.is_(False))
+    for grant_id, inherited, via, seen, account_id, entitlement_id in conn.execute(
+        query.execution_options(yield_per=10_000)
+    ):
+        held = accounts.get(account_id)
+        entitlement = entitlements.get(entitlement_id)
+        if held is None or entitlement is None:
             continue
-        rows.append(row)
-    return rows
+        yield GrantRow(grant_id, inherited, via, _aware(seen), *held[0], *entitlement, *held[1])
+
+
+#: at most this many ids go into an ``IN`` list
+FEW = 2000

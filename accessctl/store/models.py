@@ -288,14 +288,17 @@ class ScimUser(SQLModel, table=True):
 
 
 class PersonMove(SQLModel, table=True):
-    """A mover: a person's new manager or department, as HR reported it (the person's history).
-    Each is a ``person.moved`` event for the review of their access by the new manager."""
+    """A mover: a person's new manager or department, as HR reported it (``source`` hr: a
+    ``person.moved`` event) or as the reviews saw it change in the store after a roster import or a
+    sync (``source`` sync: no HR event).  Each is reviewed by the new manager in a one-person
+    campaign of the person's privileged access (``accessctl.reviews.movers``)."""
 
     __tablename__ = "person_move"
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    hr_event_id: int = Field(foreign_key="hr_event.id", unique=True)
+    hr_event_id: int | None = Field(default=None, foreign_key="hr_event.id", unique=True)
+    source: str = Field(default="hr", sa_column=sa.Column(sa.String(16), nullable=False, server_default="hr"))
     old_manager_employee_id: str | None = Field(default=None, max_length=128)
     new_manager_employee_id: str | None = Field(default=None, max_length=128)
     old_department: str | None = Field(default=None, max_length=200)
@@ -304,6 +307,22 @@ class PersonMove(SQLModel, table=True):
     recorded_at: datetime = _now()
     #: set when a review of their access was started for it (until then `accessctl hr movers` lists it)
     reviewed_at: datetime | None = _ts()
+    #: the one-person campaign that reviews it (None: reviewed_at set with nothing to review)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+
+
+class ManagerSeen(SQLModel, table=True):
+    """Each person's manager as the reviews last saw it (HR roster first, else a provider's manager
+    attribute): a change since is a mover (``accessctl.reviews.movers``)."""
+
+    __tablename__ = "manager_seen"
+
+    person_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("person.id"), primary_key=True, autoincrement=False)
+    )
+    #: the manager's email address (None: no manager known)
+    manager_email: str | None = Field(default=None, max_length=320)
+    seen_at: datetime = _now()
 
 
 class Job(SQLModel, table=True):
@@ -408,7 +427,8 @@ class ReviewItem(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("campaign_id", "grant_id", name="uq_review_item_campaign_grant"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # the unique (campaign_id, grant_id) index serves lookups by campaign: no index of its own
+    campaign_id: int = Field(foreign_key="campaign.id")
     grant_id: int = Field(foreign_key="access_grant.id")
     account_id: int = Field(foreign_key="account.id")
     entitlement_id: int = Field(foreign_key="entitlement.id")

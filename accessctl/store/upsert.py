@@ -147,14 +147,17 @@ def _compile_fast(conn: Connection, stmt: Any, table: sa.Table, columns: Sequenc
 
 
 def _each_distinct(process: Callable[[Any], Any], values: list[Any]) -> list[Any]:
-    """``process`` applied to each value, once for a run of the same object (a batch's timestamp)."""
+    """``process`` applied to each value, once per object (a batch's timestamp, a list of
+    recommendations many review items share): the batch holds every value, so no object's id is
+    reused while this runs."""
     out = []
-    last: Any = _UNSET
-    done: Any = None
+    done: dict[int, Any] = {}
     for value in values:
-        if value is not last:
-            last, done = value, process(value)
-        out.append(done)
+        key = id(value)
+        converted = done.get(key, _UNSET)
+        if converted is _UNSET:
+            converted = done[key] = process(value)
+        out.append(converted)
     return out
 
 

@@ -36,7 +36,7 @@ from accessctl.reviews.campaigns import (
     list_campaigns,
     plan_close,
 )
-from accessctl.reviews.errors import ReviewError
+from accessctl.reviews.errors import ReviewError, SelfReview
 from accessctl.reviews.tokens import resolve_token
 from accessctl.sync import clock
 from accessctl.timestamps import utc
@@ -233,7 +233,14 @@ def _review_page(
 ) -> HTMLResponse:  # a GET: renders only
     context = _review_context(request, token)
     nonce, fresh = _csrf_nonce(request)
-    extra = {"notice": None, "problems": {}, "submitted": {}, **extra}
+    extra = {
+        "notice": None,
+        "problems": {},
+        "submitted": {},
+        "reassign_problem": None,
+        "reassign_to": "",
+        **extra,
+    }
     response = _page("review.html", status, csrf=_csrf_for(token, nonce), **context, **extra)
     if fresh:
         _set_csrf_cookie(request, response, nonce)
@@ -242,8 +249,14 @@ def _review_page(
 
 @router.get("/review/{token}", response_class=HTMLResponse)
 @_guarded
-async def review_page(request: Request, token: str, kept: str | None = None) -> Response:
-    return await run_in_threadpool(_review_page, request, token, notice=_kept_notice(kept))
+async def review_page(
+    request: Request, token: str, kept: str | None = None, passed: str | None = None
+) -> Response:
+    notice = PASSED_NOTICE if passed == "1" else _kept_notice(kept)
+    return await run_in_threadpool(_review_page, request, token, notice=notice)
+
+
+PASSED_NOTICE = "Passed on: that item is theirs now, and they will get an email with their own link."
 
 
 def _kept_notice(kept: str | None) -> str | None:
@@ -345,6 +358,47 @@ async def keep_all_unflagged(request: Request, token: str) -> Response:
     _check_csrf(request, token, form)
     kept = await run_in_threadpool(_keep_unflagged, request, token)
     return _redirect(f"/review/{token}?kept={kept}")
+
+
+def _reassign(request: Request, token: str, item_id: int, to: str) -> None:
+    with request.app.state.engine.begin() as conn:
+        assignment = resolve_token(conn, token, now=clock.now())
+        decisions.reassign(
+            conn,
+            item_id=item_id,
+            reviewer_email=assignment.reviewer_email,
+            to_email=to,
+            now=clock.now(),
+            campaign_id=assignment.campaign_id,
+        )
+
+
+@router.post("/review/{token}/reassign")
+@_guarded
+async def reassign_item(request: Request, token: str) -> Response:
+    """Pass one item to another reviewer (recorded on the item and audited); they are invited by the
+    next round of emails.  A bad address or the item's own person: the page again, with why (422)."""
+    form = await _form(request)
+    _same_origin(request)
+    await run_in_threadpool(_reviewer, request, token)
+    _check_csrf(request, token, form)
+    item = form.get("item", "")
+    if not item.isdigit():
+        raise PageError(422, "That did not work", "choose the item to pass on")
+    try:
+        await run_in_threadpool(_reassign, request, token, int(item), form.get("to", "")[:320])
+    except ReviewError as refused:
+        if refused.status == 400 or isinstance(refused, SelfReview):
+            return await run_in_threadpool(
+                _review_page,
+                request,
+                token,
+                422,
+                reassign_problem=str(refused),
+                reassign_to=form.get("to", ""),
+            )
+        raise
+    return _redirect(f"/review/{token}?passed=1")
 
 
 @router.get("/review/{token}/done", response_class=HTMLResponse)

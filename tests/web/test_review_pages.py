@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+import json
 import logging
 import os
 import re
@@ -499,3 +500,53 @@ def test_a_reviewer_opens_the_emailed_link_in_chromium_decides_and_sees_the_conf
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
         if os.environ.get("SCREENSHOTS_DIR"):  # refresh docs/ by hand: SCREENSHOTS_DIR=docs
             shutil.copyfile(shot, Path(os.environ["SCREENSHOTS_DIR"]) / name)
+
+
+def test_a_reviewer_passes_an_item_to_another_person_with_the_reassign_form(site: Any) -> None:
+    client, engine, _, links = site
+    mia, vp = links["mia@example.com"], links["vp@example.com"]
+    page = client.get(f"/review/{mia}").text
+    assert f'action="/review/{mia}/reassign"' in page and '<label for="reassign-to">' in page
+    bob = _items(engine, "mia@example.com")[ENG_BOB].id
+    ann_admins = _items(engine, "mia@example.com")[ADMINS_ANN].id
+    theirs = next(iter(_items(engine, "vp@example.com").values())).id
+
+    def reassigns() -> list[Any]:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT * FROM audit_event WHERE action = 'review.reassign'")).all()
+
+    # no CSRF token, another reviewer's item: refused, nothing moves
+    assert (
+        client.post(f"/review/{mia}/reassign", data={"item": bob, "to": "vp@example.com"}).status_code == 403
+    )
+    refused = client.post(
+        f"/review/{mia}/reassign", data={"csrf": _csrf(page), "item": theirs, "to": "x@example.com"}
+    )
+    assert refused.status_code == 403
+    # a bad address, or the item's own person: the page again with why, nothing moves
+    for to, why in (("not-an-address", "is not an email address"), ("ann@example.com", "their own access")):
+        again = client.post(
+            f"/review/{mia}/reassign", data={"csrf": _csrf(page), "item": ann_admins, "to": to}
+        )
+        assert again.status_code == 422 and why in html.unescape(again.text) and "Not passed on" in again.text
+    assert (
+        reassigns() == []
+        and _items(engine, "mia@example.com")[ADMINS_ANN].reviewer_email == "mia@example.com"
+    )
+
+    done = client.post(
+        f"/review/{mia}/reassign",
+        data={"csrf": _csrf(page), "item": bob, "to": " VP@example.com "},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/review/{mia}?passed=1"
+    after = client.get(done.headers["location"]).text
+    assert "Passed on: that item is theirs now" in after and f'id="item-{bob}"' not in after
+    with engine.connect() as conn:
+        item = conn.execute(sa.select(ITEMS).where(ITEMS.c.id == bob)).one()
+    assert (item.reviewer_email, item.reassigned_from) == ("vp@example.com", "mia@example.com")
+    [audit] = reassigns()
+    details = audit.details if isinstance(audit.details, dict) else json.loads(audit.details)
+    assert audit.actor == "mia@example.com" and details["to"] == "vp@example.com"
+    theirs_now = client.get(f"/review/{vp}").text
+    assert f'id="item-{bob}"' in theirs_now and "Passed to you by mia@example.com" in theirs_now
