@@ -8,7 +8,7 @@ person's manager as the reviews last saw it, what a change is measured against.
 ix_review_item_campaign_id goes: uq_review_item_campaign_grant (campaign_id, grant_id) serves every
 lookup by campaign, and a campaign of a million items wrote one b-tree more for nothing.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-02 04:10:00
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0013'
+revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None
