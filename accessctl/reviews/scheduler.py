@@ -205,7 +205,17 @@ def add_review_jobs(
     the service was down), then every ``every_s`` seconds; never two ticks at once."""
 
     async def run() -> None:
-        report = await tick(settings, engine, now=now())
+        from accessctl.store.engine import store_failure
+
+        try:
+            report = await tick(settings, engine, now=now())
+        except Exception as exc:  # the job must outlive a failed tick: the next one retries
+            reason = store_failure(exc)
+            if reason is None:  # a bug: its traceback belongs in the service's log
+                log.exception("review scheduler: the tick failed; the next tick retries")
+            else:  # the store busy or unreachable: nothing was committed
+                log.error("review scheduler: the tick failed (%s); the next tick retries", reason)
+            return
         for error in report.errors:
             log.warning("review scheduler: %s", error)
 

@@ -148,3 +148,38 @@ def test_serve_registers_a_tick_that_fires_at_start(
 
     asyncio.run(serve_briefly())
     assert [c.name for c in _campaigns(seeded)] == ["daily"]
+
+
+def test_a_tick_that_meets_a_busy_store_logs_one_line_and_the_next_tick_runs(
+    tmp_path: Path,
+    seeded: Engine,
+    mail: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Seen under `serve` with the HR intake busy: SQLite's "database is locked" reached APScheduler
+    as a traceback in the service's log.  It is one line now, and the job keeps its schedule."""
+    from accessctl.reviews import scheduler as review_scheduler
+
+    settings = _settings(tmp_path, seeded, mail[1])
+    calls: list[int] = []
+
+    async def locked(*args: object, **kwargs: object) -> TickReport:
+        calls.append(1)
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(review_scheduler, "tick", locked)
+
+    class Jobs:
+        def add_job(self, func, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.func = func
+
+    jobs = Jobs()
+    add_review_jobs(jobs, settings, seeded, now=lambda: LATE)
+    caplog.set_level("INFO", logger="accessctl")
+    asyncio.run(jobs.func())
+    asyncio.run(jobs.func())
+    assert len(calls) == 2
+    failed = [r for r in caplog.records if "tick failed" in r.getMessage()]
+    assert len(failed) == 2 and all(r.exc_info is None for r in failed)
+    assert "database is locked" in failed[0].getMessage()
