@@ -42,7 +42,9 @@ SEED = 20261202
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    yield from reliability_world(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", people=LEAVERS + 10)
+    yield from reliability_world(
+        tmp_path, f"sqlite:///{tmp_path / 'store.db'}", people=scaled(LEAVERS + 10, LEAVERS * 5 // 4 + 10)
+    )
 
 
 def _serve(world: World, port: int):

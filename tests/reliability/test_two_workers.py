@@ -36,7 +36,9 @@ WRITES = ("suspend", "deactivate", "remove_grant")
 
 @pytest.fixture
 def pg_world(tmp_path: Path, postgres_url: str) -> Iterator[World]:
-    yield from reliability_world(tmp_path, postgres_url, people=LEAVERS + 8, seed=13)
+    yield from reliability_world(
+        tmp_path, postgres_url, people=scaled(LEAVERS + 8, LEAVERS * 5 // 4 + 10), seed=13
+    )
 
 
 def test_two_workers_on_postgresql_run_each_step_once(pg_world: World) -> None:
