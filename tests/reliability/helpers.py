@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -102,17 +103,32 @@ def queue_leavers(world: World, count: int) -> dict[int, dict[str, str]]:
     return jobs
 
 
-def accessctl(world: World, *args: str, module: str = "accessctl.cli") -> subprocess.Popen[str]:
-    """A real accessctl process on the world's config (stdout and stderr captured)."""
+class Captured(subprocess.Popen):  # type: ignore[type-arg]
+    """A process whose stdout and stderr go to files, read back by :meth:`communicate`: a service
+    that logs every step fills a pipe's 64 KiB long before a 100-leaver run ends, and then blocks
+    writing its log (seen at the issue's sizes: both workers stalled on stderr)."""
+
+    def __init__(self, args: list[str], *, folder: Path, **kwargs: Any) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{args[3] if len(args) > 3 else 'proc'}-{time.monotonic_ns()}"
+        self._out_path, self._err_path = folder / f"{stem}.out", folder / f"{stem}.err"
+        with self._out_path.open("w") as out, self._err_path.open("w") as err:
+            super().__init__(args, stdout=out, stderr=err, text=True, **kwargs)
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[str, str]:
+        self.wait(timeout=timeout)
+        return self._out_path.read_text(errors="replace"), self._err_path.read_text(errors="replace")
+
+
+def accessctl(world: World, *args: str, module: str = "accessctl.cli") -> Captured:
+    """A real accessctl process on the world's config (stdout and stderr captured in files)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSCTL_")}
     env.update(PYTHONPATH=str(ROOT), ACCESSCTL_CONFIG=str(world.config_path), COLUMNS="80")
-    return subprocess.Popen(
+    return Captured(
         [sys.executable, "-m", module, *args],
+        folder=world.config_path.parent / "output",
         env=env,
         cwd=world.config_path.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 
