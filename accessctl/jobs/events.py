@@ -14,35 +14,10 @@ from accessctl import audit
 Db = Session | Connection
 
 
-def step_event(
-    db: Db,
-    *,
-    actor: str,
-    verb: str,
-    step: sa.Row | dict[str, Any],
-    job: sa.Row | dict[str, Any],
-    before: str | None,
-    after: str,
-    at: datetime,
-    answer: str | None = None,
-    outcome: str = "success",
-    **extra: Any,
-) -> None:
+def step_event(db: Db, **fields: Any) -> None:
     """``job.step.<verb>``: one step went from ``before`` to ``after``; who asked for the job, what
-    the step does, and the provider's answer."""
-    entry = step_entry(
-        actor=actor,
-        verb=verb,
-        step=step,
-        job=job,
-        before=before,
-        after=after,
-        at=at,
-        answer=answer,
-        outcome=outcome,
-        **extra,
-    )
-    audit.record_many(db, [entry])
+    the step does, and the provider's answer (the arguments are :func:`step_entry`'s)."""
+    audit.record_many(db, [step_entry(**fields)])
 
 
 def step_entry(

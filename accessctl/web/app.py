@@ -79,7 +79,7 @@ def create_app(
     app.include_router(lifecycle_api.router)
     mount_hr(app, app.state.hr_intake)
     if settings.hr.scim.enabled:  # SCIM 2.0 inbound provisioning at /scim/v2/
-        from accessctl.hr.scim.router import build_scim_users, mount_scim
+        from accessctl.web.scim import build_scim_users, mount_scim
 
         mount_scim(app, build_scim_users(settings, engine))
     app.include_router(review_pages.router)

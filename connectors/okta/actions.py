@@ -232,14 +232,9 @@ class OktaActions:
             raise
         return ActionResult.APPLIED
 
-    def _groups_cache(self) -> dict[str, tuple[float, dict[str, str]]]:
-        if not hasattr(self, "_groups_read"):
-            self._groups_read = {}
-        return self._groups_read
-
     def _remember_groups(self, uid: str, groups: list[dict[str, Any]]) -> None:
         """Keep a listing of the user's groups just read, and forget the stale ones."""
-        cache, now = self._groups_cache(), time.monotonic()
+        cache, now = self._groups_read, time.monotonic()
         for stale in [u for u, (read_at, _) in cache.items() if now - read_at > GROUPS_FRESH_S]:
             del cache[stale]
         cache[uid] = (now, {str(g["id"]): str(g.get("type")) for g in groups})
@@ -247,11 +242,11 @@ class OktaActions:
     async def _group_type(self, uid: str, group_id: str) -> str | None:
         """The type of ``group_id`` (OKTA_GROUP, APP_GROUP, BUILT_IN) if the user is in it, else None:
         from a listing of the user's groups read less than GROUPS_FRESH_S ago, else read now."""
-        cached = self._groups_cache().get(uid)
+        cached = self._groups_read.get(uid)
         if cached is None or time.monotonic() - cached[0] > GROUPS_FRESH_S:
             groups = (await self.client.request("GET", f"/api/v1/users/{uid}/groups")).body
             self._remember_groups(uid, groups)
-            cached = self._groups_cache()[uid]
+            cached = self._groups_read[uid]
         return cached[1].get(group_id)
 
     async def _group_write(self, method: str, uid: str, group_id: str) -> None:
@@ -260,9 +255,9 @@ class OktaActions:
         try:
             await self.client.request(method, f"/api/v1/groups/{group_id}/users/{uid}")
         except BaseException:
-            self._groups_cache().pop(uid, None)
+            self._groups_read.pop(uid, None)
             raise
-        cached = self._groups_cache().get(uid)
+        cached = self._groups_read.get(uid)
         if cached is not None:
             if method == "DELETE":
                 cached[1].pop(group_id, None)

@@ -69,6 +69,7 @@ class OktaConnector(OktaActions):
         self.config = config
         self.client = client or OktaClient(config)
         self._role_holders = RoleHolders(self.client)
+        self._groups_read = {}
 
     def __repr__(self) -> str:
         return f"OktaConnector(org_url={self.config.org_url!r})"

@@ -215,8 +215,8 @@ def test_active_true_after_a_termination_is_a_rehire_and_a_restore(scim: Scim) -
 def test_a_rehire_the_lifecycle_refuses_now_is_a_scim_error_and_changes_nothing(store: Any) -> None:
     from accessctl.hr.decide import StartRestore
     from accessctl.hr.rejections import Rejected
-    from accessctl.hr.scim.router import mount_scim
     from accessctl.hr.scim.users import ScimUsers
+    from accessctl.web.scim import mount_scim
     from tests.hr.conftest import JobTableLifecycle
     from tests.hr.test_scim_support import T0, Clock
 

@@ -18,7 +18,6 @@ from scim2_client import BaseSyncSCIMClient
 from scim2_client.engines.inprocess import _stays_under_base_url
 from sqlalchemy.engine import Engine
 
-from accessctl.hr.scim.router import mount_scim
 from accessctl.hr.scim.users import ScimUsers
 from accessctl.hr.store import EVENTS, PEOPLE
 from accessctl.jobs.tables import JOBS
@@ -28,6 +27,7 @@ from accessctl.tokens import Scope, create_token
 from accessctl.web import create_app
 from accessctl.web.metrics import ServiceMetrics
 from accessctl.web.runtime import Liveness
+from accessctl.web.scim import mount_scim
 from tests.hr.conftest import JobTableLifecycle
 from tests.jobs.conftest import _postgres_store, _sqlite_template
 from tests.web.conftest import templated_engine
