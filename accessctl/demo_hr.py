@@ -154,6 +154,32 @@ def follow(url: str, status_url: str, token: str, console: Console) -> dict[str,
             time.sleep(0.2)
 
 
+def _steps_table(steps: list[dict[str, Any]], width: int, limit: int = 10) -> str:
+    """The job's plan as it ran: each step, what it acted on, its answer."""
+    from accessctl.lifecycle.plan import describe_target
+    from accessctl.output import Column, table_lines
+
+    columns = [
+        Column("provider", keep=True, priority=0),
+        Column("step", keep=True, priority=1),
+        Column("target", priority=2, min_width=12),
+        Column("answer", priority=3, min_width=16),
+    ]
+    rows = [
+        {
+            "provider": s["provider"],
+            "step": s["action"],
+            "target": describe_target(s["action"], s["target"]),
+            "answer": s["last_answer"] or s["result"] or s["state"],
+        }
+        for s in steps
+        if s["action"] != "verify"
+    ]
+    more = [f"  … and {len(rows) - limit} more"] if len(rows) > limit else []
+    lines = table_lines(rows[:limit], columns, width=width, title=f"The job's steps ({len(rows)})")
+    return "\n".join([*lines, *more])
+
+
 def hr_leaver_stage(settings: Any, engine: Any, person: tuple[str, str], console: Console) -> bool:
     """HR terminates ``person`` (employee id, email) by a signed webhook to the running service;
     the job runs in the service's workers; each provider is read back."""
@@ -185,6 +211,7 @@ def hr_leaver_stage(settings: Any, engine: Any, person: tuple[str, str], console
     if not _settled(job):
         console.print(f"  [red]✗ the leaver's job is still {job['state'] if job else 'not queued'}[/]")
         return False
+    console.print(_steps_table(job["steps"], console.width), markup=False, highlight=False)
     for step in job["steps"]:
         if step["action"] == "verify":
             mark = "[green]✓[/]" if step["state"] == "done" else "[red]✗[/]"
