@@ -488,6 +488,18 @@ CASES: dict[str, tuple[Callable[[Ctx], Sent], int, str]] = {
         401,
         "missing_signature_header",
     ),
+    "a HiBob webhook, unsigned": (
+        lambda c: Sent(b'{"type": "employee.left"}', {"content-type": "application/json"}, "/v1/hr/hibob"),
+        401,
+        "missing_signature_header",
+    ),
+    "a Gusto webhook, unsigned": (
+        lambda c: Sent(
+            b'{"event_type": "employee.terminated"}', {"content-type": "application/json"}, "/v1/hr/gusto"
+        ),
+        401,
+        "missing_signature_header",
+    ),
 }
 
 
