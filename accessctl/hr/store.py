@@ -147,6 +147,8 @@ def record_event(
     found = _existing(conn, source, event.id, webhook_id)
     if found is not None:
         return _replay(found, digest, event.id)
+    if event.type is EventType.TERMINATED:
+        _refuse_before_hire(conn, event)
     try:
         with conn.begin_nested():
             row_id = conn.execute(
@@ -176,6 +178,31 @@ def record_event(
     _match_and_apply(conn, row_id, now=now, rehire=rehire, lifecycle=lifecycle)
     status = conn.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == row_id)).scalar_one()
     return Accepted(row_id, status, replay=False)
+
+
+def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
+    """A termination HR dates before the person's hire date is a mistake in HR's data: refused (422),
+    nothing stored, rather than acted on as long past."""
+    t = event.termination
+    if t is None or t.immediate or (t.effective_at is None and t.effective_date is None):
+        return
+    person_id = match_person(conn, event.employee.employee_id, event.employee.email)
+    hired = None
+    if person_id is not None:
+        hired = conn.execute(sa.select(PEOPLE.c.hire_date).where(PEOPLE.c.id == person_id)).scalar()
+    if hired is None:
+        return
+    if t.effective_date is not None:
+        day = t.effective_date
+    else:
+        assert t.effective_at is not None
+        day = (t.effective_at.astimezone(ZoneInfo(t.timezone)) if t.timezone else t.effective_at).date()
+    if day < hired:
+        raise Rejected(
+            "effective_before_hire",
+            f"the termination takes effect on {day}, before the employee's hire date {hired}",
+            status=422,
+        )
 
 
 def _match_and_apply(
