@@ -46,6 +46,8 @@ EVENTS: sa.Table = HrEvent.__table__  # type: ignore[attr-defined]
 SCHEDULES: sa.Table = HrSchedule.__table__  # type: ignore[attr-defined]
 MOVES: sa.Table = PersonMove.__table__  # type: ignore[attr-defined]
 PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
+#: the source of the events SCIM provisioning (``/scim/v2/``) records
+SCIM_SOURCE = "scim"
 ACTOR = "hr"
 
 
