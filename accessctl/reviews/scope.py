@@ -208,14 +208,26 @@ def _entitlements(conn: Connection, scope: CampaignScope) -> dict[int, tuple[Any
     }
 
 
-def iter_grants(
+#: account id -> (its GrantRow fields, its person's)
+Accounts = dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
+#: entitlement id -> its GrantRow fields
+Entitlements = dict[int, tuple[Any, ...]]
+#: a grant's own GrantRow fields: id, inherited, via, granted at, account id, entitlement id
+GrantFields = tuple[int, bool, str | None, datetime | None, int, int]
+
+
+def read_scope(
     conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
-) -> Iterator[GrantRow]:
-    """:func:`select_grants`, one at a time, in grant order: the accounts (with their people) and the
-    entitlements in scope are read once, then the grants, streamed, with only their own columns
-    (those of accounts or entitlements out of scope are passed over here)."""
-    accounts = _accounts(conn, scope, person_ids)
-    entitlements = _entitlements(conn, scope)
+) -> tuple[Accounts, Entitlements]:
+    """The live accounts (with their people) and entitlements in scope, read once."""
+    return _accounts(conn, scope, person_ids), _entitlements(conn, scope)
+
+
+def iter_grant_fields(
+    conn: Connection, scope: CampaignScope, accounts: Accounts, entitlements: Entitlements
+) -> Iterator[GrantFields]:
+    """The live grants of ``accounts`` and ``entitlements`` in scope, streamed in grant order with
+    only their own columns (those of accounts or entitlements out of scope are passed over here)."""
     g = GRANTS
     # the raw timestamp: parsed here (fromisoformat) rather than by the dialect, a million times
     query = (
@@ -235,11 +247,25 @@ def iter_grants(
     for grant_id, inherited, via, seen, account_id, entitlement_id in conn.execute(
         query.execution_options(yield_per=10_000)
     ):
-        held = accounts.get(account_id)
-        entitlement = entitlements.get(entitlement_id)
-        if held is None or entitlement is None:
-            continue
-        yield GrantRow(grant_id, inherited, via, _aware(seen), *held[0], *entitlement, *held[1])
+        if account_id in accounts and entitlement_id in entitlements:
+            yield grant_id, bool(inherited), via, _aware(seen), account_id, entitlement_id
+
+
+def grant_row(
+    grant: GrantFields, held: tuple[tuple[Any, ...], tuple[Any, ...]], entitlement: tuple[Any, ...]
+) -> GrantRow:
+    grant_id, inherited, via, granted_at, _, _ = grant
+    return GrantRow(grant_id, inherited, via, granted_at, *held[0], *entitlement, *held[1])
+
+
+def iter_grants(
+    conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
+) -> Iterator[GrantRow]:
+    """:func:`select_grants`, one at a time, in grant order: the accounts (with their people) and the
+    entitlements in scope are read once, then the grants, streamed."""
+    accounts, entitlements = read_scope(conn, scope, person_ids=person_ids)
+    for grant in iter_grant_fields(conn, scope, accounts, entitlements):
+        yield grant_row(grant, accounts[grant[4]], entitlements[grant[5]])
 
 
 #: at most this many ids go into an ``IN`` list
