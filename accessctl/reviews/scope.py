@@ -244,11 +244,31 @@ def iter_grant_fields(
         query = query.where(g.c.entitlement_id.in_(sorted(entitlements)))
     if not scope.include_inherited:
         query = query.where(g.c.inherited.is_(False))
-    for grant_id, inherited, via, seen, account_id, entitlement_id in conn.execute(
-        query.execution_options(yield_per=10_000)
-    ):
+    for grant_id, inherited, via, seen, account_id, entitlement_id in _driver_rows(conn, query):
         if account_id in accounts and entitlement_id in entitlements:
             yield grant_id, bool(inherited), via, _aware(seen), account_id, entitlement_id
+
+
+def _driver_rows(conn: Connection, query: sa.Select[Any], size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """``query``'s rows, ``size`` at a time.  On SQLite as the driver returns them, on the connection's
+    own transaction: a million rows without a SQLAlchemy row each (its columns must need no result
+    processing: booleans come as 0 and 1, timestamps as text).  Elsewhere streamed by SQLAlchemy
+    (a server-side cursor: the driver's own would hold every row at once)."""
+    if conn.dialect.name != "sqlite":
+        yield from conn.execute(query.execution_options(yield_per=size))
+        return
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    if compiled.positional:
+        params: Any = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    else:
+        params = compiled.params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(size):
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def grant_row(
