@@ -176,8 +176,8 @@ class _Planner:
     def account(self, row: GrantRow) -> _AccountPlan:
         part = account_part(row, settings=self.settings, now=self.now)
         part_id = self.account_parts.setdefault(part, len(self.account_parts))
-        snapshot = json.dumps(row.account_snapshot())[:-1]
-        fingerprint = f"[{json.dumps(row.person_id)}, {json.dumps(row.account_status)}, "
+        snapshot = _json(row.account_snapshot())[:-1]
+        fingerprint = f"[{_json(row.person_id)},{_json(row.account_status)},"
         shared = row.is_shared or row.is_service or row.person_id is None
         department = row.person_department if row.person_id is not None else None
         return _AccountPlan(
@@ -209,7 +209,7 @@ class _Planner:
                 account.part, privileged=privileged, new=self.new if new else None, rare=rare_part[1]
             )
             found = self.recommendations[key] = _Recommendations(
-                listed, json.dumps([r.as_dict() for r in listed]), is_flagged(listed)
+                listed, _json([r.as_dict() for r in listed]), is_flagged(listed)
             )
         return found
 
@@ -237,6 +237,8 @@ class _Recommendations:
 
 
 _NO_RARE: tuple[int, tuple[Recommendation, ...]] = (0, ())
+#: JSON text as items keep it (compact: a million snapshots)
+_json = json.JSONEncoder(separators=(",", ":")).encode
 _BOOL = {True: "true", False: "false"}
 
 
@@ -269,7 +271,7 @@ def _plan(
         entitlement = entitlement_plans.get(entitlement_id)
         if entitlement is None:
             _, kind, name, privileged, owner = entitlements[entitlement_id]
-            part = json.dumps({"entitlement": name, "kind": kind, "privileged": privileged})[1:-1]
+            part = _json({"entitlement": name, "kind": kind, "privileged": privileged})[1:-1]
             entitlement = entitlement_plans[entitlement_id] = (part, _BOOL[privileged], privileged, owner)
         snapshot_part, privileged_json, privileged, owner = entitlement
         if certified is not None and certified.get(grant_id) == [
@@ -299,13 +301,13 @@ def _plan(
             result.items.append(PlannedItem(row, who, list(recommended.listed), recommended.flagged))
         if campaign_id is None:
             continue
-        via_json = "null" if via is None else json.dumps(via)
+        via_json = "null" if via is None else _json(via)
         inherited_json = _BOOL[inherited]
         granted_json = f'"{granted_at.isoformat()}"' if granted_at is not None else "null"
         snapshot = (
-            f'{account.snapshot}, {snapshot_part}, "inherited": {inherited_json}, "via": {via_json}, '
-            f'"granted_at": {granted_json}, "fingerprint": {account.fingerprint}{privileged_json}, '
-            f"{inherited_json}, {via_json}]}}"
+            f'{account.snapshot},{snapshot_part},"inherited":{inherited_json},"via":{via_json},'
+            f'"granted_at":{granted_json},"fingerprint":{account.fingerprint}{privileged_json},'
+            f"{inherited_json},{via_json}]}}"
         )
         batch.append(
             (

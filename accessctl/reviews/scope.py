@@ -159,35 +159,55 @@ def _accounts(
     if not scope.include_shared:
         query = query.where(a.c.is_shared.is_(False), a.c.is_service.is_(False))
     found = {}
-    for r in conn.execute(query):
-        if scope.accounts and not any(fnmatchcase(r.login, pat) for pat in scope.accounts):
+    for (
+        account_id,
+        provider,
+        login,
+        email,
+        status,
+        department,
+        manager_external_id,
+        mfa_state,
+        last_login_at,
+        created_at,
+        is_shared,
+        is_service,
+        person_id,
+        first_name,
+        last_name,
+        person_email,
+        person_status,
+        person_department,
+        termination_date,
+    ) in _driver_rows(conn, query):
+        if scope.accounts and not any(fnmatchcase(login, pat) for pat in scope.accounts):
             continue
-        if scope.departments and (r.person_department or r.department) not in scope.departments:
+        if scope.departments and (person_department or department) not in scope.departments:
             continue
-        name = " ".join(part for part in (r.first_name, r.last_name) if part) or r.person_email
+        name = " ".join(part for part in (first_name, last_name) if part) or person_email
         account = (
-            r.id,
-            r.provider,
-            r.login,
-            r.email,
-            r.status,
-            r.department,
-            r.manager_external_id,
-            r.mfa_state,
-            _aware(r.last_login_at),
-            _aware(r.created_at),
-            r.is_shared,
-            r.is_service,
+            account_id,
+            provider,
+            login,
+            email,
+            status,
+            department,
+            manager_external_id,
+            mfa_state,
+            _aware(last_login_at),
+            _aware(created_at),
+            bool(is_shared),
+            bool(is_service),
         )
         person = (
-            r.person_id,
-            name if r.person_id is not None else None,
-            r.person_email,
-            r.person_status,
-            r.person_department,
-            r.termination_date,
+            person_id,
+            name if person_id is not None else None,
+            person_email,
+            person_status,
+            person_department,
+            date.fromisoformat(termination_date) if isinstance(termination_date, str) else termination_date,
         )
-        found[r.id] = (account, person)
+        found[account_id] = (account, person)
     return found
 
 
