@@ -159,55 +159,26 @@ def _accounts(
     if not scope.include_shared:
         query = query.where(a.c.is_shared.is_(False), a.c.is_service.is_(False))
     found = {}
-    for (
-        account_id,
-        provider,
-        login,
-        email,
-        status,
-        department,
-        manager_external_id,
-        mfa_state,
-        last_login_at,
-        created_at,
-        is_shared,
-        is_service,
-        person_id,
-        first_name,
-        last_name,
-        person_email,
-        person_status,
-        person_department,
-        termination_date,
-    ) in _driver_rows(conn, query):
+    for r in _driver_rows(conn, query):
+        # the columns above, in order: the account's 12, then the person's 7
+        login, department = r[2], r[5]
+        person_id, first_name, last_name, person_email, person_status, person_department, ended = r[12:]
         if scope.accounts and not any(fnmatchcase(login, pat) for pat in scope.accounts):
             continue
         if scope.departments and (person_department or department) not in scope.departments:
             continue
         name = " ".join(part for part in (first_name, last_name) if part) or person_email
-        account = (
-            account_id,
-            provider,
-            login,
-            email,
-            status,
-            department,
-            manager_external_id,
-            mfa_state,
-            _aware(last_login_at),
-            _aware(created_at),
-            bool(is_shared),
-            bool(is_service),
-        )
+        account = (*r[:8], _aware(r[8]), _aware(r[9]), bool(r[10]), bool(r[11]))
+        terminated = date.fromisoformat(ended) if isinstance(ended, str) else ended
         person = (
             person_id,
             name if person_id is not None else None,
             person_email,
             person_status,
             person_department,
-            date.fromisoformat(termination_date) if isinstance(termination_date, str) else termination_date,
+            terminated,
         )
-        found[account_id] = (account, person)
+        found[r[0]] = (account, person)
     return found
 
 
