@@ -1,5 +1,4 @@
-"""Sending email over SMTP: one connection opened on the first message and reused for the rest (a
-batch of many messages shared out over a few connections at once, see :meth:`SmtpMailer.send_many`),
+"""Sending email over SMTP: one connection opened on the first message and reused for the rest,
 STARTTLS or implicit TLS, login when a user is set, every network call under ``timeout_s``.
 
 A send that fails for a reason that may pass (the server dropped the connection, a 4xx answer) is
@@ -13,8 +12,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
@@ -57,29 +55,15 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-#: messages per extra connection :meth:`SmtpMailer.send_many` opens
-PARALLEL_FROM = 16
-
-
 class SmtpMailer:
     """``with SmtpMailer(settings) as mailer: mailer.send(message)``; the connection is closed at the end."""
 
-    def __init__(
-        self, settings: SmtpSettings, *, sleep: Callable[[float], None] = time.sleep, parallel: int = 4
-    ) -> None:
+    def __init__(self, settings: SmtpSettings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self._sleep = sleep
         self._client: smtplib.SMTP | None = None
-        self._opened = 0
-        #: at most this many connections at once, for :meth:`send_many` of many messages
-        self.parallel = max(1, parallel)
-        self._lanes: list[SmtpMailer] = []
-
-    @property
-    def connections(self) -> int:
-        """Connections opened so far (one, unless a failure forced a new one or :meth:`send_many`
-        sent over several)."""
-        return self._opened + sum(lane._opened for lane in self._lanes)
+        #: connections opened so far (one, unless a failure forced a new one)
+        self.connections = 0
 
     def __enter__(self) -> SmtpMailer:
         return self
@@ -100,7 +84,7 @@ class SmtpMailer:
             client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_s, context=self._context())
         else:
             client = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
-        self._opened += 1
+        self.connections += 1
         try:
             client.ehlo()
             if s.starttls:
@@ -114,30 +98,7 @@ class SmtpMailer:
             raise
         return client
 
-    def send_many(self, messages: Sequence[EmailMessage | Outgoing]) -> list[SendResult]:
-        """Each message sent as :meth:`send` sends it, the results in order.  From
-        :data:`PARALLEL_FROM` messages on they are shared out over up to ``parallel`` connections, one
-        thread each (a round trip to the server is mostly waiting), kept open for the next call."""
-        lanes = min(self.parallel, len(messages) // PARALLEL_FROM + 1)
-        if lanes <= 1:
-            return [self.send(m) for m in messages]
-        while len(self._lanes) < lanes - 1:
-            self._lanes.append(SmtpMailer(self.settings, sleep=self._sleep, parallel=1))
-        mailers = [self, *self._lanes[: lanes - 1]]
-        results: list[SendResult | None] = [None] * len(messages)
-
-        def run(lane: int) -> None:
-            for index in range(lane, len(messages), lanes):
-                results[index] = mailers[lane].send(messages[index])
-
-        with ThreadPoolExecutor(lanes, thread_name_prefix="smtp") as pool:
-            for done in [pool.submit(run, lane) for lane in range(lanes)]:
-                done.result()
-        return [r for r in results if r is not None]
-
     def close(self) -> None:
-        for lane in self._lanes:
-            lane.close()
         client, self._client = self._client, None
         if client is None:
             return

@@ -3,12 +3,11 @@ open items, an escalation to the reviewer's manager once overdue, and the owner'
 
 Every message is recorded in ``email_send`` (sent or failed, attempts, error); a failed invitation is
 tried again by the next run (``accessctl campaign remind``).  Messages go out in batches of
-:data:`MAIL_BATCH` over the mailer's connections (a few at once for a large batch): a batch's link
-tokens are committed before any of its emails is sent, and its records (sends, assignment marks,
-audit events) in one transaction after the last of them, each message marked sent only once the
-server accepted it.  So a crash loses at most the records of one batch's messages, never a sent
-link's validity: the next run sends those reviewers their email again (a second message, whose newer
-link replaces the first's).
+:data:`MAIL_BATCH` over the mailer's one connection: a batch's link tokens are committed before any
+of its emails is sent, and its records (sends, assignment marks, audit events) in one transaction
+after the last of them, each message marked sent only once the server accepted it.  So a crash
+loses at most the records of one batch's messages, never a sent link's validity: the next run sends
+those reviewers their email again (a second message, whose newer link replaces the first's).
 """
 
 from __future__ import annotations
@@ -46,13 +45,6 @@ class Mailing:
     base_url: str
     sender: str
     zone: str = "UTC"
-    #: several messages at once (``send_many(messages) -> results``, in order); else one by one
-    send_many: Callable[[list[Any]], list[SendResult]] | None = None
-
-    def send_all(self, messages: list[Any]) -> list[SendResult]:
-        if self.send_many is not None:
-            return self.send_many(messages)
-        return [self.send(m) for m in messages]
 
     def link(self, token: str) -> str:
         return f"{self.base_url.rstrip('/')}/review/{token}"
@@ -127,19 +119,15 @@ def _deliver(
     one the server accepted.  A message is recorded as sent only once the server has accepted it; a
     crash before the commit loses the record of at most this batch's messages (their reviewers are
     invited again by the next run, the newer link replacing the older)."""
-    if not emails:
-        return
-    subjects, outgoing = [], []
+    sent: list[tuple[_Email, str, SendResult]] = []
     for message in emails:
         subject, text, html = mailing.templates.render(message.template, message.context)
-        subjects.append(subject)
-        outgoing.append(
-            build_message(sender=mailing.sender, to=message.to, subject=subject, text=text, html=html)
-        )
-    results = mailing.send_all(outgoing)
-    sent = list(zip(emails, subjects, results, strict=True))
-    for message, _, result in sent:
+        outgoing = build_message(sender=mailing.sender, to=message.to, subject=subject, text=text, html=html)
+        result = mailing.send(outgoing)
+        sent.append((message, subject, result))
         _record(run, message.kind, message.to, result)
+    if not sent:
+        return
     with engine.begin() as conn:
         conn.execute(
             sa.insert(SENDS),
@@ -390,7 +378,7 @@ def send_summary(engine: Engine, campaign_id: int, mailing: Mailing, *, now: dat
 
 @contextmanager
 def open_mailing(settings: Settings) -> Iterator[Mailing]:
-    """The configured SMTP server, templates and links (connections opened at the first send)."""
+    """The configured SMTP server, templates and links (one connection, opened at the first send)."""
     from accessctl.notify.smtp import SmtpMailer
 
     with SmtpMailer(settings.smtp) as mailer:
@@ -400,5 +388,4 @@ def open_mailing(settings: Settings) -> Iterator[Mailing]:
             settings.web.base_url,
             settings.smtp.from_address,
             settings.reviews.timezone,
-            mailer.send_many,
         )

@@ -159,7 +159,7 @@ def _accounts(
     if not scope.include_shared:
         query = query.where(a.c.is_shared.is_(False), a.c.is_service.is_(False))
     found = {}
-    for r in _driver_rows(conn, query):
+    for r in driver_rows(conn, query):
         # the columns above, in order: the account's 12, then the person's 7
         login, department = r[2], r[5]
         person_id, first_name, last_name, person_email, person_status, person_department, ended = r[12:]
@@ -235,12 +235,12 @@ def iter_grant_fields(
         query = query.where(g.c.entitlement_id.in_(sorted(entitlements)))
     if not scope.include_inherited:
         query = query.where(g.c.inherited.is_(False))
-    for grant_id, inherited, via, seen, account_id, entitlement_id in _driver_rows(conn, query):
+    for grant_id, inherited, via, seen, account_id, entitlement_id in driver_rows(conn, query):
         if account_id in accounts and entitlement_id in entitlements:
             yield grant_id, bool(inherited), via, _aware(seen), account_id, entitlement_id
 
 
-def _driver_rows(conn: Connection, query: sa.Select[Any], size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+def driver_rows(conn: Connection, query: sa.Select[Any], size: int = 10_000) -> Iterator[tuple[Any, ...]]:
     """``query``'s rows, ``size`` at a time.  On SQLite as the driver returns them, on the connection's
     own transaction: a million rows without a SQLAlchemy row each (its columns must need no result
     processing: booleans come as 0 and 1, timestamps as text).  Elsewhere streamed by SQLAlchemy

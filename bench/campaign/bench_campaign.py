@@ -20,10 +20,11 @@ person (5% without MFA, 10% not signed in for 120 days), 0.5% shared and 0.5% or
 ``--workdir`` (``store-<people>.db``) and reused.
 
 **Email.** ``--emails`` reviewers' invitations sent by the real ``send_invitations`` (per batch of
-100: their items read and link tokens committed; each message's Jinja2 templates rendered and its
-multipart message written; the batch sent over up to four SMTP connections at once; its
-``email_send`` rows, assignment marks and audit events committed) to a local aiosmtpd server running
-in this process, the sending in a process of its own.  Target: over 300 messages per second.
+100: their items read and link tokens committed in one transaction; each message's Jinja2 templates
+rendered, its multipart message written and sent over the one SMTP connection; the batch's
+``email_send`` rows, assignment marks and audit events committed in one transaction) to a local
+aiosmtpd server running in this process, the sending in a process of its own.  Target: over 300
+messages per second.
 """
 
 from __future__ import annotations
@@ -99,9 +100,8 @@ from accessctl.store.engine import make_engine
 engine = make_engine(sys.argv[1])
 campaign_id, port, now = int(sys.argv[2]), int(sys.argv[3]), datetime.fromisoformat(sys.argv[4])
 smtp = SmtpSettings(host="127.0.0.1", port=port, retry_delay_s=0, timeout_s=30)
-with SmtpMailer(smtp, parallel=int(sys.argv[5])) as mailer:
-    mailing = Mailing(mailer.send, Templates(None), "https://access.example.com", "accessctl@example.com",
-                      send_many=mailer.send_many)
+with SmtpMailer(smtp) as mailer:
+    mailing = Mailing(mailer.send, Templates(None), "https://access.example.com", "accessctl@example.com")
     profile = os.environ.get("BENCH_PROFILE")
     if profile:
         import cProfile
@@ -293,9 +293,7 @@ def bench_build(workdir: Path, people: int, profile: Path | None) -> dict[str, A
     return result
 
 
-def bench_email(
-    workdir: Path, emails: int, profile: Path | None = None, connections: int = 4
-) -> dict[str, Any]:
+def bench_email(workdir: Path, emails: int, profile: Path | None = None) -> dict[str, Any]:
     """A store of ``emails`` managers with one report each (one reviewer each), a campaign started
     (not timed), then every invitation sent from a process of its own."""
     from accessctl.reviews.campaigns import start_campaign
@@ -381,13 +379,7 @@ def bench_email(
     try:
         env = {"BENCH_PROFILE": str(profile)} if profile else None
         result = _child(
-            EMAIL_CHILD,
-            f"sqlite:///{path}",
-            str(campaign_id),
-            str(port),
-            NOW.isoformat(),
-            str(connections),
-            env=env,
+            EMAIL_CHILD, f"sqlite:///{path}", str(campaign_id), str(port), NOW.isoformat(), env=env
         )
         result["received"] = handler.received
     finally:
@@ -431,9 +423,6 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000, help="the org's size for the build")
     parser.add_argument("--emails", type=int, default=10_000, help="how many reviewer emails to send")
     parser.add_argument("--only", choices=("build", "email"), help="one of the two benchmarks")
-    parser.add_argument(
-        "--smtp-connections", type=int, default=4, help="at most this many SMTP connections at once"
-    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/accessctl-bench-campaign"))
     parser.add_argument(
         "--profile", type=Path, help="write a cProfile of the build here (and of the sending: *.email.prof)"
@@ -446,7 +435,7 @@ def main() -> None:
         print(json.dumps({"build": out["build"]}), flush=True)
     if args.only in (None, "email"):
         email_profile = args.profile.with_suffix(".email.prof") if args.profile else None
-        out["email"] = bench_email(args.workdir, args.emails, email_profile, args.smtp_connections)
+        out["email"] = bench_email(args.workdir, args.emails, email_profile)
         print(json.dumps({"email": out["email"]}), flush=True)
     out["machine"]["load_average_at_end"] = os.getloadavg()
     print(json.dumps(out, indent=2))
