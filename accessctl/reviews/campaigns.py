@@ -69,16 +69,6 @@ class StartResult:
     #: reviewer email -> their reviewer (with why, of their first item), items and flagged items
     tallies: dict[str, ReviewerTally] = field(default_factory=dict)
 
-    def add(self, item: PlannedItem, *, keep: bool) -> None:
-        self.count += 1
-        tally = self.tallies.get(item.reviewer.email)
-        if tally is None:
-            tally = self.tallies[item.reviewer.email] = ReviewerTally(item.reviewer)
-        tally.items += 1
-        tally.flagged += item.flagged
-        if keep:
-            self.items.append(item)
-
     @property
     def reviewers(self) -> Counter[str]:
         return Counter({email: t.items for email, t in self.tallies.items()})
@@ -257,7 +247,7 @@ def _plan(
     order of :data:`_ITEM_COLUMNS`, the snapshot and recommendations as JSON text."""
     accounts, entitlements = read_scope(conn, settings.scope, person_ids=person_ids)
     account_plans: dict[int, _AccountPlan] = {}
-    entitlement_plans: dict[int, tuple[str, str, bool, str | None]] = {}
+    entitlement_plans: dict[int, tuple[str, str, bool]] = {}
     tallies = result.tallies
     certified, last_review_at = planner.certified, planner.last_review_at
     batch: list[tuple[Any, ...]] = []
@@ -270,10 +260,12 @@ def _plan(
             account = account_plans[account_id] = planner.account(row)
         entitlement = entitlement_plans.get(entitlement_id)
         if entitlement is None:
-            _, kind, name, privileged, owner = entitlements[entitlement_id]
-            part = _json({"entitlement": name, "kind": kind, "privileged": privileged})[1:-1]
-            entitlement = entitlement_plans[entitlement_id] = (part, _BOOL[privileged], privileged, owner)
-        snapshot_part, privileged_json, privileged, owner = entitlement
+            row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
+            part = _json(row.entitlement_snapshot())[1:-1]
+            entitlement = entitlement_plans[entitlement_id] = (part, _BOOL[row.privileged], row.privileged)
+        snapshot_part, privileged_json, privileged = entitlement
+        # GrantRow.fingerprint(), and below its grant_snapshot() and snapshot as JSON text, made here
+        # from the parts an account's and an entitlement's items share
         if certified is not None and certified.get(grant_id) == [
             account.person_id,
             account.status,
