@@ -250,6 +250,8 @@ def _plan(
     entitlement_plans: dict[int, tuple[str, str, bool]] = {}
     tallies = result.tallies
     certified, last_review_at = planner.certified, planner.last_review_at
+    # the planner's caches, looked up here first (a million items)
+    rare_parts, recommendations = planner.rare, planner.recommendations
     batch: list[tuple[Any, ...]] = []
     for grant in iter_grant_fields(conn, settings.scope, accounts, entitlements):
         grant_id, inherited, via, granted_at, account_id, entitlement_id = grant
@@ -280,8 +282,14 @@ def _plan(
             row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
             who = planner.reviewer_of(row)
         new = last_review_at is not None and granted_at is not None and granted_at > last_review_at
-        rare_part = planner.rare_of(account.department, entitlement_id) if account.department else _NO_RARE
-        recommended = planner.recommendations_of(account, privileged, new, rare_part)
+        rare_part = _NO_RARE
+        if account.department:
+            rare_part = rare_parts.get((account.department, entitlement_id)) or planner.rare_of(
+                account.department, entitlement_id
+            )
+        recommended = recommendations.get((account.part_id, privileged, new, rare_part[0]))
+        if recommended is None:
+            recommended = planner.recommendations_of(account, privileged, new, rare_part)
         tally = tallies.get(who.email)
         if tally is None:
             tally = tallies[who.email] = ReviewerTally(who)
