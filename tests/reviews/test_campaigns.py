@@ -60,9 +60,12 @@ def test_start_snapshots_every_grant_with_its_reviewer_and_why(engine: Engine) -
     assert detail.due_at == NOW + timedelta(days=14)
 
 
-def test_the_stored_items_read_back_as_planned(engine: Engine) -> None:
-    """The items are written as JSON text made once per account and entitlement: read back, each is
-    its grant's snapshot, recommendations and reviewer as planned."""
+def test_the_stored_items_read_back_as_planned(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The items are written as JSON text made once per account and entitlement, several rows to an
+    INSERT: read back, each is its grant's snapshot, recommendations and reviewer as planned."""
+    from accessctl.reviews import campaigns
+
+    monkeypatch.setattr(campaigns, "ROWS_PER_INSERT", 3)  # 8 items: two INSERTs of 3, then 2 rows
     with engine.begin() as conn:
         seed(conn)
         result = start_campaign(conn, _settings(), actor="t", now=NOW, keep_items=True)
