@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
 
+from accessctl.notify.render import Outgoing
 from accessctl.settings import SmtpSettings
 
 
@@ -106,13 +107,17 @@ class SmtpMailer:
         except (smtplib.SMTPException, OSError):
             client.close()
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: EmailMessage | Outgoing) -> SendResult:
+        """Send ``message`` (an :class:`Outgoing` as its bytes are), tried again as the module says."""
         error = "not tried"
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
                 if self._client is None:
                     self._client = self._connect()
-                self._client.send_message(message)
+                if isinstance(message, Outgoing):
+                    self._client.sendmail(message.sender, [message.to], message.data)
+                else:
+                    self._client.send_message(message)
                 return SendResult(True, attempt)
             except smtplib.SMTPAuthenticationError as exc:
                 self._drop()

@@ -4,6 +4,8 @@ connection and transaction; nothing commits part-way."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -15,12 +17,21 @@ from sqlalchemy.engine import Connection
 
 from accessctl import audit
 from accessctl.reviews.errors import CampaignNotFound
-from accessctl.reviews.recommend import PeerCounts, Recommendation, count_peers, is_flagged, recommend
+from accessctl.reviews.recommend import (
+    AccountPart,
+    PeerCounts,
+    Recommendation,
+    account_part,
+    combine,
+    count_peers,
+    is_flagged,
+    new_since,
+    rare,
+)
 from accessctl.reviews.reviewers import Directory, Reviewer, resolve_reviewer
-from accessctl.reviews.scope import GrantRow, iter_grants
+from accessctl.reviews.scope import GrantRow, grant_row, iter_grant_fields, read_scope
 from accessctl.settings import CampaignSettings
 from accessctl.store.models import Campaign, EmailSend, ReviewerAssignment, ReviewItem
-from accessctl.store.upsert import bulk_upsert
 from accessctl.timestamps import utc
 
 CAMPAIGNS: sa.Table = Campaign.__table__  # type: ignore[attr-defined]
@@ -59,16 +70,6 @@ class StartResult:
     #: reviewer email -> their reviewer (with why, of their first item), items and flagged items
     tallies: dict[str, ReviewerTally] = field(default_factory=dict)
 
-    def add(self, item: PlannedItem, *, keep: bool) -> None:
-        self.count += 1
-        tally = self.tallies.get(item.reviewer.email)
-        if tally is None:
-            tally = self.tallies[item.reviewer.email] = ReviewerTally(item.reviewer)
-        tally.items += 1
-        tally.flagged += item.flagged
-        if keep:
-            self.items.append(item)
-
     @property
     def reviewers(self) -> Counter[str]:
         return Counter({email: t.items for email, t in self.tallies.items()})
@@ -101,58 +102,236 @@ def _certified_fingerprints(conn: Connection, campaign_id: int) -> dict[int, lis
     return found
 
 
-def _planned(
+class _Planner:
+    """A campaign's items planned in one pass over the grants in scope, what they share made once:
+    an account's part of the snapshot (as JSON text), its reviewer and its part of the
+    recommendations; an entitlement's part; each distinct list of recommendations (as JSON text).
+    Each item is then a few lookups and one string, without an object of its own."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        settings: CampaignSettings,
+        *,
+        now: datetime,
+        reviewer: Reviewer | None,
+        peers: PeerCounts | None,
+        directory: Directory | None,
+    ) -> None:
+        self.settings, self.now, self.reviewer = settings, now, reviewer
+        baseline = last_certified(conn, settings.name)
+        self.baseline_id = baseline.id if baseline else None
+        self.last_review_at = utc(baseline.started_at) if baseline else None
+        self.new = new_since(self.last_review_at) if self.last_review_at else None
+        self.certified = (
+            _certified_fingerprints(conn, baseline.id) if settings.delta_only and baseline else None
+        )
+        self.directory = directory or Directory(conn)
+        # peers are counted over every live grant, not only the scope's
+        self.peers = peers or count_peers(conn)
+        self.fallback = settings.fallback_reviewer or settings.owner
+        self._hr_managed: set[int] | None = None
+        # an account's items share their reviewer (a shared or orphan one's: per entitlement owner)
+        self.chosen: dict[tuple[Any, ...], Reviewer] = {}
+        self.account_parts: dict[AccountPart, int] = {}
+        self.rare: dict[tuple[str, int], tuple[int, tuple[Recommendation, ...]]] = {}
+        self.recommendations: dict[tuple[Any, ...], _Recommendations] = {}
+
+    @property
+    def hr_managed(self) -> set[int]:
+        if self._hr_managed is None:
+            by_employee_id = self.directory.by_employee_id
+            self._hr_managed = {
+                p.id
+                for p in self.directory.people.values()
+                if p.manager_employee_id and p.manager_employee_id in by_employee_id
+            }
+        return self._hr_managed
+
+    def reviewer_of(self, row: GrantRow) -> Reviewer:
+        if self.reviewer is not None:
+            return self.reviewer
+        if row.is_shared or row.is_service or row.person_id is None:
+            key: tuple[Any, ...] = ("account", row.account_id, row.entitlement_owner)
+        elif row.person_id in self.hr_managed:
+            key = ("person", row.person_id)  # the HR manager: the same for every account
+        else:
+            key = ("account", row.account_id)
+        found = self.chosen.get(key)
+        if found is None:
+            found = self.chosen[key] = resolve_reviewer(
+                row, self.directory, fallback=self.fallback, owner=self.settings.owner
+            )
+        return found
+
+    def account(self, row: GrantRow) -> _AccountPlan:
+        part = account_part(row, settings=self.settings, now=self.now)
+        part_id = self.account_parts.setdefault(part, len(self.account_parts))
+        snapshot = _json(row.account_snapshot())[:-1]
+        fingerprint = f"[{_json(row.person_id)},{_json(row.account_status)},"
+        shared = row.is_shared or row.is_service or row.person_id is None
+        department = row.person_department if row.person_id is not None else None
+        return _AccountPlan(
+            snapshot,
+            fingerprint,
+            part,
+            part_id,
+            None if shared else self.reviewer_of(row),
+            row.person_id,
+            row.account_status,
+            department or None,
+        )
+
+    def rare_of(self, department: str, entitlement_id: int) -> tuple[int, tuple[Recommendation, ...]]:
+        key = (department, entitlement_id)
+        found = self.rare.get(key)
+        if found is None:
+            found_rare = rare(department, entitlement_id, settings=self.settings, peers=self.peers)
+            found = self.rare[key] = (len(self.rare) + 1, found_rare)
+        return found
+
+    def recommendations_of(
+        self, account: _AccountPlan, privileged: bool, new: bool, rare_part: tuple[int, Any]
+    ) -> _Recommendations:
+        key = (account.part_id, privileged, new, rare_part[0])
+        found = self.recommendations.get(key)
+        if found is None:
+            listed = combine(
+                account.part, privileged=privileged, new=self.new if new else None, rare=rare_part[1]
+            )
+            found = self.recommendations[key] = _Recommendations(
+                listed, _json([r.as_dict() for r in listed]), is_flagged(listed)
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _AccountPlan:
+    #: the account's part of the snapshot: JSON text, without its closing brace
+    snapshot: str
+    #: the fingerprint's opening: JSON text
+    fingerprint: str
+    part: AccountPart
+    part_id: int
+    #: None for a shared or orphan account (its reviewer depends on the entitlement's owner)
+    reviewer: Reviewer | None
+    person_id: int | None
+    status: str
+    department: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Recommendations:
+    listed: list[Recommendation]
+    json: str
+    flagged: bool
+
+
+_NO_RARE: tuple[int, tuple[Recommendation, ...]] = (0, ())
+#: JSON text as items keep it (compact: a million snapshots)
+_json = json.JSONEncoder(separators=(",", ":")).encode
+_BOOL = {True: "true", False: "false"}
+
+
+def _plan(
     conn: Connection,
     settings: CampaignSettings,
+    result: StartResult,
+    planner: _Planner,
     *,
-    now: datetime,
     person_ids: Collection[int] | None,
-    reviewer: Reviewer | None,
-    peers: PeerCounts | None,
-    directory: Directory | None = None,
-) -> tuple[StartResult, Iterator[PlannedItem]]:
-    """The campaign's header, and its items one at a time, in grant order (``skipped_certified``
-    counts up as they go)."""
-    baseline = last_certified(conn, settings.name)
-    last_review_at = utc(baseline.started_at) if baseline else None
-    certified = _certified_fingerprints(conn, baseline.id) if settings.delta_only and baseline else None
-    directory = directory or Directory(conn)
-    # peers are counted over every live grant, not only the scope's
-    peers = peers or count_peers(conn)
-    fallback = settings.fallback_reviewer or settings.owner
-    due = now + timedelta(days=settings.duration_days)
-    result = StartResult(None, settings.name, due, [], baseline.id if baseline else None)
-
-    def items() -> Iterator[PlannedItem]:
-        # an account's items share their reviewer (a shared or orphan one's: per entitlement owner)
-        chosen: dict[tuple[Any, ...], Reviewer] = {}
-        hr_managed = {
-            p.id
-            for p in directory.people.values()
-            if p.manager_employee_id and p.manager_employee_id in directory.by_employee_id
-        }
-        for row in iter_grants(conn, settings.scope, person_ids=person_ids):
-            if certified is not None and certified.get(row.grant_id) == row.fingerprint():
-                result.skipped_certified += 1
-                continue
-            shared = row.is_shared or row.is_service or row.person_id is None
-            if shared:
-                key: tuple[Any, ...] = ("account", row.account_id, row.entitlement_owner)
-            elif row.person_id in hr_managed:
-                key = ("person", row.person_id)  # the HR manager: the same for every account
-            else:
-                key = ("account", row.account_id)
-            chosen_reviewer = chosen.get(key)
-            if chosen_reviewer is None:
-                chosen_reviewer = chosen[key] = reviewer or resolve_reviewer(
-                    row, directory, fallback=fallback, owner=settings.owner
-                )
-            recommendations = recommend(
-                row, settings=settings, now=now, peers=peers, last_review_at=last_review_at
+    keep: bool,
+    campaign_id: int | None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Plan every item into ``result`` (tallies; the items themselves with ``keep``), yielding the
+    review item rows of ``campaign_id``, when given, in batches of :data:`ITEM_BATCH`: in the
+    order of :data:`_ITEM_COLUMNS`, the snapshot and recommendations as JSON text."""
+    accounts, entitlements = read_scope(conn, settings.scope, person_ids=person_ids)
+    account_plans: dict[int, _AccountPlan] = {}
+    entitlement_plans: dict[int, tuple[str, str, bool]] = {}
+    tallies = result.tallies
+    certified, last_review_at = planner.certified, planner.last_review_at
+    # the planner's caches, looked up here first (a million items)
+    rare_parts, recommendations = planner.rare, planner.recommendations
+    batch: list[tuple[Any, ...]] = []
+    for grant in iter_grant_fields(conn, settings.scope, accounts, entitlements):
+        grant_id, inherited, via, granted_at, account_id, entitlement_id = grant
+        row = None
+        account = account_plans.get(account_id)
+        if account is None:
+            row = grant_row(grant, accounts[account_id], entitlements[entitlement_id])
+            account = account_plans[account_id] = planner.account(row)
+        entitlement = entitlement_plans.get(entitlement_id)
+        if entitlement is None:
+            row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
+            part = _json(row.entitlement_snapshot())[1:-1]
+            entitlement = entitlement_plans[entitlement_id] = (part, _BOOL[row.privileged], row.privileged)
+        snapshot_part, privileged_json, privileged = entitlement
+        # GrantRow.fingerprint(), and below its grant_snapshot() and snapshot as JSON text, made here
+        # from the parts an account's and an entitlement's items share
+        if certified is not None and certified.get(grant_id) == [
+            account.person_id,
+            account.status,
+            privileged,
+            inherited,
+            via,
+        ]:
+            result.skipped_certified += 1
+            continue
+        who = account.reviewer
+        if who is None:
+            row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
+            who = planner.reviewer_of(row)
+        new = last_review_at is not None and granted_at is not None and granted_at > last_review_at
+        rare_part = _NO_RARE
+        if account.department:
+            rare_part = rare_parts.get((account.department, entitlement_id)) or planner.rare_of(
+                account.department, entitlement_id
             )
-            yield PlannedItem(row, chosen_reviewer, recommendations, is_flagged(recommendations))
-
-    return result, items()
+        recommended = recommendations.get((account.part_id, privileged, new, rare_part[0]))
+        if recommended is None:
+            recommended = planner.recommendations_of(account, privileged, new, rare_part)
+        tally = tallies.get(who.email)
+        if tally is None:
+            tally = tallies[who.email] = ReviewerTally(who)
+        tally.items += 1
+        tally.flagged += recommended.flagged
+        result.count += 1
+        if keep:
+            row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
+            result.items.append(PlannedItem(row, who, list(recommended.listed), recommended.flagged))
+        if campaign_id is None:
+            continue
+        via_json = "null" if via is None else _json(via)
+        inherited_json = _BOOL[inherited]
+        granted_json = f'"{granted_at.isoformat()}"' if granted_at is not None else "null"
+        snapshot = (
+            f'{account.snapshot},{snapshot_part},"inherited":{inherited_json},"via":{via_json},'
+            f'"granted_at":{granted_json},"fingerprint":{account.fingerprint}{privileged_json},'
+            f"{inherited_json},{via_json}]}}"
+        )
+        batch.append(
+            (
+                campaign_id,
+                grant_id,
+                account_id,
+                entitlement_id,
+                account.person_id,
+                snapshot,
+                who.email,
+                who.person_id,
+                who.reason[:200],
+                recommended.json,
+                recommended.flagged,
+                privileged,
+                "open",
+            )
+        )
+        if len(batch) >= ITEM_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def plan_campaign(
@@ -170,12 +349,16 @@ def plan_campaign(
     ``person_ids``: only these people's accounts; ``reviewer``: who reviews every item (a mover's new
     manager) instead of each item's own; ``keep_items`` False: only the tallies; ``peers`` and
     ``directory``: as already read (several campaigns started at once)."""
-    result, items = _planned(
-        conn, settings, now=now, person_ids=person_ids, reviewer=reviewer, peers=peers, directory=directory
-    )
-    for item in items:
-        result.add(item, keep=keep_items)
+    planner = _Planner(conn, settings, now=now, reviewer=reviewer, peers=peers, directory=directory)
+    result = _result(settings, now, planner)
+    for _ in _plan(conn, settings, result, planner, person_ids=person_ids, keep=keep_items, campaign_id=None):
+        pass
     return result
+
+
+def _result(settings: CampaignSettings, now: datetime, planner: _Planner) -> StartResult:
+    due = now + timedelta(days=settings.duration_days)
+    return StartResult(None, settings.name, due, [], planner.baseline_id)
 
 
 def start_campaign(
@@ -208,9 +391,8 @@ def start_campaign(
             peers=peers,
             directory=directory,
         )
-    result, items = _planned(
-        conn, settings, now=now, person_ids=person_ids, reviewer=reviewer, peers=peers, directory=directory
-    )
+    planner = _Planner(conn, settings, now=now, reviewer=reviewer, peers=peers, directory=directory)
+    result = _result(settings, now, planner)
     campaign_id = conn.execute(
         sa.insert(CAMPAIGNS)
         .values(
@@ -225,15 +407,11 @@ def start_campaign(
         )
         .returning(CAMPAIGNS.c.id)
     ).scalar_one()
-    rows = _ItemRows(campaign_id)
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        result.add(item, keep=keep)
-        batch.append(rows.of(item))
-        if len(batch) >= ITEM_BATCH:
-            _insert_items(conn, batch)
-            batch = []
-    _insert_items(conn, batch)
+    write = _ItemWriter(conn)
+    for batch in _plan(
+        conn, settings, result, planner, person_ids=person_ids, keep=keep, campaign_id=campaign_id
+    ):
+        write(batch)
     if result.tallies:
         conn.execute(
             sa.insert(ASSIGNMENTS),
@@ -272,50 +450,58 @@ def start_campaign(
 #: items written per statement
 ITEM_BATCH = 5000
 
-
-class _ItemRows:
-    """Review item rows, the parts items share made once: an account's and an entitlement's part of
-    the snapshot, a recurring list of recommendations (one object, so it is encoded once in a run)."""
-
-    def __init__(self, campaign_id: int) -> None:
-        self.campaign_id = campaign_id
-        self.accounts: dict[int, dict[str, Any]] = {}
-        self.entitlements: dict[int, dict[str, Any]] = {}
-        self.recommendations: dict[tuple[Recommendation, ...], list[dict[str, str]]] = {}
-
-    def of(self, item: PlannedItem) -> dict[str, Any]:
-        row, reviewer = item.row, item.reviewer
-        account = self.accounts.get(row.account_id)
-        if account is None:
-            account = self.accounts[row.account_id] = row.account_snapshot()
-        entitlement = self.entitlements.get(row.entitlement_id)
-        if entitlement is None:
-            entitlement = self.entitlements[row.entitlement_id] = row.entitlement_snapshot()
-        key = tuple(item.recommendations)
-        recommendations = self.recommendations.get(key)
-        if recommendations is None:
-            recommendations = self.recommendations[key] = [r.as_dict() for r in key]
-        return {
-            "campaign_id": self.campaign_id,
-            "grant_id": row.grant_id,
-            "account_id": row.account_id,
-            "entitlement_id": row.entitlement_id,
-            "person_id": row.person_id,
-            "snapshot": {**account, **entitlement, **row.grant_snapshot(), "fingerprint": row.fingerprint()},
-            "reviewer_email": reviewer.email,
-            "reviewer_person_id": reviewer.person_id,
-            "reviewer_reason": reviewer.reason[:200],
-            "recommendations": recommendations,
-            "flagged": item.flagged,
-            "privileged": row.privileged,
-            "status": "open",
-        }
+#: the review item columns :func:`_plan` gives, in order
+_ITEM_COLUMNS = (
+    "campaign_id",
+    "grant_id",
+    "account_id",
+    "entitlement_id",
+    "person_id",
+    "snapshot",
+    "reviewer_email",
+    "reviewer_person_id",
+    "reviewer_reason",
+    "recommendations",
+    "flagged",
+    "privileged",
+    "status",
+)
 
 
-def _insert_items(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    # an insert that no row conflicts with (a grant is once in a campaign), as the store's bulk
-    # upsert writes it: on SQLite straight to the driver's executemany
-    bulk_upsert(conn, ITEMS, rows, key=["campaign_id", "grant_id"], update=[])
+class _ItemWriter:
+    """Writes the review item rows :func:`_plan` makes (their JSON already text: on PostgreSQL cast
+    to ``json``, on SQLite stored as is, as SQLAlchemy stores it) with the driver's executemany; on
+    SQLite :data:`ROWS_PER_INSERT` rows to a statement (a fifth less time than one each)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        style = conn.dialect.paramstyle
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+        if mark is None:
+            raise RuntimeError(f"no review item INSERT for the {style} parameter style")
+        json_mark = mark if conn.dialect.name == "sqlite" else f"CAST({mark} AS JSON)"
+        marks = ", ".join(json_mark if c in ("snapshot", "recommendations") else mark for c in _ITEM_COLUMNS)
+        quote = conn.dialect.identifier_preparer.quote
+        self.head = f"INSERT INTO {quote(ITEMS.name)} ({', '.join(quote(c) for c in _ITEM_COLUMNS)}) VALUES "
+        self.row = f"({marks})"
+        self.per_insert = ROWS_PER_INSERT if conn.dialect.name == "sqlite" else 1
+        self.many = self.head + ", ".join([self.row] * self.per_insert)
+
+    def __call__(self, rows: list[tuple[Any, ...]]) -> None:
+        n = self.per_insert
+        whole = len(rows) - len(rows) % n
+        if n > 1 and whole:
+            chain = itertools.chain.from_iterable
+            self.conn.exec_driver_sql(
+                self.many, [tuple(chain(rows[start : start + n])) for start in range(0, whole, n)]
+            )
+            rows = rows[whole:]
+        if rows:
+            self.conn.exec_driver_sql(self.head + self.row, rows)
+
+
+#: review item rows in one SQLite INSERT (13 parameters each, under SQLite's 999)
+ROWS_PER_INSERT = 50
 
 
 # --- reading ---------------------------------------------------------------------------------------

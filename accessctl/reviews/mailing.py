@@ -2,9 +2,12 @@
 open items, an escalation to the reviewer's manager once overdue, and the owner's summary at close.
 
 Every message is recorded in ``email_send`` (sent or failed, attempts, error); a failed invitation is
-tried again by the next run (``accessctl campaign remind``).  A reviewer's link token is committed
-before the email carrying it is sent; each message's record is committed after it, so a crash loses
-at most the record of the one message in flight, never a sent link's validity.
+tried again by the next run (``accessctl campaign remind``).  Messages go out in batches of
+:data:`MAIL_BATCH` over the mailer's one connection: a batch's link tokens are committed before any
+of its emails is sent, and its records (sends, assignment marks, audit events) in one transaction
+after the last of them, each message marked sent only once the server accepted it.  So a crash
+loses at most the records of one batch's messages, never a sent link's validity: the next run sends
+those reviewers their email again (a second message, whose newer link replaces the first's).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from accessctl.notify.render import Templates, build_message
 from accessctl.notify.smtp import SendResult
 from accessctl.reviews.campaigns import ASSIGNMENTS, ITEMS, SENDS, get_campaign, reviewer_progress
 from accessctl.reviews.reviewers import Directory
-from accessctl.reviews.tokens import issue_token
+from accessctl.reviews.tokens import issue_tokens
 from accessctl.settings import Settings
 from accessctl.timestamps import utc
 
@@ -62,101 +65,157 @@ class MailRun:
         return self
 
 
-def _reviewer_items(conn: Connection, campaign_id: int, email: str) -> list[dict[str, Any]]:
+def _reviewer_items(conn: Connection, campaign_id: int, emails: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each reviewer's items as their email lists them (flagged first), for several reviewers at once."""
+    found: dict[str, list[dict[str, Any]]] = {email: [] for email in emails}
     rows = conn.execute(
-        sa.select(ITEMS.c.snapshot, ITEMS.c.recommendations, ITEMS.c.flagged, ITEMS.c.decision)
-        .where(ITEMS.c.campaign_id == campaign_id, ITEMS.c.reviewer_email == email)
+        sa.select(
+            ITEMS.c.reviewer_email,
+            ITEMS.c.snapshot,
+            ITEMS.c.recommendations,
+            ITEMS.c.flagged,
+            ITEMS.c.decision,
+        )
+        .where(ITEMS.c.campaign_id == campaign_id, ITEMS.c.reviewer_email.in_(emails))
         .order_by(ITEMS.c.flagged.desc(), ITEMS.c.id)
-    ).all()
-    return [
-        {
-            "person": r.snapshot.get("person"),
-            "login": r.snapshot.get("login"),
-            "provider": r.snapshot.get("provider"),
-            "entitlement": r.snapshot.get("entitlement"),
-            "flagged": r.flagged,
-            "reasons": [rec["reason"] for rec in r.recommendations],
-            "decided": r.decision is not None,
-        }
-        for r in rows
-    ]
+    )
+    for r in rows:
+        found[r.reviewer_email].append(
+            {
+                "person": r.snapshot.get("person"),
+                "login": r.snapshot.get("login"),
+                "provider": r.snapshot.get("provider"),
+                "entitlement": r.snapshot.get("entitlement"),
+                "flagged": r.flagged,
+                "reasons": [rec["reason"] for rec in r.recommendations],
+                "decided": r.decision is not None,
+            }
+        )
+    return found
+
+
+#: messages sent between two commits of what was sent (see :func:`_deliver`)
+MAIL_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Email:
+    """One message to send and what recording it needs."""
+
+    kind: str
+    to: str
+    template: str
+    context: dict[str, Any]
+    assignment_id: int | None
+    #: the assignment's columns set once the server accepted the message
+    mark: dict[str, Any] | None
 
 
 def _deliver(
-    engine: Engine,
-    mailing: Mailing,
-    *,
-    campaign_id: int,
-    assignment_id: int | None,
-    kind: str,
-    to: str,
-    template: str,
-    context: dict[str, Any],
-    now: datetime,
-    mark: dict[str, Any] | None = None,
-) -> SendResult:
-    subject, text, html = mailing.templates.render(template, context)
-    result = mailing.send(build_message(sender=mailing.sender, to=to, subject=subject, text=text, html=html))
+    engine: Engine, mailing: Mailing, emails: list[_Email], *, campaign_id: int, now: datetime, run: MailRun
+) -> None:
+    """Send ``emails`` one after the other over the mailer's connection, then record them all in one
+    transaction: an ``email_send`` row and an audit event each, and the assignment's mark of each
+    one the server accepted.  A message is recorded as sent only once the server has accepted it; a
+    crash before the commit loses the record of at most this batch's messages (their reviewers are
+    invited again by the next run, the newer link replacing the older)."""
+    sent: list[tuple[_Email, str, SendResult]] = []
+    for message in emails:
+        subject, text, html = mailing.templates.render(message.template, message.context)
+        outgoing = build_message(sender=mailing.sender, to=message.to, subject=subject, text=text, html=html)
+        result = mailing.send(outgoing)
+        sent.append((message, subject, result))
+        _record(run, message.kind, message.to, result)
+    if not sent:
+        return
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(SENDS).values(
-                campaign_id=campaign_id,
-                assignment_id=assignment_id,
-                kind=kind,
-                recipient=to,
-                subject=subject[:400],
-                status="sent" if result.ok else "failed",
-                attempts=result.attempts,
-                error=(result.error or "")[:1000] or None,
-                created_at=now,
+            sa.insert(SENDS),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "assignment_id": message.assignment_id,
+                    "kind": message.kind,
+                    "recipient": message.to,
+                    "subject": subject[:400],
+                    "status": "sent" if result.ok else "failed",
+                    "attempts": result.attempts,
+                    "error": (result.error or "")[:1000] or None,
+                    "created_at": now,
+                }
+                for message, subject, result in sent
+            ],
+        )
+        marks: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for message, _, result in sent:
+            if result.ok and message.mark and message.assignment_id is not None:
+                columns = tuple(sorted(message.mark))
+                row = {f"_{c}": v for c, v in message.mark.items()}
+                marks.setdefault(columns, []).append({"_id": message.assignment_id, **row})
+        for columns, rows in marks.items():
+            conn.execute(
+                sa.update(ASSIGNMENTS)
+                .where(ASSIGNMENTS.c.id == sa.bindparam("_id"))
+                .values({c: sa.bindparam(f"_{c}") for c in columns}),
+                rows,
             )
-        )
-        if result.ok and mark and assignment_id is not None:
-            conn.execute(sa.update(ASSIGNMENTS).where(ASSIGNMENTS.c.id == assignment_id).values(**mark))
-        audit.record(
+        audit.record_many(
             conn,
-            actor="accessctl",
-            action=f"email.{kind}",
-            target_type="campaign",
-            target_id=str(campaign_id),
-            outcome="success" if result.ok else "failure",
-            details={"to": to, "attempts": result.attempts, "error": result.error},
-            occurred_at=now,
+            [
+                audit.Entry(
+                    actor="accessctl",
+                    action=f"email.{message.kind}",
+                    target_type="campaign",
+                    target_id=str(campaign_id),
+                    outcome="success" if result.ok else "failure",
+                    details={"to": message.to, "attempts": result.attempts, "error": result.error},
+                    occurred_at=now,
+                )
+                for message, _, result in sent
+            ],
         )
-    return result
 
 
-def _review_email(
-    engine: Engine, mailing: Mailing, campaign: Any, assignment: Any, *, kind: str, now: datetime
-) -> SendResult:
-    with engine.begin() as conn:
-        items = _reviewer_items(conn, campaign.id, assignment.reviewer_email)
-        token = issue_token(conn, assignment.id, expires_at=utc(campaign.due_at) + _grace(campaign))
-    open_items = [i for i in items if not i["decided"]]
-    context = {
-        "reviewer_name": assignment.reviewer_name or assignment.reviewer_email,
-        "campaign": campaign.name,
-        "items": open_items if kind == "reminder" else items,
-        "limit": ITEMS_IN_EMAIL,
-        "item_count": len(items),
-        "open_count": len(open_items),
-        "flagged_count": sum(1 for i in open_items if i["flagged"]),
-        "due": mailing.when(campaign.due_at),
-        "link": mailing.link(token),
-    }
-    mark = {"invited_at": now} if kind == "invitation" else {"last_reminded_at": now}
-    return _deliver(
-        engine,
-        mailing,
-        campaign_id=campaign.id,
-        assignment_id=assignment.id,
-        kind=kind,
-        to=assignment.reviewer_email,
-        template=kind,
-        context=context,
-        now=now,
-        mark=mark,
-    )
+def _deliver_all(
+    engine: Engine, mailing: Mailing, emails: list[_Email], *, campaign_id: int, now: datetime, run: MailRun
+) -> None:
+    for start in range(0, len(emails), MAIL_BATCH):
+        _deliver(
+            engine, mailing, emails[start : start + MAIL_BATCH], campaign_id=campaign_id, now=now, run=run
+        )
+
+
+def _review_emails(
+    engine: Engine, mailing: Mailing, campaign: Any, assignments: list[Any], *, kind: str, now: datetime
+) -> MailRun:
+    """Invitations or reminders to ``assignments``, :data:`MAIL_BATCH` at a time: their items read and
+    their link tokens issued and committed in one transaction, before any of their emails is sent."""
+    run = MailRun()
+    expires_at = utc(campaign.due_at) + _grace(campaign)
+    for start in range(0, len(assignments), MAIL_BATCH):
+        batch = assignments[start : start + MAIL_BATCH]
+        with engine.begin() as conn:
+            items = _reviewer_items(conn, campaign.id, [a.reviewer_email for a in batch])
+            tokens = issue_tokens(conn, [a.id for a in batch], expires_at=expires_at)
+        emails = []
+        for assignment, token in zip(batch, tokens, strict=True):
+            mine = items[assignment.reviewer_email]
+            open_items = [i for i in mine if not i["decided"]]
+            context = {
+                "reviewer_name": assignment.reviewer_name or assignment.reviewer_email,
+                "campaign": campaign.name,
+                "items": open_items if kind == "reminder" else mine,
+                "limit": ITEMS_IN_EMAIL,
+                "item_count": len(mine),
+                "open_count": len(open_items),
+                "flagged_count": sum(1 for i in open_items if i["flagged"]),
+                "due": mailing.when(campaign.due_at),
+                "link": mailing.link(token),
+            }
+            mark = {"invited_at": now} if kind == "invitation" else {"last_reminded_at": now}
+            emails.append(_Email(kind, assignment.reviewer_email, kind, context, assignment.id, mark))
+        _deliver(engine, mailing, emails, campaign_id=campaign.id, now=now, run=run)
+    return run
 
 
 def _grace(campaign: Any) -> timedelta:
@@ -204,11 +263,8 @@ def send_invitations(engine: Engine, campaign_id: int, mailing: Mailing, *, now:
         ).all()
     if campaign.status != "open":
         return run
-    for assignment in pending:
-        if counts[assignment.reviewer_email]:
-            result = _review_email(engine, mailing, campaign, assignment, kind="invitation", now=now)
-            _record(run, "invitation", assignment.reviewer_email, result)
-    return run
+    due = [a for a in pending if counts[a.reviewer_email]]
+    return run.add(_review_emails(engine, mailing, campaign, due, kind="invitation", now=now))
 
 
 def send_reminders(engine: Engine, campaign_id: int, mailing: Mailing, *, now: datetime) -> MailRun:
@@ -225,15 +281,14 @@ def send_reminders(engine: Engine, campaign_id: int, mailing: Mailing, *, now: d
     every = int(campaign.config.get("reminder_every_days", 0))
     if campaign.status != "open" or every <= 0:
         return run
-    for assignment in assignments:
-        if not open_counts[assignment.reviewer_email]:
-            continue  # finished: no more reminders
-        last = utc(assignment.last_reminded_at or assignment.invited_at)
-        if now - last < timedelta(days=every):
-            continue
-        result = _review_email(engine, mailing, campaign, assignment, kind="reminder", now=now)
-        _record(run, "reminder", assignment.reviewer_email, result)
-    return run
+    due = [
+        a
+        for a in assignments
+        # finished: no more reminders
+        if open_counts[a.reviewer_email]
+        and now - utc(a.last_reminded_at or a.invited_at) >= timedelta(days=every)
+    ]
+    return run.add(_review_emails(engine, mailing, campaign, due, kind="reminder", now=now))
 
 
 def send_escalations(engine: Engine, campaign_id: int, mailing: Mailing, *, now: datetime) -> MailRun:
@@ -253,6 +308,7 @@ def send_escalations(engine: Engine, campaign_id: int, mailing: Mailing, *, now:
             .order_by(ASSIGNMENTS.c.id)
         ).all()
         directory = Directory(conn)
+    emails = []
     for assignment in assignments:
         mine = progress.get(assignment.reviewer_email)
         if mine is None or not mine.open:
@@ -269,19 +325,8 @@ def send_escalations(engine: Engine, campaign_id: int, mailing: Mailing, *, now:
             "due": mailing.when(campaign.due_at),
             "days_overdue": (now - utc(campaign.due_at)).days,
         }
-        result = _deliver(
-            engine,
-            mailing,
-            campaign_id=campaign.id,
-            assignment_id=assignment.id,
-            kind="escalation",
-            to=to,
-            template="escalation",
-            context=context,
-            now=now,
-            mark={"escalated_at": now},
-        )
-        _record(run, "escalation", to, result)
+        emails.append(_Email("escalation", to, "escalation", context, assignment.id, {"escalated_at": now}))
+    _deliver_all(engine, mailing, emails, campaign_id=campaign.id, now=now, run=run)
     return run
 
 
@@ -326,18 +371,8 @@ def send_summary(engine: Engine, campaign_id: int, mailing: Mailing, *, now: dat
         "failures": failures,
     }
     run = MailRun()
-    result = _deliver(
-        engine,
-        mailing,
-        campaign_id=campaign.id,
-        assignment_id=None,
-        kind="summary",
-        to=campaign.owner,
-        template="summary",
-        context=context,
-        now=now,
-    )
-    _record(run, "summary", campaign.owner, result)
+    summary = _Email("summary", campaign.owner, "summary", context, None, None)
+    _deliver(engine, mailing, [summary], campaign_id=campaign.id, now=now, run=run)
     return run
 
 

@@ -81,6 +81,80 @@ def count_peers(conn: Connection) -> PeerCounts:
     return PeerCounts(size, holders)
 
 
+#: the recommendations that do not depend on the grant's account
+NO_MFA = Recommendation("no_mfa", "no MFA enrolled on an account holding privileged access")
+PRIVILEGED = Recommendation("privileged", "privileged access")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPart:
+    """The recommendations an account's grants share (in :func:`recommend`'s order, around the
+    entitlement's): who the person is, whether privileged access would lack MFA, inactivity."""
+
+    subject: tuple[Recommendation, ...]
+    no_mfa: bool
+    inactive: tuple[Recommendation, ...]
+
+
+def account_part(row: GrantRow, *, settings: CampaignSettings, now: datetime) -> AccountPart:
+    subject: list[Recommendation] = []
+    if row.person_status == "terminated":
+        since = f" (since {row.termination_date.isoformat()})" if row.termination_date else ""
+        subject.append(
+            Recommendation("terminated", f"{row.person_name} is terminated in HR{since}", "revoke")
+        )
+    if row.is_shared or row.is_service:
+        subject.append(Recommendation("shared", "shared account: no one person is accountable for it"))
+    elif row.person_id is None:
+        subject.append(Recommendation("orphan", "orphan account: no person in HR is linked to it", "revoke"))
+    inactive: tuple[Recommendation, ...] = ()
+    cutoff = now - timedelta(days=settings.inactive_days)
+    if row.last_login_at is not None and row.last_login_at < cutoff:
+        days = (now - row.last_login_at).days
+        inactive = (Recommendation("inactive", f"no sign-in for {days} days", "revoke"),)
+    elif row.last_login_at is None and row.account_created_at is not None and row.account_created_at < cutoff:
+        why = f"never signed in (account older than {settings.inactive_days} days)"
+        inactive = (Recommendation("inactive", why, "revoke"),)
+    return AccountPart(tuple(subject), row.mfa_state == MfaState.NOT_ENROLLED, inactive)
+
+
+def new_since(last_review_at: datetime) -> Recommendation:
+    return Recommendation("new", f"granted since the last review ({last_review_at.date().isoformat()})")
+
+
+def rare(
+    department: str | None, entitlement_id: int, *, settings: CampaignSettings, peers: PeerCounts
+) -> tuple[Recommendation, ...]:
+    """The "held by few peers" recommendation of a person's grant (``department``: the person's)."""
+    if not department:
+        return ()
+    size = peers.department_size[department]
+    holders = peers.holders[(department, entitlement_id)]
+    if size >= settings.peer_min_department and holders * 100 <= settings.peer_share_percent * size:
+        return (Recommendation("rare", f"held by {holders} of {size} people in {department}"),)
+    return ()
+
+
+def combine(
+    account: AccountPart,
+    *,
+    privileged: bool,
+    new: Recommendation | None,
+    rare: tuple[Recommendation, ...],
+) -> list[Recommendation]:
+    """One grant's recommendations from its parts, in the order a reviewer reads them."""
+    found = list(account.subject)
+    if privileged and account.no_mfa:
+        found.append(NO_MFA)
+    found += account.inactive
+    if privileged:
+        found.append(PRIVILEGED)
+    if new is not None:
+        found.append(new)
+    found += rare
+    return found
+
+
 def recommend(
     row: GrantRow,
     *,
@@ -89,39 +163,16 @@ def recommend(
     peers: PeerCounts,
     last_review_at: datetime | None,
 ) -> list[Recommendation]:
-    found: list[Recommendation] = []
-    if row.person_status == "terminated":
-        since = f" (since {row.termination_date.isoformat()})" if row.termination_date else ""
-        found.append(Recommendation("terminated", f"{row.person_name} is terminated in HR{since}", "revoke"))
-    if row.is_shared or row.is_service:
-        found.append(Recommendation("shared", "shared account: no one person is accountable for it"))
-    elif row.person_id is None:
-        found.append(Recommendation("orphan", "orphan account: no person in HR is linked to it", "revoke"))
-    if row.privileged and row.mfa_state == MfaState.NOT_ENROLLED:
-        found.append(Recommendation("no_mfa", "no MFA enrolled on an account holding privileged access"))
-    cutoff = now - timedelta(days=settings.inactive_days)
-    if row.last_login_at is not None and row.last_login_at < cutoff:
-        days = (now - row.last_login_at).days
-        found.append(Recommendation("inactive", f"no sign-in for {days} days", "revoke"))
-    elif row.last_login_at is None and row.account_created_at is not None and row.account_created_at < cutoff:
-        found.append(
-            Recommendation(
-                "inactive", f"never signed in (account older than {settings.inactive_days} days)", "revoke"
-            )
-        )
-    if row.privileged:
-        found.append(Recommendation("privileged", "privileged access"))
+    new = None
     if last_review_at is not None and row.granted_at is not None and row.granted_at > last_review_at:
-        found.append(
-            Recommendation("new", f"granted since the last review ({last_review_at.date().isoformat()})")
-        )
-    department = row.person_department
-    if department and row.person_id is not None:
-        size = peers.department_size[department]
-        holders = peers.holders[(department, row.entitlement_id)]
-        if size >= settings.peer_min_department and holders * 100 <= settings.peer_share_percent * size:
-            found.append(Recommendation("rare", f"held by {holders} of {size} people in {department}"))
-    return found
+        new = new_since(last_review_at)
+    department = row.person_department if row.person_id is not None else None
+    return combine(
+        account_part(row, settings=settings, now=now),
+        privileged=row.privileged,
+        new=new,
+        rare=rare(department, row.entitlement_id, settings=settings, peers=peers),
+    )
 
 
 def is_flagged(recommendations: list[Recommendation]) -> bool:

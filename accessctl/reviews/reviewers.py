@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from accessctl.reviews.scope import ACCOUNTS, PEOPLE, GrantRow
+from accessctl.reviews.scope import ACCOUNTS, PEOPLE, GrantRow, driver_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +41,24 @@ class Directory:
         self.people: dict[int, _Person] = {}
         self.by_employee_id: dict[str, _Person] = {}
         self.by_email: dict[str, _Person] = {}
-        for r in conn.execute(
-            sa.select(
-                p.c.id,
-                p.c.employee_id,
-                p.c.email,
-                p.c.first_name,
-                p.c.last_name,
-                p.c.status,
-                p.c.department,
-                p.c.manager_employee_id,
-            )
+        people = sa.select(
+            p.c.id,
+            p.c.employee_id,
+            p.c.email,
+            p.c.first_name,
+            p.c.last_name,
+            p.c.status,
+            p.c.department,
+            p.c.manager_employee_id,
+        )
+        # as the driver returns them: a large org's rows, read once per campaign
+        for person_id, employee_id, email, first_name, last_name, status, department, manager in driver_rows(
+            conn, people
         ):
-            name = " ".join(part for part in (r.first_name, r.last_name) if part) or r.email
-            person = _Person(
-                r.id, r.employee_id, r.email.lower(), name, r.status, r.department, r.manager_employee_id
-            )
-            self.people[r.id] = person
-            self.by_employee_id[r.employee_id] = person
+            name = " ".join(part for part in (first_name, last_name) if part) or email
+            person = _Person(person_id, employee_id, email.lower(), name, status, department, manager)
+            self.people[person_id] = person
+            self.by_employee_id[employee_id] = person
             self.by_email.setdefault(person.email, person)
         #: (provider, external id) -> (linked person id, login, manager external id)
         self.accounts: dict[tuple[str, str], tuple[int | None, str, str | None]] = {}
@@ -66,15 +66,14 @@ class Directory:
         self.provider_manager: dict[int, tuple[str, str]] = {}
         #: person id -> the (provider, manager external id) of each of their accounts that has one
         self.account_managers: dict[int, list[tuple[str, str]]] = {}
-        for r in conn.execute(
-            sa.select(a.c.provider, a.c.external_id, a.c.person_id, a.c.login, a.c.manager_external_id).where(
-                a.c.ended_at.is_(None)
-            )
-        ):
-            self.accounts[(r.provider, r.external_id)] = (r.person_id, r.login.lower(), r.manager_external_id)
-            if r.person_id is not None and r.manager_external_id:
-                self.provider_manager.setdefault(r.person_id, (r.provider, r.manager_external_id))
-                self.account_managers.setdefault(r.person_id, []).append((r.provider, r.manager_external_id))
+        accounts = sa.select(
+            a.c.provider, a.c.external_id, a.c.person_id, a.c.login, a.c.manager_external_id
+        ).where(a.c.ended_at.is_(None))
+        for provider, external_id, person_id, login, manager_id in driver_rows(conn, accounts):
+            self.accounts[(provider, external_id)] = (person_id, login.lower(), manager_id)
+            if person_id is not None and manager_id:
+                self.provider_manager.setdefault(person_id, (provider, manager_id))
+                self.account_managers.setdefault(person_id, []).append((provider, manager_id))
 
     def person(self, person_id: int | None) -> _Person | None:
         return None if person_id is None else self.people.get(person_id)

@@ -102,7 +102,10 @@ def _aware(value: datetime | str | None) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        try:
+            return datetime.fromisoformat(value + "+00:00")  # a third of the time replace() takes
+        except ValueError:  # not the naive text SQLAlchemy stores
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return utc(value)
 
 
@@ -159,35 +162,26 @@ def _accounts(
     if not scope.include_shared:
         query = query.where(a.c.is_shared.is_(False), a.c.is_service.is_(False))
     found = {}
-    for r in conn.execute(query):
-        if scope.accounts and not any(fnmatchcase(r.login, pat) for pat in scope.accounts):
+    for r in driver_rows(conn, query):
+        # the columns above, in order: the account's 12, then the person's 7
+        login, department = r[2], r[5]
+        person_id, first_name, last_name, person_email, person_status, person_department, ended = r[12:]
+        if scope.accounts and not any(fnmatchcase(login, pat) for pat in scope.accounts):
             continue
-        if scope.departments and (r.person_department or r.department) not in scope.departments:
+        if scope.departments and (person_department or department) not in scope.departments:
             continue
-        name = " ".join(part for part in (r.first_name, r.last_name) if part) or r.person_email
-        account = (
-            r.id,
-            r.provider,
-            r.login,
-            r.email,
-            r.status,
-            r.department,
-            r.manager_external_id,
-            r.mfa_state,
-            _aware(r.last_login_at),
-            _aware(r.created_at),
-            r.is_shared,
-            r.is_service,
-        )
+        name = " ".join(part for part in (first_name, last_name) if part) or person_email
+        account = (*r[:8], _aware(r[8]), _aware(r[9]), bool(r[10]), bool(r[11]))
+        terminated = date.fromisoformat(ended) if isinstance(ended, str) else ended
         person = (
-            r.person_id,
-            name if r.person_id is not None else None,
-            r.person_email,
-            r.person_status,
-            r.person_department,
-            r.termination_date,
+            person_id,
+            name if person_id is not None else None,
+            person_email,
+            person_status,
+            person_department,
+            terminated,
         )
-        found[r.id] = (account, person)
+        found[r[0]] = (account, person)
     return found
 
 
@@ -208,14 +202,26 @@ def _entitlements(conn: Connection, scope: CampaignScope) -> dict[int, tuple[Any
     }
 
 
-def iter_grants(
+#: account id -> (its GrantRow fields, its person's)
+Accounts = dict[int, tuple[tuple[Any, ...], tuple[Any, ...]]]
+#: entitlement id -> its GrantRow fields
+Entitlements = dict[int, tuple[Any, ...]]
+#: a grant's own GrantRow fields: id, inherited, via, granted at, account id, entitlement id
+GrantFields = tuple[int, bool, str | None, datetime | None, int, int]
+
+
+def read_scope(
     conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
-) -> Iterator[GrantRow]:
-    """:func:`select_grants`, one at a time, in grant order: the accounts (with their people) and the
-    entitlements in scope are read once, then the grants, streamed, with only their own columns
-    (those of accounts or entitlements out of scope are passed over here)."""
-    accounts = _accounts(conn, scope, person_ids)
-    entitlements = _entitlements(conn, scope)
+) -> tuple[Accounts, Entitlements]:
+    """The live accounts (with their people) and entitlements in scope, read once."""
+    return _accounts(conn, scope, person_ids), _entitlements(conn, scope)
+
+
+def iter_grant_fields(
+    conn: Connection, scope: CampaignScope, accounts: Accounts, entitlements: Entitlements
+) -> Iterator[GrantFields]:
+    """The live grants of ``accounts`` and ``entitlements`` in scope, streamed in grant order with
+    only their own columns (those of accounts or entitlements out of scope are passed over here)."""
     g = GRANTS
     # the raw timestamp: parsed here (fromisoformat) rather than by the dialect, a million times
     query = (
@@ -232,14 +238,48 @@ def iter_grants(
         query = query.where(g.c.entitlement_id.in_(sorted(entitlements)))
     if not scope.include_inherited:
         query = query.where(g.c.inherited.is_(False))
-    for grant_id, inherited, via, seen, account_id, entitlement_id in conn.execute(
-        query.execution_options(yield_per=10_000)
-    ):
-        held = accounts.get(account_id)
-        entitlement = entitlements.get(entitlement_id)
-        if held is None or entitlement is None:
-            continue
-        yield GrantRow(grant_id, inherited, via, _aware(seen), *held[0], *entitlement, *held[1])
+    for grant_id, inherited, via, seen, account_id, entitlement_id in driver_rows(conn, query):
+        if account_id in accounts and entitlement_id in entitlements:
+            yield grant_id, bool(inherited), via, _aware(seen), account_id, entitlement_id
+
+
+def driver_rows(conn: Connection, query: sa.Select[Any], size: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """``query``'s rows, ``size`` at a time.  On SQLite as the driver returns them, on the connection's
+    own transaction: a million rows without a SQLAlchemy row each (its columns must need no result
+    processing: booleans come as 0 and 1, timestamps as text).  Elsewhere streamed by SQLAlchemy
+    (a server-side cursor: the driver's own would hold every row at once)."""
+    if conn.dialect.name != "sqlite":
+        yield from conn.execute(query.execution_options(yield_per=size))
+        return
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    if compiled.positional:
+        params: Any = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    else:
+        params = compiled.params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(size):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+def grant_row(
+    grant: GrantFields, held: tuple[tuple[Any, ...], tuple[Any, ...]], entitlement: tuple[Any, ...]
+) -> GrantRow:
+    grant_id, inherited, via, granted_at, _, _ = grant
+    return GrantRow(grant_id, inherited, via, granted_at, *held[0], *entitlement, *held[1])
+
+
+def iter_grants(
+    conn: Connection, scope: CampaignScope, *, person_ids: Collection[int] | None = None
+) -> Iterator[GrantRow]:
+    """:func:`select_grants`, one at a time, in grant order: the accounts (with their people) and the
+    entitlements in scope are read once, then the grants, streamed."""
+    accounts, entitlements = read_scope(conn, scope, person_ids=person_ids)
+    for grant in iter_grant_fields(conn, scope, accounts, entitlements):
+        yield grant_row(grant, accounts[grant[4]], entitlements[grant[5]])
 
 
 #: at most this many ids go into an ``IN`` list

@@ -24,13 +24,20 @@ def token_hash(token: str) -> str:
 
 def issue_token(conn: Connection, assignment_id: int, *, expires_at: datetime) -> str:
     """A new link token for the reviewer (the previous one stops working); only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    conn.execute(
-        sa.update(ASSIGNMENTS)
-        .where(ASSIGNMENTS.c.id == assignment_id)
-        .values(token_hash=token_hash(token), token_expires_at=expires_at, token_revoked_at=None)
-    )
-    return token
+    return issue_tokens(conn, [assignment_id], expires_at=expires_at)[0]
+
+
+def issue_tokens(conn: Connection, assignment_ids: list[int], *, expires_at: datetime) -> list[str]:
+    """:func:`issue_token` for each of several reviewers, in one statement."""
+    tokens = [secrets.token_urlsafe(32) for _ in assignment_ids]
+    if tokens:
+        conn.execute(
+            sa.update(ASSIGNMENTS)
+            .where(ASSIGNMENTS.c.id == sa.bindparam("_id"))
+            .values(token_hash=sa.bindparam("_hash"), token_expires_at=expires_at, token_revoked_at=None),
+            [{"_id": i, "_hash": token_hash(t)} for i, t in zip(assignment_ids, tokens, strict=True)],
+        )
+    return tokens
 
 
 def resolve_token(conn: Connection, token: str, *, now: datetime) -> sa.Row[Any]:

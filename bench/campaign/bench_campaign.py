@@ -19,10 +19,12 @@ person (5% without MFA, 10% not signed in for 120 days), 0.5% shared and 0.5% or
 600 entitlements (10% privileged) and ten grants per person, mostly their department's.  It is kept in
 ``--workdir`` (``store-<people>.db``) and reused.
 
-**Email.** ``--emails`` reviewers' invitations sent by the real ``send_invitations`` (each: a link
-token committed, the Jinja2 templates rendered, a multipart message sent over one SMTP connection,
-its ``email_send`` row and audit event committed) to a local aiosmtpd server running in this
-process, the sending in a process of its own.  Target: over 300 messages per second.
+**Email.** ``--emails`` reviewers' invitations sent by the real ``send_invitations`` (per batch of
+100: their items read and link tokens committed in one transaction; each message's Jinja2 templates
+rendered, its multipart message written and sent over the one SMTP connection; the batch's
+``email_send`` rows, assignment marks and audit events committed in one transaction) to a local
+aiosmtpd server running in this process, the sending in a process of its own.  Target: over 300
+messages per second.
 """
 
 from __future__ import annotations

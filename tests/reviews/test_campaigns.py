@@ -60,6 +60,30 @@ def test_start_snapshots_every_grant_with_its_reviewer_and_why(engine: Engine) -
     assert detail.due_at == NOW + timedelta(days=14)
 
 
+def test_the_stored_items_read_back_as_planned(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The items are written as JSON text made once per account and entitlement, several rows to an
+    INSERT: read back, each is its grant's snapshot, recommendations and reviewer as planned."""
+    from accessctl.reviews import campaigns
+
+    monkeypatch.setattr(campaigns, "ROWS_PER_INSERT", 3)  # 8 items: two INSERTs of 3, then 2 rows
+    with engine.begin() as conn:
+        seed(conn)
+        result = start_campaign(conn, _settings(), actor="t", now=NOW, keep_items=True)
+        query = sa.select(ITEMS).where(ITEMS.c.campaign_id == result.campaign_id)
+        stored = {r.grant_id: r for r in conn.execute(query)}
+    assert len(result.items) == len(stored) == 8
+    for item in result.items:
+        row = stored[item.row.grant_id]
+        assert row.snapshot == {**item.row.snapshot(), "fingerprint": item.row.fingerprint()}
+        assert row.recommendations == [r.as_dict() for r in item.recommendations]
+        assert (row.reviewer_email, row.reviewer_reason, row.flagged, row.privileged) == (
+            item.reviewer.email,
+            item.reviewer.reason,
+            item.flagged,
+            item.row.privileged,
+        )
+
+
 def test_dry_run_writes_nothing(engine: Engine) -> None:
     with engine.begin() as conn:
         seed(conn)
