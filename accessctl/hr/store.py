@@ -153,12 +153,12 @@ def _row_values(
 
 @functools.cache
 def _insert_new(dialect: str) -> sa.Insert:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING id (on any of the event's unique keys)."""
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING the row (on any of the event's unique keys)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.id)
+    return insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c)
 
 
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
@@ -188,10 +188,10 @@ def record_event(
     nothing; the same id with another body is refused (409)."""
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
     # now) makes the insert do nothing, and the first answer is read back
-    row_id = conn.execute(
+    row = conn.execute(
         _insert_new(conn.dialect.name), _row_values(source, webhook_id, event, digest, now)
-    ).scalar()
-    if row_id is None:
+    ).first()
+    if row is None:
         found = _existing(conn, source, event.id, webhook_id)
         if found is None:  # a unique key matched, so the row is there
             raise LookupError(f"HR event {source}/{event.id} conflicted but is not stored")
@@ -201,7 +201,7 @@ def record_event(
         actor=f"{ACTOR}:{source}",
         action="hr.event.received",
         target_type="hr_event",
-        target_id=str(row_id),
+        target_id=str(row.id),
         details={
             "source": source,
             "id": event.id,
@@ -210,15 +210,23 @@ def record_event(
         },
         occurred_at=now,
     )
-    _match_and_apply(conn, row_id, now=now, rehire=rehire, lifecycle=lifecycle)
-    status = conn.execute(_EVENT_STATUS, {"b_id": row_id}).scalar_one()
-    return Accepted(row_id, status, replay=False)
+    _match_and_apply(conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row)
+    status = conn.execute(_EVENT_STATUS, {"b_id": row.id}).scalar_one()
+    return Accepted(row.id, status, replay=False)
 
 
 def _match_and_apply(
-    conn: Connection, row_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
+    conn: Connection,
+    row_id: int,
+    *,
+    now: datetime,
+    rehire: RehireMode,
+    lifecycle: Lifecycle,
+    row: sa.Row | None = None,
 ) -> None:
-    row = conn.execute(_EVENT_BY_ID, {"b_id": row_id}).one()
+    """``row``: the event's row as just inserted (else it is read)."""
+    if row is None:
+        row = conn.execute(_EVENT_BY_ID, {"b_id": row_id}).one()
     person_id = match_person(conn, row.employee_id, row.email)
     event_type = EventType(row.event_type)
     if person_id is None and event_type is not EventType.HIRED:

@@ -1,20 +1,20 @@
-"""Group commit for the HR intake: a writer thread stores the events many requests hand it, each in
-a savepoint of one transaction, commits once, and only then answers each request (one thread on
-SQLite; on PostgreSQL a few, each employee's events always to the same one).
+"""Group commit for the HR intake: a writer thread stores the events many requests hand it in one
+transaction, commits once, and only then answers each request (one thread on SQLite; on PostgreSQL
+a few, each employee's events always to the same one).
 
     writer = GroupWriter(engine)
     accepted = await writer.write(lambda conn: record_event(conn, ...), deadline_s=10)
 
 Why: every event is one write, and the store has one writer at a time (SQLite's write lock; on
-PostgreSQL a commit waits for its log flush).  Thirty-two requests each opening their own
-transaction in a thread queue on that lock and on the interpreter; one thread writing them in turn,
-``max_batch`` to a commit, does the same work once per group, and appends the group's audit
-events together as its commit nears.  Nothing changes for a request but its wait: a savepoint keeps
-one event's refusal (a replay with another body, a restore while its leaver runs) or failure from
-touching the others, and no request is answered before the commit that holds its event (a failed
-commit answers every request of the group with that error).  A request that gives up waiting
-(``deadline_s``) before the writer took its event has stored nothing; one taken already is
-committed, and the sender's retry gets the first answer (a replay).
+PostgreSQL a commit waits for its log flush).  Thirty-two requests each opening their own transaction
+in a thread queue on that lock and on the interpreter; one thread writing them in turn,
+``max_batch`` to a commit, does the same work once per group, and appends the group's audit events
+together as its commit nears.  Nothing changes for a request but its wait: one event's refusal (a
+replay with another body, a restore while its leaver runs) or failure never touches the others (the
+group is rolled back and written again, each event in a savepoint), and no request is answered
+before the commit that holds its event (a failed commit answers every request of the group with that
+error).  A request that gives up waiting (``deadline_s``) before the writer took its event has stored
+nothing; one taken already is committed, and the sender's retry gets the first answer (a replay).
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ POSTGRES_WRITERS = 4
 class _Item(Generic[T]):
     work: Callable[[Connection], T]
     future: concurrent.futures.Future[T]
+
+
+_Result = tuple[_Item[object], object, BaseException | None]
 
 
 class GroupWriter:
@@ -134,15 +137,11 @@ class GroupWriter:
         taken = [item for item in batch if item.future.set_running_or_notify_cancel()]
         if not taken:
             return
-        results: list[tuple[_Item[object], object, BaseException | None]] = []
         try:
-            with write_tx(self.engine) as conn, audit.deferred(conn):  # the group's events appended once
-                for item in taken:
-                    try:
-                        with conn.begin_nested(), audit.deferred(conn):
-                            results.append((item, item.work(conn), None))
-                    except Exception as exc:  # its request answers it (a 4xx, or 503)
-                        results.append((item, None, exc))
+            try:  # the usual group: every event stored, no savepoint needed
+                results = self._group(taken, isolated=False)
+            except _ItemFailed:  # one refused or failed: the group again, each event in a savepoint
+                results = self._group(taken, isolated=True)
         except Exception as exc:  # the commit failed: none of the group is stored
             log.warning("HR intake: a group of %d events could not be committed: %s", len(taken), exc)
             for item in taken:
@@ -158,3 +157,27 @@ class GroupWriter:
                 item.future.set_result(result)
         if self.after_commit is not None:
             self.after_commit()
+
+    def _group(self, taken: list[_Item[object]], *, isolated: bool) -> list[_Result]:
+        """One transaction over ``taken``, committed.  Not ``isolated``, the first event that raises
+        rolls the whole group back (:class:`_ItemFailed`); ``isolated``, each runs in a savepoint
+        and what one raises is its answer."""
+        results: list[_Result] = []
+        with write_tx(self.engine) as conn, audit.deferred(conn):  # the group's events appended once
+            for item in taken:
+                if not isolated:
+                    try:
+                        results.append((item, item.work(conn), None))
+                    except Exception as exc:
+                        raise _ItemFailed from exc
+                    continue
+                try:
+                    with conn.begin_nested(), audit.deferred(conn):
+                        results.append((item, item.work(conn), None))
+                except Exception as exc:  # its request answers it (a 4xx, or 503)
+                    results.append((item, None, exc))
+        return results
+
+
+class _ItemFailed(Exception):
+    """An event of a group raised: the group is rolled back and written again, each in a savepoint."""
