@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from accessctl.demo_hr import hr_config, hr_leaver_stage
 from accessctl.emulation import emulator_config, write_config
 from accessctl.inventory import AccountFilter, list_accounts, mfa_report
 from accessctl.output import Column, table_lines
@@ -42,7 +43,7 @@ def workdir_problem(workdir: Path) -> str | None:
 
 #: stages of the story whose capability is not built yet: named, never faked
 #: built, but not part of this demo yet (the README shows how to try them)
-NOT_IN_DEMO = ("HR webhooks", "review campaigns")
+NOT_IN_DEMO = ("review campaigns",)
 
 
 class SmtpSink:
@@ -106,9 +107,9 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[Column], width:
     return "\n".join([*lines, *more, ""])
 
 
-def _leaver(engine: Any) -> Any:
-    """Someone to let go: an active person with a live, unprotected account in the most providers,
-    and no top admin role (the demo leaves its admins alone)."""
+def _leaver(engine: Any) -> tuple[str, str] | None:
+    """Someone to let go (employee id, email): an active person with a live, unprotected account in
+    the most providers, and no top admin role (the demo leaves its admins alone)."""
     import sqlalchemy as sa
 
     from accessctl.store.models import Account, Entitlement, Grant, Person
@@ -122,7 +123,7 @@ def _leaver(engine: Any) -> Any:
         .where(entitlements.c.kind == "role", grants.c.ended_at.is_(None), accounts.c.person_id.is_not(None))
     )
     query = (
-        sa.select(people.c.email)
+        sa.select(people.c.employee_id, people.c.email)
         .join(accounts, accounts.c.person_id == people.c.id)
         .where(
             people.c.status == "active",
@@ -131,61 +132,13 @@ def _leaver(engine: Any) -> Any:
             accounts.c.protected.is_(False),
             people.c.id.not_in(admins),
         )
-        .group_by(people.c.id, people.c.email)
+        .group_by(people.c.id, people.c.employee_id, people.c.email)
         .order_by(sa.func.count(sa.distinct(accounts.c.provider)).desc(), people.c.id)
         .limit(1)
     )
     with engine.connect() as conn:
-        return conn.execute(query).scalar_one_or_none()
-
-
-def _leaver_stage(settings: Any, engine: Any, console: Console) -> bool:
-    """Deprovision one person with the CLI's own code: the plan, the job run with live progress, the
-    providers read back."""
-    import asyncio
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from accessctl.commands.lifecycle_cmd import PLAN_COLUMNS, LiveProgress
-    from accessctl.lifecycle import deprovision, run_job, step_executor
-
-    email = _leaver(engine)
-    if email is None:
-        console.print("  nobody to deprovision in this company")
-        return True
-    submitted = asyncio.run(
-        deprovision(settings, engine, person=email, requested_by="demo", reason="the demo's leaver")
-    )
-    plan = submitted.plan
-    console.print(f"  {email} leaves. The plan (from the store, confirmed live):")
-    console.print(
-        _table("Plan", plan.rows(), PLAN_COLUMNS, console.width, limit=12), markup=False, highlight=False
-    )
-    if submitted.job_id is None or submitted.state != "pending":
-        console.print(f"  job {submitted.job_id}: {submitted.state} {submitted.quarantine_reason or ''}")
-        return submitted.state == "done"
-    with Progress(
-        TextColumn("  [bold]{task.description:<7}"),
-        BarColumn(bar_width=24),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[now]}"),
-        console=console,
-    ) as bars:
-
-        async def go() -> Any:
-            async with step_executor(settings, engine=engine) as execute:
-                return await run_job(
-                    engine, submitted.job_id, execute=execute, on_progress=LiveProgress(bars)
-                )
-
-        status = asyncio.run(go())
-    for step in status.steps:
-        if step.action == "verify":
-            mark = "[green]✓[/]" if step.state == "done" else "[red]✗[/]"
-            answer = (step.last_answer or step.state).removeprefix("verified: ")
-            console.print(f"  {mark} {step.provider:<6} {answer}")
-    console.print(f"  job {status.id}: {status.state}. `accessctl restore PERSON --by NAME` undoes a leaver.")
-    return status.state == "done"
+        row = conn.execute(query).first()
+    return None if row is None else (row.employee_id, row.email)
 
 
 def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
@@ -213,6 +166,7 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         sink = SmtpSink(workdir / "mail")
         config = emulator_config(running, database_url=f"sqlite:///{(workdir / 'accessctl.db').resolve()}")
         config["smtp"] = {"host": sink.host, "port": sink.port}
+        config["hr"] = {**config.get("hr", {}), **hr_config(workdir)}
         config_path = write_config(config, workdir / "accessctl.toml")
         console.print(
             f"Generated [bold]{len(org.people)}[/] people (seed {seed}) with the usual mess: leavers whose "
@@ -278,8 +232,11 @@ def run_demo(*, workdir: Path, people: int, seed: int, console: Console) -> int:
         coverage = ", ".join(f"{r['provider']} {r['coverage_pct']}%" for r in report["by_provider"])
         console.print(f"  MFA coverage of active accounts: {coverage}")
 
-        console.rule("[bold]4. A leaver, end to end")
-        leaver_ok = _leaver_stage(settings, engine, console)
+        console.rule("[bold]4. A leaver, end to end: HR's signed webhook")
+        person = _leaver(engine)
+        if person is None:
+            console.print("  nobody to deprovision in this company")
+        leaver_ok = person is None or hr_leaver_stage(settings, engine, person, console)
 
         console.rule("[bold]5. The audit trail")
         with Session(engine) as session:

@@ -477,20 +477,53 @@ def test_demo_runs_the_story_end_to_end(tmp_path: Path) -> None:
     assert "orphans" in result.output.lower()
     not_shown = [line for line in result.output.splitlines() if "Not in this demo yet" in line]
     assert len(not_shown) == 1
-    assert "HR webhooks" in not_shown[0] and "review campaigns" in not_shown[0]
+    assert "review campaigns" in not_shown[0] and "HR" not in not_shown[0]
     assert re.findall(r"─ (\d)\. ", result.output) == ["1", "2", "3", "4", "5"]  # no stage beyond what exists
     verified = [line for line in result.output.splitlines() if "✓" in line and "blocked, " in line]
     assert len(verified) == 3  # the leaver, read back in each provider
     assert all("grants gone" in line and "no credentials open" in line for line in verified)
+    assert "HTTP 202: event 1 applied" in result.output
     assert [line for line in result.output.splitlines() if len(line) > 80] == []
 
     config = tmp_path / "demo" / "accessctl.toml"
+    _the_leaver_came_through_the_http_intake(config)
     smtp = tomllib.loads(config.read_text())["smtp"]
     assert f"SMTP sink at {smtp['host']}:{smtp['port']}" in result.output
     assert (tmp_path / "demo" / "mail").is_dir()
     listed = invoke("--config", str(config), "accounts", "--shared", "--format", "json")
     assert listed.exit_code == 0
     assert any(a["login"].startswith("it-admin@") for a in json.loads(listed.stdout))
+
+
+def _the_leaver_came_through_the_http_intake(config: Path) -> None:
+    """The demo's leaver is an HR event from its source, signed and posted over HTTP: stored, its
+    job (requested by `hr`) done, and the person's accounts suspended as the store last read them."""
+    import sqlalchemy as sa
+
+    from accessctl.settings import load_settings
+    from accessctl.store.engine import make_engine
+
+    engine = make_engine(load_settings(config, strict=True).database_url)
+    try:
+        with engine.connect() as conn:
+            events = conn.execute(
+                sa.text(
+                    "SELECT e.source, e.event_type, e.status, e.webhook_id, j.state, j.requested_by,"
+                    " e.person_id FROM hr_event e JOIN job j ON j.id = e.job_id"
+                )
+            ).all()
+            assert [tuple(e[:3]) + tuple(e[4:6]) for e in events] == [
+                ("hris", "employee.terminated", "applied", "done", "hr")
+            ]
+            assert events[0].webhook_id.startswith("msg_demo_")  # came with Standard Webhooks headers
+            accounts = conn.execute(
+                sa.text("SELECT provider, status FROM account WHERE person_id = :p AND ended_at IS NULL"),
+                {"p": events[0].person_id},
+            ).all()
+    finally:
+        engine.dispose()
+    assert {provider for provider, _ in accounts} == {"okta", "entra", "google"}
+    assert {status for _, status in accounts} == {"suspended"}
 
 
 def test_demo_smtp_sink_writes_each_mail_into_its_folder(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -33,13 +35,27 @@ def test_ci_runs_exactly_the_readme_test_command_then_ruff() -> None:
     assert commands.index("python -m ruff check .") > commands.index(test_command)
 
 
-def run_postgres_tests_without_a_server(ci: str | None) -> subprocess.CompletedProcess[str]:
+def run_postgres_tests_without_a_server(
+    ci: str | None, *, workers: int = 2
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["ACCESSCTL_TEST_POSTGRES_URL"] = "postgresql://postgres@127.0.0.1:9/test"  # nothing listens
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_store.py", "-k", "noop"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_store.py",
+            "-k",
+            "noop",
+            "-n",
+            str(workers),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -57,8 +73,15 @@ def test_postgres_tests_without_a_server_are_one_line_saying_how_to_run_them() -
     assert "passed" in done.stdout  # (under pytest-xdist the summary does not count deselected tests)
 
 
-def test_postgres_tests_fail_in_ci_whatever_truthy_value_ci_has() -> None:
-    for value in ("true", "1", "yes"):
-        done = run_postgres_tests_without_a_server(value)
-        assert done.returncode != 0, (value, done.stdout)
-        assert "CI must run them" in done.stdout
+def test_postgres_tests_fail_in_ci_whatever_truthy_value_ci_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    done = run_postgres_tests_without_a_server("true", workers=0)
+    assert done.returncode != 0, done.stdout
+    assert "CI must run them" in done.stdout
+    from tests.conftest import in_ci
+
+    for value in ("true", "1", "yes", "on", " TRUE "):
+        monkeypatch.setenv("CI", value)
+        assert in_ci(), value
+    for value in ("", "0", "false", "no"):
+        monkeypatch.setenv("CI", value)
+        assert not in_ci(), value

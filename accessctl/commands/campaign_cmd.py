@@ -215,8 +215,10 @@ def show(ctx: typer.Context, campaign_id: CampaignId) -> None:
 
 @app.command("remind")
 def remind(ctx: typer.Context, campaign_id: CampaignId) -> None:
-    """Send what is due now: invitations not yet delivered, reminders at the cadence (only to reviewers
-    with open items), escalations to the managers of overdue reviewers."""
+    """Send what is due now: invitations, reminders and escalations.
+
+    Invitations not yet delivered; reminders at the cadence (only to reviewers with open items);
+    escalations to the managers of overdue reviewers."""
     from accessctl.reviews.campaigns import get_campaign
     from accessctl.reviews.mailing import send_due_emails
 
@@ -244,8 +246,10 @@ def close(
         bool, typer.Option("--no-wait", help="Only queue the jobs (`accessctl worker` runs them).")
     ] = False,
 ) -> None:
-    """Close a campaign: the undecided policy applied, every revoke a deprovisioning job (remove the
-    grant, read back), the owner's summary sent; then run the jobs and show each outcome."""
+    """Close a campaign: revokes become jobs, which run; each outcome is shown.
+
+    The undecided policy is applied, every revoke becomes a deprovisioning job (remove the grant, read
+    back), the owner's summary is sent; then the jobs run and each outcome is shown."""
     import asyncio
 
     from accessctl.lifecycle.connections import open_connectors
@@ -445,9 +449,10 @@ def movers(
         bool, typer.Option("--dry-run", help="Show the campaigns it would start; write and send nothing.")
     ] = False,
 ) -> None:
-    """Start a one-person campaign of each mover's privileged access for their new manager (movers
-    from HR's person.moved, and manager changes seen since the last look), and email the manager.
-    `accessctl serve` does this on every review tick."""
+    """Review each mover's privileged access by their new manager (one-person campaigns).
+
+    Movers come from HR's person.moved and from manager changes seen since the last look; each new
+    manager is emailed.  `accessctl serve` does this on every review tick."""
     from accessctl.output import Column
     from accessctl.reviews.movers import run_movers
 
@@ -500,9 +505,10 @@ def report(
         Path | None, typer.Option("--output", "-o", help="Write the pack to this file (default: stdout).")
     ] = None,
 ) -> None:
-    """The evidence pack: scope, every item with reviewer, decision, justification, who and when,
-    remediation job, outcome and verification time, coverage, reviewers, the audit event at close.
-    Its SHA-256 goes to stderr."""
+    """The evidence pack for auditors (its SHA-256 goes to stderr).
+
+    Scope, every item with reviewer, decision, justification, who and when, remediation job, outcome
+    and verification time, coverage, reviewers, the audit event at close."""
     from accessctl.reviews.evidence import FORMATS, build_pack, render, sha256
 
     if fmt not in FORMATS:

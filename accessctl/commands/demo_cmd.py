@@ -17,7 +17,8 @@ def demo(
         "accessctl-demo"
     ),
 ) -> None:
-    """Run the whole story locally: emulated providers, sync, risky access, audit verification."""
+    """Run the whole story locally: emulated providers, sync, risky access, a leaver by signed HR
+    webhook to the running service, audit verification."""
     from rich.console import Console
 
     from accessctl.commands.common import fail

@@ -148,8 +148,10 @@ def accounts(
     limit: LimitOption = None,
     no_pager: NoPagerOption = False,
 ) -> None:
-    """List provider accounts (active ones unless --include-suspended); the filters combine (all must
-    hold).  JSON and CSV carry every column; the table fits the terminal (--wide: every column)."""
+    """List provider accounts (active ones unless --include-suspended).
+
+    The filters combine (all must hold).  JSON and CSV carry every column; the table fits the terminal
+    (--wide: every column)."""
     from accessctl.inventory import AccountFilter, account_summary, iter_accounts
 
     if provider is not None and provider not in ("okta", "entra", "google"):

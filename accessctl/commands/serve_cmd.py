@@ -42,8 +42,9 @@ def executor_factory() -> ExecutorFactory:
 def serve(
     ctx: typer.Context, host: HostOption = None, port: PortOption = None, workers: WorkersOption = None
 ) -> None:
-    """Run the service: the admin API (/v1, /docs), /healthz, /readyz, /metrics, the job workers and
-    the scheduler, until SIGTERM or Ctrl-C."""
+    """Run the service: the API, the job workers and the scheduler, until SIGTERM or Ctrl-C.
+
+    The admin API (/v1, /docs), /healthz, /readyz, /metrics, the job workers and the scheduler."""
     from accessctl.web.service import ServiceOptions, bind
 
     with handled_errors():

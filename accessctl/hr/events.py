@@ -140,6 +140,16 @@ def _no_constant(name: str) -> Any:
     raise Rejected("non_finite_number", f"{name} is not a JSON number")
 
 
+#: the most digits a JSON integer may have (Python refuses to convert past 4,300; no field needs many)
+MAX_INT_DIGITS = 100
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise Rejected("number_too_large", f"an integer has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
 def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
@@ -161,7 +171,11 @@ def load_json(raw: bytes) -> Any:
         raise Rejected("too_deep", f"the body nests more than {MAX_DEPTH} levels")
     try:
         return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            parse_int=_integer,
         )
     except json.JSONDecodeError as exc:
         raise Rejected(
@@ -172,10 +186,13 @@ def load_json(raw: bytes) -> Any:
 # ---------------------------------------------------------------------------------------------------
 # the shape
 
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
-_ID = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+#: printable text: no control characters, no lone surrogates (JSON's "\\ud800" is not Unicode text)
+_ID = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]{1,255}")
 
 
 def _fail(reason: str, message: str) -> Rejected:
@@ -217,7 +234,10 @@ def parse_datetime(value: Any, where: str) -> datetime:
         raise _fail("bad_datetime", f"{where}: {value!r} is not a real date-time ({exc})") from None
     if parsed.utcoffset() is None or abs(parsed.utcoffset() or timedelta()) >= timedelta(hours=24):
         raise _fail("bad_datetime", f"{where}: {value!r} has an impossible offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        raise _fail("bad_datetime", f"{where}: {value!r} is past the last instant we can store") from None
 
 
 def parse_date(value: Any, where: str) -> date:
@@ -267,6 +287,12 @@ def _termination(obj: Any) -> Termination:
                 "timezone_required",
                 "termination.effective_date needs termination.timezone (the employee's IANA time zone)",
             )
+        try:
+            end_of_day(effective_date, zone)
+        except OverflowError:
+            raise _fail(
+                "bad_date", f"termination.effective_date: {effective_date} has no end we can store"
+            ) from None
     effective_at = None
     if "effective_at" in fields:
         effective_at = parse_datetime(fields["effective_at"], "termination.effective_at")

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from accessctl.hr.decide import Status
-from accessctl.hr.store import EVENTS, MOVES, PEOPLE, SCHEDULES
+from accessctl.hr.store import EVENTS, MOVES, PEOPLE, SCHEDULES, SCIM_SOURCE
 from accessctl.jobs.tables import JOBS
 from accessctl.settings import HrSettings
 from accessctl.timestamps import utc
@@ -112,10 +112,14 @@ def source_rows(conn: Connection, hr: HrSettings) -> list[dict[str, Any]]:
         )
     }
     rows = []
-    for name in [*hr.sources, *sorted(set(stats) - set(hr.sources))]:
+    scim = [SCIM_SOURCE] if hr.scim.enabled and SCIM_SOURCE not in hr.sources else []
+    configured = [*hr.sources, *scim]
+    for name in [*configured, *sorted(set(stats) - set(configured))]:
         source = hr.sources.get(name)
         stat = stats.get(name)
-        if source is None:
+        if name in scim:  # SCIM 2.0 at /scim/v2/: a bearer token of scope hr, not a webhook secret
+            vendor, secret, where = "scim", "token", "scope hr"
+        elif source is None:
             vendor, secret, where = "(not configured)", "", ""
         else:
             vendor = source.vendor

@@ -45,6 +45,8 @@ EVENTS: sa.Table = HrEvent.__table__  # type: ignore[attr-defined]
 SCHEDULES: sa.Table = HrSchedule.__table__  # type: ignore[attr-defined]
 MOVES: sa.Table = PersonMove.__table__  # type: ignore[attr-defined]
 PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
+#: the source of the events SCIM provisioning (``/scim/v2/``) records
+SCIM_SOURCE = "scim"
 ACTOR = "hr"
 
 # The statements of an event's write, built once: each is compiled once and its cache key made
@@ -186,6 +188,12 @@ def record_event(
     """Store one verified, parsed event and do what it means, in the caller's transaction.  A replay
     (same source and event id, or same webhook-id, same body) returns the first answer and changes
     nothing; the same id with another body is refused (409)."""
+    dated = event.type is EventType.TERMINATED and event.termination and not event.termination.immediate
+    if dated:  # a dated termination is checked against the hire date first (a replay is not)
+        found = _existing(conn, source, event.id, webhook_id)
+        if found is not None:
+            return _replay(found, digest, event.id)
+        _refuse_before_hire(conn, event)
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
     # now) makes the insert do nothing, and the first answer is read back
     row = conn.execute(
@@ -213,6 +221,31 @@ def record_event(
     _match_and_apply(conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row)
     status = conn.execute(_EVENT_STATUS, {"b_id": row.id}).scalar_one()
     return Accepted(row.id, status, replay=False)
+
+
+def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
+    """A termination HR dates before the person's hire date is a mistake in HR's data: refused (422),
+    nothing stored, rather than acted on as long past."""
+    t = event.termination
+    if t is None or t.immediate or (t.effective_at is None and t.effective_date is None):
+        return
+    person_id = match_person(conn, event.employee.employee_id, event.employee.email)
+    hired = None
+    if person_id is not None:
+        hired = conn.execute(sa.select(PEOPLE.c.hire_date).where(PEOPLE.c.id == person_id)).scalar()
+    if hired is None:
+        return
+    if t.effective_date is not None:
+        day = t.effective_date
+    else:
+        assert t.effective_at is not None
+        day = (t.effective_at.astimezone(ZoneInfo(t.timezone)) if t.timezone else t.effective_at).date()
+    if day < hired:
+        raise Rejected(
+            "effective_before_hire",
+            f"the termination takes effect on {day}, before the employee's hire date {hired}",
+            status=422,
+        )
 
 
 def _match_and_apply(

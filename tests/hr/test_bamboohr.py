@@ -19,6 +19,7 @@ from accessctl.hr.vendors.bamboohr import BambooSource, FetchBackFailed
 from connectors.emulators.control import EmulatorControl
 from connectors.emulators.hr.bamboohr import create_app, signed_webhook
 from connectors.emulators.server import ServerThread
+from tests.conftest import sqlite_only
 from tests.hr.conftest import JobTableLifecycle, add_person
 
 KEY = "bamboo-private-key"
@@ -108,6 +109,7 @@ def test_a_new_department_is_a_mover(intake: HrIntake, engine: Engine, bamboo) -
     assert accepted.status == "applied" and _events(engine)[0].event_type == "employee.updated"
 
 
+@sqlite_only  # refused before the store matters; PostgreSQL is tested on the paths that store
 def test_a_failed_read_back_is_retried_then_refused_storing_nothing(
     intake: HrIntake, engine: Engine, bamboo
 ) -> None:  # type: ignore[no-untyped-def]
@@ -121,6 +123,7 @@ def test_a_failed_read_back_is_retried_then_refused_storing_nothing(
     assert intake.receive_bamboohr(headers, body).status == "matched"
 
 
+@sqlite_only  # refused before the store matters; PostgreSQL is tested on the paths that store
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

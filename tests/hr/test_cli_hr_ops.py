@@ -24,9 +24,10 @@ from typer.testing import CliRunner, Result
 from accessctl import exitcodes
 from accessctl.cli import app
 from accessctl.hr.events import parse_body
+from accessctl.hr.queries import source_rows
 from accessctl.hr.reconcile import LOCK
 from accessctl.hr.store import EVENTS, record_event
-from accessctl.settings import load_settings
+from accessctl.settings import HrScimSettings, HrSettings, load_settings
 from accessctl.store.engine import make_engine
 from accessctl.store.locks import StoreLock
 from accessctl.store.migrate import upgrade
@@ -131,6 +132,20 @@ def test_sources_lists_each_source_and_never_its_secret(store: tuple[Path, Engin
         ("workday", 2, 1),
         ("people", 0, 0),
     ]
+
+
+def test_sources_lists_scim_when_it_is_enabled(store: tuple[Path, Engine]) -> None:
+    _, engine = store
+    enabled = HrSettings(scim=HrScimSettings(enabled=True))
+    with engine.connect() as conn:
+        assert [r["source"] for r in source_rows(conn, HrSettings())] == []
+        (scim,) = source_rows(conn, enabled)
+    assert (scim["source"], scim["vendor"], scim["secret"], scim["secret_from"]) == (
+        "scim",
+        "scim",
+        "token",
+        "scope hr",
+    )
 
 
 # --- events ------------------------------------------------------------------------------------

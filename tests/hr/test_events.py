@@ -96,6 +96,7 @@ def test_only_json_in_utf8_is_accepted(content_type: str, reason: str) -> None:
         (b" " * (MAX_BYTES + 1), "body_too_large"),
         (b"[]", "wrong_type"),
         (b'"just a string"', "wrong_type"),
+        (b'{"n": ' + b"7" * 5000 + b"}", "number_too_large"),  # Python's int() refuses past 4,300
     ],
 )
 def test_bodies_json_parsers_disagree_on_are_refused(raw: bytes, reason: str) -> None:
@@ -141,6 +142,18 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
         ({"termination__immediate": "true"}, "wrong_type"),
         ({"termination__immediate": 1}, "wrong_type"),
         ({"type": "employee.updated"}, "unexpected_termination"),
+        ({"id": "evt-\ud800"}, "bad_value"),  # a lone surrogate: not text the store can keep
+        ({"employee__email": "\udfff@example.com"}, "bad_value"),
+        ({"occurred_at": "2026-12-02T11:00:00+05:99"}, "bad_datetime"),
+        ({"occurred_at": "2026-12-02T11:00:00+24:00"}, "bad_datetime"),
+        (
+            {"termination__effective_date": "9999-12-31", "termination__timezone": "Pacific/Kiritimati"},
+            "bad_date",
+        ),
+        (
+            {"termination__effective_date": _DROP, "termination__effective_at": "9999-12-31T23:59:59-23:59"},
+            "bad_datetime",
+        ),
     ],
 )
 def test_shapes_outside_the_schema_are_refused_with_their_reason(

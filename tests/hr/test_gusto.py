@@ -28,6 +28,7 @@ from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
 from connectors.emulators.hr.gusto import create_app, employee_uuid, records_from_people, signed_event
 from connectors.emulators.server import ServerThread
+from tests.conftest import sqlite_only
 from tests.hr.conftest import JobTableLifecycle, add_person
 from tests.hr.test_router import AppClient
 
@@ -177,6 +178,7 @@ def test_a_termination_gusto_no_longer_shows_is_only_an_update(
     assert _events(engine)[0].event_type == "employee.updated" and lifecycle.calls == []
 
 
+@sqlite_only  # refused before the store matters; PostgreSQL is tested on the paths that store
 def test_a_failed_read_back_is_retried_then_refused_and_never_acted_on(
     intake: HrIntake, engine: Engine, gusto: Gusto, lifecycle: JobTableLifecycle
 ) -> None:

@@ -27,6 +27,7 @@ from connectors.emulators.control import EmulatorControl
 from connectors.emulators.generate import generate_org
 from connectors.emulators.hr.hibob import create_app, records_from_people, signed_webhook
 from connectors.emulators.server import ServerThread
+from tests.conftest import sqlite_only
 from tests.hr.conftest import JobTableLifecycle, add_person
 from tests.hr.test_router import AppClient
 
@@ -148,6 +149,7 @@ def test_on_leave_without_a_termination_date_is_not_a_leaver(
     assert lifecycle.calls == [] and _jobs(engine) == []
 
 
+@sqlite_only  # refused before the store matters; PostgreSQL is tested on the paths that store
 def test_a_failed_read_back_is_retried_then_refused_and_never_acted_on(
     intake: HrIntake, engine: Engine, bob: Bob, lifecycle: JobTableLifecycle
 ) -> None:

@@ -98,6 +98,31 @@ def test_a_reused_id_with_another_body_is_refused(engine: Engine, lifecycle: Job
     assert _counts(engine) == before
 
 
+@pytest.mark.parametrize(
+    ("termination", "refused"),
+    [
+        ({"effective_date": "2021-03-31", "timezone": "Europe/Paris"}, True),
+        ({"effective_at": "2021-03-31T23:30:00Z", "timezone": "Europe/Paris"}, False),  # 1 April there
+        ({"effective_at": "2021-03-31T23:30:00Z"}, True),
+        ({"effective_date": "2021-04-01", "timezone": "Europe/Paris"}, False),  # the hire day itself
+        ({"immediate": True}, False),  # an offer withdrawn before the start date: still a leaver
+    ],
+)
+def test_a_termination_dated_before_the_hire_date_is_refused(
+    engine: Engine, lifecycle: JobTableLifecycle, termination: dict[str, Any], refused: bool
+) -> None:
+    add_person(engine, hire_date=datetime(2021, 4, 1).date())
+    before = _counts(engine)
+    if not refused:
+        assert _send(engine, lifecycle, event(termination=termination)).status == "applied"
+        return
+    with pytest.raises(Rejected) as caught:
+        _send(engine, lifecycle, event(termination=termination))
+    assert (caught.value.status, caught.value.reason) == (422, "effective_before_hire")
+    assert "2021-04-01" in caught.value.message
+    assert _counts(engine) == before and lifecycle.calls == []
+
+
 def test_a_cancellation_arriving_before_its_termination_still_cancels_it(
     engine: Engine, lifecycle: JobTableLifecycle
 ) -> None:

@@ -16,17 +16,12 @@ from sqlalchemy.engine import Engine
 from accessctl.audit import GENESIS_HASH
 from accessctl.store.engine import make_engine
 from accessctl.store.migrate import upgrade
+from tests.conftest import MigratedTemplate
 
 
 @pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("jobs-template") / "accessctl.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+def _sqlite_template(migrated_template: MigratedTemplate) -> Path:
+    return migrated_template.sqlite_file()
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from accessctl.sync.retry import RetryPolicy
 from accessctl.sync.runner import ProviderResult, SyncOptions, load_checkpoint, sync_providers
 from accessctl.sync.service import sync_options
 from connectors.base import PermissionDeniedError
+from tests.conftest import sqlite_only
 from tests.sync.scripted import ScriptedConnector, account
 
 FAST = RetryPolicy(max_attempts=3, backoff_base_s=0.001, backoff_max_s=0.01)
@@ -127,6 +128,7 @@ def test_failed_lookup_leaves_mfa_unknown_and_run_incomplete(engine: Engine) -> 
     assert states == {"UNKNOWN"}
 
 
+@sqlite_only  # a matter of time, not of the store
 def test_stays_inside_the_stated_budget(engine: Engine) -> None:
     connector = org()
     connector.page_size = 1

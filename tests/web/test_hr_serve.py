@@ -6,51 +6,19 @@ signature is a 401, stores nothing and is counted in /metrics."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from accessctl.sync import clock
-from accessctl.tokens import Scope, create_token
 from tests.hr.helpers import signed
 from tests.hr.world import accounts_of, jobs, termination, with_hr_source
-from tests.lifecycle.conftest import World, _world
+from tests.lifecycle.conftest import _world
 from tests.lifecycle.helpers import direct, live
-from tests.web.test_serve import DEADLINE_S, free_port, wait_for
+from tests.web.hr_service import Service, serve
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
-
-
-@dataclass
-class Service:
-    world: World
-    base: str
-    read: dict[str, str]
-
-    def post(self, raw: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.base}/v1/hr/events", content=raw, headers=headers, timeout=30)
-
-    def status(self, event_id: int) -> dict:
-        shown = httpx.get(f"{self.base}/v1/hr/events/{event_id}", headers=self.read, timeout=10)
-        assert shown.status_code == 200, shown.text
-        return shown.json()
-
-    def job_finished(self, event_id: int, deadline_s: float = 60) -> dict:
-        def finished() -> dict | None:
-            shown = self.status(event_id)
-            job = shown["job"]
-            return shown if job and job["state"] in ("done", "failed", "quarantined") else None
-
-        return wait_for(finished, f"HR event {event_id}'s job ends", deadline_s)
 
 
 @pytest.fixture(scope="module")
@@ -59,41 +27,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     for world in _world(tmp, f"sqlite:///{tmp / 'store.db'}"):
         with_hr_source(world, fire_due_every_s=1)
         world.reload(guard={"max_per_hour": 10, "max_share": 1.0})
-        yield from _serve(world)
-
-
-def _serve(world: World) -> Iterator[Service]:
-    """`accessctl serve` on ``world``'s config until the module's tests are done; it must stop cleanly."""
-    _, token = create_token(world.engine, name="dash", scope=Scope.READ, by="test", now=clock.now())
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSCTL_")}
-    env.update(PYTHONPATH=str(ROOT), ACCESSCTL_CONFIG=str(world.config_path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "accessctl.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=world.config_path.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, "/readyz answers 200")
-        yield Service(world, base, {"Authorization": f"Bearer {token}"})
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=DEADLINE_S)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
+        yield from serve(world)
 
 
 def _now() -> datetime:

@@ -37,14 +37,14 @@ from accessctl.hr.scim.errors import (
 )
 from accessctl.hr.scim.hr_view import HrView, canonical, changes, view_of
 from accessctl.hr.scim.models import ScimUser
-from accessctl.hr.store import EVENTS, PEOPLE, Lifecycle, match_person, record_event
+from accessctl.hr.store import EVENTS, PEOPLE, SCIM_SOURCE, Lifecycle, match_person, record_event
 from accessctl.jobs.tables import lock_for_update, write_tx
 from accessctl.store.models import ScimUser as ScimUserRow
 from accessctl.timestamps import utc
 
 log = logging.getLogger("accessctl.hr.scim")
 USERS: sa.Table = ScimUserRow.__table__  # type: ignore[attr-defined]
-SOURCE = "scim"
+SOURCE = SCIM_SOURCE
 #: PATCH as Microsoft Entra sends it: an ``add`` to ``emails[type eq "work"].value`` when there is no
 #: work email yet creates the entry; a ``remove`` carrying a value removes that value
 PATCH_POLICY = ScimPolicy(
