@@ -13,6 +13,7 @@ and the anchor that exposes a deleted tail.  The database itself refuses UPDATE 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -132,24 +133,42 @@ def record(
     outcome: str = "success",
     details: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
-) -> RecordedEvent:
-    """Append one event in the caller's transaction (the caller commits).
+) -> RecordedEvent | None:
+    """Append one event in the caller's transaction (the caller commits); None when it is held by
+    :func:`deferred`.
 
     The event is also logged (logger ``accessctl.audit``) once that transaction commits; never if it
     rolls back.
     """
     entry = Entry(actor, action, target_type, target_id, provider, outcome, details, occurred_at)
-    return record_many(db, [entry])[0]
+    recorded = record_many(db, [entry])
+    return recorded[0] if recorded else None
+
+
+# built once: appends are frequent, and building a statement costs more than running it
+_LOCK_HEAD = sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq)
+_READ_HEAD = sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)
+_INSERT_EVENTS = sa.insert(_events)
+_MOVE_HEAD = (
+    sa.update(_head)
+    .where(_head.c.id == 1)
+    .values(last_seq=sa.bindparam("b_seq"), last_hash=sa.bindparam("b_hash"))
+)
 
 
 def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[RecordedEvent]:
     """Append several events, in order, in the caller's transaction: one event each, chained as
-    :func:`record` chains them, with the head row locked and moved once (a job's planned steps)."""
+    :func:`record` chains them, with the head row locked and moved once (a job's planned steps).
+    Inside :func:`deferred` they are held, and written when it ends (nothing is returned)."""
     if not entries:
         return []
+    held = _held.get(db)
+    if held is not None:
+        held.extend(entries)
+        return []
     # Take the head row's write lock first: appenders queue here, so the chain never forks.
-    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
-    head = db.execute(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)).one_or_none()
+    db.execute(_LOCK_HEAD)
+    head = db.execute(_READ_HEAD).one_or_none()
     if head is None:
         raise RuntimeError("the audit log is not initialised: run `accessctl db upgrade`")
     seq, prev_hash = head.last_seq, head.last_hash
@@ -172,11 +191,37 @@ def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[Reco
         prev_hash = compute_hash(**fields)
         rows.append({**fields, "hash": prev_hash})
         recorded.append(RecordedEvent(seq, prev_hash))
-    db.execute(sa.insert(_events), rows)
-    db.execute(sa.update(_head).where(_head.c.id == 1).values(last_seq=seq, last_hash=prev_hash))
+    db.execute(_INSERT_EVENTS, rows)
+    db.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": prev_hash})
     for row in rows:
         _emit_on_commit(db, {key: row[key] for key in _LOGGED})
     return recorded
+
+
+#: the events held by :func:`deferred`, per Session or Connection
+_held: weakref.WeakKeyDictionary[Session | Connection, list[Entry]] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def deferred(db: Session | Connection) -> Iterator[None]:
+    """Hold the events recorded on ``db`` inside this block and append them together as it ends
+    (one lock and move of the chain's head for many events: a group of HR events).  A block that
+    raises drops what it held (its transaction, or savepoint, rolls back the rest).  Nested, the
+    inner block hands what it held to the outer one, which writes it."""
+    outer = _held.get(db)
+    mine: list[Entry] = []
+    _held[db] = mine
+    try:
+        yield
+    finally:
+        if outer is None:
+            _held.pop(db, None)
+        else:
+            _held[db] = outer
+    if outer is not None:
+        outer.extend(mine)
+    else:
+        record_many(db, mine)
 
 
 #: what the audit logger says of an event (its details stay in the store)

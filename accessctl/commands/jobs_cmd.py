@@ -74,7 +74,10 @@ def list_(
         engine = app_context(ctx).engine()
         with engine.connect() as conn:
             jobs = list_jobs(conn, state=state, limit=limit)
-    rows = [{**asdict(j), "progress": f"{j.steps_done}/{j.steps}"} for j in jobs]
+    rows = [
+        {**asdict(j), "progress": "not planned yet" if j.state == "planning" else f"{j.steps_done}/{j.steps}"}
+        for j in jobs
+    ]
     title = f"Jobs ({len(rows)}{', ' + state if state else ''}; newest first)"
     render(rows, JOB_COLUMNS, fmt, title=title)
 
@@ -127,7 +130,8 @@ def show(ctx: typer.Context, job_id: JobIdArgument, fmt: FormatOption = OutputFo
     if status.state == "failed":
         lines.append(f"  `accessctl jobs retry {status.id}` resumes it from its failed steps")
     lines.append("")
-    lines += table_lines(steps, STEP_COLUMNS, width=terminal_width(), empty="(no steps)")
+    empty = "(no steps yet: a worker plans them first)" if status.state == "planning" else "(no steps)"
+    lines += table_lines(steps, STEP_COLUMNS, width=terminal_width(), empty=empty)
     failed = [s for s in status.steps if s.state == "failed" and s.last_answer]
     if failed:
         lines.append("")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -16,17 +17,20 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from accessctl import audit
 from accessctl.hr.decide import RehireMode
 from accessctl.hr.events import MAX_BYTES, CanonicalEvent, check_content_type, load_json, parse_event
 from accessctl.hr.rejections import Rejected
-from accessctl.hr.signature import WebhookSecret, verify
+from accessctl.hr.signature import Verified, WebhookSecret, verify
 from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
 from accessctl.hr.vendors.bamboohr import BambooSource
 from accessctl.hr.vendors.gusto import GustoSource
 from accessctl.hr.vendors.hibob import HibobSource
+from accessctl.hr.writer import GroupWriter
 from accessctl.jobs.tables import write_tx
+from accessctl.jobs.worker import wake_workers
 from accessctl.timestamps import utc
 
 log = logging.getLogger("accessctl.hr")
@@ -54,6 +58,10 @@ class HrIntake:
     hibob: Mapping[str, HibobSource] = field(default_factory=dict)
     gusto: Mapping[str, GustoSource] = field(default_factory=dict)
     vendor_client: httpx.Client | None = None
+    #: how long a request waits for its event's commit (then 503, retry later)
+    write_deadline_s: float = 10.0
+    _writer: GroupWriter | None = field(default=None, init=False, repr=False)
+    _writer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Any, engine: Engine, lifecycle: Lifecycle, **kwargs: Any) -> HrIntake:
@@ -89,12 +97,18 @@ class HrIntake:
         """Verify, parse and record one delivery; raise :class:`Rejected` (nothing stored) when it is
         refused.  ``headers`` look names up case-insensitively."""
         now = self.clock()
+        verified, event = self._checked(headers, raw, now)
+        return self._record(verified.source, verified.webhook_id, event, raw, now)
+
+    def _checked(
+        self, headers: Mapping[str, str], raw: bytes, now: datetime
+    ) -> tuple[Verified, CanonicalEvent]:
+        """The checks, in order: content type, size cap, the signature on the raw bytes, strict parse."""
         check_content_type(headers.get("content-type"))
         if len(raw) > MAX_BYTES:  # before any work on it, the signature included
             raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
         verified = verify(headers, raw, self.sources, now=now)
-        event = parse_event(load_json(raw), now=now)
-        return self._record(verified.source, verified.webhook_id, event, raw, now)
+        return verified, parse_event(load_json(raw), now=now)
 
     def receive_bamboohr(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
         """A BambooHR webhook: its signature, then the record read back, then as a canonical event.
@@ -145,12 +159,13 @@ class HrIntake:
             if client is not self.vendor_client:
                 client.close()
 
-    def _record(
+    def _recorder(
         self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
-    ) -> Accepted:
+    ) -> Callable[[Connection], Accepted]:
         digest = hashlib.sha256(raw).hexdigest()
-        with write_tx(self.engine) as conn:
-            accepted = record_event(
+
+        def record(conn: Connection) -> Accepted:
+            return record_event(
                 conn,
                 source=source,
                 webhook_id=webhook_id,
@@ -160,6 +175,20 @@ class HrIntake:
                 rehire=self.rehire,
                 lifecycle=self.lifecycle,
             )
+
+        return record
+
+    def _record(
+        self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
+    ) -> Accepted:
+        with write_tx(self.engine) as conn, audit.deferred(conn):
+            accepted = self._recorder(source, webhook_id, event, raw, now)(conn)
+        if not accepted.replay:
+            wake_workers()  # a job committed unplanned: a worker in this process plans it now
+        self._recorded(source, accepted)
+        return accepted
+
+    def _recorded(self, source: str, accepted: Accepted) -> None:
         log.info(
             "HR event %s from %s: %s%s",
             accepted.event_id,
@@ -167,12 +196,41 @@ class HrIntake:
             accepted.status,
             " (replay)" if accepted.replay else "",
         )
+
+    async def receive_async(self, headers: Mapping[str, str], raw: bytes) -> Accepted:
+        """:meth:`receive` for the service: the checks in the caller's event loop (they are short),
+        then the event written by the group-commit writer (:mod:`accessctl.hr.writer`), answered
+        once its group committed.  Raises :class:`TimeoutError` (nothing stored, or stored and a
+        retry is its replay) when the store does not commit within ``write_deadline_s``."""
+        now = self.clock()
+        verified, event = self._checked(headers, raw, now)
+        record = self._recorder(verified.source, verified.webhook_id, event, raw, now)
+        writer = self._group_writer()
+        key = event.employee.employee_id
+        accepted = await writer.write(record, key=key, deadline_s=self.write_deadline_s)
+        self._recorded(verified.source, accepted)
         return accepted
+
+    def _group_writer(self) -> GroupWriter:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = GroupWriter(self.engine, after_commit=wake_workers)
+            return self._writer
+
+    def close(self) -> None:
+        """Stop the group-commit writer (what it holds is written first)."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     def fire_due(self) -> int:
         """Fire the future-dated terminations whose time has come (the scheduler calls this)."""
         with write_tx(self.engine) as conn:
-            return fire_due(conn, now=self.clock(), rehire=self.rehire, lifecycle=self.lifecycle)
+            fired = fire_due(conn, now=self.clock(), rehire=self.rehire, lifecycle=self.lifecycle)
+        if fired:
+            wake_workers()
+        return fired
 
 
 def _plain(value: Any) -> Any:

@@ -51,7 +51,12 @@ from connectors.base import ConnectorError
 REQUESTED_BY = "hr-reconcile"
 LOCK = "scheduler:hr-reconcile"
 #: a leaver job in one of these is still to do its work: the person is left to it
-IN_FLIGHT = (JobState.PENDING.value, JobState.RUNNING.value, JobState.QUARANTINED.value)
+IN_FLIGHT = (
+    JobState.PLANNING.value,
+    JobState.PENDING.value,
+    JobState.RUNNING.value,
+    JobState.QUARANTINED.value,
+)
 BLOCK_ACTIONS = ("suspend", "deactivate")
 
 

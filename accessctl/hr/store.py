@@ -7,6 +7,7 @@ passes in; everything else (schedules, statuses, roster rows, movers) is done he
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from accessctl import audit
 from accessctl.hr.decide import (
@@ -38,7 +38,6 @@ from accessctl.hr.decide import (
 )
 from accessctl.hr.events import CanonicalEvent, EventType, Termination
 from accessctl.hr.rejections import Rejected
-from accessctl.jobs.tables import lock_for_update
 from accessctl.store.models import HrEvent, HrSchedule, Person, PersonMove
 from accessctl.timestamps import utc
 
@@ -49,6 +48,39 @@ PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
 #: the source of the events SCIM provisioning (``/scim/v2/``) records
 SCIM_SOURCE = "scim"
 ACTOR = "hr"
+
+# The statements of an event's write, built once: each is compiled once and its cache key made
+# once (building a statement per call costs more than running it)
+_B = sa.bindparam
+_EVENT_BY_ID = sa.select(EVENTS).where(EVENTS.c.id == _B("b_id"))
+_EVENT_STATUS = sa.select(EVENTS.c.status).where(EVENTS.c.id == _B("b_id"))
+_EVENT_PERSON = EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(person_id=_B("b_person"))
+_EVENT_JOB = (
+    EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(job_id=_B("b_job"), updated_at=_B("b_at"))
+)
+_EVENT_SET_STATUS = (
+    EVENTS.update()
+    .where(EVENTS.c.id == _B("b_id"))
+    .values(status=_B("b_status"), note=_B("b_note"), updated_at=_B("b_at"))
+)
+_PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id).where(PEOPLE.c.employee_id == _B("b_employee_id"))
+_PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
+_OPEN_SCHEDULES = (
+    sa.select(SCHEDULES.c.hr_event_id, SCHEDULES.c.fire_at)
+    .join(EVENTS, EVENTS.c.id == SCHEDULES.c.hr_event_id)
+    .where(EVENTS.c.person_id == _B("b_person"), SCHEDULES.c.state == "scheduled")
+)
+_TERMINATION_KINDS = [
+    EventType.TERMINATED.value,
+    EventType.TERMINATION_CANCELLED.value,
+    EventType.REHIRED.value,
+]
+_PERSON_TERMINATION_EVENTS = sa.select(EVENTS).where(
+    EVENTS.c.person_id == _B("b_person"), EVENTS.c.event_type.in_(_TERMINATION_KINDS)
+)
+_TERMINATION_WHEN = sa.select(EVENTS.c.effective_date, EVENTS.c.effective_at, EVENTS.c.timezone).where(
+    EVENTS.c.id == _B("b_id")
+)
 
 
 class Lifecycle(Protocol):
@@ -121,9 +153,19 @@ def _row_values(
     }
 
 
+@functools.cache
+def _insert_new(dialect: str) -> sa.Insert:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING the row (on any of the event's unique keys)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c)
+
+
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
     """The person with this employee id, else the one person with this email; never a guess."""
-    by_id = conn.execute(sa.select(PEOPLE.c.id).where(PEOPLE.c.employee_id == employee_id)).first()
+    by_id = conn.execute(_PERSON_BY_EMPLOYEE_ID, {"b_employee_id": employee_id}).first()
     if by_id is not None:
         return int(by_id.id)
     by_email = conn.execute(
@@ -146,29 +188,28 @@ def record_event(
     """Store one verified, parsed event and do what it means, in the caller's transaction.  A replay
     (same source and event id, or same webhook-id, same body) returns the first answer and changes
     nothing; the same id with another body is refused (409)."""
-    found = _existing(conn, source, event.id, webhook_id)
-    if found is not None:
-        return _replay(found, digest, event.id)
-    if event.type is EventType.TERMINATED:
-        _refuse_before_hire(conn, event)
-    try:
-        with conn.begin_nested():
-            row_id = conn.execute(
-                EVENTS.insert()
-                .values(_row_values(source, webhook_id, event, digest, now))
-                .returning(EVENTS.c.id)
-            ).scalar_one()
-    except IntegrityError:  # the same event, committed by a concurrent request just now
+    dated = event.type is EventType.TERMINATED and event.termination and not event.termination.immediate
+    if dated:  # a dated termination is checked against the hire date first (a replay is not)
         found = _existing(conn, source, event.id, webhook_id)
-        if found is None:
-            raise
+        if found is not None:
+            return _replay(found, digest, event.id)
+        _refuse_before_hire(conn, event)
+    # the unique keys deduplicate: a row already there (or committed by a concurrent request just
+    # now) makes the insert do nothing, and the first answer is read back
+    row = conn.execute(
+        _insert_new(conn.dialect.name), _row_values(source, webhook_id, event, digest, now)
+    ).first()
+    if row is None:
+        found = _existing(conn, source, event.id, webhook_id)
+        if found is None:  # a unique key matched, so the row is there
+            raise LookupError(f"HR event {source}/{event.id} conflicted but is not stored")
         return _replay(found, digest, event.id)
     audit.record(
         conn,
         actor=f"{ACTOR}:{source}",
         action="hr.event.received",
         target_type="hr_event",
-        target_id=str(row_id),
+        target_id=str(row.id),
         details={
             "source": source,
             "id": event.id,
@@ -177,9 +218,9 @@ def record_event(
         },
         occurred_at=now,
     )
-    _match_and_apply(conn, row_id, now=now, rehire=rehire, lifecycle=lifecycle)
-    status = conn.execute(sa.select(EVENTS.c.status).where(EVENTS.c.id == row_id)).scalar_one()
-    return Accepted(row_id, status, replay=False)
+    _match_and_apply(conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row)
+    status = conn.execute(_EVENT_STATUS, {"b_id": row.id}).scalar_one()
+    return Accepted(row.id, status, replay=False)
 
 
 def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
@@ -208,16 +249,24 @@ def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
 
 
 def _match_and_apply(
-    conn: Connection, row_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
+    conn: Connection,
+    row_id: int,
+    *,
+    now: datetime,
+    rehire: RehireMode,
+    lifecycle: Lifecycle,
+    row: sa.Row | None = None,
 ) -> None:
-    row = conn.execute(sa.select(EVENTS).where(EVENTS.c.id == row_id)).one()
+    """``row``: the event's row as just inserted (else it is read)."""
+    if row is None:
+        row = conn.execute(_EVENT_BY_ID, {"b_id": row_id}).one()
     person_id = match_person(conn, row.employee_id, row.email)
     event_type = EventType(row.event_type)
     if person_id is None and event_type is not EventType.HIRED:
         _set_status(conn, row_id, Status.UNMATCHED, "no person with this employee id or email", now)
         return
     if person_id is not None:
-        conn.execute(EVENTS.update().where(EVENTS.c.id == row_id).values(person_id=person_id))
+        conn.execute(_EVENT_PERSON, {"b_id": row_id, "b_person": person_id})
     if event_type in (EventType.UPDATED, EventType.HIRED):
         _apply_update(conn, row, person_id, now=now)
     if person_id is not None:
@@ -270,17 +319,8 @@ def _describe(row: sa.Row) -> str:
 
 
 def person_facts(conn: Connection, person_id: int) -> list[Fact]:
-    open_schedules = dict(
-        conn.execute(
-            sa.select(SCHEDULES.c.hr_event_id, SCHEDULES.c.fire_at)
-            .join(EVENTS, EVENTS.c.id == SCHEDULES.c.hr_event_id)
-            .where(EVENTS.c.person_id == person_id, SCHEDULES.c.state == "scheduled")
-        ).all()
-    )
-    kinds = [EventType.TERMINATED.value, EventType.TERMINATION_CANCELLED.value, EventType.REHIRED.value]
-    rows = conn.execute(
-        sa.select(EVENTS).where(EVENTS.c.person_id == person_id, EVENTS.c.event_type.in_(kinds))
-    ).all()
+    open_schedules = dict(conn.execute(_OPEN_SCHEDULES, {"b_person": person_id}).all())
+    rows = conn.execute(_PERSON_TERMINATION_EVENTS, {"b_person": person_id}).all()
     return [
         Fact(
             event_id=row.id,
@@ -301,24 +341,18 @@ def reconcile_person(
     conn: Connection, person_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
 ) -> list[Decision]:
     """Decide again what this person's events mean and do what is left; returns what was done."""
-    conn.execute(lock_for_update(conn, sa.select(PEOPLE.c.id).where(PEOPLE.c.id == person_id))).first()
+    conn.execute(_lock_person(conn.dialect.name), {"b_id": person_id}).first()
     decisions = decide_terminations(person_id, person_facts(conn, person_id), now=now, rehire=rehire)
     apply_decisions(conn, decisions, now=now, lifecycle=lifecycle)
     return decisions
 
 
 def _set_status(conn: Connection, event_id: int, status: Status, note: str | None, now: datetime) -> None:
-    conn.execute(
-        EVENTS.update().where(EVENTS.c.id == event_id).values(status=status.value, note=note, updated_at=now)
-    )
+    conn.execute(_EVENT_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_note": note, "b_at": now})
 
 
 def _termination_date(conn: Connection, event_id: int) -> date:
-    row = conn.execute(
-        sa.select(EVENTS.c.effective_date, EVENTS.c.effective_at, EVENTS.c.timezone).where(
-            EVENTS.c.id == event_id
-        )
-    ).one()
+    row = conn.execute(_TERMINATION_WHEN, {"b_id": event_id}).one()
     if row.effective_date is not None:
         return row.effective_date
     instant = utc(row.effective_at)
@@ -326,7 +360,22 @@ def _termination_date(conn: Connection, event_id: int) -> date:
 
 
 def _person(conn: Connection, person_id: int, now: datetime, **values: object) -> None:
-    conn.execute(PEOPLE.update().where(PEOPLE.c.id == person_id).values(updated_at=now, **values))
+    params = {f"b_{k}": v for k, v in values.items()}
+    conn.execute(_person_update(tuple(sorted(values))), {"b_id": person_id, "b_updated_at": now, **params})
+
+
+@functools.cache
+def _person_update(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        PEOPLE.update()
+        .where(PEOPLE.c.id == _B("b_id"))
+        .values({c: _B(f"b_{c}") for c in (*columns, "updated_at")})
+    )
+
+
+@functools.cache
+def _lock_person(dialect: str) -> sa.Select:
+    return _PERSON_ROW if dialect == "sqlite" else _PERSON_ROW.with_for_update()
 
 
 def _audit(conn: Connection, action: str, event_id: int, now: datetime, **details: object) -> None:
@@ -350,9 +399,7 @@ def apply_decisions(
             if lifecycle is None:
                 raise RuntimeError("a leaver decision needs a Lifecycle")
             job_id = lifecycle.start_leaver(conn, d)
-            conn.execute(
-                EVENTS.update().where(EVENTS.c.id == d.hr_event_id).values(job_id=job_id, updated_at=now)
-            )
+            conn.execute(_EVENT_JOB, {"b_id": d.hr_event_id, "b_job": job_id, "b_at": now})
             if d.from_schedule:
                 conn.execute(
                     SCHEDULES.update()

@@ -38,7 +38,7 @@ def refresh_job(db: Db, job_id: int, *, actor: str, at: datetime, locked: sa.Row
     job = locked if locked is not None else lock_job(db, job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
-    if job.state in HELD:
+    if job.state in HELD or job.state == JobState.PLANNING:  # held, or its steps not yet made
         return JobState(job.state)
     steps = db.execute(sa.select(STEPS.c.state, STEPS.c.attempts).where(STEPS.c.job_id == job_id))
     new = state_from_steps([(state, attempts) for state, attempts in steps])

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class JobState(StrEnum):
+    #: committed without its steps (an HR leaver): a worker plans it before any step runs
+    PLANNING = "planning"
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"

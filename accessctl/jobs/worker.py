@@ -118,8 +118,11 @@ async def run_worker(
     stop_grace_s: float = 10.0,
     renew_s: float | None = None,
     backoff: Backoff | None = None,
+    prepare: Callable[[datetime], object] | None = None,
 ) -> int:
-    """Run steps until ``stop`` is set; returns how many steps this worker ran."""
+    """Run steps until ``stop`` is set; returns how many steps this worker ran.  ``prepare(now)``
+    runs (in a thread, with the store's deadline) before each claim: it plans the jobs committed
+    without their steps (:func:`accessctl.lifecycle.plan_pending.pending_planner`)."""
     settings = WorkerSettings(
         concurrency=concurrency,
         lease_s=lease_s,
@@ -131,7 +134,9 @@ async def run_worker(
         backoff=backoff or Backoff(),
     )
     async with _one_worker_per_sqlite_store(engine) as lost:
-        return await _Worker(engine, execute, worker_id, clock, stop, settings, lost).run()
+        worker = _Worker(engine, execute, worker_id, clock, stop, settings, lost)
+        worker.prepare = prepare
+        return await worker.run()
 
 
 class _Worker:
@@ -156,6 +161,7 @@ class _Worker:
         self.running_steps: dict[asyncio.Task[None], int] = {}
         self.slot_free = asyncio.Event()
         self.ran = 0
+        self.prepare: Callable[[datetime], object] | None = None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -178,6 +184,8 @@ class _Worker:
                     await self._wait_for_slot_or_stop()
                     continue
                 try:
+                    if self.prepare is not None:
+                        await _store(self.settings, self.prepare, self.clock())
                     step = await _store(
                         self.settings,
                         claim,

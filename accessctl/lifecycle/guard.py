@@ -22,16 +22,27 @@ PEOPLE: sa.Table = Person.__table__  # type: ignore[attr-defined]
 LEAVER = "leaver"
 
 
-def quarantine_reason(db: Connection | Session, guard: GuardSettings, *, now: datetime) -> str | None:
-    """Why a new leaver job must wait in quarantine, or None."""
-    recent = db.execute(
+def quarantine_reason(
+    db: Connection | Session, guard: GuardSettings, *, now: datetime, job: sa.Row | None = None
+) -> str | None:
+    """Why a new leaver job must wait in quarantine, or None.
+
+    ``job``: an HR leaver committed unplanned and planned now; it is judged as of its creation, as
+    if planned then: the leaver jobs made in the hour before it, and the people active then (those
+    active now, and those whose leaver job came after it, up to it included, who are no longer)."""
+    anchor = now if job is None else job.created_at
+    recent_q = (
         sa.select(sa.func.count())
         .select_from(JOBS)
         .where(
-            JOBS.c.kind == LEAVER, JOBS.c.dry_run.is_(False), JOBS.c.created_at >= now - timedelta(hours=1)
+            JOBS.c.kind == LEAVER,
+            JOBS.c.dry_run.is_(False),
+            JOBS.c.created_at >= anchor - timedelta(hours=1),
         )
-    ).scalar_one()
-    count = int(recent) + 1
+    )
+    if job is not None:
+        recent_q = recent_q.where(JOBS.c.id < job.id)
+    count = int(db.execute(recent_q).scalar_one()) + 1
     if count > guard.max_per_hour:
         limit = guard.max_per_hour
         return f"{count} leaver jobs in the last hour, more than lifecycle.guard.max_per_hour = {limit}"
@@ -40,6 +51,19 @@ def quarantine_reason(db: Connection | Session, guard: GuardSettings, *, now: da
             sa.select(sa.func.count()).select_from(PEOPLE).where(PEOPLE.c.status == "active")
         ).scalar_one()
     )
+    if job is not None:
+        active += int(
+            db.execute(
+                sa.select(sa.func.count(sa.distinct(JOBS.c.person_id)))
+                .join(PEOPLE, PEOPLE.c.id == JOBS.c.person_id)
+                .where(
+                    JOBS.c.kind == LEAVER,
+                    JOBS.c.dry_run.is_(False),
+                    JOBS.c.id >= job.id,
+                    PEOPLE.c.status != "active",
+                )
+            ).scalar_one()
+        )
     allowed = max(1, math.floor(guard.max_share * active))
     if count > allowed:
         return (

@@ -3,10 +3,12 @@
     intake = HrIntake.from_settings(settings, engine, HrLifecycle(settings))
 
 Both calls run inside the HR intake's write transaction, so an event and its job commit together
-(the 202 follows the job's commit).  That transaction must not wait on a provider, so the plan is
-made from the store: the person's accounts and direct grants as the last sync saw them.  The job's
-own steps then act and confirm live (an account gone meanwhile is "already done"; ``verify`` reads
-every account back).  The engine's safeguards are the same as for an admin's leaver: protected
+(the 202 follows the job's commit).  A leaver's job is committed unplanned (state ``planning``) and
+a worker builds its steps before it claims any (:mod:`accessctl.lifecycle.plan_pending`), so the
+request costs a row, not a plan; a restore is planned at once.  The plan never waits on a provider:
+it is made from the store, the person's accounts and direct grants as the last sync saw them.  The
+job's own steps then act and confirm live (an account gone meanwhile is "already done"; ``verify``
+reads every account back).  The engine's safeguards are the same as for an admin's leaver: protected
 accounts are skipped, the blast-radius guard quarantines, a provider's last super-admin is never
 blocked.  An account created after the last sync is not in the plan: the next sync links it and a
 review finds it (the plan's notes say when the store has no account at all).
@@ -23,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from accessctl.hr.decide import StartLeaver, StartRestore
 from accessctl.hr.rejections import Rejected
+from accessctl.jobs.enqueue import enqueue_unplanned
+from accessctl.jobs.worker import wake_workers
 from accessctl.lifecycle.accounts import ENTITLEMENTS, Found, LiveAccount
 from accessctl.lifecycle.errors import NothingToRestore, SafeguardRefused
 from accessctl.lifecycle.leaver import build_plan
@@ -135,9 +139,17 @@ class HrLifecycle:
         return build_plan(self.settings, conn, person, found, kind="leaver", planned_at=now)
 
     def start_leaver(self, conn: Connection, decision: StartLeaver) -> int:
-        now = self.now()
-        plan = self.leaver_plan(conn, decision.person_id, now=now)
-        return self._queue(conn, plan, reason=decision.reason, hr_event_id=decision.hr_event_id, now=now)
+        """The leaver's job, committed unplanned with the event: a worker builds its steps
+        (:mod:`accessctl.lifecycle.plan_pending`), so the request never waits on the plan."""
+        return enqueue_unplanned(
+            conn,
+            kind="leaver",
+            person_id=decision.person_id,
+            reason=decision.reason,
+            requested_by=REQUESTED_BY,
+            hr_event_id=decision.hr_event_id,
+            now=self.now(),
+        )
 
     def start_restore(self, conn: Connection, decision: StartRestore) -> int:
         person = _person(conn, decision.person_id)
@@ -164,4 +176,6 @@ def rematch_hr_events(settings: Settings, engine: Engine, *, now: datetime | Non
     at = now or clock.now()
     lifecycle = HrLifecycle(settings, now=lambda: at)
     with write_tx(engine) as conn:
-        return rematch_unmatched(conn, now=at, rehire=settings.hr.rehire, lifecycle=lifecycle)
+        matched = rematch_unmatched(conn, now=at, rehire=settings.hr.rehire, lifecycle=lifecycle)
+    wake_workers()
+    return matched

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -40,8 +41,11 @@ async def run_job(
     timeout_s: float = 600.0,
     poll_s: float = 0.05,
     step_timeout_s: float = 120.0,
+    prepare: Callable[[datetime], object] | None = None,
 ) -> JobStatus:
     """Work the queue until job ``job_id`` is done, failed or cancelled; returns where it ended.
+    ``prepare``: the worker's planner (:func:`accessctl.lifecycle.plan_pending.pending_planner`),
+    for a job committed unplanned.
 
     A quarantined job returns at once (nothing runs until it is released).  When another worker
     serves a SQLite store, this only watches the job while that worker runs it."""
@@ -56,6 +60,7 @@ async def run_job(
             stop=stop,
             idle_poll_s=poll_s,
             step_timeout_s=step_timeout_s,
+            prepare=prepare,
         )
     )
     deadline = time.monotonic() + timeout_s

@@ -40,7 +40,19 @@ def save_snapshot(
 
 
 def latest_snapshot(conn: Connection, person: PersonRef) -> sa.Row:
-    """The person's latest snapshot not yet restored, whose leaver job was not cancelled."""
+    """The person's latest snapshot not yet restored, whose leaver job was not cancelled.  A leaver
+    still being planned has saved no snapshot yet: restoring now would give back an older one."""
+    planning = conn.execute(
+        sa.select(JOBS.c.id)
+        .where(
+            JOBS.c.person_id == person.id,
+            JOBS.c.kind == "leaver",
+            JOBS.c.state == JobState.PLANNING.value,
+        )
+        .limit(1)
+    ).scalar()
+    if planning is not None:
+        raise SafeguardRefused(f"leaver job {planning} of {person} is still planning: wait, or cancel it")
     row = conn.execute(
         sa.select(SNAPSHOTS, JOBS.c.state.label("job_state"))
         .join(JOBS, JOBS.c.id == SNAPSHOTS.c.job_id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl import audit
@@ -66,15 +67,31 @@ def submit(
     )
     # once the caller commits, a worker in this process (serve) claims the steps at once
     event.listen(session, "after_commit", lambda _session: wake_workers(), once=True)
+    state = settle(session, plan, job_id=job_id, why=why, requested_by=requested_by, at=at)
+    return Submitted(plan, job_id, state, why)
+
+
+def settle(
+    db: Session | Connection,
+    plan: Plan,
+    *,
+    job_id: int,
+    why: str | None,
+    requested_by: str,
+    at: datetime,
+) -> str:
+    """What follows a plan's steps being queued as job ``job_id``, in ``db``'s transaction: a
+    leaver's snapshot saved, a restore's approval audited, a quarantine audited; returns the job's
+    state (pending, quarantined, or done: nothing to run)."""
     if plan.snapshot and any(a["status"] == "active" or a["grants"] for a in plan.snapshot):
         # a repeated leaver (nothing left to take) saves none: restore keeps the one that matters
         save_snapshot(
-            session, person_id=plan.person.id, job_id=job_id, accounts=plan.snapshot, by=requested_by, at=at
+            db, person_id=plan.person.id, job_id=job_id, accounts=plan.snapshot, by=requested_by, at=at
         )
     if plan.restores_snapshot is not None:
-        mark_restored(session, plan.restores_snapshot, by=requested_by, job_id=job_id, at=at)
+        mark_restored(db, plan.restores_snapshot, by=requested_by, job_id=job_id, at=at)
         audit.record(
-            session,
+            db,
             actor=requested_by,
             action="lifecycle.restore_approved",
             target_type="person",
@@ -84,7 +101,7 @@ def submit(
         )
     if why is not None:
         audit.record(
-            session,
+            db,
             actor=requested_by,
             action="lifecycle.quarantined",
             target_type="job",
@@ -103,9 +120,7 @@ def submit(
             len(protected),
         )
     if why is not None:
-        state = JobState.QUARANTINED.value
-    elif plan.runnable:
-        state = JobState.PENDING.value
-    else:
-        state = JobState.DONE.value
-    return Submitted(plan, job_id, state, why)
+        return JobState.QUARANTINED.value
+    if plan.runnable:
+        return JobState.PENDING.value
+    return JobState.DONE.value

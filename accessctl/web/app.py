@@ -8,7 +8,7 @@ store, settings and metrics through :mod:`accessctl.web.deps` and protect themse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -37,8 +37,15 @@ def build_hr_intake(settings: Settings, engine: Engine, metrics: ServiceMetrics)
     return HrIntake.from_settings(settings, engine, HrLifecycle(settings), on_rejected=metrics.hr_rejected)
 
 
-def _hr_off() -> HrIntake:
+async def _hr_off() -> HrIntake:
     raise ApiError(404, "the HR intake is off: no [hr.sources] are configured", code="hr_not_configured")
+
+
+def _provide(intake: HrIntake) -> Callable[[], Awaitable[HrIntake]]:
+    async def hr_intake() -> HrIntake:  # async: FastAPI runs a plain function in its threadpool
+        return intake
+
+    return hr_intake
 
 
 def mount_hr(app: FastAPI, intake: HrIntake | None) -> None:
@@ -48,7 +55,7 @@ def mount_hr(app: FastAPI, intake: HrIntake | None) -> None:
 
     app.include_router(intake_router)
     app.include_router(status_router, dependencies=[Depends(require_scope("read"))])
-    app.dependency_overrides[get_hr_intake] = _hr_off if intake is None else (lambda: intake)
+    app.dependency_overrides[get_hr_intake] = _hr_off if intake is None else _provide(intake)
 
 
 def create_app(

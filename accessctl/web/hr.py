@@ -13,9 +13,10 @@ Every refusal is a 4xx ``{"error": reason, "message": ...}``; the event is answe
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -104,8 +105,17 @@ status_router = APIRouter(tags=["hr"])
         "requestBody": {"required": True, "content": {"application/json": {"schema": _schema()}}},
     },
 )
-async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
-    return await _receive(request, intake.receive, intake)
+async def post_hr_event(request: Request) -> JSONResponse:
+    intake = await _provided_intake(request)
+    return await _receive(request, intake.receive_async, intake)
+
+
+async def _provided_intake(request: Request) -> HrIntake:
+    """The app's intake (its override of :func:`get_hr_intake`), looked up directly: FastAPI analyses
+    an overridden dependency again on every request, a cost the busiest endpoint does without."""
+    provide = request.app.dependency_overrides.get(get_hr_intake, get_hr_intake)
+    found = provide()
+    return await found if inspect.isawaitable(found) else found
 
 
 @intake_router.post(
@@ -115,7 +125,7 @@ async def post_hr_event(request: Request, intake: HrIntake = Depends(get_hr_inta
     responses={401: _ERROR, 415: _ERROR, 422: _ERROR, 503: {**_ERROR, "description": "Read-back failed"}},
 )
 async def post_bamboohr_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
-    return await _receive(request, intake.receive_bamboohr, intake)
+    return await _receive(request, _in_thread(intake.receive_bamboohr), intake)
 
 
 @intake_router.post(
@@ -135,7 +145,7 @@ async def post_hibob_event(request: Request, intake: HrIntake = Depends(get_hr_i
 
     return await _receive(
         request,
-        intake.receive_hibob,
+        _in_thread(intake.receive_hibob),
         intake,
         handshake=lambda raw: {"status": "pong"} if is_ping(raw) else None,
     )
@@ -156,12 +166,23 @@ async def post_hibob_event(request: Request, intake: HrIntake = Depends(get_hr_i
 async def post_gusto_event(request: Request, intake: HrIntake = Depends(get_hr_intake)) -> JSONResponse:
     from accessctl.hr.vendors.gusto import handshake
 
-    return await _receive(request, intake.receive_gusto, intake, handshake=handshake)
+    return await _receive(request, _in_thread(intake.receive_gusto), intake, handshake=handshake)
+
+
+def _in_thread(
+    receive: Callable[[Mapping[str, str], bytes], Accepted],
+) -> Callable[[Mapping[str, str], bytes], Awaitable[Accepted]]:
+    """A vendor's intake (it reads the record back over HTTP) in the threadpool."""
+
+    async def receive_in_thread(headers: Mapping[str, str], raw: bytes) -> Accepted:
+        return await run_in_threadpool(receive, headers, raw)
+
+    return receive_in_thread
 
 
 async def _receive(
     request: Request,
-    receive: Callable[[Mapping[str, str], bytes], Accepted],
+    receive: Callable[[Mapping[str, str], bytes], Awaitable[Accepted]],
     intake: HrIntake,
     *,
     handshake: Callable[[bytes], dict[str, str] | None] | None = None,
@@ -174,11 +195,11 @@ async def _receive(
         if answer is not None:
             log.info("HR vendor setup request at %s answered (nothing stored)", request.url.path)
             return JSONResponse(answer, status_code=200)
-        accepted = await run_in_threadpool(receive, request.headers, raw)
+        accepted = await receive(request.headers, raw)
     except Rejected as exc:
         intake.rejected(exc)
         return JSONResponse(exc.body(), status_code=exc.status)
-    except (FetchBackFailed, SQLAlchemyError) as exc:
+    except (FetchBackFailed, SQLAlchemyError, TimeoutError) as exc:
         if isinstance(exc, FetchBackFailed):  # counted and logged, so a vendor outage is visible
             intake.fetch_back_failed(exc)
         # nothing was stored and nothing done: the sender delivers it again later

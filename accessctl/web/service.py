@@ -272,9 +272,12 @@ async def run_service(
             schedule_hr_reconcile(scheduler, settings, engine)
         tasks: dict[str, asyncio.Task[Any]] = {}
         if options.workers:
+            from accessctl.lifecycle.plan_pending import pending_planner
+
             tasks["worker"] = asyncio.create_task(
                 run_worker(
                     engine,
+                    prepare=pending_planner(settings, engine),
                     execute=metrics.timed(execute),
                     worker_id=worker_id(),
                     clock=clock.now,
@@ -297,7 +300,11 @@ async def run_service(
             tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
         if on_ready is not None:
             on_ready()
-        return await _supervise(tasks, server, stop, options)
+        try:
+            return await _supervise(tasks, server, stop, options)
+        finally:
+            if hr_intake is not None:  # the HTTP server has stopped: nothing more is handed to it
+                await asyncio.to_thread(hr_intake.close)
 
 
 async def _supervise(

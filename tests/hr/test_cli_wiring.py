@@ -120,6 +120,7 @@ def test_a_rehire_while_its_leaver_still_runs_is_refused_and_stores_nothing(
     store: tuple[Path, Engine],
 ) -> None:
     from accessctl.hr.rejections import Rejected
+    from accessctl.lifecycle.plan_pending import plan_pending
 
     _, engine = store
     _okta_account(engine, add_person(engine))
@@ -142,7 +143,13 @@ def test_a_rehire_while_its_leaver_still_runs_is_refused_and_stores_nothing(
     send(event(id_="t1", termination={"immediate": True}))
     with engine.connect() as conn:
         [leaver] = conn.execute(sa.select(JOBS)).all()
-    assert leaver.kind == "leaver" and leaver.state == "pending"  # suspend, revoke, verify, refresh okta
+    assert leaver.kind == "leaver" and leaver.state == "planning"  # committed, not yet planned
+    with pytest.raises(Rejected) as refused:
+        send(event("employee.rehired", id_="r1", occurred_at="2026-12-02T11:30:00Z"))
+    assert refused.value.status == 409 and refused.value.reason == "leaver_running"
+    assert plan_pending(settings, engine, now=NOW) == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(JOBS.c.state)).scalar_one() == "pending"  # suspend, revoke, ...
     with pytest.raises(Rejected) as refused:
         send(event("employee.rehired", id_="r1", occurred_at="2026-12-02T11:30:00Z"))
     assert refused.value.status == 409 and refused.value.reason == "leaver_running"

@@ -13,7 +13,7 @@ import pytest
 
 from accessctl.hr.intake import event_status
 from tests.hr.helpers import encode, event
-from tests.hr.world import accounts_of, intake_for, jobs, send, termination, with_hr_source
+from tests.hr.world import accounts_of, intake_for, jobs, plan_jobs, send, termination, with_hr_source
 from tests.lifecycle.conftest import World, _world
 from tests.lifecycle.helpers import direct, finish, live
 
@@ -67,10 +67,14 @@ def test_a_future_dated_termination_fires_at_its_time_and_a_rehire_restores(worl
     [job] = jobs(world)
     assert (job.kind, job.state, job.hr_event_id, job.requested_by) == (
         "leaver",
-        "pending",
+        "planning",  # committed with the event; a worker plans it
         accepted.event_id,
         "hr",
     )
+    shown = event_status(world.engine, accepted.event_id)
+    assert shown is not None and shown["job"]["state"] == "planning" and shown["job"]["steps"] == []
+    assert plan_jobs(world, clock.at) == 1 and plan_jobs(world, clock.at) == 0  # exactly once
+    assert jobs(world)[0].state == "pending"
 
     again = send(intake, raw, webhook_id="msg-1", at=clock.at)  # HR delivers it again
     assert again.replay and again.event_id == accepted.event_id and len(jobs(world)) == 1
@@ -111,6 +115,8 @@ def test_hr_leavers_keep_the_engines_safeguards(any_world: World) -> None:
     for n, person in enumerate((first, second)):
         raw = termination(person.employee_id, person.email, id_=f"t-{n}", occurred_at=T0)
         send(intake, raw, webhook_id=f"msg-{n}", at=T0)
+    assert [j.state for j in jobs(world)] == ["planning", "planning"]
+    assert plan_jobs(world, T0) == 2  # the safeguards apply as the worker plans them
     made, held = jobs(world)
     assert made.state == "pending" and held.state == "quarantined"
     steps = event_status(world.engine, 1)["job"]["steps"]  # type: ignore[index]
@@ -187,6 +193,7 @@ def test_an_hr_leaver_never_blocks_a_providers_last_super_admin(world: World) ->
     intake = intake_for(world, Clock(T0))
     raw = termination(admin.employee_id, admin.email, id_="t-admin", occurred_at=T0)
     accepted = send(intake, raw, webhook_id="m-admin", at=T0)
+    plan_jobs(world, T0)
     steps = event_status(world.engine, accepted.event_id)["job"]["steps"]  # type: ignore[index]
     refused = {
         s["provider"] for s in steps if (s["result"] or "").startswith("skipped: refused: last active")

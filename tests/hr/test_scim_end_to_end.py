@@ -60,7 +60,7 @@ def test_a_scim_delete_locks_the_person_out_of_every_provider(world: World) -> N
     gone = http.delete(f"Users/{created.json()['id']}", headers=auth)
     assert gone.status_code == 204, gone.text
     [job] = jobs(world)
-    assert (job.kind, job.person_id, job.state) == ("leaver", person.id, "pending")
+    assert (job.kind, job.person_id, job.state) == ("leaver", person.id, "planning")  # a worker plans it
     assert http.get(f"Users/{created.json()['id']}", headers=auth).status_code == 404
 
     assert finish(world, job.id).state == "done"

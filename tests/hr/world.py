@@ -12,6 +12,7 @@ from accessctl.emulation import write_config
 from accessctl.hr.intake import HrIntake
 from accessctl.jobs.tables import JOBS
 from accessctl.lifecycle.hr_jobs import HrLifecycle
+from accessctl.lifecycle.plan_pending import plan_pending
 from accessctl.settings import load_settings
 from accessctl.store.models import Account
 from tests.hr.helpers import SECRET_TEXT, encode, event, signed
@@ -58,6 +59,11 @@ def accounts_of(world: World, person_id: int) -> dict[str, str]:
             )
         )
         return dict(rows.all())
+
+
+def plan_jobs(world: World, at: datetime) -> int:
+    """What a worker does first: plan the leaver jobs HR's events committed unplanned."""
+    return plan_pending(world.settings, world.engine, now=at)
 
 
 def jobs(world: World) -> list[sa.Row]:

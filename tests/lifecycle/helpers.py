@@ -8,6 +8,7 @@ from typing import Any
 from accessctl.jobs import JobStatus
 from accessctl.lifecycle import Submitted, run_job, step_executor
 from accessctl.lifecycle.connections import open_connectors
+from accessctl.lifecycle.plan_pending import pending_planner
 from connectors.base import AccountRecord, GrantRecord
 from tests.lifecycle.conftest import World
 
@@ -19,7 +20,13 @@ def run(world: World, use_case: Any, **kwargs: Any) -> Submitted:
 def finish(world: World, job_id: int) -> JobStatus:
     async def go() -> JobStatus:
         async with step_executor(world.settings, engine=world.engine) as execute:
-            return await run_job(world.engine, job_id, execute=execute, timeout_s=60)
+            return await run_job(
+                world.engine,
+                job_id,
+                execute=execute,
+                timeout_s=60,
+                prepare=pending_planner(world.settings, world.engine),
+            )
 
     return asyncio.run(go())
 

@@ -1,0 +1,183 @@
+"""Group commit for the HR intake: a writer thread stores the events many requests hand it in one
+transaction, commits once, and only then answers each request (one thread on SQLite; on PostgreSQL
+a few, each employee's events always to the same one).
+
+    writer = GroupWriter(engine)
+    accepted = await writer.write(lambda conn: record_event(conn, ...), deadline_s=10)
+
+Why: every event is one write, and the store has one writer at a time (SQLite's write lock; on
+PostgreSQL a commit waits for its log flush).  Thirty-two requests each opening their own transaction
+in a thread queue on that lock and on the interpreter; one thread writing them in turn,
+``max_batch`` to a commit, does the same work once per group, and appends the group's audit events
+together as its commit nears.  Nothing changes for a request but its wait: one event's refusal (a
+replay with another body, a restore while its leaver runs) or failure never touches the others (the
+group is rolled back and written again, each event in a savepoint), and no request is answered
+before the commit that holds its event (a failed commit answers every request of the group with that
+error).  A request that gives up waiting (``deadline_s``) before the writer took its event has stored
+nothing; one taken already is committed, and the sender's retry gets the first answer (a replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from accessctl import audit
+from accessctl.jobs.tables import write_tx
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: events committed together at most
+MAX_BATCH = 64
+#: writer threads on PostgreSQL (on SQLite one)
+POSTGRES_WRITERS = 4
+
+
+@dataclass
+class _Item(Generic[T]):
+    work: Callable[[Connection], T]
+    future: concurrent.futures.Future[T]
+
+
+_Result = tuple[_Item[object], object, BaseException | None]
+
+
+class GroupWriter:
+    """The writer threads of one store; started on first use, stopped by :meth:`close`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = MAX_BATCH,
+        threads: int | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        #: SQLite has one writer at a time; PostgreSQL's commits of several groups overlap (each
+        #: waits on its round trips and its log flush, not on the others)
+        self.threads = threads or (1 if engine.dialect.name == "sqlite" else POSTGRES_WRITERS)
+        self.after_commit = after_commit
+        self._queues: list[queue.SimpleQueue[_Item[object] | None]] = [
+            queue.SimpleQueue() for _ in range(self.threads)
+        ]
+        self._started: list[threading.Thread] = []
+        self._start = threading.Lock()
+        self.commits = 0
+        self.written = 0
+
+    def submit(self, work: Callable[[Connection], T], *, key: str = "") -> concurrent.futures.Future[T]:
+        """Queue ``work`` (run in the writer's transaction, in a savepoint of its own); the future is
+        resolved once that transaction committed (or with the error that stopped it).  Work of one
+        ``key`` (an employee) goes to one thread, in order: two groups never wait on each other's
+        locks of one person's rows."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._ensure_started()
+        self._queues[zlib.crc32(key.encode()) % self.threads].put(_Item(work, future))  # type: ignore[arg-type]
+        return future
+
+    async def write(self, work: Callable[[Connection], T], *, key: str = "", deadline_s: float) -> T:
+        """:meth:`submit`, awaited at most ``deadline_s`` (then :class:`TimeoutError`)."""
+        return await asyncio.wait_for(asyncio.wrap_future(self.submit(work, key=key)), deadline_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued, then stop the threads."""
+        with self._start:
+            threads, self._started = self._started, []
+        for waiting in self._queues[: len(threads)]:
+            waiting.put(None)
+        for thread in threads:
+            thread.join(timeout_s)
+
+    def _ensure_started(self) -> None:
+        if self._started:
+            return
+        with self._start:
+            if not self._started:
+                for n in range(self.threads):
+                    thread = threading.Thread(
+                        target=self._run, args=(self._queues[n],), name=f"hr-intake-writer-{n}", daemon=True
+                    )
+                    thread.start()
+                    self._started.append(thread)
+
+    def _run(self, waiting: queue.SimpleQueue[_Item[object] | None]) -> None:
+        while True:
+            first = waiting.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[_Item[object]]) -> None:
+        taken = [item for item in batch if item.future.set_running_or_notify_cancel()]
+        if not taken:
+            return
+        try:
+            try:  # the usual group: every event stored, no savepoint needed
+                results = self._group(taken, isolated=False)
+            except _ItemFailed:  # one refused or failed: the group again, each event in a savepoint
+                results = self._group(taken, isolated=True)
+        except Exception as exc:  # the commit failed: none of the group is stored
+            log.warning("HR intake: a group of %d events could not be committed: %s", len(taken), exc)
+            for item in taken:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    item.future.set_exception(exc)
+            return
+        self.commits += 1
+        self.written += len(taken)
+        for item, result, error in results:
+            if error is not None:
+                item.future.set_exception(error)
+            else:
+                item.future.set_result(result)
+        if self.after_commit is not None:
+            self.after_commit()
+
+    def _group(self, taken: list[_Item[object]], *, isolated: bool) -> list[_Result]:
+        """One transaction over ``taken``, committed.  Not ``isolated``, the first event that raises
+        rolls the whole group back (:class:`_ItemFailed`); ``isolated``, each runs in a savepoint
+        and what one raises is its answer."""
+        results: list[_Result] = []
+        with write_tx(self.engine) as conn, audit.deferred(conn):  # the group's events appended once
+            for item in taken:
+                if not isolated:
+                    try:
+                        results.append((item, item.work(conn), None))
+                    except Exception as exc:
+                        raise _ItemFailed from exc
+                    continue
+                try:
+                    with conn.begin_nested(), audit.deferred(conn):
+                        results.append((item, item.work(conn), None))
+                except Exception as exc:  # its request answers it (a 4xx, or 503)
+                    results.append((item, None, exc))
+        return results
+
+
+class _ItemFailed(Exception):
+    """An event of a group raised: the group is rolled back and written again, each in a savepoint."""
