@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -79,19 +80,50 @@ def claim(
     taking them again would run the same step twice at once.  ``full``: providers whose steps the
     worker takes none of now (it runs as many of theirs at once as it lets one provider have).
     """
+    taken = claim_steps(
+        engine, worker_id=worker_id, lease_s=lease_s, now=now, running=running, full=full, limit=1
+    )
+    return taken[0] if taken else None
+
+
+def claim_steps(
+    engine: Engine,
+    *,
+    worker_id: str,
+    lease_s: float,
+    now: datetime,
+    limit: int,
+    running: frozenset[int] = frozenset(),
+    full: frozenset[str] = frozenset(),
+    per_provider: int | None = None,
+    held: Counter[str] | None = None,
+) -> list[StepView]:
+    """Up to ``limit`` runnable steps (see :func:`claim`), leased in one transaction: the first steps
+    of a new job's providers start together.  ``per_provider``: at most this many steps of one
+    provider counting ``held``, the worker's own in flight (a provider at it joins ``full``)."""
     at = utc(now)
+    counts = Counter(held or ())
+    taken: list[StepView] = []
     with write_tx(engine) as conn:
-        query = _runnable(at, running, full)
-        if conn.dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True, of=STEPS)
-        for _ in range(_BATCH):
+        query = None
+        for _ in range(limit + _BATCH):
+            if len(taken) >= limit:
+                break
+            if query is None:
+                query = _runnable(at, running, full)
+                if conn.dialect.name != "sqlite":
+                    query = query.with_for_update(skip_locked=True, of=STEPS)
             step = conn.execute(query).first()
             if step is None:
-                return None
+                break
             view = _take(conn, step, worker_id=worker_id, lease_s=lease_s, at=at)
-            if view is not None:
-                return view
-    return None
+            if view is None:
+                continue
+            taken.append(view)
+            counts[view.provider] += 1
+            if per_provider is not None and counts[view.provider] >= per_provider:
+                full, query = full | {view.provider}, None
+    return taken
 
 
 def take_step(

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.jobs.backoff import Backoff
-from accessctl.jobs.claim import claim
+from accessctl.jobs.claim import claim_steps
 from accessctl.jobs.finish import Finished, complete, fail_attempt, release, renew_lease
 from accessctl.jobs.views import StepOutcome, StepView
 from accessctl.store.locks import LockBusy, async_store_lock
@@ -42,6 +42,8 @@ from connectors.base import ConnectorError, TransientError
 log = logging.getLogger(__name__)
 
 WORKER_LOCK = "jobs:worker"
+#: most steps taken in one claim (a new job's providers' first steps start together)
+_CLAIM_AT_ONCE = 8
 T = TypeVar("T")
 Execute = Callable[[StepView], Awaitable[StepOutcome]]
 Clock = Callable[[], datetime]
@@ -185,37 +187,38 @@ class _Worker:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
                     continue
+                held = Counter(step.provider for step in self.running_steps.values())
                 try:
-                    step = await _store(
+                    steps = await _store(
                         self.settings,
-                        claim,
+                        claim_steps,
                         self.engine,
                         worker_id=self.worker_id,
                         lease_s=self.settings.lease_s,
                         now=self.clock(),
+                        limit=min(self.settings.concurrency - len(self.in_flight), _CLAIM_AT_ONCE),
                         running=frozenset(s.step_id for s in self.running_steps.values()),
-                        full=self._full_providers(),
+                        full=frozenset(p for p, n in held.items() if n >= self.per_provider),
+                        per_provider=self.per_provider,
+                        held=held,
                     )
                 except (TimeoutError, sa.exc.DBAPIError) as exc:  # the store is busy or away: try again
                     log.warning("worker %s: claiming a step failed: %s", self.worker_id, exc)
-                    step = None
-                if step is None:
+                    steps = []
+                if not steps:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
                     continue
-                task = asyncio.create_task(self._run_step(step), name=f"step:{step.step_id}")
-                self.in_flight.add(task)
-                self.running_steps[task] = step
-                task.add_done_callback(self._done)
+                for step in steps:
+                    task = asyncio.create_task(self._run_step(step), name=f"step:{step.step_id}")
+                    self.in_flight.add(task)
+                    self.running_steps[task] = step
+                    task.add_done_callback(self._done)
         finally:
             with _WAKERS_LOCK:
                 _WAKERS.discard(wake)
             await self._drain()
         return self.ran
-
-    def _full_providers(self) -> frozenset[str]:
-        counts = Counter(step.provider for step in self.running_steps.values())
-        return frozenset(provider for provider, n in counts.items() if n >= self.per_provider)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)

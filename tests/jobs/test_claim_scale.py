@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.jobs import PlannedStep, StepOutcome, StepView, claim, complete
+from accessctl.jobs.claim import claim_steps
 from accessctl.sync import clock as real_clock
 from tests.jobs.helpers import T0, job, make_job, start_worker
 
@@ -114,3 +115,16 @@ def test_a_provider_whose_steps_wait_leaves_slots_to_the_others(engine: Engine) 
 
     asyncio.run(main())
     assert most[0] == 3  # three quarters of the four slots, at most, for one provider
+
+
+def test_one_claim_takes_the_first_steps_of_every_provider_within_the_per_provider_cap(
+    engine: Engine,
+) -> None:
+    _queue(engine, jobs=2, chain=2)
+    taken = claim_steps(engine, worker_id="w", lease_s=60, now=T0, limit=8, per_provider=1)
+    # each provider's head of the first job (its second job's heads wait: one per provider here)
+    assert sorted(s.provider for s in taken) == ["entra", "google", "okta"]
+    assert {s.job_id for s in taken} == {taken[0].job_id}
+    rest = claim_steps(engine, worker_id="w", lease_s=60, now=T0, limit=8)
+    assert sorted(s.provider for s in rest) == ["entra", "google", "okta"]  # the second job's
+    assert claim_steps(engine, worker_id="w", lease_s=60, now=T0, limit=8) == []
