@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,22 +21,27 @@ OPEN = sa.text("job_step.state IN ('pending', 'running')")
 _BATCH = 8
 
 
-def _runnable(now: datetime, running: frozenset[int] = frozenset()) -> sa.Select:
-    earlier = STEPS.alias("earlier")
-    blocked = (
-        sa.select(earlier.c.id)
-        .where(
-            earlier.c.job_id == STEPS.c.job_id,
-            earlier.c.provider == STEPS.c.provider,
-            earlier.c.seq < STEPS.c.seq,
-            earlier.c.state.not_in(SETTLED_OK),
-        )
-        .exists()
+_EARLIER = STEPS.alias("earlier")
+#: an earlier step of the same job and provider has not settled: the step must wait for it
+_BLOCKED = (
+    sa.select(_EARLIER.c.id)
+    .where(
+        _EARLIER.c.job_id == STEPS.c.job_id,
+        _EARLIER.c.provider == STEPS.c.provider,
+        _EARLIER.c.seq < STEPS.c.seq,
+        _EARLIER.c.state.not_in(SETTLED_OK),
     )
+    .exists()
+)
+
+
+def _runnable(
+    now: datetime, running: frozenset[int] = frozenset(), full: frozenset[str] = frozenset()
+) -> sa.Select:
     lease_gone = sa.and_(STEPS.c.state == StepState.RUNNING.value, STEPS.c.lease_expires_at <= now)
     if running:  # the claiming worker's own steps still in flight: late renewing, not dead
         lease_gone = sa.and_(lease_gone, STEPS.c.id.not_in(sorted(running)))
-    return (
+    query = (
         sa.select(STEPS, JOBS.c.state.label("job_state"))
         .join(JOBS, JOBS.c.id == STEPS.c.job_id)
         .where(
@@ -43,15 +49,24 @@ def _runnable(now: datetime, running: frozenset[int] = frozenset()) -> sa.Select
             sa.or_(STEPS.c.state == StepState.PENDING.value, lease_gone),
             STEPS.c.next_attempt_at <= now,
             JOBS.c.state.not_in(HELD),
-            ~blocked,
+            ~_BLOCKED,
         )
         .order_by(STEPS.c.next_attempt_at, STEPS.c.id)
         .limit(1)
     )
+    if full:  # providers the claiming worker already runs its most steps of at once
+        query = query.where(STEPS.c.provider.not_in(sorted(full)))
+    return query
 
 
 def claim(
-    engine: Engine, *, worker_id: str, lease_s: float, now: datetime, running: frozenset[int] = frozenset()
+    engine: Engine,
+    *,
+    worker_id: str,
+    lease_s: float,
+    now: datetime,
+    running: frozenset[int] = frozenset(),
+    full: frozenset[str] = frozenset(),
 ) -> StepView | None:
     """The next runnable step, now leased to ``worker_id`` for ``lease_s`` seconds, or None.
 
@@ -62,21 +77,70 @@ def claim(
     job's move to running commit together.  A reclaimed step that has used all its attempts is failed
     instead, and the next runnable one taken.  ``running``: ids of the steps the claiming worker is
     still running; their leases may have expired (its event loop was held up past a renewal), but
-    taking them again would run the same step twice at once.
+    taking them again would run the same step twice at once.  ``full``: providers whose steps the
+    worker takes none of now (it runs as many of theirs at once as it lets one provider have).
     """
+    taken = claim_steps(
+        engine, worker_id=worker_id, lease_s=lease_s, now=now, running=running, full=full, limit=1
+    )
+    return taken[0] if taken else None
+
+
+def claim_steps(
+    engine: Engine,
+    *,
+    worker_id: str,
+    lease_s: float,
+    now: datetime,
+    limit: int,
+    running: frozenset[int] = frozenset(),
+    full: frozenset[str] = frozenset(),
+    per_provider: int | None = None,
+    held: Counter[str] | None = None,
+) -> list[StepView]:
+    """Up to ``limit`` runnable steps (see :func:`claim`), leased in one transaction: the first steps
+    of a new job's providers start together.  ``per_provider``: at most this many steps of one
+    provider counting ``held``, the worker's own in flight (a provider at it joins ``full``)."""
     at = utc(now)
+    counts = Counter(held or ())
+    taken: list[StepView] = []
     with write_tx(engine) as conn:
-        query = _runnable(at, running)
-        if conn.dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True, of=STEPS)
-        for _ in range(_BATCH):
+        query = None
+        for _ in range(limit + _BATCH):
+            if len(taken) >= limit:
+                break
+            if query is None:
+                query = _runnable(at, running, full)
+                if conn.dialect.name != "sqlite":
+                    query = query.with_for_update(skip_locked=True, of=STEPS)
             step = conn.execute(query).first()
             if step is None:
-                return None
+                break
             view = _take(conn, step, worker_id=worker_id, lease_s=lease_s, at=at)
-            if view is not None:
-                return view
-    return None
+            if view is None:
+                continue
+            taken.append(view)
+            counts[view.provider] += 1
+            if per_provider is not None and counts[view.provider] >= per_provider:
+                full, query = full | {view.provider}, None
+    return taken
+
+
+def take_step(
+    conn: Connection, step_id: int, *, worker_id: str, lease_s: float, at: datetime
+) -> StepView | None:
+    """In the caller's write transaction: step ``step_id``, leased to ``worker_id``, if it is
+    pending and its job not held; the caller knows every earlier step of its chain has settled (the
+    worker that finished the step before it goes on with the chain, without a claim of its own)."""
+    query = (
+        sa.select(STEPS, JOBS.c.state.label("job_state"))
+        .join(JOBS, JOBS.c.id == STEPS.c.job_id)
+        .where(STEPS.c.id == step_id, STEPS.c.state == StepState.PENDING.value, JOBS.c.state.not_in(HELD))
+    )
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True, of=STEPS)
+    step = conn.execute(query).first()
+    return None if step is None else _take(conn, step, worker_id=worker_id, lease_s=lease_s, at=at)
 
 
 def _take(conn: Connection, step: sa.Row, *, worker_id: str, lease_s: float, at: datetime) -> StepView | None:

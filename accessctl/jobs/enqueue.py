@@ -13,7 +13,7 @@ from accessctl import audit
 from accessctl.jobs.derive import refresh_job
 from accessctl.jobs.events import Db, job_event, step_entry
 from accessctl.jobs.plan import PlannedStep
-from accessctl.jobs.states import JobState, StepState
+from accessctl.jobs.states import WAITING, JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS
 from accessctl.sync import clock
 from accessctl.timestamps import utc
@@ -149,10 +149,14 @@ def _add_steps(
     to run)."""
     job_id = job["id"]
     seqs: dict[str, int] = {}
+    waiting: set[str] = set()  # providers whose chain has a step to run before the next one
     rows = []
     for planned in steps:
         seqs[planned.provider] = seqs.get(planned.provider, 0) + 1
         skipped = planned.skipped is not None
+        due = WAITING if planned.provider in waiting and not skipped else at
+        if not skipped:
+            waiting.add(planned.provider)
         rows.append(
             {
                 "job_id": job_id,
@@ -164,7 +168,7 @@ def _add_steps(
                 "state": StepState.SKIPPED.value if skipped else StepState.PENDING.value,
                 "attempts": 0,
                 "max_attempts": planned.max_attempts,
-                "next_attempt_at": at,
+                "next_attempt_at": due,
                 "result": f"skipped: {planned.skipped}" if skipped else None,
                 "finished_at": at if skipped else None,
                 "updated_at": at,

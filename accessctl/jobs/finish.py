@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from accessctl.jobs.backoff import Backoff
+from accessctl.jobs.claim import take_step
 from accessctl.jobs.derive import lock_job, refresh_job
 from accessctl.jobs.events import step_event
 from accessctl.jobs.redact import redact_text
-from accessctl.jobs.states import JobState, StepState
+from accessctl.jobs.states import SETTLED_OK, JobState, StepState
 from accessctl.jobs.tables import STEPS, write_tx
 from accessctl.jobs.views import StepView
 from accessctl.timestamps import utc
@@ -31,6 +32,8 @@ class Finished:
     step_state: StepState | None
     job_state: JobState | None = None
     next_attempt_at: datetime | None = None
+    #: the chain's next step, now leased to the same worker (``complete(..., then_claim=...)``)
+    following: StepView | None = None
 
 
 LOST = Finished(None)
@@ -93,9 +96,17 @@ def _change(
 
 
 def complete(
-    engine: Engine, step: StepView, *, result: str, answer: str | None = None, now: datetime
+    engine: Engine,
+    step: StepView,
+    *,
+    result: str,
+    answer: str | None = None,
+    now: datetime,
+    then_claim: float | None = None,
 ) -> Finished:
-    """The step's action succeeded: ``result`` is APPLIED or ALREADY_DONE."""
+    """The step's action succeeded: ``result`` is APPLIED or ALREADY_DONE.  ``then_claim``: a lease
+    (seconds) for the next step of the same job and provider, claimed for this step's worker in the
+    same transaction when it is runnable (:attr:`Finished.following`)."""
     at = utc(now)
     answer = redact_text(answer)
     with write_tx(engine) as conn:
@@ -117,7 +128,35 @@ def complete(
                 finished_at=at,
             ),
         )
-    return Finished(StepState.DONE, job_state)
+        following = None
+        successor = _next_in_chain(conn, row)
+        if successor is not None and successor.state == StepState.PENDING.value:
+            if utc(successor.next_attempt_at) > at:  # it waited for this one: due now
+                conn.execute(sa.update(STEPS).where(STEPS.c.id == successor.id).values(next_attempt_at=at))
+            if then_claim is not None and job_state != JobState.FAILED:
+                following = take_step(
+                    conn, successor.id, worker_id=step.lease_owner, lease_s=then_claim, at=at
+                )
+    return Finished(StepState.DONE, job_state, following=following)
+
+
+_LATER = STEPS.alias("later")
+
+
+def _next_in_chain(conn: Connection, row: sa.Row) -> sa.Row | None:
+    """The next step of ``row``'s job and provider that has not settled (past any skipped ones)."""
+    query = (
+        sa.select(_LATER.c.id, _LATER.c.state, _LATER.c.next_attempt_at)
+        .where(
+            _LATER.c.job_id == row.job_id,
+            _LATER.c.provider == row.provider,
+            _LATER.c.seq > row.seq,
+            _LATER.c.state.not_in(SETTLED_OK),
+        )
+        .order_by(_LATER.c.seq)
+        .limit(1)
+    )
+    return conn.execute(query).first()
 
 
 def fail_attempt(

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.jobs.backoff import Backoff
-from accessctl.jobs.claim import claim
+from accessctl.jobs.claim import claim_steps
 from accessctl.jobs.finish import Finished, complete, fail_attempt, release, renew_lease
 from accessctl.jobs.views import StepOutcome, StepView
 from accessctl.store.locks import LockBusy, async_store_lock
@@ -41,6 +42,8 @@ from connectors.base import ConnectorError, TransientError
 log = logging.getLogger(__name__)
 
 WORKER_LOCK = "jobs:worker"
+#: most steps taken in one claim (a new job's providers' first steps start together)
+_CLAIM_AT_ONCE = 8
 T = TypeVar("T")
 Execute = Callable[[StepView], Awaitable[StepOutcome]]
 Clock = Callable[[], datetime]
@@ -81,6 +84,9 @@ class WorkerSettings:
     stop_grace_s: float = 10.0
     #: how often a running step's lease is renewed (real seconds; None: a third of the lease)
     renew_s: float | None = None
+    #: most steps of one provider at once (None: three quarters of ``concurrency``, at least one),
+    #: so a provider whose steps wait out its rate limit leaves slots to the others
+    per_provider: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -118,6 +124,7 @@ async def run_worker(
     stop_grace_s: float = 10.0,
     renew_s: float | None = None,
     backoff: Backoff | None = None,
+    per_provider: int | None = None,
     prepare: Callable[[datetime], object] | None = None,
 ) -> int:
     """Run steps until ``stop`` is set; returns how many steps this worker ran.  ``prepare(now)``
@@ -132,6 +139,7 @@ async def run_worker(
         stop_grace_s=stop_grace_s,
         renew_s=renew_s,
         backoff=backoff or Backoff(),
+        per_provider=per_provider,
     )
     async with _one_worker_per_sqlite_store(engine) as lost:
         worker = _Worker(engine, execute, worker_id, clock, stop, settings, lost)
@@ -158,7 +166,9 @@ class _Worker:
         self.stop = stop
         self.settings = settings
         self.in_flight: set[asyncio.Task[None]] = set()
-        self.running_steps: dict[asyncio.Task[None], int] = {}
+        self.running_steps: dict[asyncio.Task[None], StepView] = {}
+        cap = settings.per_provider or settings.concurrency - settings.concurrency // 4
+        self.per_provider = max(1, cap)
         self.slot_free = asyncio.Event()
         self.ran = 0
         self.prepare: Callable[[datetime], object] | None = None
@@ -183,29 +193,35 @@ class _Worker:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
                     continue
+                held = Counter(step.provider for step in self.running_steps.values())
                 try:
                     if self.prepare is not None:
                         await _store(self.settings, self.prepare, self.clock())
-                    step = await _store(
+                    steps = await _store(
                         self.settings,
-                        claim,
+                        claim_steps,
                         self.engine,
                         worker_id=self.worker_id,
                         lease_s=self.settings.lease_s,
                         now=self.clock(),
-                        running=frozenset(self.running_steps.values()),
+                        limit=min(self.settings.concurrency - len(self.in_flight), _CLAIM_AT_ONCE),
+                        running=frozenset(s.step_id for s in self.running_steps.values()),
+                        full=frozenset(p for p, n in held.items() if n >= self.per_provider),
+                        per_provider=self.per_provider,
+                        held=held,
                     )
                 except (TimeoutError, sa.exc.DBAPIError) as exc:  # the store is busy or away: try again
                     log.warning("worker %s: claiming a step failed: %s", self.worker_id, exc)
-                    step = None
-                if step is None:
+                    steps = []
+                if not steps:
                     self.slot_free.clear()
                     await self._wait_for_slot_or_stop()
                     continue
-                task = asyncio.create_task(self._run_step(step), name=f"step:{step.step_id}")
-                self.in_flight.add(task)
-                self.running_steps[task] = step.step_id
-                task.add_done_callback(self._done)
+                for step in steps:
+                    task = asyncio.create_task(self._run_step(step), name=f"step:{step.step_id}")
+                    self.in_flight.add(task)
+                    self.running_steps[task] = step
+                    task.add_done_callback(self._done)
         finally:
             with _WAKERS_LOCK:
                 _WAKERS.discard(wake)
@@ -242,58 +258,73 @@ class _Worker:
             await asyncio.wait(late, timeout=self.settings.store_timeout_s + 1)
 
     async def _run_step(self, step: StepView) -> None:
-        renewing = asyncio.create_task(self._renew(step))
-        try:
-            finished = await self._attempt(step)
-        except asyncio.CancelledError:
-            await _store(self.settings, release, self.engine, step, why="worker stopping", now=self.clock())
-            raise
-        finally:
-            renewing.cancel()
-        self.ran += 1
-        log.info(
-            "step %s (job %s, %s %s) attempt %s: %s",
-            step.step_id,
-            step.job_id,
-            step.provider,
-            step.action,
-            step.attempt,
-            finished.step_state or "lease lost",
-        )
+        """Run ``step``, then the steps of its chain this worker claimed as each one finished."""
+        this = asyncio.current_task()
+        following: StepView | None = step
+        while following is not None:
+            step = following
+            if this is not None:
+                self.running_steps[this] = step
+            renewing = asyncio.create_task(self._renew(step))
+            try:
+                finished = await self._attempt(step)
+            except asyncio.CancelledError:
+                why = "worker stopping"
+                await _store(self.settings, release, self.engine, step, why=why, now=self.clock())
+                raise
+            finally:
+                renewing.cancel()
+            self.ran += 1
+            log.info(
+                "step %s (job %s, %s %s) attempt %s: %s",
+                step.step_id,
+                step.job_id,
+                step.provider,
+                step.action,
+                step.attempt,
+                finished.step_state or "lease lost",
+            )
+            following = finished.following
 
     async def _attempt(self, step: StepView) -> Finished:
         s = self.settings
         try:
             outcome = await asyncio.wait_for(self.execute(step), s.step_timeout_s)
         except TransientError as exc:
-            return await _store(
-                s,
-                fail_attempt,
-                self.engine,
-                step,
-                error=_describe(exc),
-                retry_after=exc.retry_after,
-                backoff=s.backoff,
-                now=self.clock(),
+            return await self._record(
+                fail_attempt, step, error=_describe(exc), retry_after=exc.retry_after, backoff=s.backoff
             )
         except TimeoutError:
             error = f"no answer within {s.step_timeout_s:g}s"
-            return await _store(
-                s, fail_attempt, self.engine, step, error=error, backoff=s.backoff, now=self.clock()
-            )
+            return await self._record(fail_attempt, step, error=error, backoff=s.backoff)
         except ConnectorError as exc:  # not found, permission denied, bad credentials: retrying cannot help
-            return await _store(
-                s, fail_attempt, self.engine, step, error=_describe(exc), permanent=True, now=self.clock()
-            )
-        return await _store(
-            s,
-            complete,
-            self.engine,
-            step,
-            result=str(outcome.result),
-            answer=outcome.answer,
-            now=self.clock(),
+            return await self._record(fail_attempt, step, error=_describe(exc), permanent=True)
+        except Exception as exc:  # a bug, or the store busy inside a step: said, and retried
+            # recorded as a failed attempt with what went wrong, not left running for its lease to
+            # expire (which said only "never finished", and cost a lease per attempt)
+            log.error("step %s (job %s): %s", step.step_id, step.job_id, _unexpected(exc), exc_info=exc)
+            return await self._record(fail_attempt, step, error=_unexpected(exc), backoff=s.backoff)
+        # the chain's next step, claimed in the same transaction: no claim, no wait for a slot
+        then_claim = None if self.stop.is_set() else s.lease_s
+        return await self._record(
+            complete, step, result=str(outcome.result), answer=outcome.answer, then_claim=then_claim
         )
+
+    async def _record(self, finish: Callable[..., Finished], step: StepView, **kwargs: object) -> Finished:
+        """Record how the attempt ended; a busy or unreachable store is tried again while the lease
+        (renewed meanwhile) lasts, instead of dropping what the provider answered."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        until, pause = loop.time() + s.lease_s, 0.05
+        while True:
+            try:
+                return await _store(s, finish, self.engine, step, now=self.clock(), **kwargs)
+            except (TimeoutError, sa.exc.DBAPIError) as exc:
+                if loop.time() >= until:
+                    raise
+                log.warning("step %s: recording its end failed (%s); trying again", step.step_id, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
     async def _renew(self, step: StepView) -> None:
         """Keep a long step's lease: renewed every third of it (bounded waits, ends with the step)."""
@@ -309,12 +340,16 @@ class _Worker:
                     lease_s=self.settings.lease_s,
                     now=self.clock(),
                 )
-            except TimeoutError:
-                log.warning("step %s: lease renewal timed out; trying again", step.step_id)
+            except (TimeoutError, sa.exc.DBAPIError) as exc:  # the store busy: the next renewal may pass
+                log.warning("step %s: renewing its lease failed (%s); trying again", step.step_id, exc)
                 continue
             if not held:
                 log.warning("step %s: lease lost to another worker", step.step_id)
                 return
+
+
+def _unexpected(exc: BaseException) -> str:
+    return f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def _describe(exc: ConnectorError) -> str:

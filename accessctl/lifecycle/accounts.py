@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl.lifecycle.connections import Connectors
+from accessctl.lifecycle.patience import patiently
 from accessctl.lifecycle.people import ACCOUNTS, PersonRef
 from accessctl.lifecycle.protected import is_protected
 from accessctl.settings import Settings
@@ -100,7 +101,7 @@ async def find_live_accounts(
         rows = by_provider.get(provider, [])
         found: list[LiveAccount] = []
         if not rows:
-            record = await connector.find_account(email=person.email)
+            record = await patiently(connector.find_account, email=person.email)
             if record is None:
                 return []
             notes.append(f"{provider}: {record.login} found live, not yet in the store")
@@ -108,7 +109,7 @@ async def find_live_accounts(
         else:
             candidates = []
             for row in rows:
-                record = await connector.find_account(external_id=row.external_id)
+                record = await patiently(connector.find_account, external_id=row.external_id)
                 if record is None:
                     gone.append((provider, row.external_id, row.login))
                     notes.append(
@@ -133,7 +134,7 @@ async def find_live_accounts(
                 names=names,
             )
             if grants:
-                account.grants = await connector.list_account_grants(record.external_id)
+                account.grants = await patiently(connector.list_account_grants, record.external_id)
             found.append(account)
         return found
 

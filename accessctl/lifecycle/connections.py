@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,11 @@ from connectors.base import ConnectorError
 
 if TYPE_CHECKING:
     from connectors.base import Connector
+
+log = logging.getLogger(__name__)
+
+#: how long closing one connector may take (its sessions and pools; nothing is left to send)
+CLOSE_TIMEOUT_S = 10.0
 
 #: provider name -> its open connector
 Connectors = Mapping[str, "Connector"]
@@ -28,6 +35,9 @@ async def open_connectors(
             opened[name] = build_connector(settings, name)
         yield opened
     finally:
-        for connector in opened.values():
+        for name, connector in opened.items():
             with contextlib.suppress(ConnectorError, OSError, RuntimeError):  # closing hides nothing
-                await connector.aclose()
+                try:
+                    await asyncio.wait_for(connector.aclose(), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("%s connector: closing took over %gs; left to exit", name, CLOSE_TIMEOUT_S)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from accessctl import audit
+from accessctl.jobs.tables import write_tx
 from accessctl.sync import writer
 from accessctl.sync.clock import now
 from connectors.base import Connector
@@ -23,7 +24,10 @@ async def refresh_account(engine: Engine, connector: Connector, account_id: str,
     seen_at = now()
 
     def write() -> str:
-        with engine.begin() as conn:
+        # in the process's queue of write transactions, as the worker's own are: a plain
+        # engine.begin() raced them through SQLite's busy handler, lost for its whole timeout,
+        # and the step ended "database is locked"
+        with write_tx(engine) as conn:
             if record is None:
                 reason = f"removed in {provider} (seen by {actor})"
                 ended = writer.end_accounts(conn, provider, [account_id], ended_at=seen_at, reason=reason)

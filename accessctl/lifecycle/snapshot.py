@@ -16,6 +16,7 @@ from accessctl.jobs.states import JobState
 from accessctl.jobs.tables import JOBS
 from accessctl.lifecycle.connections import Connectors
 from accessctl.lifecycle.errors import NothingToRestore, SafeguardRefused
+from accessctl.lifecycle.patience import patiently
 from accessctl.lifecycle.people import PersonRef
 from accessctl.lifecycle.plan import Plan
 from accessctl.store.models import LifecycleSnapshot
@@ -131,7 +132,10 @@ async def build_restore_plan(engine: Engine, person: PersonRef, connectors: Conn
     gone = set()
     for saved in snapshot.accounts:
         connector = connectors.get(saved["provider"])
-        if connector is not None and await connector.find_account(external_id=saved["account_id"]) is None:
+        if connector is None:
+            continue
+        account_id = saved["account_id"]
+        if await patiently(connector.find_account, external_id=account_id) is None:
             gone.add((saved["provider"], saved["account_id"]))
     return restore_plan(
         snapshot,

@@ -7,6 +7,7 @@ providers' live answers, and queues it as a job (or, on a dry run, only returns 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,6 +15,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from accessctl.jobs.tables import write_tx
+from accessctl.jobs.worker import wake_workers
 from accessctl.lifecycle.accounts import find_live_accounts
 from accessctl.lifecycle.connections import Connectors, open_connectors
 from accessctl.lifecycle.leaver import build_plan
@@ -91,11 +94,20 @@ async def plan_restore(
         return await build_restore_plan(engine, ref, open_)
 
 
-def _queue(engine: Engine, plan: Plan, settings: Settings, **kwargs: object) -> Submitted:
-    with Session(engine) as session:
+def _queue_now(engine: Engine, plan: Plan, settings: Settings, **kwargs: object) -> Submitted:
+    # in the process's queue of write transactions (on SQLite, the write lock first): a writer
+    # racing SQLite's busy handler can wait out its whole timeout
+    with write_tx(engine) as conn, Session(bind=conn, join_transaction_mode="create_savepoint") as session:
         submitted = submit(session, plan, settings=settings, **kwargs)  # type: ignore[arg-type]
         session.commit()
+    if submitted.job_id is not None:
+        wake_workers()  # committed now (the session's own commit only released its savepoint)
     return submitted
+
+
+async def _queue(engine: Engine, plan: Plan, settings: Settings, **kwargs: object) -> Submitted:
+    """Queue ``plan`` in a thread: the caller's event loop (the workers' in `serve`) runs on."""
+    return await asyncio.to_thread(_queue_now, engine, plan, settings, **kwargs)
 
 
 async def deprovision(
@@ -112,7 +124,9 @@ async def deprovision(
     """Leaver: block sign-in, revoke sessions and tokens, remove direct grants, verify, refresh the
     store, in every provider where the person has an account; the snapshot restore uses is saved."""
     plan = await plan_leaver(settings, engine, person=person, connectors=connectors, now=now)
-    return _queue(engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now)
+    return await _queue(
+        engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now
+    )
 
 
 async def lockout(
@@ -138,7 +152,9 @@ async def lockout(
         connectors=connectors,
         now=now,
     )
-    return _queue(engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now)
+    return await _queue(
+        engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now
+    )
 
 
 async def revoke(
@@ -159,7 +175,9 @@ async def revoke(
         plan = await plan_revoke(
             settings, engine, open_, person=person, entitlement=entitlement, via=via, now=now
         )
-    return _queue(engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now)
+    return await _queue(
+        engine, plan, settings, requested_by=requested_by, reason=reason, dry_run=dry_run, now=now
+    )
 
 
 async def restore(
@@ -176,4 +194,6 @@ async def restore(
     """Re-enable the accounts and re-add the grants of the person's latest leaver snapshot; who
     approved it is the job's requester and is audited."""
     plan = await plan_restore(settings, engine, person=person, connectors=connectors)
-    return _queue(engine, plan, settings, requested_by=approved_by, reason=reason, dry_run=dry_run, now=now)
+    return await _queue(
+        engine, plan, settings, requested_by=approved_by, reason=reason, dry_run=dry_run, now=now
+    )

@@ -64,11 +64,16 @@ assert summary.complete, summary
 # What `accessctl serve` runs, in one process: the use case queues, the worker (the service's
 # settings: web.workers steps at once, its lease, the default idle poll) runs.
 LEAVER_CHILD = """
-import asyncio, json, os, socket, sys, time
+import asyncio, json, logging, os, socket, sys, time
 from pathlib import Path
+logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("accessctl.audit").setLevel(logging.WARNING)  # an event per step: the worker logs it
 import sqlalchemy as sa
+from accessctl.aiorun import run
 from accessctl.jobs import get_job, run_worker
 from accessctl.lifecycle import deprovision, step_executor
+from accessctl.lifecycle.connections import open_connectors
 from accessctl.settings import load_settings
 from accessctl.store.engine import make_engine
 from accessctl.store.models import Account, Person
@@ -131,7 +136,8 @@ async def main():
     assert len(emails) == count, f"only {len(emails)} people with accounts in all three providers"
     stop = asyncio.Event()
     results = []
-    async with step_executor(settings, engine=engine) as execute:
+    # the steps' connectors, and the plans' (opened once, as a caller queuing many leavers would)
+    async with step_executor(settings, engine=engine) as execute, open_connectors(settings) as planning:
         worker = asyncio.create_task(run_worker(
             engine, execute=execute, worker_id=f"{socket.gethostname()}:{os.getpid()}:bench",
             clock=clock.now, stop=stop, concurrency=settings.web.workers,
@@ -140,7 +146,8 @@ async def main():
         started = time.time()
         if mode == "revoke":
             for email in emails:
-                submitted = await deprovision(settings, engine, person=email, requested_by="bench")
+                submitted = await deprovision(settings, engine, person=email, requested_by="bench",
+                                             connectors=planning)
                 created = time.time()  # the enqueue committed
                 job = await until_finished(submitted.job_id)
                 results.append({"job": job.id, "state": job.state, "created": created,
@@ -149,7 +156,8 @@ async def main():
         else:
             jobs = []
             for email in emails:
-                submitted = await deprovision(settings, engine, person=email, requested_by="bench")
+                submitted = await deprovision(settings, engine, person=email, requested_by="bench",
+                                             connectors=planning)
                 jobs.append((submitted.job_id, time.time()))
             queued = time.time()
             for job_id, created in jobs:
@@ -159,13 +167,16 @@ async def main():
                                 "attempts": sum(s.attempts for s in job.steps)})
         ended = time.time()
         stop.set()
-        await asyncio.wait_for(worker, 60)
+        stopped, _ = await asyncio.wait({worker}, timeout=60)
+        if not stopped:
+            raise SystemExit("the worker did not stop within 60 s of being told to")
+        worker.result()
     out = {"started": started, "ended": ended, "jobs": results}
     if mode != "revoke":
         out["queued"] = queued
     print(json.dumps(out))
 
-asyncio.run(main())
+run(main())  # asyncio.run, with a bounded wait for tasks left at exit
 """
 
 
@@ -184,12 +195,24 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: where the children's logs go (--log FILE); None: kept in memory, the tail shown on failure
+LOG: Path | None = None
+
+
 def _child(code: str, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=False
-    )
+    command = [sys.executable, "-c", code, *args]
+    if LOG is None:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"child failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+    with LOG.open("a") as log:
+        env = {**os.environ, "BENCH_LOG_LEVEL": "INFO"}
+        done = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT, env=env, check=False
+        )
     if done.returncode != 0:
-        raise SystemExit(f"child failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"child failed (exit {done.returncode}); its log: {LOG}")
     return done.stdout
 
 
@@ -362,8 +385,11 @@ def main() -> None:
     parser.add_argument("--okta-budget", type=_budget, default=(600, 60), metavar="LIMIT/WINDOW_S")
     parser.add_argument("--entra-budget", type=_budget, default=(2000, 10), metavar="LIMIT/WINDOW_S")
     parser.add_argument("--google-budget", type=_budget, default=(2400, 60), metavar="LIMIT/WINDOW_S")
+    parser.add_argument("--log", type=Path, help="append the children's logs (INFO: every step) to FILE")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "leaver" / "results.json")
     args = parser.parse_args()
+    global LOG
+    LOG = args.log
     only = set(args.only or ["revoke", "mass"])
     revoke_n = args.leavers or (10 if args.quick else 200)
     mass_n = args.mass_leavers or (20 if args.quick else 1000)

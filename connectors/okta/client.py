@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 from connectors.base import AuthError, ConnectorError, NotFoundError, PermissionDeniedError, TransientError
 from connectors.okta.config import OktaConfig
+from connectors.okta.governor import RateGovernor, bucket
 from connectors.okta.mapping import rate_from_headers
 
 PROVIDER = "okta"
@@ -35,6 +36,8 @@ class OktaClient:
         self._executor: Any = None
         self._session: Any = None
         self._lock = asyncio.Lock()
+        #: its requests paced by the budgets Okta's answers state
+        self.governor = RateGovernor()
 
     def __repr__(self) -> str:
         return f"OktaClient(org_url={self.config.org_url!r})"
@@ -95,10 +98,16 @@ class OktaClient:
         request, error = await executor.create_request(method, url, body, {})
         if error is not None:
             raise ConnectorError(f"cannot build the request {method} {path}: {error}", provider=PROVIDER)
+        key = bucket(method, path)
+        await self.governor.turn(key)
         try:
             response, text, error = await _execute(executor, request)
         except (TimeoutError, asyncio.TimeoutError) as exc:  # noqa: UP041 - aiohttp raises either
             raise TransientError(f"{method} {path}: timed out", provider=PROVIDER) from exc
+        headers = response.headers if response is not None else getattr(error, "headers", None)
+        if headers:
+            throttled = response is not None and response.status == 429
+            self.governor.observe(key, rate_from_headers(headers), throttled=throttled)
         if error is not None:
             raise classify(method, path, error)
         parsed = json.loads(text) if text else None

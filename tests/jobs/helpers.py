@@ -73,3 +73,14 @@ def step_events(engine: Engine) -> list[sa.Row]:
         return list(
             conn.execute(sa.select(EVENTS).where(EVENTS.c.target_type == "job_step").order_by(EVENTS.c.seq))
         )
+
+
+def start_worker(engine: Engine, execute: Any, stop: Any, **kw: Any) -> Any:
+    """``run_worker`` as a task of the running loop: worker "w1", the real clock, quick idle polls."""
+    import asyncio
+
+    from accessctl.jobs import run_worker
+    from accessctl.sync import clock
+
+    options: dict[str, Any] = {"clock": clock.now, "idle_poll_s": 0.02, "lease_s": 30, **kw}
+    return asyncio.create_task(run_worker(engine, execute=execute, worker_id="w1", stop=stop, **options))
