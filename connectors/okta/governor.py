@@ -87,9 +87,10 @@ class RateGovernor:
         """What an answer in ``key`` said of its budget."""
         if rate is None:
             return
-        remaining = 0 if throttled else rate.remaining
         budget = self._budgets.get(key)
-        if budget is None or rate.reset_at > budget.reset_at + 0.5:  # a new window
-            self._budgets[key] = _Budget(remaining, rate.reset_at)
+        if throttled:  # a 429 says when this bucket may be tried again: that reset, not an earlier answer's
+            self._budgets[key] = _Budget(0, rate.reset_at)
+        elif budget is None or rate.reset_at > budget.reset_at + 0.5:  # a new window
+            self._budgets[key] = _Budget(rate.remaining, rate.reset_at)
         else:
-            budget.remaining = min(budget.remaining, remaining)
+            budget.remaining = min(budget.remaining, rate.remaining)

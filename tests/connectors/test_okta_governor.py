@@ -73,3 +73,15 @@ def test_buckets_are_the_endpoint_family_and_direction_also_for_link_urls() -> N
     assert bucket("POST", "/api/v1/users/00u1/lifecycle/suspend") == "users:write"
     assert bucket("GET", "https://acme.okta.com/api/v1/groups?after=x") == "groups:read"
     assert bucket("DELETE", "/api/v1/apps/0oa1/users/00u1") == "apps:write"
+
+
+def test_a_429_s_own_reset_is_the_wait_not_an_earlier_answer_s_window() -> None:
+    """A 429 that says "try again in a second" holds the bucket a second, even when earlier answers
+    of the same bucket spoke of a window a minute away (the sync under faults waited that minute)."""
+    time = FakeTime()
+    governor = _governor(time)
+    users = bucket("GET", "/api/v1/users")
+    governor.observe(users, RateInfo(limit=600, remaining=500, reset_at=time.now + 60))
+    governor.observe(users, RateInfo(limit=600, remaining=0, reset_at=time.now + 1), throttled=True)
+    asyncio.run(governor.turn(users))
+    assert len(time.slept) == 1 and 1 <= time.slept[0] <= 1.3
