@@ -246,3 +246,59 @@ def test_faults_and_latency_apply_to_writes_and_change_nothing(serve, tls, org: 
     assert failed.status_code >= 500 and failed.json()["errorCode"] == "E0000009"
     assert "X-Rate-Limit-Limit" in failed.headers
     assert slow >= 0.15 and status == "SUSPENDED"
+
+
+def test_a_custom_role_is_assigned_only_with_its_resource_set(serve, tls, org: SyntheticOrg) -> None:
+    """Okta's CustomRoleAssignmentSchema requires ``role`` and ``resource-set``: a CUSTOM body
+    without either is a 400 E0000001, an unknown role or resource set a 404 E0000007, and neither
+    assigns anything; the full body gives the assignment back over the same resource set."""
+    from tests.emulators.test_okta_openapi import validate
+
+    server, _ = serve(create_app, org.okta)
+    custom = next(r for r in org.okta.roles if r.custom)
+    login = next(a.login for a in org.okta.accounts if a.key == custom.assigned_keys[0])
+    with http(server.url, tls) as plain:
+        uid = plain.get(f"/api/v1/users/{login}").json()["id"]
+        roles = f"/api/v1/users/{uid}/roles"
+        held = next(r for r in plain.get(roles).json() if r["type"] == "CUSTOM")
+        role_id, resource_set = held["role"], held["resource-set"]
+        assert plain.delete(f"{roles}/{held['id']}").status_code == 204
+
+        def customs() -> list[tuple[str, str]]:
+            return [(r["role"], r["resource-set"]) for r in plain.get(roles).json() if r["type"] == "CUSTOM"]
+
+        no_set = plain.post(roles, json={"type": "CUSTOM", "role": role_id})
+        assert no_set.status_code == 400
+        validate(no_set.json(), "Error")
+        assert no_set.json()["errorCode"] == "E0000001"
+        assert no_set.json()["errorSummary"] == "Api validation failed: resource-set"
+        assert no_set.json()["errorCauses"] == [
+            {"errorSummary": "Resource set id required for a CUSTOM assignment"}
+        ]
+        no_role = plain.post(roles, json={"type": "CUSTOM", "resource-set": resource_set})
+        assert (no_role.status_code, no_role.json()["errorSummary"]) == (400, "Api validation failed: role")
+        unknown_set = plain.post(
+            roles, json={"type": "CUSTOM", "role": role_id, "resource-set": "iamNoSuchSet"}
+        )
+        assert unknown_set.status_code == 404 and unknown_set.json()["errorCode"] == "E0000007"
+        unknown_role = plain.post(
+            roles, json={"type": "CUSTOM", "role": "cr0Nope", "resource-set": resource_set}
+        )
+        assert unknown_role.status_code == 404 and unknown_role.json()["errorCode"] == "E0000007"
+        assert customs() == []
+
+        body = {"type": "CUSTOM", "role": role_id, "resource-set": resource_set}
+        made = plain.post(roles, json=body)
+        assert made.status_code == 201 and (made.json()["role"], made.json()["resource-set"]) == (
+            role_id,
+            resource_set,
+        )
+        assert made.json()["_links"]["resource-set"]["href"].endswith(
+            f"/api/v1/iam/resource-sets/{resource_set}"
+        )
+        assert plain.post(roles, json=body).status_code == 409
+        assert customs() == [(role_id, resource_set)]
+        types = {r["type"] for r in plain.get(roles).json()}
+        kind = next(t for t in ("REPORT_ADMIN", "MOBILE_ADMIN", "READ_ONLY_ADMIN") if t not in types)
+        standard = plain.post(roles, json={"type": kind})  # a standard role needs no resource set
+        assert standard.status_code == 201 and "resource-set" not in standard.json()

@@ -88,6 +88,7 @@ class OktaLoader(OktaOAuth):
             if role.custom:
                 custom_id = okta_id("cr0", role.key)
                 resource_set = okta_id("iam", f"{role.key}:resource-set")
+                self.resource_sets[resource_set] = f"{role.name} resources"
                 self.custom_roles[custom_id] = CustomRole(
                     custom_id, role.name, role.description or role.name, datetime(2025, 2, 1, tzinfo=UTC)
                 )

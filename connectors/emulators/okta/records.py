@@ -155,6 +155,8 @@ class OktaData:
         self.roles: dict[str, list[RoleAssignment]] = {}  # user id -> assignments made to the user
         self.group_roles: dict[str, list[RoleAssignment]] = {}  # group id -> assignments made to the group
         self.custom_roles: dict[str, CustomRole] = {}  # in creation order
+        #: the org's resource sets (``iam...`` id -> label), which custom role assignments are bound to
+        self.resource_sets: dict[str, str] = {}
         self.logs: list[dict[str, Any]] = []
         #: the org's id (``00o...``), as its ORNs name it
         self.org_id = okta_id("00o", self.base_url)
@@ -187,6 +189,12 @@ class OktaData:
         if role is None:
             raise not_found(key, "CustomRole")
         return role
+
+    def resource_set(self, rid: str) -> str:
+        """A resource set's id, as a custom role assignment's ``resource-set`` names it (404 when unknown)."""
+        if rid not in self.resource_sets:
+            raise not_found(rid, "ResourceSet")
+        return rid
 
     def user_role_assignments(self, uid: str) -> list[RoleAssignment]:
         """What ``/users/{id}/roles`` lists: the user's own assignments, then those of its groups."""

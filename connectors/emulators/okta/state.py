@@ -232,16 +232,28 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
             )
             return True
 
+    #: what a CUSTOM assignment must name, and Okta's cause when it does not
+    CUSTOM_REQUIRED = {
+        "role": "Custom role id or name required for a CUSTOM assignment",
+        "resource-set": "Resource set id required for a CUSTOM assignment",
+    }
+
     def assign_role(self, key: str, body: dict[str, Any]) -> RoleAssignment:
         """``POST /users/{id}/roles``: a standard role by ``type``, a custom one by ``type`` CUSTOM,
-        ``role`` and ``resource-set``.  One the user already holds directly is a 409 E0000090."""
+        ``role`` (id or label) and ``resource-set`` (id), both required (Okta's
+        CustomRoleAssignmentSchema): one missing is a 400 E0000001, one unknown a 404 E0000007,
+        and nothing is assigned.  One the user already holds directly (a custom role: over the same
+        resource set) is a 409 E0000090."""
         with self.lock:
             user = self.user(key)
             kind = body.get("type")
             custom_id = resource_set = None
             if kind == "CUSTOM":
-                custom_id = self.custom_role(str(body.get("role") or "")).id
-                resource_set = body.get("resource-set") or okta_id("iam", f"{custom_id}:resource-set")
+                for name, cause in self.CUSTOM_REQUIRED.items():
+                    if not body.get(name):
+                        raise OktaApiError(400, "E0000001", f"Api validation failed: {name}", [cause])
+                custom_id = self.custom_role(str(body["role"])).id
+                resource_set = self.resource_set(str(body["resource-set"]))
             elif kind not in ROLE_LABELS:
                 raise OktaApiError(
                     400,
@@ -250,11 +262,11 @@ class OktaState(OktaLoader, OktaRendering, SystemLog):
                     [f"type: '{kind}' is not a valid role type"],
                 )
             held = self.roles.setdefault(user.id, [])
-            if any(r.type == kind and r.role == custom_id for r in held):
+            if any(r.type == kind and r.role == custom_id and r.resource_set == resource_set for r in held):
                 raise OktaApiError(409, "E0000090", "Duplicate role assignment exception.")
             prefix = "irb" if custom_id else "ra1"
             role = RoleAssignment(
-                okta_id(prefix, f"{custom_id or kind}:{user.id}:{now().isoformat()}"),
+                okta_id(prefix, f"{custom_id or kind}:{resource_set}:{user.id}:{now().isoformat()}"),
                 str(kind),
                 "USER",
                 now(),
