@@ -120,6 +120,10 @@ class GrantRecord:
     inherited: bool = False
     #: the external id of the group it is inherited through
     via: str | None = None
+    #: what the grant is bound to, where the provider binds it to part of the org: the resource set
+    #: (``iam...``) of an Okta custom admin role assignment; None: the whole org, or no such binding.
+    #: Giving the grant back means giving it back over the same scope.
+    scope: str | None = None
 
 
 @dataclass(slots=True)

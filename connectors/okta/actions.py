@@ -187,7 +187,7 @@ class OktaActions:
             except NotFoundError:
                 return ActionResult.ALREADY_DONE
             return ActionResult.APPLIED
-        matching = [r for r in await self._own_roles(uid) if mapping.role_entitlement_id(r) == target]
+        matching = [r for r in await self._own_roles(uid) if _same_role(r, grant)]
         if not matching:
             return ActionResult.ALREADY_DONE
         removed = False
@@ -203,7 +203,9 @@ class OktaActions:
         """Give a grant back (restore): a group membership (``PUT groups/{id}/users/{uid}``), a
         direct app assignment (``POST apps/{id}/users``; one held only through a group becomes
         direct), an admin role (``POST users/{uid}/roles``: a standard one by type, a custom one by
-        its id).  ALREADY_DONE when the account holds it directly."""
+        its id over the grant's resource set, its ``scope``).  ALREADY_DONE when the account holds
+        it directly (a custom role: over that resource set).  A custom role without a resource set
+        is refused here, as Okta would refuse it (400), before anything is sent."""
         uid, target = grant.account_external_id, grant.entitlement_external_id
         if grant.entitlement_kind is EntitlementKind.GROUP:
             if await self._group_type(uid, target) is not None:
@@ -221,9 +223,12 @@ class OktaActions:
                 "POST", f"/api/v1/apps/{target}/users", body={"id": uid, "scope": "USER"}
             )
             return ActionResult.APPLIED
-        if any(mapping.role_entitlement_id(r) == target for r in await self._own_roles(uid)):
+        try:
+            body = mapping.role_body(target, grant.scope)
+        except ValueError as exc:
+            raise ConnectorError(str(exc), provider="okta", status=400) from None
+        if any(_same_role(r, grant) for r in await self._own_roles(uid)):
             return ActionResult.ALREADY_DONE
-        body = {"type": target} if target in mapping.ROLE_TYPES else {"type": "CUSTOM", "role": target}
         try:
             await self.client.request("POST", f"/api/v1/users/{uid}/roles", body=body)
         except ConnectorError as exc:
@@ -269,3 +274,11 @@ class OktaActions:
         to the group, and Okta answers 404 for it on the user, though the role stays held."""
         roles = (await self.client.request("GET", f"/api/v1/users/{uid}/roles")).body
         return [r for r in roles if r.get("assignmentType") != "GROUP"]
+
+
+def _same_role(role: dict[str, Any], grant: GrantRecord) -> bool:
+    """Whether the assignment ``role`` is the grant's role, over the grant's resource set when the
+    grant names one (a grant without a scope matches every assignment of its role)."""
+    if mapping.role_entitlement_id(role) != grant.entitlement_external_id:
+        return False
+    return grant.scope is None or mapping.resource_set_id(role) == grant.scope

@@ -133,13 +133,37 @@ def role_entitlement_id(role: Mapping[str, Any]) -> str:
     return custom_role_id(role) if role["type"] == "CUSTOM" else str(role["type"])
 
 
+def resource_set_id(role: Mapping[str, Any]) -> str | None:
+    """The resource set (``iam...``) a CUSTOM assignment is bound to: its ``resource-set`` field,
+    else the id at the end of its ``_links.resource-set`` link; None for a standard role."""
+    if role.get("type") != "CUSTOM":
+        return None
+    if role.get("resource-set"):
+        return str(role["resource-set"])
+    href = (((role.get("_links") or {}).get("resource-set")) or {}).get("href")
+    return str(href).rstrip("/").rsplit("/", 1)[-1] if href else None
+
+
 def grant_from_role(user_id: str, role: Mapping[str, Any]) -> GrantRecord:
     return GrantRecord(
         user_id,
         EntitlementKind.ROLE,
         role_entitlement_id(role),
         inherited=role.get("assignmentType") == "GROUP",
+        scope=resource_set_id(role),
     )
+
+
+def role_body(role: str, resource_set: str | None) -> dict[str, str]:
+    """The body of ``POST /users/{id}/roles`` (assignRoleToUser) giving ``role`` back: a standard role
+    by its type, a custom one by its id over its resource set (Okta requires both for CUSTOM)."""
+    if role in ROLE_TYPES:
+        return {"type": role}
+    if not resource_set:
+        raise ValueError(
+            f"custom admin role {role} can only be assigned over a resource set, and none is known"
+        )
+    return {"type": "CUSTOM", "role": role, "resource-set": resource_set}
 
 
 def entitlement_from_custom_role(role: Mapping[str, Any]) -> EntitlementRecord:

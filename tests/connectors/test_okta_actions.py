@@ -308,3 +308,39 @@ def test_group_steps_read_the_user_s_groups_once_and_see_a_change_after_the_wind
     assert seen["within"] == DONE  # the listing is seconds old: the step trusts it
     assert seen["after"] == APPLIED  # read again: the membership added meanwhile is removed
     assert not {key(g) for g in seen["groups"]} & {key(g) for g in seen["left"]}
+
+
+def test_a_custom_role_is_removed_and_given_back_over_its_resource_set(
+    okta: RunningEmulators, org: SyntheticOrg
+) -> None:
+    """The custom role's grant carries its resource set; add_grant gives it back over that set, and
+    one without a resource set is refused before anything is sent (Okta would answer 400)."""
+    custom = next(r for r in org.okta.roles if r.custom)
+    login = next(a.login for a in org.okta.accounts if a.key == custom.assigned_keys[0])
+    with api(okta) as client:
+        uid = str(client.get(f"/api/v1/users/{login}").json()["id"])
+        (held,) = [r for r in client.get(f"/api/v1/users/{uid}/roles").json() if r["type"] == "CUSTOM"]
+
+    async def body(c: OktaConnector) -> dict[str, Any]:
+        (grant,) = [g for g in await c.list_account_grants(uid) if g.entitlement_external_id == held["role"]]
+        seen: dict[str, Any] = {"grant": grant, "removed": await c.remove_grant(grant)}
+        unscoped = GrantRecord(uid, EntitlementKind.ROLE, grant.entitlement_external_id)
+        with pytest.raises(ConnectorError, match="resource set") as refused:
+            await c.add_grant(unscoped)
+        seen["refused"] = refused.value.status
+        seen["between"] = [
+            g for g in await c.list_account_grants(uid) if g.entitlement_kind is EntitlementKind.ROLE
+        ]
+        seen["added"] = [await c.add_grant(grant), await c.add_grant(grant)]
+        return seen
+
+    seen = run(connect(okta), body)
+    assert seen["grant"].scope == held["resource-set"] and not seen["grant"].inherited
+    assert seen["removed"] is APPLIED and seen["refused"] == 400
+    assert held["role"] not in {g.entitlement_external_id for g in seen["between"]}
+    assert seen["added"] == [APPLIED, DONE]
+    with api(okta) as client:  # read back through the Management API
+        customs = [r for r in client.get(f"/api/v1/users/{uid}/roles").json() if r["type"] == "CUSTOM"]
+    assert [(r["role"], r["resource-set"], r["assignmentType"]) for r in customs] == [
+        (held["role"], held["resource-set"], "USER")
+    ]

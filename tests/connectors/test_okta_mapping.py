@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from connectors.base import AccountStatus, EntitlementKind, MfaState
 from connectors.okta import mapping
 
@@ -147,6 +149,7 @@ def test_custom_role_assignments_map_to_their_custom_role() -> None:
     assert (direct.inherited, through_group.inherited) == (False, True)
     label_only = mapping.grant_from_role("00u1", {"id": "irb3", "label": "Auditors", "type": "CUSTOM"})
     assert label_only.entitlement_external_id == "Auditors"
+    assert (direct.scope, through_group.scope, label_only.scope) == (None, None, None)
     role = mapping.entitlement_from_custom_role({"id": "cr0Yq6IJxGIr0ouum0g3", "label": "UserCreator"})
     assert (role.kind, role.name, role.privileged, role.description) == (
         EntitlementKind.ROLE,
@@ -154,3 +157,43 @@ def test_custom_role_assignments_map_to_their_custom_role() -> None:
         True,
         None,
     )
+
+
+def test_a_custom_role_assignment_keeps_its_resource_set_and_is_given_back_over_it() -> None:
+    """The resource set of a CUSTOM assignment, from its ``resource-set`` field or its
+    ``_links.resource-set`` link (the Roles API reference's "custom role assigned to the user
+    directly"), is the grant's scope; assignRoleToUser's body names it again.  A standard role
+    has none."""
+    base = "https://x.okta.com/api/v1/iam"
+    by_field = {
+        "id": "irb1qe6PGuMc7Oh8N0g4",
+        "label": "UserCreator",
+        "type": "CUSTOM",
+        "assignmentType": "USER",
+        "role": "cr0Yq6IJxGIr0ouum0g3",
+        "resource-set": "iamoJDFKaJxGIr0oamd9g",
+    }
+    by_link = {
+        "id": "irb1qe6PGuMc7Oh8N0g5",
+        "label": "UserCreator",
+        "type": "CUSTOM",
+        "assignmentType": "USER",
+        "_links": {
+            "role": {"href": f"{base}/roles/cr0Yq6IJxGIr0ouum0g3"},
+            "resource-set": {"href": f"{base}/resource-sets/iamoJDFKaJxGIr0oamd0q"},
+        },
+    }
+    standard = {"id": "ra1", "label": "Super Administrator", "type": "SUPER_ADMIN", "assignmentType": "USER"}
+    assert [mapping.grant_from_role("00u1", r).scope for r in (by_field, by_link, standard)] == [
+        "iamoJDFKaJxGIr0oamd9g",
+        "iamoJDFKaJxGIr0oamd0q",
+        None,
+    ]
+    assert mapping.role_body("cr0Yq6IJxGIr0ouum0g3", "iamoJDFKaJxGIr0oamd9g") == {
+        "type": "CUSTOM",
+        "role": "cr0Yq6IJxGIr0ouum0g3",
+        "resource-set": "iamoJDFKaJxGIr0oamd9g",
+    }
+    assert mapping.role_body("SUPER_ADMIN", None) == {"type": "SUPER_ADMIN"}
+    with pytest.raises(ValueError, match="resource set"):
+        mapping.role_body("cr0Yq6IJxGIr0ouum0g3", None)
