@@ -6,7 +6,8 @@
 The configured connectors are opened once, on entry, and closed on exit.  Actions:
 
 ``suspend``, ``deactivate`` (Okta), ``revoke_sessions``, ``restore_account`` (target
-``account_id``); ``remove_grant``, ``add_grant`` (``account_id``, ``kind``, ``entitlement_id``);
+``account_id``); ``remove_grant``, ``add_grant`` (``account_id``, ``kind``, ``entitlement_id``, and
+``scope`` where the grant has one);
 ``verify`` (a read-back judged by :mod:`accessctl.lifecycle.readback`); ``refresh_store`` (the
 account's rows in the store brought up to what the provider shows).
 
@@ -70,6 +71,7 @@ def _grant(target: dict[str, Any]) -> GrantRecord:
         account_external_id=str(target["account_id"]),
         entitlement_kind=EntitlementKind(target["kind"]),
         entitlement_external_id=str(target["entitlement_id"]),
+        scope=target.get("scope"),
     )
 
 

@@ -81,6 +81,7 @@ def stored_accounts(conn: Connection, settings: Settings, person: PersonRef) -> 
                 ENTITLEMENTS.c.privileged,
                 GRANTS.c.inherited,
                 GRANTS.c.via,
+                GRANTS.c.scopes,
             )
             .join(ENTITLEMENTS, ENTITLEMENTS.c.id == GRANTS.c.entitlement_id)
             .where(GRANTS.c.account_id == row.id, GRANTS.c.ended_at.is_(None))
@@ -98,11 +99,17 @@ def stored_accounts(conn: Connection, settings: Settings, person: PersonRef) -> 
                     external_id=row.external_id,
                     flagged=bool(row.protected),
                 ),
-                grants=[
+                grants=[  # one per scope: an Okta custom role is held, and given back, per resource set
                     GrantRecord(
-                        row.external_id, EntitlementKind(g.kind), g.external_id, bool(g.inherited), g.via
+                        row.external_id,
+                        EntitlementKind(g.kind),
+                        g.external_id,
+                        bool(g.inherited),
+                        g.via,
+                        scope,
                     )
                     for g in held
+                    for scope in (g.scopes or [None])
                 ],
                 names={(g.kind, g.external_id): (g.name, bool(g.privileged)) for g in held},
             )

@@ -22,6 +22,7 @@ from accessctl.lifecycle.admins import (
 from accessctl.lifecycle.people import PersonRef
 from accessctl.lifecycle.plan import Plan
 from accessctl.lifecycle.protected import SKIPPED
+from accessctl.lifecycle.readback import grant_key
 from accessctl.settings import Settings
 from connectors.base import AccountStatus, GrantRecord
 
@@ -33,11 +34,16 @@ def _step(
 
 
 def grant_target(account: LiveAccount, grant: GrantRecord) -> dict[str, str]:
-    return {
+    """A grant as a step's target and a snapshot keep it: its ``scope`` too where it has one (the
+    resource set an Okta custom role is held over, without which it cannot be given back)."""
+    target = {
         "kind": str(grant.entitlement_kind),
         "entitlement_id": grant.entitlement_external_id,
         "name": account.name_of(grant),
     }
+    if grant.scope is not None:
+        target["scope"] = grant.scope
+    return target
 
 
 #: groups the provider manages itself, which no one can leave (Okta's BUILT_IN group "Everyone")
@@ -134,7 +140,7 @@ def account_steps(
     if not refused:
         verify["blocked"] = True
     if removed:
-        verify["absent"] = [[str(g.entitlement_kind), g.entitlement_external_id] for g in removed]
+        verify["absent"] = [grant_key(g) for g in removed]
     steps.append(
         _step(
             account,

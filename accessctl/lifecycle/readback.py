@@ -2,8 +2,9 @@
 
 A ``verify`` step's target says what must hold: ``blocked`` (True: sign-in blocked; False: enabled;
 absent: not checked), ``signed_out_since`` (an ISO time the provider's sessions-valid-from must be
-at or after, where the provider shows one), ``absent`` and ``present`` (``[kind, entitlement id]``
-pairs among the account's direct grants).
+at or after, where the provider shows one), ``absent`` and ``present`` (:func:`grant_key`s among
+the account's direct grants: ``[kind, entitlement id]``, with the grant's scope third where it has
+one, since an Okta custom role given back over another resource set is not the snapshot's).
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ class ReadBack:
     @property
     def direct(self) -> set[tuple[str, str]]:
         return {(str(g.entitlement_kind), g.entitlement_external_id) for g in self.grants if not g.inherited}
+
+    def holds(self, key: list[str] | tuple[str, ...]) -> bool:
+        """Whether the account holds ``key`` (:func:`grant_key`) directly: ``[kind, id]`` in any
+        scope, ``[kind, id, scope]`` in that one (an Okta custom role over that resource set)."""
+        if len(key) == 2:
+            return tuple(key) in self.direct
+        kind, entitlement, scope = key
+        return any(
+            str(g.entitlement_kind) == kind and g.entitlement_external_id == entitlement and g.scope == scope
+            for g in self.grants
+            if not g.inherited
+        )
 
 
 async def read_back(connector: Connector, account_id: str) -> ReadBack:
@@ -64,11 +77,10 @@ def problems(seen: ReadBack, target: dict[str, Any]) -> list[str]:
         cutoff = datetime.fromisoformat(since).replace(microsecond=0)
         if seen.sessions_valid_from < cutoff:
             found.append(f"sessions valid from {seen.sessions_valid_from.isoformat()}, before {since}")
-    direct = seen.direct
-    left = [f"{k}:{e}" for k, e in (tuple(p) for p in target.get("absent", [])) if (k, e) in direct]
+    left = [":".join(key) for key in target.get("absent", []) if seen.holds(key)]
     if left:
         found.append("still held: " + ", ".join(left))
-    missing = [f"{k}:{e}" for k, e in (tuple(p) for p in target.get("present", [])) if (k, e) not in direct]
+    missing = [":".join(key) for key in target.get("present", []) if not seen.holds(key)]
     if missing:
         found.append("not held: " + ", ".join(missing))
     return found
@@ -83,14 +95,26 @@ def describe(seen: ReadBack, target: dict[str, Any] | None = None) -> str:
     opened = len(seen.open_credentials)
     parts.append(f"{opened} credential{'' if opened == 1 else 's'} open" if opened else "no credentials open")
     direct = seen.direct
-    absent = [tuple(p) for p in target.get("absent", [])]
+    absent = target.get("absent", [])
     if absent:
-        held = sum(1 for pair in absent if pair in direct)
+        held = sum(1 for key in absent if seen.holds(key))
         parts.append(f"{held} of {len(absent)} grants still held" if held else f"{len(absent)} grants gone")
-    present = [tuple(p) for p in target.get("present", [])]
+    present = target.get("present", [])
     if present:
-        back = sum(1 for pair in present if pair in direct)
+        back = sum(1 for key in present if seen.holds(key))
         parts.append(f"{back} of {len(present)} grants back")
     if not absent and not present:
         parts.append(f"{len(direct)} direct grant{'' if len(direct) == 1 else 's'}")
     return ", ".join(parts)
+
+
+def grant_key(grant: GrantRecord | dict[str, Any]) -> list[str]:
+    """A grant as a verify step's ``absent`` / ``present`` list names it: ``[kind, entitlement id]``,
+    and its scope third where it has one."""
+    if isinstance(grant, GrantRecord):
+        key = [str(grant.entitlement_kind), grant.entitlement_external_id]
+        scope = grant.scope
+    else:
+        key = [str(grant["kind"]), str(grant["entitlement_id"])]
+        scope = grant.get("scope")
+    return key if scope is None else [*key, scope]

@@ -154,6 +154,8 @@ def _remove_steps(
     engine: Engine, account: LiveAccount, grant: GrantRecord, planned_at: datetime
 ) -> list[PlannedStep]:
     target = {**account.target, **grant_target(account, grant)}
+    # revoking an entitlement takes it whole: an Okta custom role over every resource set it is held over
+    target.pop("scope", None)
     skipped = SKIPPED if account.protected else None
     if (
         skipped is None

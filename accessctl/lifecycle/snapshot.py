@@ -1,5 +1,6 @@
 """The snapshot a leaver saves before it acts (each account's status and the direct grants it
-removes), and the restore plan made from it."""
+removes, each with its scope where it has one: the resource set of an Okta custom role), and the
+restore plan made from it: each grant added back (over its scope), then read back."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from accessctl.lifecycle.errors import NothingToRestore, SafeguardRefused
 from accessctl.lifecycle.patience import patiently
 from accessctl.lifecycle.people import PersonRef
 from accessctl.lifecycle.plan import Plan
+from accessctl.lifecycle.readback import grant_key
 from accessctl.store.models import LifecycleSnapshot
 
 SNAPSHOTS: sa.Table = LifecycleSnapshot.__table__  # type: ignore[attr-defined]
@@ -112,10 +114,12 @@ def restore_plan(
         unsupported = None if can_add else f"the {provider} connector cannot add grants"
         for grant in saved["grants"]:
             effect = f"holds {grant['kind']} {grant['name']} again"
+            if grant.get("scope"):
+                effect += f" over {grant['scope']}"
             plan.steps.append(
                 PlannedStep(provider, "add_grant", {**base, **grant}, effect, skipped=unsupported)
             )
-        present = [[g["kind"], g["entitlement_id"]] for g in saved["grants"]] if can_add else []
+        present = [grant_key(g) for g in saved["grants"]] if can_add else []
         verify: dict[str, Any] = {**base, "present": present}
         if was_active:
             verify["blocked"] = False

@@ -145,6 +145,11 @@ class Grant(SQLModel, table=True):
     entitlement_id: int = Field(foreign_key="entitlement.id", index=True)
     inherited: bool = False
     via: str | None = Field(default=None, max_length=255)
+    #: what the account holds it over, where the provider binds it to part of the org: the resource
+    #: sets of an Okta custom admin role (GrantRecord.scope of each assignment); None: the whole org
+    scopes: list[str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     first_seen_at: datetime | None = _ts()
     last_seen_at: datetime | None = _ts()
     ended_at: datetime | None = _ts()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,9 @@ def resolve_grants(
     entitlements: dict[tuple[str, str], int],
     seen_at: datetime,
 ) -> GrantBatch:
-    """Map provider ids to store ids; a direct grant wins over an inherited one for the same pair."""
+    """Map provider ids to store ids; a direct grant wins over an inherited one for the same pair.
+    The scopes of a pair's records of the same kind (an Okta custom role held directly over two
+    resource sets) are kept together, sorted."""
     rows: dict[tuple[int, int], dict[str, Any]] = {}
     unmatched = 0
     for record in records:
@@ -41,15 +43,31 @@ def resolve_grants(
         key = (account_id, entitlement_id)
         previous = rows.get(key)
         if previous is not None and not previous["inherited"]:
+            if not record.inherited and record.scope is not None:
+                previous["scopes"] = sorted({*(previous["scopes"] or ()), record.scope})
             continue
+        scopes = [record.scope] if record.scope is not None else None
+        if previous is not None and record.inherited and record.scope is not None:
+            scopes = sorted({*(previous["scopes"] or ()), record.scope})
         rows[key] = grant_row(
-            account_id, entitlement_id, inherited=record.inherited, via=record.via, seen_at=seen_at
+            account_id,
+            entitlement_id,
+            inherited=record.inherited,
+            via=record.via,
+            seen_at=seen_at,
+            scopes=scopes,
         )
     return GrantBatch(list(rows.values()), unmatched)
 
 
 def grant_row(
-    account_id: int, entitlement_id: int, *, inherited: bool, via: str | None, seen_at: datetime
+    account_id: int,
+    entitlement_id: int,
+    *,
+    inherited: bool,
+    via: str | None,
+    seen_at: datetime,
+    scopes: list[str] | None = None,
 ) -> dict[str, Any]:
     """A live grant seen at ``seen_at``, as write_grants upserts it."""
     return {
@@ -57,6 +75,7 @@ def grant_row(
         "entitlement_id": entitlement_id,
         "inherited": inherited,
         "via": via,
+        "scopes": scopes,
         "first_seen_at": seen_at,
         "last_seen_at": seen_at,
         "ended_at": None,
@@ -84,14 +103,19 @@ def write_grants(conn: Connection, batch: GrantBatch, seen_at: datetime) -> None
             else_=excluded.inherited,
         )
 
-    def via(excluded: Any) -> Any:
-        return sa.case(
-            (
-                sa.and_(GRANTS.c.last_seen_at == excluded.last_seen_at, sa.not_(GRANTS.c.inherited)),
-                GRANTS.c.via,
-            ),
-            else_=excluded.via,
-        )
+    def kept(column: str) -> Callable[[Any], Any]:
+        """The stored value where the grant was already seen directly in this run, else the row's."""
+
+        def expression(excluded: Any) -> Any:
+            return sa.case(
+                (
+                    sa.and_(GRANTS.c.last_seen_at == excluded.last_seen_at, sa.not_(GRANTS.c.inherited)),
+                    GRANTS.c[column],
+                ),
+                else_=excluded[column],
+            )
+
+        return expression
 
     bulk_upsert(
         conn,
@@ -99,5 +123,5 @@ def write_grants(conn: Connection, batch: GrantBatch, seen_at: datetime) -> None
         batch.rows,
         key=["account_id", "entitlement_id"],
         update=["last_seen_at", "ended_at", "ended_by", "ended_reason"],
-        expressions={"inherited": inherited, "via": via},
+        expressions={"inherited": inherited, "via": kept("via"), "scopes": kept("scopes")},
     )
