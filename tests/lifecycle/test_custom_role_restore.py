@@ -88,3 +88,24 @@ def _restored_over_its_resource_set(world: World) -> None:
     with _okta_api(world) as api:
         assert _custom_roles(api, holder.external_id) == before
     assert _holder(world).scopes == [resource_set]  # the store, refreshed, still has it
+
+
+def test_a_leaver_planned_from_the_store_keeps_the_resource_set(world: World) -> None:
+    """The HR intake plans a leaver from the store (what the last sync saw): its step and snapshot
+    name the custom role's resource set as the store keeps it."""
+    from accessctl.lifecycle.hr_jobs import stored_accounts
+    from accessctl.lifecycle.leaver import build_plan
+    from accessctl.lifecycle.people import resolve_person
+    from accessctl.sync.clock import now
+
+    holder = _holder(world)
+    with world.engine.connect() as conn:
+        person = resolve_person(conn, holder.email)
+        found = stored_accounts(conn, world.settings, person)
+        plan = build_plan(world.settings, conn, person, found, kind="leaver", planned_at=now())
+    (remove,) = [
+        s for s in plan.steps if s.action == "remove_grant" and s.target["entitlement_id"] == holder.role
+    ]
+    assert remove.target["scope"] == holder.scopes[0]
+    (okta,) = [a for a in plan.snapshot if a["provider"] == "okta"]
+    assert [g.get("scope") for g in okta["grants"] if g["entitlement_id"] == holder.role] == holder.scopes
