@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,15 @@ T = TypeVar("T")
 SHUTDOWN_S = 30.0
 
 
-def run(main: Coroutine[Any, Any, T], *, shutdown_s: float = SHUTDOWN_S) -> T:
-    """Run ``main`` in a new event loop and return its result (or raise what it raised)."""
-    loop = asyncio.new_event_loop()
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    shutdown_s: float = SHUTDOWN_S,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
+) -> T:
+    """Run ``main`` in a new event loop (made by ``loop_factory``) and return its result (or raise
+    what it raised)."""
+    loop = loop_factory()
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)
@@ -59,3 +65,13 @@ def _cancel_left(loop: asyncio.AbstractEventLoop, shutdown_s: float) -> None:
         if not task.cancelled() and task.exception() is not None:
             error = task.exception()
             loop.call_exception_handler({"message": "task failed at exit", "exception": error, "task": task})
+
+
+def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's event loop where it is installed (uvicorn's ``standard`` extra brings it on Linux and
+    macOS), else asyncio's: the service's loop, which does less work per request on uvloop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop

@@ -80,7 +80,7 @@ def worker(ctx: typer.Context, workers: WorkersOption = None) -> None:
 def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str) -> None:
     import asyncio
 
-    from accessctl.aiorun import run
+    from accessctl.aiorun import fast_loop_factory, run
     from accessctl.jobs import WorkerBusy
     from accessctl.web.service import ServiceStopped, run_service
 
@@ -102,7 +102,8 @@ def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str
 
     with handled_errors():
         try:
-            ran = run(main())  # asyncio.run, with a bounded wait for tasks left at exit
+            # asyncio.run, on uvloop where installed, with a bounded wait for tasks left at exit
+            ran = run(main(), loop_factory=fast_loop_factory())
         except WorkerBusy as busy:
             raise fail(str(busy), exitcodes.BUSY) from None
         except ServiceStopped as stopped:

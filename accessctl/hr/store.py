@@ -8,7 +8,7 @@ passes in; everything else (schedules, statuses, roster rows, movers) is done he
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -53,7 +53,6 @@ ACTOR = "hr"
 # once (building a statement per call costs more than running it)
 _B = sa.bindparam
 _EVENT_BY_ID = sa.select(EVENTS).where(EVENTS.c.id == _B("b_id"))
-_EVENT_STATUS = sa.select(EVENTS.c.status).where(EVENTS.c.id == _B("b_id"))
 _EVENT_PERSON = EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(person_id=_B("b_person"))
 _EVENT_JOB = (
     EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(job_id=_B("b_job"), updated_at=_B("b_at"))
@@ -63,20 +62,28 @@ _EVENT_SET_STATUS = (
     .where(EVENTS.c.id == _B("b_id"))
     .values(status=_B("b_status"), note=_B("b_note"), updated_at=_B("b_at"))
 )
+_EVENT_SET_STATUS_JOB = (
+    EVENTS.update()
+    .where(EVENTS.c.id == _B("b_id"))
+    .values(status=_B("b_status"), note=_B("b_note"), job_id=_B("b_job"), updated_at=_B("b_at"))
+)
 _PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id).where(PEOPLE.c.employee_id == _B("b_employee_id"))
 _PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
-_OPEN_SCHEDULES = (
-    sa.select(SCHEDULES.c.hr_event_id, SCHEDULES.c.fire_at)
-    .join(EVENTS, EVENTS.c.id == SCHEDULES.c.hr_event_id)
-    .where(EVENTS.c.person_id == _B("b_person"), SCHEDULES.c.state == "scheduled")
-)
 _TERMINATION_KINDS = [
     EventType.TERMINATED.value,
     EventType.TERMINATION_CANCELLED.value,
     EventType.REHIRED.value,
 ]
-_PERSON_TERMINATION_EVENTS = sa.select(EVENTS).where(
-    EVENTS.c.person_id == _B("b_person"), EVENTS.c.event_type.in_(_TERMINATION_KINDS)
+#: a person's termination events, each with the fire time of its open schedule (an event has at most
+#: one schedule)
+_PERSON_TERMINATION_EVENTS = (
+    sa.select(EVENTS, SCHEDULES.c.fire_at.label("open_fire_at"))
+    .outerjoin(SCHEDULES, sa.and_(SCHEDULES.c.hr_event_id == EVENTS.c.id, SCHEDULES.c.state == "scheduled"))
+    # the kinds written in the statement: an expanding IN is rendered again on every execution
+    .where(
+        EVENTS.c.person_id == _B("b_person"),
+        EVENTS.c.event_type.in_([sa.literal_column(f"'{kind}'") for kind in _TERMINATION_KINDS]),
+    )
 )
 _TERMINATION_WHEN = sa.select(EVENTS.c.effective_date, EVENTS.c.effective_at, EVENTS.c.timezone).where(
     EVENTS.c.id == _B("b_id")
@@ -194,11 +201,13 @@ def record_event(
         if found is not None:
             return _replay(found, digest, event.id)
         _refuse_before_hire(conn, event)
+    # matched before the insert, so the row is stored with its person (not updated after)
+    person_id = match_person(conn, event.employee.employee_id, event.employee.email)
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
     # now) makes the insert do nothing, and the first answer is read back
-    row = conn.execute(
-        _insert_new(conn.dialect.name), _row_values(source, webhook_id, event, digest, now)
-    ).first()
+    values = _row_values(source, webhook_id, event, digest, now)
+    values["person_id"] = person_id
+    row = conn.execute(_insert_new(conn.dialect.name), values).first()
     if row is None:
         found = _existing(conn, source, event.id, webhook_id)
         if found is None:  # a unique key matched, so the row is there
@@ -218,9 +227,10 @@ def record_event(
         },
         occurred_at=now,
     )
-    _match_and_apply(conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row)
-    status = conn.execute(_EVENT_STATUS, {"b_id": row.id}).scalar_one()
-    return Accepted(row.id, status, replay=False)
+    status = _match_and_apply(
+        conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row, person_id=person_id
+    )
+    return Accepted(row.id, status.value, replay=False)
 
 
 def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
@@ -256,27 +266,35 @@ def _match_and_apply(
     rehire: RehireMode,
     lifecycle: Lifecycle,
     row: sa.Row | None = None,
-) -> None:
-    """``row``: the event's row as just inserted (else it is read)."""
+    person_id: int | None = None,
+) -> Status:
+    """Returns the event's status after.  ``row``: the event's row as just inserted with its
+    ``person_id`` (matched already: None is no match); else the row is read and matched."""
     if row is None:
         row = conn.execute(_EVENT_BY_ID, {"b_id": row_id}).one()
-    person_id = match_person(conn, row.employee_id, row.email)
+        person_id = match_person(conn, row.employee_id, row.email)
+        if person_id is not None:
+            conn.execute(_EVENT_PERSON, {"b_id": row_id, "b_person": person_id})
     event_type = EventType(row.event_type)
     if person_id is None and event_type is not EventType.HIRED:
         _set_status(conn, row_id, Status.UNMATCHED, "no person with this employee id or email", now)
-        return
-    if person_id is not None:
-        conn.execute(_EVENT_PERSON, {"b_id": row_id, "b_person": person_id})
+        return Status.UNMATCHED
+    decisions: list[Decision] = []
     if event_type in (EventType.UPDATED, EventType.HIRED):
-        _apply_update(conn, row, person_id, now=now)
+        decisions += _apply_update(conn, row, person_id, now=now)
     if person_id is not None:
-        reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle)
+        decisions += reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle)
+    status = Status(row.status)
+    for d in decisions:  # the last status a decision gave it
+        if isinstance(d, SetStatus) and d.hr_event_id == row_id:
+            status = d.status
+    return status
 
 
 # --- updates and hires -------------------------------------------------------------------------
 
 
-def _apply_update(conn: Connection, row: sa.Row, person_id: int | None, *, now: datetime) -> None:
+def _apply_update(conn: Connection, row: sa.Row, person_id: int | None, *, now: datetime) -> list[Decision]:
     from accessctl.hr.events import Employee
 
     person = None
@@ -305,6 +323,7 @@ def _apply_update(conn: Connection, row: sa.Row, person_id: int | None, *, now: 
         newer_update=newer,
     )
     apply_decisions(conn, decisions, now=now, lifecycle=None)
+    return list(decisions)
 
 
 # --- terminations, cancellations, rehires ------------------------------------------------------
@@ -319,8 +338,14 @@ def _describe(row: sa.Row) -> str:
 
 
 def person_facts(conn: Connection, person_id: int) -> list[Fact]:
-    open_schedules = dict(conn.execute(_OPEN_SCHEDULES, {"b_person": person_id}).all())
-    rows = conn.execute(_PERSON_TERMINATION_EVENTS, {"b_person": person_id}).all()
+    return _facts(_termination_rows(conn, person_id))
+
+
+def _termination_rows(conn: Connection, person_id: int) -> list[sa.Row]:
+    return list(conn.execute(_PERSON_TERMINATION_EVENTS, {"b_person": person_id}).all())
+
+
+def _facts(rows: Sequence[sa.Row]) -> list[Fact]:
     return [
         Fact(
             event_id=row.id,
@@ -330,7 +355,7 @@ def person_facts(conn: Connection, person_id: int) -> list[Fact]:
             status=Status(row.status),
             job_id=row.job_id,
             needs_admin=row.needs_admin,
-            scheduled_for=utc(open_schedules[row.id]) if row.id in open_schedules else None,
+            scheduled_for=utc(row.open_fire_at) if row.open_fire_at is not None else None,
             effective_local=_describe(row),
         )
         for row in rows
@@ -341,9 +366,11 @@ def reconcile_person(
     conn: Connection, person_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
 ) -> list[Decision]:
     """Decide again what this person's events mean and do what is left; returns what was done."""
-    conn.execute(_lock_person(conn.dialect.name), {"b_id": person_id}).first()
-    decisions = decide_terminations(person_id, person_facts(conn, person_id), now=now, rehire=rehire)
-    apply_decisions(conn, decisions, now=now, lifecycle=lifecycle)
+    if conn.dialect.name != "sqlite":  # SQLite's write transaction holds the whole store already
+        conn.execute(_PERSON_ROW.with_for_update(), {"b_id": person_id}).first()
+    rows = _termination_rows(conn, person_id)
+    decisions = decide_terminations(person_id, _facts(rows), now=now, rehire=rehire)
+    apply_decisions(conn, decisions, now=now, lifecycle=lifecycle, read={row.id: row for row in rows})
     return decisions
 
 
@@ -351,8 +378,8 @@ def _set_status(conn: Connection, event_id: int, status: Status, note: str | Non
     conn.execute(_EVENT_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_note": note, "b_at": now})
 
 
-def _termination_date(conn: Connection, event_id: int) -> date:
-    row = conn.execute(_TERMINATION_WHEN, {"b_id": event_id}).one()
+def _termination_date(conn: Connection, event_id: int, read: Mapping[int, sa.Row]) -> date:
+    row = read.get(event_id) or conn.execute(_TERMINATION_WHEN, {"b_id": event_id}).one()
     if row.effective_date is not None:
         return row.effective_date
     instant = utc(row.effective_at)
@@ -373,11 +400,6 @@ def _person_update(columns: tuple[str, ...]) -> sa.Update:
     )
 
 
-@functools.cache
-def _lock_person(dialect: str) -> sa.Select:
-    return _PERSON_ROW if dialect == "sqlite" else _PERSON_ROW.with_for_update()
-
-
 def _audit(conn: Connection, action: str, event_id: int, now: datetime, **details: object) -> None:
     audit.record(
         conn,
@@ -391,15 +413,33 @@ def _audit(conn: Connection, action: str, event_id: int, now: datetime, **detail
 
 
 def apply_decisions(
-    conn: Connection, decisions: Sequence[Decision], *, now: datetime, lifecycle: Lifecycle | None
+    conn: Connection,
+    decisions: Sequence[Decision],
+    *,
+    now: datetime,
+    lifecycle: Lifecycle | None,
+    read: Mapping[int, sa.Row] | None = None,
 ) -> None:
-    """Carry out decisions in the caller's transaction, each with its audit event."""
+    """Carry out decisions in the caller's transaction, each with its audit event.  ``read``: event
+    rows the caller read in this transaction (by id), which spare reading them again."""
+    read = read or {}
+    queued = {d.hr_event_id for d in decisions if isinstance(d, QueueRestoreForAdmin)}
+    # an event's new job is written with its new status (one UPDATE), or before anything else reads
+    jobs: dict[int, int] = {}
+
+    def write_jobs() -> None:
+        for event_id, job_id in jobs.items():
+            conn.execute(_EVENT_JOB, {"b_id": event_id, "b_job": job_id, "b_at": now})
+        jobs.clear()
+
     for d in decisions:
+        if jobs and not isinstance(d, (StartLeaver, SetStatus)):
+            write_jobs()
         if isinstance(d, StartLeaver):
             if lifecycle is None:
                 raise RuntimeError("a leaver decision needs a Lifecycle")
             job_id = lifecycle.start_leaver(conn, d)
-            conn.execute(_EVENT_JOB, {"b_id": d.hr_event_id, "b_job": job_id, "b_at": now})
+            jobs[d.hr_event_id] = job_id
             if d.from_schedule:
                 conn.execute(
                     SCHEDULES.update()
@@ -411,7 +451,7 @@ def apply_decisions(
                 d.person_id,
                 now,
                 status="terminated",
-                termination_date=_termination_date(conn, d.hr_event_id),
+                termination_date=_termination_date(conn, d.hr_event_id, read),
             )
             _audit(conn, "hr.leaver.started", d.hr_event_id, now, person_id=d.person_id, job_id=job_id)
         elif isinstance(d, ScheduleLeaver):
@@ -431,7 +471,7 @@ def apply_decisions(
                         hr_event_id=d.hr_event_id, person_id=d.person_id, created_at=now, **values
                     )
                 )
-            _person(conn, d.person_id, now, termination_date=_termination_date(conn, d.hr_event_id))
+            _person(conn, d.person_id, now, termination_date=_termination_date(conn, d.hr_event_id, read))
             _audit(
                 conn, "hr.termination.scheduled", d.hr_event_id, now, person_id=d.person_id, fire_at=d.fire_at
             )
@@ -468,11 +508,17 @@ def apply_decisions(
             _audit(conn, "hr.restore.queued", d.hr_event_id, now, person_id=d.person_id, reason=d.reason)
         elif isinstance(d, SetStatus):
             note = d.note
-            if note is None:  # keep a queued restore's note
+            known = read.get(d.hr_event_id)
+            may_hold = known is None or known.needs_admin or d.hr_event_id in queued
+            if note is None and may_hold:  # keep a queued restore's note
                 note = conn.execute(
                     sa.select(EVENTS.c.note).where(EVENTS.c.id == d.hr_event_id, EVENTS.c.needs_admin)
                 ).scalar()
-            _set_status(conn, d.hr_event_id, d.status, note, now)
+            if d.hr_event_id in jobs:
+                values = {"b_id": d.hr_event_id, "b_status": d.status.value, "b_note": note, "b_at": now}
+                conn.execute(_EVENT_SET_STATUS_JOB, {**values, "b_job": jobs.pop(d.hr_event_id)})
+            else:
+                _set_status(conn, d.hr_event_id, d.status, note, now)
         elif isinstance(d, AddPerson):
             e = d.employee
             person_id = conn.execute(
@@ -525,6 +571,7 @@ def apply_decisions(
                 old_department=d.old_department,
                 new_department=d.new_department,
             )
+    write_jobs()
 
 
 # --- later passes ------------------------------------------------------------------------------

@@ -44,13 +44,39 @@ MAX_BATCH = 64
 POSTGRES_WRITERS = 4
 
 
-@dataclass
+@dataclass(slots=True)
 class _Item(Generic[T]):
+    """One event's work and where its answer goes: a thread's ``future``, or an event loop's
+    ``waiter`` (resolved in that loop, once per group)."""
+
     work: Callable[[Connection], T]
-    future: concurrent.futures.Future[T]
+    future: concurrent.futures.Future[T] | None = None
+    waiter: asyncio.Future[T] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def take(self) -> bool:
+        """False when its request gave up before the writer took it (then nothing is stored)."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        assert self.waiter is not None
+        # read from the writer's thread: a cancel just after this is a request that timed out
+        # after its event was taken (stored; the sender's retry gets the first answer)
+        return not self.waiter.cancelled()
 
 
 _Result = tuple[_Item[object], object, BaseException | None]
+_Answer = tuple[asyncio.Future[object], object, BaseException | None]
+
+
+def _resolve(answers: list[_Answer]) -> None:
+    """In the requests' event loop: each waiter gets its event's result or error."""
+    for waiter, result, error in answers:
+        if waiter.done():  # its request gave up meanwhile
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
 
 
 class GroupWriter:
@@ -84,13 +110,22 @@ class GroupWriter:
         ``key`` (an employee) goes to one thread, in order: two groups never wait on each other's
         locks of one person's rows."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._ensure_started()
-        self._queues[zlib.crc32(key.encode()) % self.threads].put(_Item(work, future))  # type: ignore[arg-type]
+        self._put(_Item(work, future=future), key)
         return future
 
     async def write(self, work: Callable[[Connection], T], *, key: str = "", deadline_s: float) -> T:
-        """:meth:`submit`, awaited at most ``deadline_s`` (then :class:`TimeoutError`)."""
-        return await asyncio.wait_for(asyncio.wrap_future(self.submit(work, key=key)), deadline_s)
+        """:meth:`submit` for a coroutine, awaited at most ``deadline_s`` (then
+        :class:`TimeoutError`).  The writer answers a group's requests with one call into their
+        event loop (not one wake-up per event)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        self._put(_Item(work, waiter=waiter, loop=loop), key)
+        async with asyncio.timeout(deadline_s):
+            return await waiter
+
+    def _put(self, item: _Item[T], key: str) -> None:
+        self._ensure_started()
+        self._queues[zlib.crc32(key.encode()) % self.threads].put(item)  # type: ignore[arg-type]
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued, then stop the threads."""
@@ -134,7 +169,7 @@ class GroupWriter:
                 return
 
     def _write(self, batch: list[_Item[object]]) -> None:
-        taken = [item for item in batch if item.future.set_running_or_notify_cancel()]
+        taken = [item for item in batch if item.take()]
         if not taken:
             return
         try:
@@ -144,19 +179,30 @@ class GroupWriter:
                 results = self._group(taken, isolated=True)
         except Exception as exc:  # the commit failed: none of the group is stored
             log.warning("HR intake: a group of %d events could not be committed: %s", len(taken), exc)
-            for item in taken:
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    item.future.set_exception(exc)
+            self._answer([(item, None, exc) for item in taken])
             return
         self.commits += 1
         self.written += len(taken)
-        for item, result, error in results:
-            if error is not None:
-                item.future.set_exception(error)
-            else:
-                item.future.set_result(result)
+        self._answer(results)
         if self.after_commit is not None:
             self.after_commit()
+
+    @staticmethod
+    def _answer(results: list[_Result]) -> None:
+        """Each request its answer: threads' futures at once, each event loop's waiters in one call."""
+        loops: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
+        for item, result, error in results:
+            if item.future is not None:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    if error is not None:
+                        item.future.set_exception(error)
+                    else:
+                        item.future.set_result(result)
+            elif item.waiter is not None and item.loop is not None:
+                loops.setdefault(item.loop, []).append((item.waiter, result, error))
+        for loop, answers in loops.items():
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, answers)
 
     def _group(self, taken: list[_Item[object]], *, isolated: bool) -> list[_Result]:
         """One transaction over ``taken``, committed.  Not ``isolated``, the first event that raises

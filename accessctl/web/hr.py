@@ -55,10 +55,22 @@ def get_hr_intake() -> HrIntake:
     raise LookupError("the app must override accessctl.web.hr.get_hr_intake")
 
 
-async def _read_body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
+def too_large() -> Rejected:
+    return Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+
+
+def too_slow() -> Rejected:
+    return Rejected("body_timeout", "the body took too long to arrive", status=408)
+
+
+def check_length(length: str | None) -> None:
+    """Refuse (413) a body whose declared length is over the cap, before reading it."""
     if length is not None and length.isdigit() and int(length) > MAX_BYTES:
-        raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+        raise too_large()
+
+
+async def _read_body(request: Request) -> bytes:
+    check_length(request.headers.get("content-length"))
     chunks: list[bytes] = []
     size = 0
     try:
@@ -66,10 +78,10 @@ async def _read_body(request: Request) -> bytes:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_BYTES:
-                    raise Rejected("body_too_large", f"the body is over {MAX_BYTES // 1024} KiB", status=413)
+                    raise too_large()
                 chunks.append(chunk)
     except TimeoutError:
-        raise Rejected("body_timeout", "the body took too long to arrive", status=408) from None
+        raise too_slow() from None
     return b"".join(chunks)
 
 
@@ -191,29 +203,50 @@ async def _receive(
     recognises a vendor's setup request (which carries no event) and gives its 200 answer."""
     try:
         raw = await _read_body(request)
-        answer = handshake(raw) if handshake is not None else None
-        if answer is not None:
-            log.info("HR vendor setup request at %s answered (nothing stored)", request.url.path)
-            return JSONResponse(answer, status_code=200)
-        accepted = await receive(request.headers, raw)
     except Rejected as exc:
-        intake.rejected(exc)
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(*refused(intake, exc))
+    answer = handshake(raw) if handshake is not None else None
+    if answer is not None:
+        log.info("HR vendor setup request at %s answered (nothing stored)", request.url.path)
+        return JSONResponse(answer, status_code=200)
+    body, status, headers = await answer_delivery(intake, receive, request.headers, raw)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+Answer = tuple[dict[str, Any], int, dict[str, str] | None]
+
+
+def refused(intake: HrIntake, exc: Rejected) -> Answer:
+    """A refusal, counted and logged: its JSON body and 4xx status."""
+    intake.rejected(exc)
+    return exc.body(), exc.status, None
+
+
+async def answer_delivery(
+    intake: HrIntake,
+    receive: Callable[[Mapping[str, str], bytes], Awaitable[Accepted]],
+    headers: Mapping[str, str],
+    raw: bytes,
+) -> Answer:
+    """What a delivery (its headers and body, read) is answered: JSON body, status, extra headers.
+    202 once stored; a refusal's 4xx; 503 (retry later) when nothing could be stored."""
+    try:
+        accepted = await receive(headers, raw)
+    except Rejected as exc:
+        return refused(intake, exc)
     except (FetchBackFailed, SQLAlchemyError, TimeoutError) as exc:
         if isinstance(exc, FetchBackFailed):  # counted and logged, so a vendor outage is visible
             intake.fetch_back_failed(exc)
         # nothing was stored and nothing done: the sender delivers it again later
         message = str(exc) if isinstance(exc, FetchBackFailed) else "the event could not be stored"
         body = {"error": "retry_later", "message": f"{message}; retry later"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
-    return JSONResponse(
-        {
-            "event_id": accepted.event_id,
-            "status_url": f"{EVENTS_PATH}/{accepted.event_id}",
-            "status": accepted.status,
-        },
-        status_code=202,
-    )
+        return body, 503, {"Retry-After": "30"}
+    answer = {
+        "event_id": accepted.event_id,
+        "status_url": f"{EVENTS_PATH}/{accepted.event_id}",
+        "status": accepted.status,
+    }
+    return answer, 202, None
 
 
 @status_router.get(

@@ -294,9 +294,10 @@ async def run_service(
         server = None
         if options.http:
             from accessctl.web.app import create_app
+            from accessctl.web.hr_fast import events_fast_path
 
             app = create_app(settings, engine, liveness=liveness, metrics=metrics, hr_intake=hr_intake)
-            server = _uvicorn_server(app, options)
+            server = _uvicorn_server(events_fast_path(app, hr_intake), options)
             tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
         if on_ready is not None:
             on_ready()
