@@ -232,8 +232,8 @@ class _Recommendations:
 _NO_RARE: tuple[int, tuple[Recommendation, ...]] = (0, ())
 #: grant timestamps :func:`_plan` keeps formatted (then it starts again)
 _STAMPS = 10_000
-#: JSON text as items keep it (compact: a million snapshots)
-_json = json.JSONEncoder(separators=(",", ":")).encode
+#: JSON text as items keep it (compact: a million snapshots; flat values, no cycles to look for)
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _BOOL = {True: "true", False: "false"}
 
 
