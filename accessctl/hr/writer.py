@@ -52,7 +52,6 @@ class _Item(Generic[T]):
     work: Callable[[Connection], T]
     future: concurrent.futures.Future[T] | None = None
     waiter: asyncio.Future[T] | None = None
-    loop: asyncio.AbstractEventLoop | None = None
 
     def take(self) -> bool:
         """False when its request gave up before the writer took it (then nothing is stored)."""
@@ -117,9 +116,8 @@ class GroupWriter:
         """:meth:`submit` for a coroutine, awaited at most ``deadline_s`` (then
         :class:`TimeoutError`).  The writer answers a group's requests with one call into their
         event loop (not one wake-up per event)."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[T] = loop.create_future()
-        self._put(_Item(work, waiter=waiter, loop=loop), key)
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(_Item(work, waiter=waiter), key)
         async with asyncio.timeout(deadline_s):
             return await waiter
 
@@ -198,8 +196,8 @@ class GroupWriter:
                         item.future.set_exception(error)
                     else:
                         item.future.set_result(result)
-            elif item.waiter is not None and item.loop is not None:
-                loops.setdefault(item.loop, []).append((item.waiter, result, error))
+            elif item.waiter is not None:
+                loops.setdefault(item.waiter.get_loop(), []).append((item.waiter, result, error))
         for loop, answers in loops.items():
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, answers)

@@ -4,6 +4,7 @@ connection and transaction; nothing commits part-way."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import sqlite3
@@ -257,8 +258,14 @@ def _plan(
     certified, last_review_at = planner.certified, planner.last_review_at
     # the planner's caches, looked up here first (a million items)
     rare_parts, recommendations = planner.rare, planner.recommendations
+
     # a grant's timestamp -> (granted since the last review?, as JSON text): few distinct values
-    stamps: dict[datetime | None, tuple[bool, str]] = {None: (False, "null")}
+    @functools.lru_cache(maxsize=_STAMPS)
+    def stamp_of(granted_at: datetime | None) -> tuple[bool, str]:
+        if granted_at is None:
+            return False, "null"
+        return last_review_at is not None and granted_at > last_review_at, f'"{granted_at.isoformat()}"'
+
     batch: list[tuple[Any, ...]] = []
     for grant in iter_grant_fields(conn, settings.scope, accounts, entitlements):
         grant_id, inherited, via, granted_at, account_id, entitlement_id = grant
@@ -288,14 +295,7 @@ def _plan(
         if who is None:
             row = row or grant_row(grant, accounts[account_id], entitlements[entitlement_id])
             who = planner.reviewer_of(row)
-        stamp = stamps.get(granted_at)
-        if stamp is None:
-            assert granted_at is not None
-            if len(stamps) >= _STAMPS:
-                stamps = {None: (False, "null")}
-            new_at = last_review_at is not None and granted_at > last_review_at
-            stamp = stamps[granted_at] = (new_at, f'"{granted_at.isoformat()}"')
-        new, granted_json = stamp
+        new, granted_json = stamp_of(granted_at)
         rare_part = _NO_RARE
         if account.department:
             rare_part = rare_parts.get((account.department, entitlement_id)) or planner.rare_of(

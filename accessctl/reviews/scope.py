@@ -3,6 +3,7 @@ they join (one query; patterns are matched here, as the sync's are)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -239,16 +240,10 @@ def iter_grant_fields(
     if not scope.include_inherited:
         query = query.where(g.c.inherited.is_(False))
     # a sync stamps the grants it finds with its own start: few distinct values, each parsed once
-    parsed: dict[Any, datetime | None] = {}
+    parsed = functools.lru_cache(maxsize=PARSED_TIMESTAMPS)(_aware)
     for grant_id, inherited, via, seen, account_id, entitlement_id in driver_rows(conn, query):
         if account_id in accounts and entitlement_id in entitlements:
-            try:
-                granted_at = parsed[seen]
-            except KeyError:
-                if len(parsed) >= PARSED_TIMESTAMPS:
-                    parsed.clear()
-                granted_at = parsed[seen] = _aware(seen)
-            yield grant_id, bool(inherited), via, granted_at, account_id, entitlement_id
+            yield grant_id, bool(inherited), via, parsed(seen), account_id, entitlement_id
 
 
 def driver_rows(conn: Connection, query: sa.Select[Any], size: int = 10_000) -> Iterator[tuple[Any, ...]]:

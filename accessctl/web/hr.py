@@ -13,13 +13,13 @@ Every refusal is a 4xx ``{"error": reason, "message": ...}``; the event is answe
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -70,19 +70,25 @@ def check_length(length: str | None) -> None:
 
 
 async def _read_body(request: Request) -> bytes:
-    check_length(request.headers.get("content-length"))
-    chunks: list[bytes] = []
+    return await read_capped(request.headers.get("content-length"), request.stream())
+
+
+async def read_capped(content_length: str | None, chunks: AsyncIterator[bytes]) -> bytes:
+    """A delivery's body from its ``chunks``: 413 past :data:`MAX_BYTES` (stated or sent), 408 when
+    it has not all arrived within :data:`BODY_TIMEOUT_S`."""
+    check_length(content_length)
+    parts: list[bytes] = []
     size = 0
     try:
-        with anyio.fail_after(BODY_TIMEOUT_S):
-            async for chunk in request.stream():
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in chunks:
                 size += len(chunk)
                 if size > MAX_BYTES:
                     raise too_large()
-                chunks.append(chunk)
+                parts.append(chunk)
     except TimeoutError:
         raise too_slow() from None
-    return b"".join(chunks)
+    return b"".join(parts)
 
 
 def _schema() -> dict[str, Any]:

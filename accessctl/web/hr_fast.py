@@ -12,27 +12,17 @@ after the event and its job are committed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.datastructures import Headers
 
-from accessctl.hr.events import MAX_BYTES
 from accessctl.hr.intake import HrIntake
 from accessctl.hr.rejections import Rejected
 from accessctl.web.errors import error_body
-from accessctl.web.hr import (
-    BODY_TIMEOUT_S,
-    EVENTS_PATH,
-    answer_delivery,
-    check_length,
-    refused,
-    too_large,
-    too_slow,
-)
+from accessctl.web.hr import EVENTS_PATH, answer_delivery, read_capped, refused
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +71,19 @@ async def _post_event(intake: HrIntake, scope: Scope, receive: Receive, send: Se
 
 
 async def _read_body(headers: Headers, receive: Receive) -> bytes:
-    """The body, capped and with a deadline (as :func:`accessctl.web.hr._read_body`)."""
-    check_length(headers.get("content-length"))
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise _Disconnected
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise too_large()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise too_slow() from None
-    return b"".join(chunks)
+    return await read_capped(headers.get("content-length"), _chunks(receive))
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's chunks as the ASGI server hands them over (:class:`_Disconnected` if the sender
+    goes away first)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 async def _send_json(send: Send, content: dict[str, Any], status: int, extra: dict[str, str] | None) -> None:
