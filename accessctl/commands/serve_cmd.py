@@ -82,10 +82,14 @@ def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str
 
     from accessctl.aiorun import fast_loop_factory, run
     from accessctl.jobs import WorkerBusy
-    from accessctl.web.service import ServiceStopped, run_service
+    from accessctl.web.service import ServiceStopped, run_service, settle_the_heap
 
     context = app_context(ctx)
     settings, engine = context.settings, context.engine()
+
+    def ready() -> None:
+        settle_the_heap()
+        typer.echo(f"{what}; Ctrl-C or SIGTERM stops it", err=True)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -97,7 +101,7 @@ def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str
             options=options,
             stop=stop,
             sock=sock,  # type: ignore[arg-type]
-            on_ready=lambda: typer.echo(f"{what}; Ctrl-C or SIGTERM stops it", err=True),
+            on_ready=ready,
         )
 
     with handled_errors():

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -41,6 +42,8 @@ Execute = Callable[[StepView], Awaitable[StepOutcome]]
 ExecutorFactory = Callable[[Settings, Engine], AbstractAsyncContextManager[Execute]]
 #: what the scheduler is given to hold: review campaigns, scheduled syncs (none yet)
 Schedule = Callable[[Any], None]
+#: allocations between young-generation collections while serving (CPython's default is 700)
+GC_YOUNG_THRESHOLD = 50_000
 #: beyond the grace period, what stopping may take (the store calls that release leases)
 STOP_MARGIN_S = 35.0
 
@@ -264,7 +267,11 @@ async def run_service(
         hr_intake = build_hr_intake(settings, engine, metrics)
     if options.http:  # `accessctl serve` runs the review campaigns' schedules
         schedule = _with_reviews(schedule, settings, engine)
-    async with executor(settings, engine) as execute, _scheduler(schedule) as scheduler:
+    async with (
+        executor(settings, engine) as execute,
+        _scheduler(schedule) as scheduler,
+        _checkpoints_beside(engine),
+    ):
         liveness.scheduler = scheduler
         if hr_intake is not None:
             schedule_hr(scheduler, hr_intake, every_s=settings.hr.fire_due_every_s)
@@ -306,6 +313,31 @@ async def run_service(
         finally:
             if hr_intake is not None:  # the HTTP server has stopped: nothing more is handed to it
                 await asyncio.to_thread(hr_intake.close)
+
+
+@contextlib.asynccontextmanager
+async def _checkpoints_beside(engine: Engine) -> AsyncIterator[None]:
+    """A SQLite store's WAL checkpoints in a thread of their own for the service's life, not in
+    the commits of the requests (:mod:`accessctl.store.checkpoint`); stopped in a thread."""
+    from accessctl.store.checkpoint import background_checkpoints
+
+    checkpoints = background_checkpoints(engine)
+    await asyncio.to_thread(checkpoints.__enter__)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(checkpoints.__exit__, None, None, None)
+
+
+def settle_the_heap() -> None:
+    """For a service process, once it is ready (not for a process that runs many services, such as
+    a test's): everything the service built to start (modules, the app, its routes) is moved out of the
+    garbage collector's sight (``gc.freeze``), and young objects are collected less often: a full
+    collection no longer walks the whole program while requests wait, which was the intake's
+    slowest answers.  Cycles made while serving are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def _supervise(

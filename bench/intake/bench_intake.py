@@ -194,7 +194,7 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 async def post_all(
     url: str, events: list[tuple[dict[str, str], bytes]], clients: int
-) -> tuple[float, list[float], dict[int | str, int], list[int]]:
+) -> tuple[float, list[tuple[float, float]], dict[int | str, int], list[int]]:
     """``clients`` keep-alive connections, each sending its next event once the last is answered.
     A lean client (requests pre-built, responses read by hand), so that this process's CPU goes to
     the measurement, not to an HTTP library; a connection the service drops is counted and opened
@@ -203,9 +203,11 @@ async def post_all(
     address, port = host.rsplit(":", 1)
     requests = [_request(host, headers, raw) for headers, raw in events]
     requests.reverse()  # popped from the end: sent in order
-    latencies: list[float] = []
+    latencies: list[tuple[float, float]] = []  # (when sent, after the start; how long it took)
     statuses: dict[int | str, int] = {}
     accepted: list[int] = []
+
+    started = time.perf_counter()
 
     async def one_client() -> None:
         reader, writer = await asyncio.open_connection(address, int(port))
@@ -221,14 +223,13 @@ async def post_all(
                     writer.close()
                     reader, writer = await asyncio.open_connection(address, int(port))
                     continue
-                latencies.append(time.perf_counter() - sent)
+                latencies.append((sent - started, time.perf_counter() - sent))
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 202:
                     accepted.append(int(json.loads(body)["event_id"]))
         finally:
             writer.close()
 
-    started = time.perf_counter()
     await asyncio.wait_for(asyncio.gather(*(one_client() for _ in range(clients))), timeout=3600)
     wall = time.perf_counter() - started
     return wall, latencies, statuses, accepted
@@ -301,7 +302,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         try:
             load_before = os.getloadavg()[0]
             serve_cpu, client_cpu = _cpu_s(serve.pid), time.process_time()
-            wall, latencies, statuses, accepted = asyncio.run(
+            wall, timed, statuses, accepted = asyncio.run(
                 post_all(f"http://127.0.0.1:{port}", events, args.clients)
             )
             serve_cpu, client_cpu = _cpu_s(serve.pid) - serve_cpu, time.process_time() - client_cpu
@@ -319,6 +320,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         if args.database_url:
             _drop_postgres(args.database_url)
     new = {k: after[k] - before[k] for k in after}
+    latencies = [took for _, took in timed]
+    by_second: dict[int, list[float]] = {}
+    for sent, took in timed:
+        by_second.setdefault(int(sent), []).append(took)
     return {
         "store": "postgresql" if args.database_url else "sqlite",
         "people": args.people,
@@ -332,6 +337,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "p99": round(1000 * _pct(latencies, 0.99), 1),
             "max": round(1000 * max(latencies), 1),
         },
+        # the slowest answers by the second they were sent in: a tail spread evenly, or bunched
+        "p99_ms_by_second": [round(1000 * _pct(v, 0.99), 1) for _, v in sorted(by_second.items())],
         "answers": {str(k): v for k, v in sorted(statuses.items())},
         # CPU seconds while posting: the serve process's per accepted event, and this client's in all
         "serve_cpu_ms_per_event": round(1000 * serve_cpu / max(1, len(accepted)), 2),

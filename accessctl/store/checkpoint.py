@@ -1,0 +1,103 @@
+"""WAL checkpoints of a SQLite store moved off the commit path, for a long-running service.
+
+    with background_checkpoints(engine):   # accessctl serve, for the service's life
+        ...
+
+By default SQLite folds its write-ahead log back into the database file inside the commit that takes
+the log past 1,000 pages: that commit copies the pages and syncs the file before it returns, so
+every few hundred HR events one group of requests waits for it (the intake's slowest answers, and a
+quarter of its CPU while the interpreter is busy).  Here the service's connections do not
+checkpoint (``wal_autocheckpoint=0``); a thread of its own runs a PASSIVE checkpoint every
+``every_s`` seconds instead, on a connection of its own, beside the writers (SQLite copies what no
+reader still needs and blocks no one; the next writer after a complete checkpoint starts the log
+again from its beginning, so the file stays small).  Nothing is less durable: the log is the
+store's until it is copied (a service killed between checkpoints leaves a longer log, replayed by
+the next connection).  Other processes on the store (the CLI, `accessctl worker`) keep SQLite's
+default.  PostgreSQL has nothing to do here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+#: how often the service checkpoints (seconds)
+EVERY_S = 0.5
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any = None) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+class Checkpointer:
+    """The thread that checkpoints one SQLite file; :attr:`runs` counts its checkpoints."""
+
+    def __init__(self, path: Path, every_s: float) -> None:
+        self.path = path
+        self.every_s = every_s
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.error("store: cannot open %s to checkpoint it (%s); its log grows", self.path, exc)
+            return
+        try:
+            # only the wait for a lock: the journal mode is the writers' to set (a store being created)
+            connection.execute("PRAGMA busy_timeout=10000")
+            while not self._stop.wait(self.every_s):
+                self.checkpoint(connection)
+            self.checkpoint(connection)  # what the last writes left, before the service stops
+        finally:
+            connection.close()
+
+    def checkpoint(self, connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the store busy or away: the next pass tries again
+            log.warning("store: a WAL checkpoint failed (%s); the next one tries again", exc)
+            return
+        self.runs += 1
+
+
+@contextlib.contextmanager
+def background_checkpoints(engine: Engine, *, every_s: float = EVERY_S) -> Iterator[Checkpointer | None]:
+    """For the block, ``engine``'s SQLite connections leave checkpoints to a thread of their own
+    (yielded; None for PostgreSQL or SQLite in memory).  Connections the engine's pool opened before
+    are closed first, so that every one it hands out has the setting."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield None
+        return
+    sa.event.listen(engine, "connect", _no_autocheckpoint)
+    engine.dispose()  # pooled connections opened without the setting
+    checkpointer = Checkpointer(Path(database), every_s)
+    checkpointer.start()
+    try:
+        yield checkpointer
+    finally:
+        checkpointer.stop()
+        sa.event.remove(engine, "connect", _no_autocheckpoint)
+        engine.dispose()  # back to SQLite's own checkpoints for whoever uses the engine next
