@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger(__name__)
 
 #: how often the service checkpoints (seconds)
-EVERY_S = 0.5
+EVERY_S = 0.25
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any = None) -> None:
