@@ -10,10 +10,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from accessctl.store.checkpoint import background_checkpoints
+from accessctl.store.checkpoint import WRITER_PAGES, background_checkpoints
 from accessctl.store.engine import make_engine
 
 ROWS = 6_000  # 6,000 rows of 1 KiB: the log passes SQLite's 1,000-page autocheckpoint
+PAGE = 4096
 
 
 def _write(engine: sa.Engine) -> None:
@@ -50,9 +51,9 @@ def test_commits_leave_checkpoints_to_the_thread(tmp_path: Path) -> None:
         pass
     with background_checkpoints(engine, every_s=3600) as checkpointer:
         assert checkpointer is not None
-        assert _autocheckpoint(engine) == 0
+        assert _autocheckpoint(engine) == WRITER_PAGES
         _write(engine)
-        # no commit copied the log into the file, though it is far past 1,000 pages
+        # no commit copied the log into the file, though it is past 1,000 pages
         assert _rows_in_the_file_alone(path, tmp_path) == 0
     # stopping checkpointed what was left, and the engine checkpoints as SQLite does again
     assert _rows_in_the_file_alone(path, tmp_path) == ROWS
@@ -82,6 +83,27 @@ def test_the_thread_copies_the_log_into_the_file_while_it_runs(tmp_path: Path) -
             )
         assert wal.stat().st_size <= size
     engine.dispose()
+
+
+def test_a_writer_never_idle_still_keeps_the_log_small(tmp_path: Path) -> None:
+    """Back-to-back commits never begin with the whole log copied, so the thread alone would let it
+    grow without end; the writers' rare checkpoint starts it again."""
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    wal = path.with_name("store.db-wal")
+    with background_checkpoints(engine, every_s=0.01, writer_pages=300):
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)"))
+        largest = 0
+        for start in range(0, ROWS, 10):  # ~3 pages a commit, ~2,000 pages in all, never a pause
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text("INSERT INTO t (id, pad) VALUES (:id, :pad)"),
+                    [{"id": n, "pad": b"z" * 1024} for n in range(start, start + 10)],
+                )
+            largest = max(largest, wal.stat().st_size)
+    engine.dispose()
+    assert largest < 600 * PAGE  # 300 pages and what came in while they were copied, not 2,000
 
 
 def test_nothing_to_do_for_sqlite_in_memory() -> None:

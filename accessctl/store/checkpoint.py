@@ -6,14 +6,19 @@
 By default SQLite folds its write-ahead log back into the database file inside the commit that takes
 the log past 1,000 pages: that commit copies the pages and syncs the file before it returns, so
 every few hundred HR events one group of requests waits for it (the intake's slowest answers, and a
-quarter of its CPU while the interpreter is busy).  Here the service's connections do not
-checkpoint (``wal_autocheckpoint=0``); a thread of its own runs a PASSIVE checkpoint every
-``every_s`` seconds instead, on a connection of its own, beside the writers (SQLite copies what no
-reader still needs and blocks no one; the next writer after a complete checkpoint starts the log
-again from its beginning, so the file stays small).  Nothing is less durable: the log is the
-store's until it is copied (a service killed between checkpoints leaves a longer log, replayed by
-the next connection).  Other processes on the store (the CLI, `accessctl worker`) keep SQLite's
-default.  PostgreSQL has nothing to do here.
+quarter of its CPU while the interpreter is busy).  Here a thread of its own runs a PASSIVE
+checkpoint every ``every_s`` seconds, on a connection of its own, beside the writers (SQLite copies
+what no reader still needs and blocks no one), and the service's connections checkpoint only once
+the log passes ``writer_pages`` (8,000 pages, 32 MiB).
+
+Why the writers keep that rare checkpoint: SQLite starts the log again from its beginning only when
+a write transaction begins with every frame copied.  A writer that is never idle (the intake under
+load) always begins while the thread's last pass is a moment old, so the log would grow without end
+(400 MB in 9 s at 1,400 events/s, seen).  The rare checkpoint in the commit copies only what the
+thread has not copied yet (a quarter of a second's writes) and lets the next transaction start
+the log again.  Nothing is less durable: the log is the store's until it is copied (a service
+killed between checkpoints leaves a longer log, replayed by the next connection).  Other processes
+on the store (the CLI, `accessctl worker`) keep SQLite's default.  PostgreSQL has nothing to do here.
 """
 
 from __future__ import annotations
@@ -31,14 +36,19 @@ from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
-#: how often the service checkpoints (seconds)
+#: how often the service's thread checkpoints (seconds)
 EVERY_S = 0.25
+#: the log's size (pages) past which a commit of the service checkpoints what is left
+WRITER_PAGES = 8_000
 
 
-def _no_autocheckpoint(dbapi_connection: Any, _record: Any = None) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
+def _checkpoint_rarely(pages: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any = None) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        cursor.close()
+
+    return on_connect
 
 
 class Checkpointer:
@@ -83,15 +93,19 @@ class Checkpointer:
 
 
 @contextlib.contextmanager
-def background_checkpoints(engine: Engine, *, every_s: float = EVERY_S) -> Iterator[Checkpointer | None]:
-    """For the block, ``engine``'s SQLite connections leave checkpoints to a thread of their own
-    (yielded; None for PostgreSQL or SQLite in memory).  Connections the engine's pool opened before
-    are closed first, so that every one it hands out has the setting."""
+def background_checkpoints(
+    engine: Engine, *, every_s: float = EVERY_S, writer_pages: int = WRITER_PAGES
+) -> Iterator[Checkpointer | None]:
+    """For the block, ``engine``'s SQLite connections leave checkpoints to a thread of their own but
+    for one per ``writer_pages`` of log (the thread yielded; None for PostgreSQL or SQLite in
+    memory).  Connections the engine's pool opened before are closed first, so that every one it
+    hands out has the setting."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield None
         return
-    sa.event.listen(engine, "connect", _no_autocheckpoint)
+    on_connect = _checkpoint_rarely(writer_pages)
+    sa.event.listen(engine, "connect", on_connect)
     engine.dispose()  # pooled connections opened without the setting
     checkpointer = Checkpointer(Path(database), every_s)
     checkpointer.start()
@@ -99,5 +113,5 @@ def background_checkpoints(engine: Engine, *, every_s: float = EVERY_S) -> Itera
         yield checkpointer
     finally:
         checkpointer.stop()
-        sa.event.remove(engine, "connect", _no_autocheckpoint)
+        sa.event.remove(engine, "connect", on_connect)
         engine.dispose()  # back to SQLite's own checkpoints for whoever uses the engine next
