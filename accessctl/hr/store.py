@@ -8,6 +8,7 @@ passes in; everything else (schedules, statuses, roster rows, movers) is done he
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,6 +42,8 @@ from accessctl.hr.rejections import Rejected
 from accessctl.store.models import HrEvent, HrSchedule, Person, PersonMove
 from accessctl.timestamps import utc
 
+log = logging.getLogger("accessctl.hr")
+
 EVENTS: sa.Table = HrEvent.__table__  # type: ignore[attr-defined]
 SCHEDULES: sa.Table = HrSchedule.__table__  # type: ignore[attr-defined]
 MOVES: sa.Table = PersonMove.__table__  # type: ignore[attr-defined]
@@ -67,7 +70,10 @@ _EVENT_SET_STATUS_JOB = (
     .where(EVENTS.c.id == _B("b_id"))
     .values(status=_B("b_status"), note=_B("b_note"), job_id=_B("b_job"), updated_at=_B("b_at"))
 )
-_PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id).where(PEOPLE.c.employee_id == _B("b_employee_id"))
+_PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id, PEOPLE.c.email).where(
+    PEOPLE.c.employee_id == _B("b_employee_id")
+)
+_PEOPLE_BY_EMAIL = sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == _B("b_email"))
 _PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
 _TERMINATION_KINDS = [
     EventType.TERMINATED.value,
@@ -172,13 +178,20 @@ def _insert_new(dialect: str) -> sa.Insert:
 
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
     """The person with this employee id, else the one person with this email; never a guess."""
+    return _match(conn, employee_id, email)[0]
+
+
+def _match(conn: Connection, employee_id: str, email: str) -> tuple[int | None, int | None]:
+    """:func:`match_person`, and the person whose email the event names when that is somebody else
+    than its employee id's (the employee id decides; the other is worth an admin's look)."""
     by_id = conn.execute(_PERSON_BY_EMPLOYEE_ID, {"b_employee_id": employee_id}).first()
     if by_id is not None:
-        return int(by_id.id)
-    by_email = conn.execute(
-        sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == email.lower())
-    ).all()
-    return int(by_email[0].id) if len(by_email) == 1 else None
+        if not email or (by_id.email or "").lower() == email.lower():
+            return int(by_id.id), None
+        others = [int(r.id) for r in conn.execute(_PEOPLE_BY_EMAIL, {"b_email": email.lower()}).all()]
+        return int(by_id.id), next((o for o in others if o != by_id.id), None)
+    by_email = conn.execute(_PEOPLE_BY_EMAIL, {"b_email": email.lower()}).all()
+    return (int(by_email[0].id) if len(by_email) == 1 else None), None
 
 
 def record_event(
@@ -202,7 +215,7 @@ def record_event(
             return _replay(found, digest, event.id)
         _refuse_before_hire(conn, event)
     # matched before the insert, so the row is stored with its person (not updated after)
-    person_id = match_person(conn, event.employee.employee_id, event.employee.email)
+    person_id, email_of = _match(conn, event.employee.employee_id, event.employee.email)
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
     # now) makes the insert do nothing, and the first answer is read back
     values = _row_values(source, webhook_id, event, digest, now)
@@ -213,18 +226,29 @@ def record_event(
         if found is None:  # a unique key matched, so the row is there
             raise LookupError(f"HR event {source}/{event.id} conflicted but is not stored")
         return _replay(found, digest, event.id)
+    details: dict[str, object] = {
+        "source": source,
+        "id": event.id,
+        "type": event.type.value,
+        "employee_id": event.employee.employee_id,
+    }
+    if email_of is not None:  # HR's data disagrees with itself: acted on by employee id, and said
+        details["email_is_person"] = email_of
+        log.warning(
+            "HR event %s: employee id %s is person %s, but its email is person %s's; acted on the "
+            "employee id (check the HR record)",
+            row.id,
+            event.employee.employee_id,
+            person_id,
+            email_of,
+        )
     audit.record(
         conn,
         actor=f"{ACTOR}:{source}",
         action="hr.event.received",
         target_type="hr_event",
         target_id=str(row.id),
-        details={
-            "source": source,
-            "id": event.id,
-            "type": event.type.value,
-            "employee_id": event.employee.employee_id,
-        },
+        details=details,
         occurred_at=now,
     )
     status = _match_and_apply(

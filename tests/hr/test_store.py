@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -250,6 +251,42 @@ def test_people_are_matched_by_employee_id_then_by_a_unique_email(
     add_person(engine, "E3", "shared@example.com")
     ambiguous = _send(engine, lifecycle, event(id_="evt_2", employee_id="HR-78", email="shared@example.com"))
     assert ambiguous.status == "unmatched"
+
+
+def test_an_employee_id_and_another_persons_email_act_on_the_employee_id_and_say_so(
+    engine: Engine, lifecycle: JobTableLifecycle, caplog: pytest.LogCaptureFixture
+) -> None:
+    ada = add_person(engine, "E1", "ada@example.com")
+    grace = add_person(engine, "E2", "grace@example.com")
+    with caplog.at_level("WARNING", logger="accessctl.hr"):
+        accepted = _send(
+            engine,
+            lifecycle,
+            event(termination={"immediate": True}, employee_id="E1", email="Grace@example.com"),
+        )
+    assert accepted.status == "applied"
+    assert [(c.person_id) for c in lifecycle.calls] == [ada]  # the employee id decides
+    assert _person(engine, "E1").status == "terminated" and _person(engine, "E2").status == "active"
+    with engine.connect() as conn:
+        details = conn.execute(
+            sa.text("SELECT details FROM audit_event WHERE action = 'hr.event.received'")
+        ).scalar_one()
+    details = json.loads(details) if isinstance(details, str) else details
+    assert details["email_is_person"] == grace
+    assert [r.getMessage() for r in caplog.records] == [
+        f"HR event {accepted.event_id}: employee id E1 is person {ada}, but its email is person "
+        f"{grace}'s; acted on the employee id (check the HR record)"
+    ]
+    # the same email in another case is the same person: nothing said
+    caplog.clear()
+    add_person(engine, "E3", "Linus@Example.com")
+    with caplog.at_level("WARNING", logger="accessctl.hr"):
+        _send(
+            engine,
+            lifecycle,
+            event(id_="evt_3", termination={"immediate": True}, employee_id="E3", email="linus@example.com"),
+        )
+    assert caplog.records == []
 
 
 def test_a_new_manager_is_recorded_as_a_mover_and_in_the_roster(
