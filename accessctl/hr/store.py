@@ -74,6 +74,7 @@ _PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id, PEOPLE.c.email).where(
     PEOPLE.c.employee_id == _B("b_employee_id")
 )
 _PEOPLE_BY_EMAIL = sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == _B("b_email"))
+_SOMEONE_ELSE_BY_EMAIL = _PEOPLE_BY_EMAIL.where(PEOPLE.c.id != _B("b_not")).limit(1)
 _PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
 _TERMINATION_KINDS = [
     EventType.TERMINATED.value,
@@ -182,14 +183,14 @@ def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
 
 
 def _match(conn: Connection, employee_id: str, email: str) -> tuple[int | None, int | None]:
-    """:func:`match_person`, and the person whose email the event names when that is somebody else
+    """:func:`match_person`, and the person whose email the event names when that is someone other
     than its employee id's (the employee id decides; the other is worth an admin's look)."""
     by_id = conn.execute(_PERSON_BY_EMPLOYEE_ID, {"b_employee_id": employee_id}).first()
     if by_id is not None:
         if not email or (by_id.email or "").lower() == email.lower():
             return int(by_id.id), None
-        others = [int(r.id) for r in conn.execute(_PEOPLE_BY_EMAIL, {"b_email": email.lower()}).all()]
-        return int(by_id.id), next((o for o in others if o != by_id.id), None)
+        other = conn.execute(_SOMEONE_ELSE_BY_EMAIL, {"b_email": email.lower(), "b_not": by_id.id}).scalar()
+        return int(by_id.id), other
     by_email = conn.execute(_PEOPLE_BY_EMAIL, {"b_email": email.lower()}).all()
     return (int(by_email[0].id) if len(by_email) == 1 else None), None
 
@@ -213,9 +214,10 @@ def record_event(
         found = _existing(conn, source, event.id, webhook_id)
         if found is not None:
             return _replay(found, digest, event.id)
-        _refuse_before_hire(conn, event)
     # matched before the insert, so the row is stored with its person (not updated after)
     person_id, email_of = _match(conn, event.employee.employee_id, event.employee.email)
+    if dated:
+        _refuse_before_hire(conn, event, person_id)
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
     # now) makes the insert do nothing, and the first answer is read back
     values = _row_values(source, webhook_id, event, digest, now)
@@ -257,13 +259,12 @@ def record_event(
     return Accepted(row.id, status.value, replay=False)
 
 
-def _refuse_before_hire(conn: Connection, event: CanonicalEvent) -> None:
-    """A termination HR dates before the person's hire date is a mistake in HR's data: refused (422),
-    nothing stored, rather than acted on as long past."""
+def _refuse_before_hire(conn: Connection, event: CanonicalEvent, person_id: int | None) -> None:
+    """A termination HR dates before the hire date of its person (as matched) is a mistake in HR's
+    data: refused (422), nothing stored, rather than acted on as long past."""
     t = event.termination
     if t is None or t.immediate or (t.effective_at is None and t.effective_date is None):
         return
-    person_id = match_person(conn, event.employee.employee_id, event.employee.email)
     hired = None
     if person_id is not None:
         hired = conn.execute(sa.select(PEOPLE.c.hire_date).where(PEOPLE.c.id == person_id)).scalar()

@@ -1,6 +1,6 @@
 """WAL checkpoints of a SQLite store moved off the commit path, for a long-running service.
 
-    with background_checkpoints(engine):   # accessctl serve, for the service's life
+    with background_checkpoints(engine):   # accessctl serve and worker, for the service's life
         ...
 
 By default SQLite folds its write-ahead log back into the database file inside the commit that takes
@@ -17,8 +17,9 @@ load) always begins while the thread's last pass is a moment old, so the log wou
 (400 MB in 9 s at 1,400 events/s, seen).  The rare checkpoint in the commit copies only what the
 thread has not copied yet (a quarter of a second's writes) and lets the next transaction start
 the log again.  Nothing is less durable: the log is the store's until it is copied (a service
-killed between checkpoints leaves a longer log, replayed by the next connection).  Other processes
-on the store (the CLI, `accessctl worker`) keep SQLite's default.  PostgreSQL has nothing to do here.
+killed between checkpoints leaves a longer log, replayed by the next connection).  Both service
+processes (`accessctl serve` and `accessctl worker`) run it; the CLI's short commands keep SQLite's
+default.  PostgreSQL has nothing to do here.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ EVERY_S = 0.25
 WRITER_PAGES = 8_000
 
 
-def _checkpoint_rarely(pages: int) -> Any:
+def _checkpoint_rarely(pages: int) -> Callable[..., None]:
+    """The engine's connect hook: SQLite's own checkpoint only once the log passes ``pages``."""
+
     def on_connect(dbapi_connection: Any, _record: Any = None) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")

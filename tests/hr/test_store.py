@@ -265,7 +265,7 @@ def test_an_employee_id_and_another_persons_email_act_on_the_employee_id_and_say
             event(termination={"immediate": True}, employee_id="E1", email="Grace@example.com"),
         )
     assert accepted.status == "applied"
-    assert [(c.person_id) for c in lifecycle.calls] == [ada]  # the employee id decides
+    assert [c.person_id for c in lifecycle.calls] == [ada]  # the employee id decides
     assert _person(engine, "E1").status == "terminated" and _person(engine, "E2").status == "active"
     with engine.connect() as conn:
         details = conn.execute(
