@@ -40,6 +40,7 @@ from accessctl.hr.decide import (
 from accessctl.hr.events import CanonicalEvent, EventType, Termination
 from accessctl.hr.rejections import Rejected
 from accessctl.store.models import HrEvent, HrSchedule, Person, PersonMove
+from accessctl.store.prepared import Prepared
 from accessctl.timestamps import utc
 
 log = logging.getLogger("accessctl.hr")
@@ -60,18 +61,18 @@ _EVENT_PERSON = EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(person_i
 _EVENT_JOB = (
     EVENTS.update().where(EVENTS.c.id == _B("b_id")).values(job_id=_B("b_job"), updated_at=_B("b_at"))
 )
-_EVENT_SET_STATUS = (
+_EVENT_SET_STATUS = Prepared(
     EVENTS.update()
     .where(EVENTS.c.id == _B("b_id"))
     .values(status=_B("b_status"), note=_B("b_note"), updated_at=_B("b_at"))
 )
-_EVENT_SET_STATUS_JOB = (
+_EVENT_SET_STATUS_JOB = Prepared(
     EVENTS.update()
     .where(EVENTS.c.id == _B("b_id"))
     .values(status=_B("b_status"), note=_B("b_note"), job_id=_B("b_job"), updated_at=_B("b_at"))
 )
-_PERSON_BY_EMPLOYEE_ID = sa.select(PEOPLE.c.id, PEOPLE.c.email).where(
-    PEOPLE.c.employee_id == _B("b_employee_id")
+_PERSON_BY_EMPLOYEE_ID = Prepared(
+    sa.select(PEOPLE.c.id, PEOPLE.c.email).where(PEOPLE.c.employee_id == _B("b_employee_id"))
 )
 _PEOPLE_BY_EMAIL = sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == _B("b_email"))
 _SOMEONE_ELSE_BY_EMAIL = _PEOPLE_BY_EMAIL.where(PEOPLE.c.id != _B("b_not")).limit(1)
@@ -83,7 +84,7 @@ _TERMINATION_KINDS = [
 ]
 #: a person's termination events, each with the fire time of its open schedule (an event has at most
 #: one schedule)
-_PERSON_TERMINATION_EVENTS = (
+_PERSON_TERMINATION_EVENTS = Prepared(
     sa.select(EVENTS, SCHEDULES.c.fire_at.label("open_fire_at"))
     .outerjoin(SCHEDULES, sa.and_(SCHEDULES.c.hr_event_id == EVENTS.c.id, SCHEDULES.c.state == "scheduled"))
     # the kinds written in the statement: an expanding IN is rendered again on every execution
@@ -168,13 +169,13 @@ def _row_values(
 
 
 @functools.cache
-def _insert_new(dialect: str) -> sa.Insert:
+def _insert_new(dialect: str) -> Prepared:
     """INSERT .. ON CONFLICT DO NOTHING RETURNING the row (on any of the event's unique keys)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c)
+    return Prepared(insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c))
 
 
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
@@ -185,7 +186,7 @@ def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
 def _match(conn: Connection, employee_id: str, email: str) -> tuple[int | None, int | None]:
     """:func:`match_person`, and the person whose email the event names when that is someone other
     than its employee id's (the employee id decides; the other is worth an admin's look)."""
-    by_id = conn.execute(_PERSON_BY_EMPLOYEE_ID, {"b_employee_id": employee_id}).first()
+    by_id = _PERSON_BY_EMPLOYEE_ID.first(conn, {"b_employee_id": employee_id})
     if by_id is not None:
         if not email or (by_id.email or "").lower() == email.lower():
             return int(by_id.id), None
@@ -222,7 +223,7 @@ def record_event(
     # now) makes the insert do nothing, and the first answer is read back
     values = _row_values(source, webhook_id, event, digest, now)
     values["person_id"] = person_id
-    row = conn.execute(_insert_new(conn.dialect.name), values).first()
+    row = _insert_new(conn.dialect.name).first(conn, values)
     if row is None:
         found = _existing(conn, source, event.id, webhook_id)
         if found is None:  # a unique key matched, so the row is there
@@ -367,7 +368,7 @@ def person_facts(conn: Connection, person_id: int) -> list[Fact]:
 
 
 def _termination_rows(conn: Connection, person_id: int) -> list[sa.Row]:
-    return list(conn.execute(_PERSON_TERMINATION_EVENTS, {"b_person": person_id}).all())
+    return _PERSON_TERMINATION_EVENTS.rows(conn, {"b_person": person_id})
 
 
 def _facts(rows: Sequence[sa.Row]) -> list[Fact]:
@@ -400,7 +401,7 @@ def reconcile_person(
 
 
 def _set_status(conn: Connection, event_id: int, status: Status, note: str | None, now: datetime) -> None:
-    conn.execute(_EVENT_SET_STATUS, {"b_id": event_id, "b_status": status.value, "b_note": note, "b_at": now})
+    _EVENT_SET_STATUS.run(conn, {"b_id": event_id, "b_status": status.value, "b_note": note, "b_at": now})
 
 
 def _termination_date(conn: Connection, event_id: int, read: Mapping[int, sa.Row]) -> date:
@@ -413,12 +414,12 @@ def _termination_date(conn: Connection, event_id: int, read: Mapping[int, sa.Row
 
 def _person(conn: Connection, person_id: int, now: datetime, **values: object) -> None:
     params = {f"b_{k}": v for k, v in values.items()}
-    conn.execute(_person_update(tuple(sorted(values))), {"b_id": person_id, "b_updated_at": now, **params})
+    _person_update(tuple(sorted(values))).run(conn, {"b_id": person_id, "b_updated_at": now, **params})
 
 
 @functools.cache
-def _person_update(columns: tuple[str, ...]) -> sa.Update:
-    return (
+def _person_update(columns: tuple[str, ...]) -> Prepared:
+    return Prepared(
         PEOPLE.update()
         .where(PEOPLE.c.id == _B("b_id"))
         .values({c: _B(f"b_{c}") for c in (*columns, "updated_at")})
@@ -541,7 +542,7 @@ def apply_decisions(
                 ).scalar()
             if d.hr_event_id in jobs:
                 values = {"b_id": d.hr_event_id, "b_status": d.status.value, "b_note": note, "b_at": now}
-                conn.execute(_EVENT_SET_STATUS_JOB, {**values, "b_job": jobs.pop(d.hr_event_id)})
+                _EVENT_SET_STATUS_JOB.run(conn, {**values, "b_job": jobs.pop(d.hr_event_id)})
             else:
                 _set_status(conn, d.hr_event_id, d.status, note, now)
         elif isinstance(d, AddPerson):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl import audit
@@ -15,11 +16,12 @@ from accessctl.jobs.events import Db, job_event, step_entry
 from accessctl.jobs.plan import PlannedStep
 from accessctl.jobs.states import WAITING, JobState, StepState
 from accessctl.jobs.tables import JOBS, STEPS
+from accessctl.store.prepared import Prepared
 from accessctl.sync import clock
 from accessctl.timestamps import utc
 
 #: built once (an HR event's request runs it; a statement built per call costs more than it runs)
-_INSERT_JOB = sa.insert(JOBS).returning(JOBS.c.id)
+_INSERT_JOB = Prepared(sa.insert(JOBS).returning(JOBS.c.id))
 
 
 class PlanError(ValueError):
@@ -108,7 +110,8 @@ def enqueue_unplanned(
     _validate(kind, requested_by, ())
     at = utc(now or clock.now())
     job = _job_row(kind, person_id, hr_event_id, reason, requested_by, JobState.PLANNING, at)
-    job["id"] = db.execute(_INSERT_JOB, job).scalar_one()
+    conn = db if isinstance(db, Connection) else db.connection()
+    job["id"] = _INSERT_JOB.scalar(conn, job)
     job_event(db, actor=requested_by, verb="enqueued", job=job, at=at, state=JobState.PLANNING.value)
     return int(job["id"])
 
