@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from accessctl.store.engine import make_engine
 from accessctl.store.prepared import Prepared
@@ -94,3 +95,12 @@ def test_a_driver_error_is_sqlalchemys_and_the_transaction_rolls_back(engine: sa
 def test_a_missing_value_is_refused_before_the_database(engine: sa.Engine) -> None:
     with engine.begin() as conn, pytest.raises(KeyError, match="b_kind"):
         _BY_KIND.rows(conn, {})
+
+
+def test_a_session_runs_it_in_its_own_transaction(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        _INSERT.run(session, {"name": "in-session", "kind": "s"})
+        assert [r.name for r in _BY_KIND.rows(session, {"b_kind": "s"})] == ["in-session"]
+        session.rollback()
+    with engine.connect() as conn:
+        assert _BY_KIND.rows(conn, {"b_kind": "s"}) == []

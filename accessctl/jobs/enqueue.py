@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl import audit
@@ -110,8 +109,7 @@ def enqueue_unplanned(
     _validate(kind, requested_by, ())
     at = utc(now or clock.now())
     job = _job_row(kind, person_id, hr_event_id, reason, requested_by, JobState.PLANNING, at)
-    conn = db if isinstance(db, Connection) else db.connection()
-    job["id"] = _INSERT_JOB.scalar(conn, job)
+    job["id"] = _INSERT_JOB.scalar(db, job)
     job_event(db, actor=requested_by, verb="enqueued", job=job, at=at, state=JobState.PLANNING.value)
     return int(job["id"])
 

@@ -6,12 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 from accessctl import audit
-
-Db = Session | Connection
+from accessctl.store.prepared import Db  # a Session or a Connection, re-exported
 
 
 def step_event(db: Db, **fields: Any) -> None:

@@ -31,8 +31,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
 
 _MISSING = object()
+#: where a statement runs: a Connection, or a Session (on its connection, in its transaction)
+Db = Connection | Session
 
 
 class _RowBase(tuple):  # type: ignore[type-arg]
@@ -47,14 +50,14 @@ class _RowBase(tuple):  # type: ignore[type-arg]
 
 @dataclass(frozen=True, slots=True)
 class _Param:
-    """One placeholder: the caller's key that fills it (None: a constant), or else its constant, and
-    the type's bind processor."""
+    """One placeholder: the caller's key that fills it (None: a constant); what fills it when the
+    caller gives none (the constant, or the column's callable default); the type's bind processor."""
 
     key: str | None
     constant: Any
     required: bool
     process: Callable[[Any], Any] | None
-    default: Callable[[], Any] | None = None
+    default: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,7 @@ class _Form:
                 if value is _MISSING:
                     if p.required:
                         raise KeyError(f"the statement needs a value for {p.key!r}")
-                    value = p.default() if p.default is not None else p.constant
+                    value = p.default(None) if p.default is not None else p.constant
             bound.append(value if p.process is None else p.process(value))
         return tuple(bound) if self.positional else dict(zip(self.names, bound, strict=True))
 
@@ -104,8 +107,9 @@ class Prepared:
 
     # --- running --------------------------------------------------------------------------------
 
-    def rows(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[Any]:
-        """Every row the statement returns (named tuples)."""
+    def rows(self, db: Db, values: Mapping[str, Any] | None = None) -> list[Any]:
+        """Every row the statement returns (named tuples; fetched at once: for a few rows)."""
+        conn = _connection(db)
         form = self._form(conn.dialect, values or {})
         cursor = self._run(conn, form, form.bind(values or {}))
         try:
@@ -113,18 +117,19 @@ class Prepared:
         finally:
             cursor.close()
 
-    def first(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
+    def first(self, db: Db, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first row, or None."""
-        found = self.rows(conn, values)
+        found = self.rows(db, values)
         return found[0] if found else None
 
-    def scalar(self, conn: Connection, values: Mapping[str, Any] | None = None) -> Any | None:
+    def scalar(self, db: Db, values: Mapping[str, Any] | None = None) -> Any | None:
         """The first column of the first row, or None."""
-        row = self.first(conn, values)
+        row = self.first(db, values)
         return None if row is None else row[0]
 
-    def run(self, conn: Connection, values: Mapping[str, Any] | None = None) -> int:
+    def run(self, db: Db, values: Mapping[str, Any] | None = None) -> int:
         """Run a statement that returns no rows; the count of rows it changed."""
+        conn = _connection(db)
         form = self._form(conn.dialect, values or {})
         cursor = self._run(conn, form, form.bind(values or {}))
         try:
@@ -132,10 +137,11 @@ class Prepared:
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
+    def run_many(self, db: Db, many: Sequence[Mapping[str, Any]]) -> None:
         """Run it once per mapping of ``many`` (the DB-API's executemany); each has the same keys."""
         if not many:
             return
+        conn = _connection(db)
         form = self._form(conn.dialect, many[0])
         cursor = self._run(conn, form, [form.bind(v) for v in many], many=True)
         cursor.close()
@@ -175,14 +181,16 @@ class Prepared:
         if compiled.literal_execute_params or compiled.post_compile_params:
             raise ValueError("a prepared statement cannot expand IN lists or literal parameters")
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
-        defaults = {}
+        scalars: dict[str, Any] = {}  # a column's default when the caller gives no value
+        callables: dict[str, Callable[[Any], Any]] = {}  # SQLAlchemy's wrapper (it takes a context)
         for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
             default = column.default if column in compiled.insert_prefetch else column.onupdate
-            if default is None or not (default.is_scalar or default.is_callable):
+            if default is not None and default.is_scalar:
+                scalars[column.key] = default.arg
+            elif default is not None and default.is_callable:
+                callables[column.key] = default.arg
+            else:
                 raise ValueError(f"a prepared statement cannot compute the default of {column.key}")
-            defaults[column.key] = (
-                (lambda arg=default.arg: arg) if default.is_scalar else (lambda fn=default.arg: fn(None))
-            )
         names = tuple(compiled.positiontup) if compiled.positional else _named_order(compiled)
         processors = compiled._bind_processors
         params = []
@@ -190,14 +198,15 @@ class Prepared:
             bind = by_name[name]
             if bind.callable is not None:
                 raise ValueError(f"a prepared statement cannot call {name}'s value")
-            user = bind.key in keys or bind.key in defaults or bind.required
+            defaulted = bind.key in scalars or bind.key in callables
+            user = bind.key in keys or defaulted or bind.required
             params.append(
                 _Param(
                     key=bind.key if user else None,
-                    constant=None if user else bind.effective_value,
-                    required=bind.required and bind.key not in defaults,
+                    constant=scalars.get(bind.key) if user else bind.effective_value,
+                    required=bind.required and not defaulted,
                     process=processors.get(name),
-                    default=defaults.get(bind.key),
+                    default=callables.get(bind.key),
                 )
             )
         escaped = getattr(compiled, "escaped_bind_names", None) or {}
@@ -216,6 +225,10 @@ class Prepared:
             row=row,
             processors=result_processors,
         )
+
+
+def _connection(db: Db) -> Connection:
+    return db if isinstance(db, Connection) else db.connection()
 
 
 def _named_order(compiled: Any) -> tuple[str, ...]:
