@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import re
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -243,8 +244,33 @@ def _log(entries: list[dict[str, Any]]) -> None:
         )
 
 
+# What :func:`logged_after` holds, per thread: committed events whose log lines wait for its end.
+_after = threading.local()
+
+
+@contextlib.contextmanager
+def logged_after() -> Iterator[None]:
+    """The log lines of events committed in this thread during the block are written as it ends
+    (the HR intake's writer answers a group's requests first, then logs).  Nested, the outer
+    block writes them."""
+    if getattr(_after, "held", None) is not None:
+        yield
+        return
+    _after.held = held = []
+    try:
+        yield
+    finally:
+        _after.held = None
+        _log(held)
+
+
 def _flush(db: Session | Connection, *_: Any) -> None:
-    _log(_pending.pop(db, []))
+    entries = _pending.pop(db, [])
+    held: list[dict[str, Any]] | None = getattr(_after, "held", None)
+    if held is not None:
+        held.extend(entries)
+    else:
+        _log(entries)
 
 
 def _discard(db: Session | Connection, *_: Any) -> None:

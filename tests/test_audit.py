@@ -190,6 +190,28 @@ def test_audit_log_line_follows_the_commit_never_a_rollback(
     assert verify(engine) == audit.VerifyResult(True, 2)
 
 
+def test_logged_after_holds_committed_lines_to_its_end_and_drops_rolled_back_ones(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "accessctl.audit"]
+
+    caplog.set_level("INFO", logger="accessctl.audit")
+    with audit.logged_after():
+        with engine.begin() as conn:
+            audit.record(conn, actor="hr", action="hr.event.received", target_type="person", target_id="E1")
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            audit.record(conn, actor="hr", action="hr.event.received", target_type="person", target_id="E2")
+            raise RuntimeError("the group failed")
+        with audit.logged_after(), engine.begin() as conn:  # nested: the outer block writes them
+            audit.record(conn, actor="hr", action="job.created", target_type="job", target_id="J1")
+        assert logged() == []  # committed, but held until the block ends
+    assert logged() == ["hr.event.received person E1", "job.created job J1"]
+    with engine.begin() as conn:  # after the block, lines follow each commit again
+        audit.record(conn, actor="hr", action="hr.event.received", target_type="person", target_id="E3")
+    assert logged()[-1] == "hr.event.received person E3"
+
+
 def test_events_appended_together_chain_like_events_appended_one_by_one(engine: Engine) -> None:
     """record_many (a job's planned steps) appends each event in order, chained to the one before,
     between events appended one at a time; the chain verifies and the head follows the last."""

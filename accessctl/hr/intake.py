@@ -189,7 +189,9 @@ class HrIntake:
         return accepted
 
     def _recorded(self, source: str, accepted: Accepted) -> None:
-        log.info(
+        # a new event's INFO line is the audit logger's (hr.event.received); a replay has none
+        log.log(
+            logging.INFO if accepted.replay else logging.DEBUG,
             "HR event %s from %s: %s%s",
             accepted.event_id,
             source,

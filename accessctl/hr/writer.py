@@ -167,6 +167,10 @@ class GroupWriter:
                 return
 
     def _write(self, batch: list[_Item[object]]) -> None:
+        with audit.logged_after():  # the group's audit log lines once its requests are answered
+            self._write_group(batch)
+
+    def _write_group(self, batch: list[_Item[object]]) -> None:
         taken = [item for item in batch if item.take()]
         if not taken:
             return
