@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl.store.models import AuditEvent, AuditHead
+from accessctl.store.prepared import Prepared
 from accessctl.timestamps import utc
 
 GENESIS_HASH = "0" * 64
@@ -146,11 +147,12 @@ def record(
     return recorded[0] if recorded else None
 
 
-# built once: appends are frequent, and building a statement costs more than running it
-_LOCK_HEAD = sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq)
-_READ_HEAD = sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1)
-_INSERT_EVENTS = sa.insert(_events)
-_MOVE_HEAD = (
+# compiled once and run on the driver's cursor: appends are frequent (a group of HR events), and
+# building and compiling a statement costs more than running it
+_LOCK_HEAD = Prepared(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
+_READ_HEAD = Prepared(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1))
+_INSERT_EVENTS = Prepared(sa.insert(_events))
+_MOVE_HEAD = Prepared(
     sa.update(_head)
     .where(_head.c.id == 1)
     .values(last_seq=sa.bindparam("b_seq"), last_hash=sa.bindparam("b_hash"))
@@ -168,8 +170,8 @@ def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[Reco
         held.extend(entries)
         return []
     # Take the head row's write lock first: appenders queue here, so the chain never forks.
-    db.execute(_LOCK_HEAD)
-    head = db.execute(_READ_HEAD).one_or_none()
+    _LOCK_HEAD.run(db)
+    head = _READ_HEAD.first(db)
     if head is None:
         raise RuntimeError("the audit log is not initialised: run `accessctl db upgrade`")
     seq, prev_hash = head.last_seq, head.last_hash
@@ -192,8 +194,8 @@ def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[Reco
         prev_hash = compute_hash(**fields)
         rows.append({**fields, "hash": prev_hash})
         recorded.append(RecordedEvent(seq, prev_hash))
-    db.execute(_INSERT_EVENTS, rows)
-    db.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": prev_hash})
+    _INSERT_EVENTS.run_many(db, rows)
+    _MOVE_HEAD.run(db, {"b_seq": seq, "b_hash": prev_hash})
     for row in rows:
         _emit_on_commit(db, {key: row[key] for key in _LOGGED})
     return recorded
