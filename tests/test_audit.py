@@ -161,31 +161,33 @@ def test_the_database_refuses_to_edit_or_delete_audit_events(engine: Engine) -> 
     assert verify(engine) == audit.VerifyResult(True, 4)
 
 
+def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The ``accessctl.audit`` logger's lines so far."""
+    return [r.getMessage() for r in caplog.records if r.name == "accessctl.audit"]
+
+
 def test_audit_log_line_follows_the_commit_never_a_rollback(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def logged() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.name == "accessctl.audit"]
-
     caplog.set_level("INFO", logger="accessctl.audit")
     with Session(engine) as session:
         audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E1")
-        assert logged() == []  # not before the commit
+        assert _audit_lines(caplog) == []  # not before the commit
         session.rollback()
         audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E2")
-    assert logged() == []  # rolled back, then closed without a commit
+    assert _audit_lines(caplog) == []  # rolled back, then closed without a commit
     with Session(engine) as session:
         audit.record(session, actor="cli", action="person.create", target_type="person", target_id="E3")
         session.commit()
-    assert logged() == ["person.create person E3"]
+    assert _audit_lines(caplog) == ["person.create person E3"]
 
     with pytest.raises(RuntimeError), engine.begin() as conn:
         audit.record(conn, actor="sync", action="grant.end", target_type="grant", target_id="G1")
         raise RuntimeError("the change failed")
     with engine.begin() as conn:
         audit.record(conn, actor="sync", action="grant.end", target_type="grant", target_id="G2")
-        assert logged() == ["person.create person E3"]
-    assert logged() == ["person.create person E3", "grant.end grant G2"]
+        assert _audit_lines(caplog) == ["person.create person E3"]
+    assert _audit_lines(caplog) == ["person.create person E3", "grant.end grant G2"]
     assert [r.audit["seq"] for r in caplog.records if r.name == "accessctl.audit"] == [1, 2]
     assert verify(engine) == audit.VerifyResult(True, 2)
 
@@ -193,9 +195,6 @@ def test_audit_log_line_follows_the_commit_never_a_rollback(
 def test_logged_after_holds_committed_lines_to_its_end_and_drops_rolled_back_ones(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def logged() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.name == "accessctl.audit"]
-
     caplog.set_level("INFO", logger="accessctl.audit")
     with audit.logged_after():
         with engine.begin() as conn:
@@ -205,11 +204,11 @@ def test_logged_after_holds_committed_lines_to_its_end_and_drops_rolled_back_one
             raise RuntimeError("the group failed")
         with audit.logged_after(), engine.begin() as conn:  # nested: the outer block writes them
             audit.record(conn, actor="hr", action="job.created", target_type="job", target_id="J1")
-        assert logged() == []  # committed, but held until the block ends
-    assert logged() == ["hr.event.received person E1", "job.created job J1"]
+        assert _audit_lines(caplog) == []  # committed, but held until the block ends
+    assert _audit_lines(caplog) == ["hr.event.received person E1", "job.created job J1"]
     with engine.begin() as conn:  # after the block, lines follow each commit again
         audit.record(conn, actor="hr", action="hr.event.received", target_type="person", target_id="E3")
-    assert logged()[-1] == "hr.event.received person E3"
+    assert _audit_lines(caplog)[-1] == "hr.event.received person E3"
 
 
 def test_events_appended_together_chain_like_events_appended_one_by_one(engine: Engine) -> None:
