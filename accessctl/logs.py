@@ -130,6 +130,11 @@ def configure_logging(
     return _redactor
 
 
+def current_handler() -> logging.Handler | None:
+    """The handler :func:`configure_logging` installed (None before it ran)."""
+    return _handler
+
+
 def redactor() -> Redactor:
     """The process-wide redactor (secrets registered by :func:`configure_logging`)."""
     return _redactor

@@ -29,6 +29,7 @@ from accessctl.hr.vendors.bamboohr import BambooSource
 from accessctl.hr.vendors.gusto import GustoSource
 from accessctl.hr.vendors.hibob import HibobSource
 from accessctl.hr.writer import GroupWriter
+from accessctl.hr.writer_process import RecordRequest, WriterProcess
 from accessctl.jobs.tables import write_tx
 from accessctl.jobs.worker import wake_workers
 from accessctl.timestamps import utc
@@ -60,6 +61,8 @@ class HrIntake:
     vendor_client: httpx.Client | None = None
     #: how long a request waits for its event's commit (then 503, retry later)
     write_deadline_s: float = 10.0
+    #: the group-commit writer in a process of its own (`accessctl serve`); None: a thread of this one
+    remote: WriterProcess | None = field(default=None, repr=False)
     _writer: GroupWriter | None = field(default=None, init=False, repr=False)
     _writer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -206,10 +209,17 @@ class HrIntake:
         retry is its replay) when the store does not commit within ``write_deadline_s``."""
         now = self.clock()
         verified, event = self._checked(headers, raw, now)
-        record = self._recorder(verified.source, verified.webhook_id, event, raw, now)
-        writer = self._group_writer()
         key = event.employee.employee_id
-        accepted = await writer.write(record, key=key, deadline_s=self.write_deadline_s)
+        if self.remote is not None:
+            digest = hashlib.sha256(raw).hexdigest()
+            request = RecordRequest(verified.source, verified.webhook_id, event, digest, now)
+            accepted = await self.remote.write(request, key=key, deadline_s=self.write_deadline_s)
+            if not accepted.replay:
+                wake_workers()  # its job committed unplanned: a worker in this process plans it
+        else:
+            record = self._recorder(verified.source, verified.webhook_id, event, raw, now)
+            writer = self._group_writer()
+            accepted = await writer.write(record, key=key, deadline_s=self.write_deadline_s)
         self._recorded(verified.source, accepted)
         return accepted
 

@@ -1,6 +1,7 @@
 """Group commit for the HR intake: a writer thread stores the events many requests hand it in one
 transaction, commits once, and only then answers each request (one thread on SQLite; on PostgreSQL
-a few, each employee's events always to the same one).
+a few, each employee's events always to the same one).  `accessctl serve` runs it in a process of
+its own (:mod:`accessctl.hr.writer_process`); a process that writes alone calls :meth:`write_group`.
 
     writer = GroupWriter(engine)
     accepted = await writer.write(lambda conn: record_event(conn, ...), deadline_s=10)
@@ -25,8 +26,9 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -52,10 +54,14 @@ class _Item(Generic[T]):
     work: Callable[[Connection], T]
     future: concurrent.futures.Future[T] | None = None
     waiter: asyncio.Future[T] | None = None
+    #: ``time.monotonic()`` past which its request has given up (a future's; None: it waits)
+    expires_at: float | None = None
 
     def take(self) -> bool:
         """False when its request gave up before the writer took it (then nothing is stored)."""
         if self.future is not None:
+            if self.expires_at is not None and time.monotonic() > self.expires_at:
+                self.future.cancel()
             return self.future.set_running_or_notify_cancel()
         assert self.waiter is not None
         # read from the writer's thread: a cancel just after this is a request that timed out
@@ -88,6 +94,7 @@ class GroupWriter:
         max_batch: int = MAX_BATCH,
         threads: int | None = None,
         after_commit: Callable[[], None] | None = None,
+        on_answered: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
@@ -95,6 +102,8 @@ class GroupWriter:
         #: waits on its round trips and its log flush, not on the others)
         self.threads = threads or (1 if engine.dialect.name == "sqlite" else POSTGRES_WRITERS)
         self.after_commit = after_commit
+        #: called once a group's requests were answered (committed or not), before its log lines
+        self.on_answered = on_answered
         self._queues: list[queue.SimpleQueue[_Item[object] | None]] = [
             queue.SimpleQueue() for _ in range(self.threads)
         ]
@@ -103,13 +112,16 @@ class GroupWriter:
         self.commits = 0
         self.written = 0
 
-    def submit(self, work: Callable[[Connection], T], *, key: str = "") -> concurrent.futures.Future[T]:
+    def submit(
+        self, work: Callable[[Connection], T], *, key: str = "", expires_at: float | None = None
+    ) -> concurrent.futures.Future[T]:
         """Queue ``work`` (run in the writer's transaction, in a savepoint of its own); the future is
         resolved once that transaction committed (or with the error that stopped it).  Work of one
         ``key`` (an employee) goes to one thread, in order: two groups never wait on each other's
-        locks of one person's rows."""
+        locks of one person's rows.  Not taken by ``expires_at`` (``time.monotonic()``), it is
+        cancelled and stores nothing."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._put(_Item(work, future=future), key)
+        self._put(_Item(work, future=future, expires_at=expires_at), key)
         return future
 
     async def write(self, work: Callable[[Connection], T], *, key: str = "", deadline_s: float) -> T:
@@ -166,6 +178,14 @@ class GroupWriter:
             if stop:
                 return
 
+    def write_group(
+        self, work: Sequence[tuple[Callable[[Connection], T], concurrent.futures.Future[T], float | None]]
+    ) -> None:
+        """Write ``work`` (each with its future and ``expires_at``) in the calling thread as one
+        group of at most ``max_batch``: for a caller that is its own writer thread (no queue, no
+        hand-over between threads).  The futures are resolved (their callbacks run) on return."""
+        self._write([_Item(w, future=future, expires_at=at) for w, future, at in work])  # type: ignore[misc]
+
     def _write(self, batch: list[_Item[object]]) -> None:
         with audit.logged_after():  # the group's audit log lines once its requests are answered
             self._write_group(batch)
@@ -182,10 +202,14 @@ class GroupWriter:
         except Exception as exc:  # the commit failed: none of the group is stored
             log.warning("HR intake: a group of %d events could not be committed: %s", len(taken), exc)
             self._answer([(item, None, exc) for item in taken])
+            if self.on_answered is not None:
+                self.on_answered()
             return
         self.commits += 1
         self.written += len(taken)
         self._answer(results)
+        if self.on_answered is not None:
+            self.on_answered()
         if self.after_commit is not None:
             self.after_commit()
 

@@ -103,6 +103,26 @@ def background_checkpoints(
     for one per ``writer_pages`` of log (the thread yielded; None for PostgreSQL or SQLite in
     memory).  Connections the engine's pool opened before are closed first, so that every one it
     hands out has the setting."""
+    with checkpoints_left_to_the_thread(engine, writer_pages=writer_pages) as database:
+        if database is None:
+            yield None
+            return
+        checkpointer = Checkpointer(database, every_s)
+        checkpointer.start()
+        try:
+            yield checkpointer
+        finally:
+            checkpointer.stop()
+
+
+@contextlib.contextmanager
+def checkpoints_left_to_the_thread(
+    engine: Engine, *, writer_pages: int = WRITER_PAGES
+) -> Iterator[Path | None]:
+    """For the block, ``engine``'s SQLite connections checkpoint only once per ``writer_pages`` of
+    log: for another process of the service (its HR writer) whose store a service's
+    :func:`background_checkpoints` thread checkpoints.  Yields the store's file (None for
+    PostgreSQL or SQLite in memory: nothing is changed)."""
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield None
@@ -110,11 +130,8 @@ def background_checkpoints(
     on_connect = _checkpoint_rarely(writer_pages)
     sa.event.listen(engine, "connect", on_connect)
     engine.dispose()  # pooled connections opened without the setting
-    checkpointer = Checkpointer(Path(database), every_s)
-    checkpointer.start()
     try:
-        yield checkpointer
+        yield Path(database)
     finally:
-        checkpointer.stop()
         sa.event.remove(engine, "connect", on_connect)
         engine.dispose()  # back to SQLite's own checkpoints for whoever uses the engine next

@@ -30,6 +30,7 @@ from accessctl.hr.intake import HrIntake, event_status
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.store import Accepted
 from accessctl.hr.vendors import FetchBackFailed
+from accessctl.hr.writer_process import StoreUnavailable
 
 log = logging.getLogger("accessctl.hr")
 
@@ -240,7 +241,7 @@ async def answer_delivery(
         accepted = await receive(headers, raw)
     except Rejected as exc:
         return refused(intake, exc)
-    except (FetchBackFailed, SQLAlchemyError, TimeoutError) as exc:
+    except (FetchBackFailed, SQLAlchemyError, StoreUnavailable, TimeoutError) as exc:
         if isinstance(exc, FetchBackFailed):  # counted and logged, so a vendor outage is visible
             intake.fetch_back_failed(exc)
         # nothing was stored and nothing done: the sender delivers it again later

@@ -1,4 +1,5 @@
-"""One service process: the web app on uvicorn, the job workers and the APScheduler scheduler.
+"""One service process: the web app on uvicorn, the job workers and the APScheduler scheduler (and,
+with an HR intake, its writer in a helper process: :mod:`accessctl.hr.writer_process`).
 
     await run_service(settings, engine, executor=factory, options=ServiceOptions(...), stop=stop)
 
@@ -137,7 +138,24 @@ async def _scheduler(schedule: Schedule | None) -> AsyncIterator[Any]:
     try:
         yield scheduler
     finally:
+        await _let_running_jobs_end(scheduler)
         scheduler.shutdown(wait=False)
+
+
+#: how long stopping waits for a scheduled job already running (then it is cancelled)
+JOB_END_WAIT_S = 5.0
+
+
+async def _let_running_jobs_end(scheduler: Any) -> None:
+    """No job starts any more; one already running gets :data:`JOB_END_WAIT_S` to end.  (The asyncio
+    executor's shutdown cancels what runs, and APScheduler logs that as an error with its traceback:
+    a job that fired as the service stopped.)"""
+    scheduler.pause()
+    await asyncio.sleep(0)  # a submission the pause came too late for is in flight now
+    running = getattr(scheduler._lookup_executor("default"), "_pending_futures", set())
+    deadline = asyncio.get_running_loop().time() + JOB_END_WAIT_S
+    while any(not f.done() for f in running) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def schedule_hr(scheduler: Any, intake: HrIntake, *, every_s: float) -> None:
@@ -298,6 +316,17 @@ async def run_service(
                 name="jobs-worker",
             )
             liveness.worker_tasks.append(tasks["worker"])
+        if hr_intake is not None:
+            # the group-commit writer beside this process (its own interpreter), before any request
+            from accessctl.hr.writer_process import WriterGone, WriterProcess
+
+            try:
+                hr_intake.remote = await WriterProcess.start(settings)
+            except WriterGone as gone:
+                stop.set()
+                if "worker" in tasks:
+                    await asyncio.wait([tasks["worker"]], timeout=options.shutdown_grace_s + STOP_MARGIN_S)
+                raise ServiceStopped(str(gone)) from None
         server = None
         if options.http:
             from accessctl.web.app import create_app
@@ -306,12 +335,18 @@ async def run_service(
             app = create_app(settings, engine, liveness=liveness, metrics=metrics, hr_intake=hr_intake)
             server = _uvicorn_server(events_fast_path(app, hr_intake), options)
             tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
+        if hr_intake is not None:
+            tasks["hr-writer"] = asyncio.create_task(
+                hr_intake.remote.until_gone(stop, tasks["http"]), name="hr-writer"
+            )
         if on_ready is not None:
             on_ready()
         try:
             return await _supervise(tasks, server, stop, options)
         finally:
             if hr_intake is not None:  # the HTTP server has stopped: nothing more is handed to it
+                if hr_intake.remote is not None and not hr_intake.remote.ended.done():
+                    await hr_intake.remote.close()
                 await asyncio.to_thread(hr_intake.close)
 
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.lifecycle.conftest import World
@@ -31,7 +30,7 @@ from tests.reliability.helpers import (
     unfinished,
     writes,
 )
-from tests.web.test_serve import free_port, wait_for
+from tests.web.test_serve import free_port, wait_for, wait_until_ready
 
 pytestmark = pytest.mark.timeout(scaled_timeout(240))
 
@@ -49,15 +48,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 def _serve(world: World, port: int):
     proc = accessctl(world, "serve", "--port", str(port))
-
-    def up() -> bool:
-        assert proc.poll() is None, proc.communicate()[1]
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_for(up, "/readyz answers 200")
+    wait_until_ready(proc, f"http://127.0.0.1:{port}")
     return proc
 
 

@@ -28,7 +28,7 @@ from tests.jobs.helpers import job, make_job
 from tests.lifecycle.conftest import World, _world
 from tests.lifecycle.helpers import direct, live
 from tests.web.conftest import Api
-from tests.web.test_serve import DEADLINE_S, free_port, wait_for
+from tests.web.test_serve import DEADLINE_S, free_port, wait_for, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(180)
@@ -115,15 +115,7 @@ def test_a_leaver_posted_to_a_real_service_is_carried_out_in_every_provider(worl
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     try:
-
-        def ready() -> bool:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(ready, "/readyz answers 200")
+        wait_until_ready(proc, base)
         made = httpx.post(
             f"{base}/v1/people/{person.email}/deprovision",
             json={"reason": "left"},

@@ -56,6 +56,20 @@ def wait_for(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S
     raise AssertionError(f"not within {deadline_s:g}s: {what}")
 
 
+def wait_until_ready(proc: subprocess.Popen[str], base: str) -> None:
+    """Until the `accessctl serve` ``proc`` at ``base`` answers /readyz 200 (its stderr shown if it
+    exits first)."""
+
+    def ready() -> bool:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_for(ready, "/readyz answers 200")
+
+
 @dataclass
 class Service:
     engine: Engine
