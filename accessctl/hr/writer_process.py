@@ -25,7 +25,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import pickle
 import signal
 import socket
@@ -43,7 +42,8 @@ from accessctl.hr.events import CanonicalEvent
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.store import Accepted
 
-log = logging.getLogger(__name__)
+#: by name: run as ``python -m``, this module is ``__main__``
+log = logging.getLogger("accessctl.hr.writer_process")
 
 _HEADER = struct.Struct("!I")
 #: allocations between young-generation collections (the service's own setting)
@@ -123,12 +123,12 @@ class WriterProcess:
         raises :class:`WriterGone` when it could not start."""
         ours, theirs = socket.socketpair()
         try:
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             proc = subprocess.Popen(
                 [sys.executable, "-m", "accessctl.hr.writer_process", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
-                env=env,
                 stdin=subprocess.DEVNULL,
+                # a group of its own: the terminal's Ctrl-C is the service's to handle, not its
+                start_new_session=True,
             )
         except OSError as exc:
             ours.close()
@@ -179,8 +179,10 @@ class WriterProcess:
                     waiter = self._pending.pop(number, None)
                     if waiter is not None and not waiter.done():
                         _settle(waiter, outcome, detail)
-        except OSError:
+        except OSError:  # the child's end closed: it exited, or is exiting
             pass
+        except Exception as exc:  # a bug: nothing more can be read; the service stops
+            log.error("the HR writer process's answers could not be read: %s: %s", type(exc).__name__, exc)
         finally:
             for waiter in self._pending.values():
                 if not waiter.done():
@@ -213,6 +215,9 @@ class WriterProcess:
         finally:
             stopping.cancel()
         if not stop.is_set():
+            if self._proc.poll() is None:  # its socket failed, not the process: it goes too
+                log.error("the HR writer process's socket failed; stopping it")
+                self._proc.kill()
             code = await asyncio.to_thread(self._proc.wait, 10)
             raise WriterGone(f"the HR writer process exited ({code})")
         if http is not None:  # its requests in flight are answered first

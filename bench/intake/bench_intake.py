@@ -104,7 +104,7 @@ def build_store(people: int, workdir: Path, database_url: str, env: dict[str, st
         config["lifecycle"] = {"guard": {"max_per_hour": 10_000_000, "max_share": 1.0}}
         path = write_config(config, workdir / "accessctl.toml")
         for args in (("db", "upgrade"), ("sync",)):
-            subprocess.run(_cli(path, *args), env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(_cli(path, *args), env=env, check=True, stdout=subprocess.DEVNULL, cwd=workdir)
     return path, time.perf_counter() - started
 
 
@@ -260,7 +260,9 @@ async def post_all(
 def _serve(config: Path, env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
     log = (workdir / "serve.log").open("wb")
     command = _cli(config, "serve", "--port", str(port), "--workers", "0")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    # not this shell's directory: `python -m` puts it first on sys.path, before PYTHONPATH (a
+    # checkout's benchmark run from another checkout would serve that one's code)
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=workdir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
