@@ -33,7 +33,9 @@ def hr_config(workdir: Path) -> dict[str, Any]:
     secret = workdir / "hr-webhook-secret"
     secret.write_text("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode() + "\n", encoding="utf-8")
     secret.chmod(0o600)
-    return {"sources": {SOURCE: {"secret_file": str(secret)}}}
+    # absolute: a relative path in the config is read from the config's folder, and the demo's
+    # folder is given relative to where the demo runs (`accessctl-demo`)
+    return {"sources": {SOURCE: {"secret_file": str(secret.resolve())}}}
 
 
 @dataclass

@@ -462,7 +462,8 @@ def test_demo_runs_the_story_end_to_end(tmp_path: Path) -> None:
     ones are named, not faked; mail goes to the demo's own SMTP sink."""
     import tomllib
 
-    result = invoke("demo", "--people", "40", "--workdir", str(tmp_path / "demo"))
+    # a folder relative to where it runs (the tests run in tmp_path), as the README's `accessctl-demo`
+    result = invoke("demo", "--people", "40", "--workdir", "demo")
     assert result.exit_code == 0, result.output
     stages = (
         "1. A company",
