@@ -135,6 +135,7 @@ class WriterProcess:
             raise WriterGone(f"the HR writer process could not start: {exc}") from None
         finally:
             theirs.close()
+        writer = None
         try:
             reader, writer = await asyncio.open_unix_connection(sock=ours)
             level, fmt = logging_now()
@@ -142,16 +143,19 @@ class WriterProcess:
             async with asyncio.timeout(START_DEADLINE_S):
                 size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
                 hello = pickle.loads(await reader.readexactly(size))
+            if hello == ("ready",):
+                return cls(proc, reader, writer)
+            why = f"could not start: {hello[1]}"
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-            proc.kill()
-            await asyncio.to_thread(proc.wait, 10)
             why = "did not start in time" if isinstance(exc, TimeoutError) else "exited while starting"
-            raise WriterGone(f"the HR writer process {why} (its log above says why)") from None
-        if hello != ("ready",):
-            proc.kill()
-            await asyncio.to_thread(proc.wait, 10)
-            raise WriterGone(f"the HR writer process could not start: {hello[1]}")
-        return cls(proc, reader, writer)
+            why += " (its log above says why)"
+        proc.kill()
+        await asyncio.to_thread(proc.wait, 10)
+        if writer is not None:
+            writer.close()
+        else:
+            ours.close()
+        raise WriterGone(f"the HR writer process {why}")
 
     async def write(self, request: RecordRequest, *, key: str, deadline_s: float) -> Accepted:
         """``request`` stored by the writer, answered after its commit; :class:`TimeoutError` when
