@@ -25,10 +25,15 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def _children(pid: int) -> list[int]:
+    """The HR writer processes ``pid`` started (Linux /proc)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         found += [int(child) for child in (task / "children").read_text().split()]
-    return found
+    return [
+        child
+        for child in found
+        if b"accessctl.hr.writer_process" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
