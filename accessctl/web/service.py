@@ -152,7 +152,10 @@ async def _let_running_jobs_end(scheduler: Any) -> None:
     a job that fired as the service stopped.)"""
     scheduler.pause()
     await asyncio.sleep(0)  # a submission the pause came too late for is in flight now
-    running = getattr(scheduler._lookup_executor("default"), "_pending_futures", set())
+    try:  # APScheduler 3's asyncio executor keeps what it runs here (no public way to ask)
+        running = set(scheduler._lookup_executor("default")._pending_futures)
+    except (AttributeError, KeyError):
+        running = set()
     deadline = asyncio.get_running_loop().time() + JOB_END_WAIT_S
     while any(not f.done() for f in running) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.02)
