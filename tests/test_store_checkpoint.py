@@ -115,3 +115,30 @@ def test_nothing_to_do_for_sqlite_in_memory() -> None:
     engine = make_engine("sqlite://")
     with background_checkpoints(engine) as checkpointer:
         assert checkpointer is None
+
+
+def test_the_thread_checkpoints_often_while_writes_come_in_and_backs_off_when_quiet(tmp_path: Path) -> None:
+    from accessctl.store.checkpoint import Checkpointer
+
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, pad BLOB)"))
+    checkpointer = Checkpointer(path, every_s=0.01, idle_every_s=0.4)
+    checkpointer.start()
+    try:
+        end = time.monotonic() + 0.6
+        n = 0
+        while time.monotonic() < end:  # a commit every few milliseconds
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO t (id, pad) VALUES (:id, :pad)"), {"id": n, "pad": b"x"})
+            n += 1
+            time.sleep(0.002)
+        busy = checkpointer.runs
+        time.sleep(1.2)  # quiet: 0.01, 0.02, ... 0.32, then 0.4 s apart
+        quiet = checkpointer.runs - busy
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    assert busy >= 20  # about one per 10 ms while the log grew (60 at best)
+    assert quiet <= 10  # not 120: it waited longer each time nothing was new

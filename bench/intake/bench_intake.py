@@ -4,6 +4,7 @@
     python bench/intake/bench_intake.py                          # SQLite, 10,000 people, 32 clients
     python bench/intake/bench_intake.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
     python bench/intake/bench_intake.py --people 500 --clients 8  # a quick run
+    python bench/intake/bench_intake.py --rate 1000               # 1,000 events/s offered
 
 How it is built, at run time: the emulators' generator makes the org, the emulators serve it,
 `accessctl db upgrade` and `accessctl sync` (child processes) fill the store, and the emulators stop.
@@ -215,12 +216,14 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def post_all(
-    url: str, events: list[tuple[dict[str, str], bytes]], clients: int
+    url: str, events: list[tuple[dict[str, str], bytes]], clients: int, rate: float | None = None
 ) -> tuple[float, list[tuple[float, float]], dict[int | str, int], list[int]]:
     """``clients`` keep-alive connections, each sending its next event once the last is answered.
     A lean client (requests pre-built, responses read by hand), so that this process's CPU goes to
     the measurement, not to an HTTP library; a connection the service drops is counted and opened
-    again (its event not sent again)."""
+    again (its event not sent again).  With ``rate``, event ``n`` is due ``n / rate`` seconds after
+    the start and is sent then (or as soon as its client is free, if later); its latency counts from
+    when it was due, so a service that falls behind shows it (no coordinated omission)."""
     host = url.removeprefix("http://")
     address, port = host.rsplit(":", 1)
     requests = [_request(host, headers, raw) for headers, raw in events]
@@ -228,15 +231,23 @@ async def post_all(
     latencies: list[tuple[float, float]] = []  # (when sent, after the start; how long it took)
     statuses: dict[int | str, int] = {}
     accepted: list[int] = []
+    taken = 0
 
     started = time.perf_counter()
 
     async def one_client() -> None:
+        nonlocal taken
         reader, writer = await asyncio.open_connection(address, int(port))
         try:
             while requests:
                 request = requests.pop()
                 sent = time.perf_counter()
+                if rate is not None:
+                    due = started + taken / rate
+                    taken += 1
+                    if due > sent:
+                        await asyncio.sleep(due - sent)
+                    sent = due
                 try:
                     writer.write(request)
                     status, body = await asyncio.wait_for(_answer(reader), 60)
@@ -343,7 +354,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             load_before = os.getloadavg()[0]
             (serve_cpu, writer_cpu), client_cpu = _service_cpu_s(serve.pid), time.process_time()
             wall, timed, statuses, accepted = asyncio.run(
-                post_all(f"http://127.0.0.1:{port}", events, args.clients)
+                post_all(f"http://127.0.0.1:{port}", events, args.clients, args.rate)
             )
             serve_after, writer_after = _service_cpu_s(serve.pid)
             serve_cpu, writer_cpu = serve_after - serve_cpu, writer_after - writer_cpu
@@ -371,6 +382,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "people": args.people,
         "events_sent": len(events),
         "clients": args.clients,
+        # events offered per second (None: each client sends as soon as its last was answered)
+        "offered_per_s": args.rate,
         "store_built_s": round(built_s, 1),
         "wall_s": round(wall, 2),
         "accepted_per_s": round(len(accepted) / wall, 1),
@@ -402,6 +415,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--events", type=int, help="at most this many terminations (default: one per person)")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many events per second (latency from when each was due); default: as fast"
+        " as the clients are answered",
+    )
     parser.add_argument("--database-url", help="a PostgreSQL server's URL (default: a SQLite store)")
     parser.add_argument(
         "--py-spy", type=Path, metavar="FILE", help="record serve with py-spy (collapsed stacks)"
