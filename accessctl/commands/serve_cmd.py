@@ -81,8 +81,9 @@ def _run(ctx: typer.Context, options: ServiceOptions, *, sock: object, what: str
     import asyncio
 
     from accessctl.aiorun import fast_loop_factory, run
+    from accessctl.heap import settle_the_heap
     from accessctl.jobs import WorkerBusy
-    from accessctl.web.service import ServiceStopped, run_service, settle_the_heap
+    from accessctl.web.service import ServiceStopped, run_service
 
     context = app_context(ctx)
     settings, engine = context.settings, context.engine()

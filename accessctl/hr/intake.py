@@ -7,7 +7,7 @@ that records the event and carries out what it means.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -17,14 +17,14 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from accessctl import audit
 from accessctl.hr.decide import RehireMode
 from accessctl.hr.events import MAX_BYTES, CanonicalEvent, check_content_type, load_json, parse_event
 from accessctl.hr.rejections import Rejected
 from accessctl.hr.signature import Verified, WebhookSecret, verify
-from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due, record_event
+from accessctl.hr.store import EVENTS, SCHEDULES, Accepted, Lifecycle, fire_due
 from accessctl.hr.vendors.bamboohr import BambooSource
 from accessctl.hr.vendors.gusto import GustoSource
 from accessctl.hr.vendors.hibob import HibobSource
@@ -162,30 +162,12 @@ class HrIntake:
             if client is not self.vendor_client:
                 client.close()
 
-    def _recorder(
-        self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
-    ) -> Callable[[Connection], Accepted]:
-        digest = hashlib.sha256(raw).hexdigest()
-
-        def record(conn: Connection) -> Accepted:
-            return record_event(
-                conn,
-                source=source,
-                webhook_id=webhook_id,
-                event=event,
-                digest=digest,
-                now=now,
-                rehire=self.rehire,
-                lifecycle=self.lifecycle,
-            )
-
-        return record
-
     def _record(
         self, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
     ) -> Accepted:
+        request = RecordRequest.of(source, webhook_id, event, raw, now)
         with write_tx(self.engine) as conn, audit.deferred(conn):
-            accepted = self._recorder(source, webhook_id, event, raw, now)(conn)
+            accepted = request.record(conn, rehire=self.rehire, lifecycle=self.lifecycle)
         if not accepted.replay:
             wake_workers()  # a job committed unplanned: a worker in this process plans it now
         self._recorded(source, accepted)
@@ -210,14 +192,13 @@ class HrIntake:
         now = self.clock()
         verified, event = self._checked(headers, raw, now)
         key = event.employee.employee_id
+        request = RecordRequest.of(verified.source, verified.webhook_id, event, raw, now)
         if self.remote is not None:
-            digest = hashlib.sha256(raw).hexdigest()
-            request = RecordRequest(verified.source, verified.webhook_id, event, digest, now)
             accepted = await self.remote.write(request, key=key, deadline_s=self.write_deadline_s)
             if not accepted.replay:
                 wake_workers()  # its job committed unplanned: a worker in this process plans it
         else:
-            record = self._recorder(verified.source, verified.webhook_id, event, raw, now)
+            record = functools.partial(request.record, rehire=self.rehire, lifecycle=self.lifecycle)
             writer = self._group_writer()
             accepted = await writer.write(record, key=key, deadline_s=self.write_deadline_s)
         self._recorded(verified.source, accepted)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
+import hashlib
 import logging
 import pickle
 import signal
@@ -38,16 +40,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from accessctl.hr.decide import RehireMode
 from accessctl.hr.events import CanonicalEvent
 from accessctl.hr.rejections import Rejected
-from accessctl.hr.store import Accepted
+from accessctl.hr.store import Accepted, Lifecycle, record_event
 
 #: by name: run as ``python -m``, this module is ``__main__``
 log = logging.getLogger("accessctl.hr.writer_process")
 
 _HEADER = struct.Struct("!I")
-#: allocations between young-generation collections (the service's own setting)
-GC_YOUNG_THRESHOLD = 50_000
 #: how long the child may take to start (imports, the store's first connection)
 START_DEADLINE_S = 60.0
 
@@ -69,6 +73,26 @@ class RecordRequest:
     event: CanonicalEvent
     digest: str
     now: datetime
+
+    @classmethod
+    def of(
+        cls, source: str, webhook_id: str | None, event: CanonicalEvent, raw: bytes, now: datetime
+    ) -> RecordRequest:
+        """The request for a delivery's verified, parsed event (``raw``: its body, as signed)."""
+        return cls(source, webhook_id, event, hashlib.sha256(raw).hexdigest(), now)
+
+    def record(self, conn: Connection, *, rehire: RehireMode, lifecycle: Lifecycle) -> Accepted:
+        """Store the event and do what it means, in ``conn``'s transaction."""
+        return record_event(
+            conn,
+            source=self.source,
+            webhook_id=self.webhook_id,
+            event=self.event,
+            digest=self.digest,
+            now=self.now,
+            rehire=rehire,
+            lifecycle=lifecycle,
+        )
 
 
 def _frame(message: object) -> bytes:
@@ -210,9 +234,12 @@ class WriterProcess:
             await asyncio.to_thread(self._proc.wait, 5)
         self._writer.close()
 
-    async def until_gone(self, stop: asyncio.Event, http: asyncio.Task[Any] | None) -> None:
+    async def until_gone(
+        self, stop: asyncio.Event, http: asyncio.Task[Any] | None, *, http_stop_s: float = 60.0
+    ) -> None:
         """For the service's supervisor: returns once ``stop`` is set, the HTTP server has stopped
-        and the child has written what it held; raises :class:`WriterGone` if the child ends first."""
+        (or ``http_stop_s`` passed) and the child has written what it held; raises
+        :class:`WriterGone` if the child ends first."""
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait([stopping, self.ended], return_when=asyncio.FIRST_COMPLETED)
@@ -225,7 +252,7 @@ class WriterProcess:
             code = await asyncio.to_thread(self._proc.wait, 10)
             raise WriterGone(f"the HR writer process exited ({code})")
         if http is not None:  # its requests in flight are answered first
-            await asyncio.wait([http])
+            await asyncio.wait([http], timeout=http_stop_s)
         await self.close()
 
 
@@ -245,8 +272,6 @@ def _settle(waiter: asyncio.Future[Accepted], outcome: str, detail: Any) -> None
 
 
 def _outcome(future: Any) -> tuple[str, Any]:
-    from sqlalchemy.exc import SQLAlchemyError
-
     error = future.exception()
     if error is None:
         return "ok", future.result()
@@ -331,7 +356,7 @@ def _serve(sock: socket.socket) -> None:
 
 
 def _write_events(sock: socket.socket, buffer: bytearray, settings: Any, engine: Any) -> None:
-    from accessctl.hr.store import record_event
+    from accessctl.heap import settle_the_heap
     from accessctl.hr.writer import GroupWriter
     from accessctl.lifecycle.hr_jobs import HrLifecycle
 
@@ -339,23 +364,11 @@ def _write_events(sock: socket.socket, buffer: bytearray, settings: Any, engine:
     rehire = settings.hr.rehire
     replies = _Replies(sock)
     writer = GroupWriter(engine, on_answered=replies.send)
-    _settle_the_heap()
+    settle_the_heap()
     sock.sendall(_frame(("ready",)))
 
-    def work(request: RecordRequest) -> Callable[[Any], Accepted]:
-        def record(conn: Any) -> Accepted:
-            return record_event(
-                conn,
-                source=request.source,
-                webhook_id=request.webhook_id,
-                event=request.event,
-                digest=request.digest,
-                now=request.now,
-                rehire=rehire,
-                lifecycle=lifecycle,
-            )
-
-        return record
+    def work(request: RecordRequest) -> Callable[[Connection], Accepted]:
+        return functools.partial(request.record, rehire=rehire, lifecycle=lifecycle)
 
     try:
         while (messages := _received(sock, buffer)) is not None:
@@ -378,17 +391,6 @@ def _write_events(sock: socket.socket, buffer: bytearray, settings: Any, engine:
         log.info(
             "HR writer process: %d event(s) in %d commit(s), %.1f CPU s", writer.written, writer.commits, cpu
         )
-
-
-def _settle_the_heap() -> None:
-    """As the service does once ready (:func:`accessctl.web.service.settle_the_heap`): what was
-    built to start is out of the collector's sight, and young collections are rarer, so no full
-    collection walks the whole program while a group waits."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def main(argv: list[str]) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -43,8 +42,6 @@ Execute = Callable[[StepView], Awaitable[StepOutcome]]
 ExecutorFactory = Callable[[Settings, Engine], AbstractAsyncContextManager[Execute]]
 #: what the scheduler is given to hold: review campaigns, scheduled syncs (none yet)
 Schedule = Callable[[Any], None]
-#: allocations between young-generation collections while serving (CPython's default is 700)
-GC_YOUNG_THRESHOLD = 50_000
 #: beyond the grace period, what stopping may take (the store calls that release leases)
 STOP_MARGIN_S = 35.0
 
@@ -156,9 +153,8 @@ async def _let_running_jobs_end(scheduler: Any) -> None:
         running = set(scheduler._lookup_executor("default")._pending_futures)
     except (AttributeError, KeyError):
         running = set()
-    deadline = asyncio.get_running_loop().time() + JOB_END_WAIT_S
-    while any(not f.done() for f in running) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.02)
+    if running:
+        await asyncio.wait(running, timeout=JOB_END_WAIT_S)
 
 
 def schedule_hr(scheduler: Any, intake: HrIntake, *, every_s: float) -> None:
@@ -319,12 +315,13 @@ async def run_service(
                 name="jobs-worker",
             )
             liveness.worker_tasks.append(tasks["worker"])
+        remote = None
         if hr_intake is not None:
             # the group-commit writer beside this process (its own interpreter), before any request
             from accessctl.hr.writer_process import WriterGone, WriterProcess
 
             try:
-                hr_intake.remote = await WriterProcess.start(settings)
+                remote = hr_intake.remote = await WriterProcess.start(settings)
             except WriterGone as gone:
                 stop.set()
                 if "worker" in tasks:
@@ -338,9 +335,10 @@ async def run_service(
             app = create_app(settings, engine, liveness=liveness, metrics=metrics, hr_intake=hr_intake)
             server = _uvicorn_server(events_fast_path(app, hr_intake), options)
             tasks["http"] = asyncio.create_task(server.serve(sockets=[sock] if sock else None), name="http")
-        if hr_intake is not None:
+        if remote is not None:
             tasks["hr-writer"] = asyncio.create_task(
-                hr_intake.remote.until_gone(stop, tasks["http"]), name="hr-writer"
+                remote.until_gone(stop, tasks["http"], http_stop_s=options.shutdown_grace_s + STOP_MARGIN_S),
+                name="hr-writer",
             )
         if on_ready is not None:
             on_ready()
@@ -348,8 +346,8 @@ async def run_service(
             return await _supervise(tasks, server, stop, options)
         finally:
             if hr_intake is not None:  # the HTTP server has stopped: nothing more is handed to it
-                if hr_intake.remote is not None and not hr_intake.remote.ended.done():
-                    await hr_intake.remote.close()
+                if remote is not None and not remote.ended.done():
+                    await remote.close()
                 await asyncio.to_thread(hr_intake.close)
 
 
@@ -365,17 +363,6 @@ async def _checkpoints_beside(engine: Engine) -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.to_thread(checkpoints.__exit__, None, None, None)
-
-
-def settle_the_heap() -> None:
-    """For a service process, once it is ready (not for a process that runs many services, such as
-    a test's): everything the service built to start (modules, the app, its routes) is moved out of the
-    garbage collector's sight (``gc.freeze``), and young objects are collected less often: a full
-    collection no longer walks the whole program while requests wait, which was the intake's
-    slowest answers.  Cycles made while serving are still collected."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def _supervise(
