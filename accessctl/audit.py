@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from accessctl.store.models import AuditEvent, AuditHead
-from accessctl.store.prepared import Prepared
+from accessctl.store.prepared import Prepared, dialect_name
 from accessctl.timestamps import utc
 
 GENESIS_HASH = "0" * 64
@@ -57,6 +58,11 @@ _events = AuditEvent.__table__  # type: ignore[attr-defined]
 _head = AuditHead.__table__  # type: ignore[attr-defined]
 
 
+#: the canonical JSON a hash covers (one encoder: ``json.dumps`` with options builds one per call)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@functools.lru_cache(maxsize=1024)  # the events of one change share their time
 def _timestamp(value: datetime) -> str:
     return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -68,6 +74,35 @@ def redact(details: Any) -> Any:
     if isinstance(details, list):
         return [redact(v) for v in details]
     return details
+
+
+def _json_key(key: Any) -> str:
+    """A dict key as JSON writes it (JSON's keys are strings: 1 is "1", True is "true")."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _redacted_json(details: Any) -> Any:
+    """:func:`redact`, with each dict's keys as JSON writes them: so the details encode once to the
+    text the store keeps and the hash covers (what they read back as)."""
+    if isinstance(details, dict):
+        clean = {}
+        for k, v in details.items():
+            key = _json_key(k)
+            clean[key] = "[redacted]" if _SECRET_KEY.search(key) else _redacted_json(v)
+        return clean
+    if isinstance(details, list | tuple):
+        return [_redacted_json(v) for v in details]
+    return details
+
+
+def details_text(details: dict[str, Any] | None) -> str:
+    """The details of an event as stored: redacted, canonical JSON (values JSON has no type for
+    are written as their ``str``)."""
+    return _CANONICAL.encode(_redacted_json(details or {}))
 
 
 def compute_hash(
@@ -83,7 +118,7 @@ def compute_hash(
     details: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    canonical = json.dumps(
+    canonical = _CANONICAL.encode(
         [
             seq,
             _timestamp(occurred_at),
@@ -95,12 +130,27 @@ def compute_hash(
             outcome,
             details,
             prev_hash,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
+        ]
     )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chained_hash(entry: Entry, seq: int, occurred_at: datetime, details: str, prev_hash: str) -> str:
+    """:func:`compute_hash` of an event whose details are encoded already (``details``: their
+    canonical text): the same text hashed, without decoding and encoding the details again."""
+    fields = _CANONICAL.encode(
+        [
+            seq,
+            _timestamp(occurred_at),
+            entry.actor,
+            entry.action,
+            entry.target_type,
+            entry.target_id,
+            entry.provider,
+            entry.outcome,
+        ]
+    )
+    canonical = f"{fields[:-1]},{details},{_CANONICAL.encode(prev_hash)}]"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -151,7 +201,18 @@ def record(
 # building and compiling a statement costs more than running it
 _LOCK_HEAD = Prepared(sa.update(_head).where(_head.c.id == 1).values(last_seq=_head.c.last_seq))
 _READ_HEAD = Prepared(sa.select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1))
-_INSERT_EVENTS = Prepared(sa.insert(_events))
+
+
+@functools.cache
+def _insert_events(dialect: str) -> Prepared:
+    """The INSERT of events whose details come as their JSON text (bound as it is, not encoded
+    again; PostgreSQL is told it is JSON)."""
+    text: Any = sa.bindparam("details_text", type_=sa.UnicodeText)
+    if dialect == "postgresql":
+        text = sa.cast(text, sa.JSON)
+    return Prepared(sa.insert(_events).values(details=text))
+
+
 _MOVE_HEAD = Prepared(
     sa.update(_head)
     .where(_head.c.id == 1)
@@ -179,22 +240,27 @@ def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[Reco
     recorded: list[RecordedEvent] = []
     for entry in entries:
         seq += 1
-        fields: dict[str, Any] = {
-            "seq": seq,
-            "occurred_at": utc(entry.occurred_at or datetime.now(UTC)),
-            "actor": entry.actor,
-            "action": entry.action,
-            "target_type": entry.target_type,
-            "target_id": entry.target_id,
-            "provider": entry.provider,
-            "outcome": entry.outcome,
-            "details": json.loads(json.dumps(redact(entry.details or {}), default=str)),
-            "prev_hash": prev_hash,
-        }
-        prev_hash = compute_hash(**fields)
-        rows.append({**fields, "hash": prev_hash})
-        recorded.append(RecordedEvent(seq, prev_hash))
-    _INSERT_EVENTS.run_many(db, rows)
+        occurred_at = utc(entry.occurred_at or datetime.now(UTC))
+        text = details_text(entry.details)
+        row_hash = _chained_hash(entry, seq, occurred_at, text, prev_hash)
+        rows.append(
+            {
+                "seq": seq,
+                "occurred_at": occurred_at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "target_type": entry.target_type,
+                "target_id": entry.target_id,
+                "provider": entry.provider,
+                "outcome": entry.outcome,
+                "details_text": text,
+                "prev_hash": prev_hash,
+                "hash": row_hash,
+            }
+        )
+        prev_hash = row_hash
+        recorded.append(RecordedEvent(seq, row_hash))
+    _insert_events(dialect_name(db)).run_many(db, rows)
     _MOVE_HEAD.run(db, {"b_seq": seq, "b_hash": prev_hash})
     for row in rows:
         _emit_on_commit(db, {key: row[key] for key in _LOGGED})

@@ -231,6 +231,11 @@ def _connection(db: Db) -> Connection:
     return db if isinstance(db, Connection) else db.connection()
 
 
+def dialect_name(db: Db) -> str:
+    """The name of the database ``db`` runs on ("sqlite", "postgresql")."""
+    return _connection(db).dialect.name
+
+
 def _named_order(compiled: Any) -> tuple[str, ...]:
     """A named paramstyle's placeholders (their order does not matter to the driver)."""
     return tuple(dict.fromkeys(compiled.bind_names.values()))

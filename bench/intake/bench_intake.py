@@ -336,6 +336,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "py-spy",
                     "record",
                     "--gil",
+                    "--subprocesses",
                     "--rate",
                     "100",
                     "--format",
@@ -422,9 +423,7 @@ def main() -> None:
         " as the clients are answered",
     )
     parser.add_argument("--database-url", help="a PostgreSQL server's URL (default: a SQLite store)")
-    parser.add_argument(
-        "--py-spy", type=Path, metavar="FILE", help="record serve with py-spy (collapsed stacks)"
-    )
+    parser.add_argument("--py-spy", type=Path, metavar="FILE", help="record serve and its helper with py-spy")
     parser.add_argument("--py-spy-s", type=int, default=20, help="seconds py-spy records (with --py-spy)")
     parser.add_argument("--workdir", type=Path, help="keep the store, config and serve.log here")
     parser.add_argument(
