@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from accessctl.logs import lines_held
 from accessctl.store.models import AuditEvent, AuditHead
 from accessctl.store.prepared import Prepared, dialect_name
 from accessctl.timestamps import utc
@@ -64,7 +65,11 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 @functools.lru_cache(maxsize=1024)  # the events of one change share their time
 def _timestamp(value: datetime) -> str:
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-12-04T02:05:53.123456Z``: the instant as the hash covers it."""
+    instant = utc(value)
+    if instant.year < 1000:  # strftime writes such a year without its leading zeros
+        return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return instant.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def redact(details: Any) -> Any:
@@ -302,6 +307,14 @@ _pending: weakref.WeakKeyDictionary[Session | Connection, list[dict[str, Any]]] 
 
 
 def _log(entries: list[dict[str, Any]]) -> None:
+    if len(entries) > 1:
+        with lines_held():  # written together
+            _log_each(entries)
+    else:
+        _log_each(entries)
+
+
+def _log_each(entries: list[dict[str, Any]]) -> None:
     for entry in entries:
         audit_logger.info(
             "%s %s %s",
@@ -358,11 +371,27 @@ def _emit_on_commit(db: Session | Connection, entry: dict[str, Any]) -> None:
                 sa.event.listen(db, "after_commit", _flush)  # after the database committed
                 sa.event.listen(db, "after_rollback", _discard)
                 sa.event.listen(db, "after_transaction_end", _discard_at_end)
-        elif not sa.event.contains(db, "commit", _flush):
-            # SQLAlchemy has no after-commit event for a Connection: this fires as it commits
-            sa.event.listen(db, "commit", _flush)
-            sa.event.listen(db, "rollback", _discard)
+        else:
+            _listen_to(db.engine)
     _pending[db].append(entry)
+
+
+#: the engines whose connections' commits and rollbacks release or drop their pending lines
+_listened: weakref.WeakSet[Engine] = weakref.WeakSet()
+_listening = threading.Lock()
+
+
+def _listen_to(engine: Engine) -> None:
+    """Listen to the commits and rollbacks of every connection of ``engine`` (its connections', now
+    and later: listening to each new connection costs more than the statements of a small change)."""
+    if engine in _listened:
+        return
+    with _listening:
+        if engine not in _listened:
+            # SQLAlchemy has no after-commit event for a Connection: this fires as it commits
+            sa.event.listen(engine, "commit", _flush)
+            sa.event.listen(engine, "rollback", _discard)
+            _listened.add(engine)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -20,6 +23,8 @@ _PATTERNS = (
     re.compile(r"(/review/)[A-Za-z0-9_\-]{16,}"),  # a reviewer's link token, in an access log line
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
+#: text each of the patterns needs (they are case-sensitive): a line with none of it is not searched
+_PATTERN_CLUES = ("SSWS", "Bearer", "=", '"', "/review/", "-----BEGIN")
 
 
 class Redactor:
@@ -39,6 +44,8 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if not any(clue in text for clue in _PATTERN_CLUES):
+            return text
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}".replace("= ", "="), text)
         return text
@@ -76,12 +83,60 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """``2026-12-04 02:05:53,123 INFO    accessctl.audit: ...``; the local time of each second is
+    looked up once (a service writes a line per HR event and per audit event)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second, text = self._second  # one tuple, swapped whole: safe between threads
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)
+        return self.default_msec_format % (text, record.msecs)
+
+
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at the time (it may be swapped, e.g. by test runners)."""
+    """Writes to whatever ``sys.stderr`` is at the time (it may be swapped, e.g. by test runners).
+    Inside :meth:`held`, a thread's lines are written together as it ends (one write, not one a
+    line: a group of HR events' audit lines)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._fixed = stream
+        self._held = threading.local()
         super().__init__(stream)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines: list[str] | None = getattr(self._held, "lines", None)
+        if lines is None:
+            super().emit(record)
+            return
+        try:
+            lines.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if getattr(self._held, "lines", None) is not None:  # nested: the outer block writes
+            yield
+            return
+        self._held.lines = lines = []
+        try:
+            yield
+        finally:
+            self._held.lines = None
+            if lines:
+                with self.lock:  # type: ignore[union-attr]
+                    try:
+                        self.stream.write("".join(lines))
+                        self.stream.flush()
+                    except Exception:  # as StreamHandler.emit: the logging module reports it
+                        self.handleError(logging.makeLogRecord({"msg": "".join(lines)}))
 
     @property  # type: ignore[override]
     def stream(self) -> TextIO:
@@ -110,7 +165,7 @@ def configure_logging(
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
     # Neither format shows a record's file, line, thread or process: don't look them up for each
@@ -128,6 +183,13 @@ def configure_logging(
     logging.getLogger("okta-sdk-python").setLevel(logging.DEBUG if level == "DEBUG" else logging.CRITICAL)
     _handler = handler
     return _redactor
+
+
+def lines_held() -> contextlib.AbstractContextManager[None]:
+    """The lines this thread logs inside the block are written together as it ends (when
+    :func:`configure_logging` installed the handler; else they go as usual)."""
+    handler = _handler
+    return handler.held() if isinstance(handler, _StderrHandler) else contextlib.nullcontext()
 
 
 def current_handler() -> logging.Handler | None:

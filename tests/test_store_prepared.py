@@ -104,3 +104,24 @@ def test_a_session_runs_it_in_its_own_transaction(engine: sa.Engine) -> None:
         session.rollback()
     with engine.connect() as conn:
         assert _BY_KIND.rows(conn, {"b_kind": "s"}) == []
+
+
+def test_the_same_instant_bound_again_and_others_between_are_stored_as_given(engine: sa.Engine) -> None:
+    """A datetime's processor remembers its last answer: the same object bound again, a different
+    one, an equal one in another zone, and no value at all are each stored as SQLAlchemy stores them."""
+    from datetime import timedelta, timezone
+
+    later = SEEN + timedelta(microseconds=1)
+    elsewhere = SEEN.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    sequence = [SEEN, SEEN, later, SEEN, None, None, elsewhere, later, later]
+    with engine.begin() as conn:
+        for n, seen in enumerate(sequence):
+            _INSERT.first(conn, {"name": f"t{n}", "seen_at": seen, "day": None, "kind": "memo"})
+        ours = [r.seen_at for r in _BY_KIND.rows(conn, {"b_kind": "memo"})]
+        conn.execute(
+            sa.insert(THINGS), [{"name": f"s{n}", "seen_at": s, "kind": "sa"} for n, s in enumerate(sequence)]
+        )
+        theirs = [r.seen_at for r in conn.execute(_BY_KIND.statement, {"b_kind": "sa"})]
+    assert ours == theirs
+    assert [v is None for v in ours] == [s is None for s in sequence]
+    assert ours[2] != ours[1]  # a microsecond later is not the remembered answer

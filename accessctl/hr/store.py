@@ -168,6 +168,23 @@ def _row_values(
     }
 
 
+#: the columns of a new event's row that what it means is decided from (:func:`_match_and_apply`)
+_APPLIED_FROM = [
+    EVENTS.c[name]
+    for name in (
+        "id",
+        "event_type",
+        "status",
+        "employee_id",
+        "email",
+        "manager_employee_id",
+        "department",
+        "title",
+        "occurred_at",
+    )
+]
+
+
 @functools.cache
 def _insert_new(dialect: str) -> Prepared:
     """INSERT .. ON CONFLICT DO NOTHING RETURNING the row (on any of the event's unique keys)."""
@@ -175,7 +192,7 @@ def _insert_new(dialect: str) -> Prepared:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return Prepared(insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c))
+    return Prepared(insert(EVENTS).on_conflict_do_nothing().returning(*_APPLIED_FROM))
 
 
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:

@@ -27,6 +27,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,7 +206,7 @@ class Prepared:
                     key=bind.key if user else None,
                     constant=scalars.get(bind.key) if user else bind.effective_value,
                     required=bind.required and not defaulted,
-                    process=processors.get(name),
+                    process=_remembering(processors.get(name), bind.type),
                     default=callables.get(bind.key),
                 )
             )
@@ -225,6 +226,27 @@ class Prepared:
             row=row,
             processors=result_processors,
         )
+
+
+def _remembering(process: Callable[[Any], Any] | None, type_: Any) -> Callable[[Any], Any] | None:
+    """A datetime's bind processor that remembers its last answer: one change binds the same
+    instant many times (an HR event's row, its job, its audit events), and SQLite's processor
+    formats it each time.  Only a datetime is remembered (it cannot change), by identity."""
+    if process is None or not isinstance(type_, sa.DateTime):
+        return process
+    last: tuple[Any, Any] = (None, None)
+
+    def remembered(value: Any) -> Any:
+        nonlocal last
+        seen, answer = last  # one tuple, swapped whole: safe between threads
+        if value is seen and value is not None:
+            return answer
+        answer = process(value)
+        if type(value) is datetime:
+            last = (value, answer)
+        return answer
+
+    return remembered
 
 
 def _connection(db: Db) -> Connection:
