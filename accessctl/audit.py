@@ -90,17 +90,29 @@ def _json_key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
+@functools.lru_cache(maxsize=4096)  # details use few keys, again and again
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
+#: values written as they are (no walk into them)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _redacted_json(details: Any) -> Any:
     """:func:`redact`, with each dict's keys as JSON writes them: so the details encode once to the
     text the store keeps and the hash covers (what they read back as)."""
     if isinstance(details, dict):
         clean = {}
         for k, v in details.items():
-            key = _json_key(k)
-            clean[key] = "[redacted]" if _SECRET_KEY.search(key) else _redacted_json(v)
+            key = k if type(k) is str else _json_key(k)
+            if _is_secret_key(key):
+                clean[key] = "[redacted]"
+            else:
+                clean[key] = v if type(v) in _PLAIN else _redacted_json(v)
         return clean
     if isinstance(details, list | tuple):
-        return [_redacted_json(v) for v in details]
+        return [v if type(v) in _PLAIN else _redacted_json(v) for v in details]
     return details
 
 

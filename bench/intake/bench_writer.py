@@ -64,9 +64,22 @@ def events(people: list[tuple[str, str]], now: datetime) -> list[object]:
     return out
 
 
+_profile = None
+
+
 def _count_instructions(on: bool) -> None:
     """Under ``valgrind --tool=callgrind --instr-atstart=no``: count the write loop's
     instructions only (a measure this machine's noisy CPU time cannot give)."""
+    if os.environ.get("BENCH_CPROFILE"):  # a deterministic profile of the loop, to that file
+        import cProfile
+
+        global _profile
+        if on:
+            _profile = cProfile.Profile()
+            _profile.enable()
+        else:
+            _profile.disable()
+            _profile.dump_stats(os.environ["BENCH_CPROFILE"])
     if os.environ.get("BENCH_CALLGRIND"):
         subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True)
 
@@ -94,7 +107,8 @@ def main() -> int:
         people = leavers(settings.database_url)[: args.events]
         requests = events(people, datetime.now(UTC))
         with (workdir / "audit.log").open("w", buffering=1) as log_file:
-            configure_logging(level="INFO", fmt="text", secrets=settings.secret_values(), stream=log_file)
+            level = os.environ.get("BENCH_LOG_LEVEL", "INFO")  # WARNING: without the audit lines
+            configure_logging(level=level, fmt="text", secrets=settings.secret_values(), stream=log_file)
             engine = make_engine(settings.database_url)
             lifecycle = HrLifecycle(settings)
             writer = GroupWriter(engine)
