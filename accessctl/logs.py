@@ -23,8 +23,19 @@ _PATTERNS = (
     re.compile(r"(/review/)[A-Za-z0-9_\-]{16,}"),  # a reviewer's link token, in an access log line
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
 )
-#: text each of the patterns needs (they are case-sensitive): a line with none of it is not searched
-_PATTERN_CLUES = ("SSWS", "Bearer", "=", '"', "/review/", "-----BEGIN")
+#: text one of the patterns needs (they are case-sensitive): a line with none of it is not searched
+_PATTERN_CLUES = (
+    "SSWS",
+    "Bearer",
+    "client_secret",
+    "assertion",
+    "access_token",
+    "refresh_token",
+    "password",
+    "private_key",
+    "/review/",
+    "-----BEGIN",
+)
 
 
 class Redactor:

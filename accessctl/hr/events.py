@@ -119,12 +119,15 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
-def _depth(raw: bytes) -> int:
+def _nests_too_deep(raw: bytes) -> bool:
+    """Whether ``raw``'s arrays and objects nest deeper than :data:`MAX_DEPTH`."""
+    if raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:  # so few openers: not scanned
+        return False
     deepest = depth = 0
     for match in _BRACKETS.finditer(_STRING.sub(b'""', raw)):
         depth += 1 if match.group() in (b"[", b"{") else -1
         deepest = max(deepest, depth)
-    return deepest
+    return deepest > MAX_DEPTH
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -167,7 +170,7 @@ def load_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Rejected("not_utf8", f"the body is not UTF-8 (byte {exc.start})") from None
-    if _depth(raw) > MAX_DEPTH:
+    if _nests_too_deep(raw):
         raise Rejected("too_deep", f"the body nests more than {MAX_DEPTH} levels")
     try:
         return json.loads(

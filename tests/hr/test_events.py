@@ -105,6 +105,9 @@ def test_bodies_json_parsers_disagree_on_are_refused(raw: bytes, reason: str) ->
 
 def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     assert load_json(json.dumps({"id": "[" * 100}).encode()) == {"id": "[" * 100}
+    wide = {"a": [[1], [2], [3]], "b": {"c": {"d": [{"e": "]]]"}] * 8}}}  # many openers, shallow
+    assert load_json(json.dumps(wide).encode()) == wide
+    assert load_json(b"[" * 16 + b"]" * 16) == [[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]  # the limit itself
 
 
 @pytest.mark.parametrize(

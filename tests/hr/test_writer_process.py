@@ -146,7 +146,7 @@ def test_a_child_whose_service_is_gone_commits_what_it_took_and_exits(db_url: st
     def remote_frame(n: int) -> bytes:
         from accessctl.hr.writer_process import _frame
 
-        return _frame((n + 1, f"E{n}", 1e18, _request(f"evt_{n}", f"E{n}")))
+        return _frame((n + 1, f"E{n}", 1e18, _request(f"evt_{n}", f"E{n}").wire()))
 
     code = _with_writer(db_url, test)
     assert code == 0
@@ -165,3 +165,26 @@ def test_a_child_that_cannot_reach_the_store_stops_the_start_saying_why(db_url: 
 
     with pytest.raises(WriterGone, match="could not start: cannot create the SQLite database"):
         asyncio.run(start())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        event(termination={"immediate": True}),
+        event(termination={"effective_date": "2027-01-31", "timezone": "Europe/Paris"}),
+        event(termination={"effective_at": "2027-01-31T17:00:00-05:00"}),
+        event("employee.updated", manager_employee_id="E7", department="Sales", title="Lead"),
+        event("employee.rehired"),
+    ],
+    ids=["immediate", "dated", "instant", "mover", "rehire"],
+)
+def test_a_request_crosses_the_socket_as_it_was_given(body: dict[str, Any]) -> None:
+    """What the service sends the child is plain values; the child rebuilds the same request."""
+    import pickle
+
+    now = datetime.now(UTC)
+    raw = encode(body)
+    request = RecordRequest.of("workday", "msg_x", parse_body(raw, "application/json", now=now), raw, now)
+    crossed = RecordRequest.from_wire(pickle.loads(pickle.dumps(request.wire())))
+    assert crossed == request
+    assert crossed.event.effective_at() == request.event.effective_at()
