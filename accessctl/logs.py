@@ -108,7 +108,11 @@ class TextFormatter(logging.Formatter):
             second = int(record.created)
             text = time.strftime(self.default_time_format, self.converter(second))
             self._second = (second, text)
-        return self.default_msec_format % (text, record.msecs)
+        return f"{text},{int(record.msecs):03d}"  # default_msec_format, "%s,%03d"
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # the format string above, as an f-string (a %-format of the record's __dict__ costs more)
+        return f"{record.asctime} {record.levelname:<7} {record.name}: {record.message}"
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

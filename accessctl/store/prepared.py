@@ -27,7 +27,7 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -226,12 +226,38 @@ class Prepared:
         )
 
 
+def _iso_text(value: Any) -> Any:
+    """A datetime as SQLite's DATETIME stores it (``2026-12-04 02:05:53.123456``, its zone left
+    out), written by the C ``isoformat`` rather than a %-format of each field."""
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+#: instants :func:`_remembering` checks :func:`_iso_text` against before using it for a type
+_SAMPLES = [
+    datetime(2026, 12, 4, 2, 5, 53, 123456, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 30, 15),
+    datetime(1, 1, 1, 0, 0, 0, 0, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(9999, 12, 31, 23, 59, 59, 999999),
+]
+
+
 def _remembering(process: Callable[[Any], Any] | None, type_: Any) -> Callable[[Any], Any] | None:
     """A datetime's bind processor that remembers its last answer: one change binds the same
     instant many times (an HR event's row, its job, its audit events), and SQLite's processor
-    formats it each time.  Only a datetime is remembered (it cannot change), by identity."""
+    formats it each time.  Only a datetime is remembered (it cannot change), by identity.  Where
+    :func:`_iso_text` gives what the type's own processor gives (SQLite's), it is used instead."""
     if process is None or not isinstance(type_, sa.DateTime):
         return process
+    try:
+        agrees = all(_iso_text(sample) == process(sample) for sample in _SAMPLES)
+    except Exception:  # a processor that refuses a sample formats some other way
+        agrees = False
+    formatting = process
+    if agrees:
+
+        def formatting(value: Any) -> Any:
+            return _iso_text(value) if type(value) is datetime else process(value)
+
     last: tuple[Any, Any] = (None, None)
 
     def remembered(value: Any) -> Any:
@@ -239,7 +265,7 @@ def _remembering(process: Callable[[Any], Any] | None, type_: Any) -> Callable[[
         seen, answer = last  # one tuple, swapped whole: safe between threads
         if value is seen and value is not None:
             return answer
-        answer = process(value)
+        answer = formatting(value)
         if type(value) is datetime:
             last = (value, answer)
         return answer
