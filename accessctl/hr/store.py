@@ -71,27 +71,32 @@ _EVENT_SET_STATUS_JOB = Prepared(
     .where(EVENTS.c.id == _B("b_id"))
     .values(status=_B("b_status"), note=_B("b_note"), job_id=_B("b_job"), updated_at=_B("b_at"))
 )
-_PERSON_BY_EMPLOYEE_ID = Prepared(
-    sa.select(PEOPLE.c.id, PEOPLE.c.email).where(PEOPLE.c.employee_id == _B("b_employee_id"))
-)
-_PEOPLE_BY_EMAIL = sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == _B("b_email"))
-_SOMEONE_ELSE_BY_EMAIL = _PEOPLE_BY_EMAIL.where(PEOPLE.c.id != _B("b_not")).limit(1)
-_PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
 _TERMINATION_KINDS = [
     EventType.TERMINATED.value,
     EventType.TERMINATION_CANCELLED.value,
     EventType.REHIRED.value,
 ]
+#: the kinds written in a statement: an expanding IN is rendered again on every execution
+_IS_TERMINATION_KIND = EVENTS.c.event_type.in_(
+    [sa.literal_column(f"'{kind}'") for kind in _TERMINATION_KINDS]
+)
+_PERSON_BY_EMPLOYEE_ID = Prepared(
+    sa.select(
+        PEOPLE.c.id,
+        PEOPLE.c.email,
+        sa.exists().where(EVENTS.c.person_id == PEOPLE.c.id, _IS_TERMINATION_KIND).label("has_terminations"),
+    ).where(PEOPLE.c.employee_id == _B("b_employee_id"))
+)
+_PEOPLE_BY_EMAIL = sa.select(PEOPLE.c.id).where(sa.func.lower(PEOPLE.c.email) == _B("b_email"))
+_SOMEONE_ELSE_BY_EMAIL = _PEOPLE_BY_EMAIL.where(PEOPLE.c.id != _B("b_not")).limit(1)
+_PERSON_ROW = sa.select(PEOPLE.c.id).where(PEOPLE.c.id == _B("b_id"))
 #: a person's termination events, each with the fire time of its open schedule (an event has at most
 #: one schedule)
 _PERSON_TERMINATION_EVENTS = Prepared(
     sa.select(EVENTS, SCHEDULES.c.fire_at.label("open_fire_at"))
     .outerjoin(SCHEDULES, sa.and_(SCHEDULES.c.hr_event_id == EVENTS.c.id, SCHEDULES.c.state == "scheduled"))
     # the kinds written in the statement: an expanding IN is rendered again on every execution
-    .where(
-        EVENTS.c.person_id == _B("b_person"),
-        EVENTS.c.event_type.in_([sa.literal_column(f"'{kind}'") for kind in _TERMINATION_KINDS]),
-    )
+    .where(EVENTS.c.person_id == _B("b_person"), _IS_TERMINATION_KIND)
 )
 _TERMINATION_WHEN = sa.select(EVENTS.c.effective_date, EVENTS.c.effective_at, EVENTS.c.timezone).where(
     EVENTS.c.id == _B("b_id")
@@ -168,23 +173,6 @@ def _row_values(
     }
 
 
-#: the columns of a new event's row that what it means is decided from (:func:`_match_and_apply`)
-_APPLIED_FROM = [
-    EVENTS.c[name]
-    for name in (
-        "id",
-        "event_type",
-        "status",
-        "employee_id",
-        "email",
-        "manager_employee_id",
-        "department",
-        "title",
-        "occurred_at",
-    )
-]
-
-
 @functools.cache
 def _insert_new(dialect: str) -> Prepared:
     """INSERT .. ON CONFLICT DO NOTHING RETURNING the row (on any of the event's unique keys)."""
@@ -192,25 +180,39 @@ def _insert_new(dialect: str) -> Prepared:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return Prepared(insert(EVENTS).on_conflict_do_nothing().returning(*_APPLIED_FROM))
+    # the row as a person's termination events are read (its schedule: none yet)
+    return Prepared(
+        insert(EVENTS).on_conflict_do_nothing().returning(*EVENTS.c, sa.null().label("open_fire_at"))
+    )
 
 
 def match_person(conn: Connection, employee_id: str, email: str) -> int | None:
     """The person with this employee id, else the one person with this email; never a guess."""
-    return _match(conn, employee_id, email)[0]
+    return _match(conn, employee_id, email).person_id
 
 
-def _match(conn: Connection, employee_id: str, email: str) -> tuple[int | None, int | None]:
-    """:func:`match_person`, and the person whose email the event names when that is someone other
-    than its employee id's (the employee id decides; the other is worth an admin's look)."""
+@dataclass(frozen=True, slots=True)
+class _Match:
+    person_id: int | None
+    #: the person whose email the event names, when that is someone other than its employee id's
+    #: (the employee id decides; the other is worth an admin's look)
+    email_is: int | None = None
+    #: whether the person has termination events stored (None: not looked up)
+    has_terminations: bool | None = None
+
+
+def _match(conn: Connection, employee_id: str, email: str) -> _Match:
+    """:func:`match_person`, with what the event's write wants to know besides."""
     by_id = _PERSON_BY_EMPLOYEE_ID.first(conn, {"b_employee_id": employee_id})
     if by_id is not None:
-        if not email or (by_id.email or "").lower() == email.lower():
-            return int(by_id.id), None
-        other = conn.execute(_SOMEONE_ELSE_BY_EMAIL, {"b_email": email.lower(), "b_not": by_id.id}).scalar()
-        return int(by_id.id), other
+        other = None
+        if email and (by_id.email or "").lower() != email.lower():
+            other = conn.execute(
+                _SOMEONE_ELSE_BY_EMAIL, {"b_email": email.lower(), "b_not": by_id.id}
+            ).scalar()
+        return _Match(int(by_id.id), other, bool(by_id.has_terminations))
     by_email = conn.execute(_PEOPLE_BY_EMAIL, {"b_email": email.lower()}).all()
-    return (int(by_email[0].id) if len(by_email) == 1 else None), None
+    return _Match(int(by_email[0].id) if len(by_email) == 1 else None)
 
 
 def record_event(
@@ -233,7 +235,8 @@ def record_event(
         if found is not None:
             return _replay(found, digest, event.id)
     # matched before the insert, so the row is stored with its person (not updated after)
-    person_id, email_of = _match(conn, event.employee.employee_id, event.employee.email)
+    match = _match(conn, event.employee.employee_id, event.employee.email)
+    person_id, email_of = match.person_id, match.email_is
     if dated:
         _refuse_before_hire(conn, event, person_id)
     # the unique keys deduplicate: a row already there (or committed by a concurrent request just
@@ -271,8 +274,13 @@ def record_event(
         details=details,
         occurred_at=now,
     )
+    # SQLite: the group's write transaction holds the store, so a person with no termination events
+    # at the match has none but this one now (PostgreSQL reads them under the person's lock)
+    only = None
+    if match.has_terminations is False and conn.dialect.name == "sqlite":
+        only = [row] if row.event_type in _TERMINATION_KINDS else []
     status = _match_and_apply(
-        conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row, person_id=person_id
+        conn, row.id, now=now, rehire=rehire, lifecycle=lifecycle, row=row, person_id=person_id, only=only
     )
     return Accepted(row.id, status.value, replay=False)
 
@@ -310,9 +318,11 @@ def _match_and_apply(
     lifecycle: Lifecycle,
     row: sa.Row | None = None,
     person_id: int | None = None,
+    only: list[sa.Row] | None = None,
 ) -> Status:
     """Returns the event's status after.  ``row``: the event's row as just inserted with its
-    ``person_id`` (matched already: None is no match); else the row is read and matched."""
+    ``person_id`` (matched already: None is no match); else the row is read and matched.  ``only``:
+    the person's termination events, known to be these (not read again)."""
     if row is None:
         row = conn.execute(_EVENT_BY_ID, {"b_id": row_id}).one()
         person_id = match_person(conn, row.employee_id, row.email)
@@ -326,7 +336,7 @@ def _match_and_apply(
     if event_type in (EventType.UPDATED, EventType.HIRED):
         decisions += _apply_update(conn, row, person_id, now=now)
     if person_id is not None:
-        decisions += reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle)
+        decisions += reconcile_person(conn, person_id, now=now, rehire=rehire, lifecycle=lifecycle, rows=only)
     status = Status(row.status)
     for d in decisions:  # the last status a decision gave it
         if isinstance(d, SetStatus) and d.hr_event_id == row_id:
@@ -406,12 +416,21 @@ def _facts(rows: Sequence[sa.Row]) -> list[Fact]:
 
 
 def reconcile_person(
-    conn: Connection, person_id: int, *, now: datetime, rehire: RehireMode, lifecycle: Lifecycle
+    conn: Connection,
+    person_id: int,
+    *,
+    now: datetime,
+    rehire: RehireMode,
+    lifecycle: Lifecycle,
+    rows: Sequence[sa.Row] | None = None,
 ) -> list[Decision]:
-    """Decide again what this person's events mean and do what is left; returns what was done."""
-    if conn.dialect.name != "sqlite":  # SQLite's write transaction holds the whole store already
-        conn.execute(_PERSON_ROW.with_for_update(), {"b_id": person_id}).first()
-    rows = _termination_rows(conn, person_id)
+    """Decide again what this person's events mean and do what is left; returns what was done.
+    ``rows``: their termination events with their open schedules, when the caller knows them (in
+    this transaction, on SQLite); else they are read."""
+    if rows is None:
+        if conn.dialect.name != "sqlite":  # SQLite's write transaction holds the whole store already
+            conn.execute(_PERSON_ROW.with_for_update(), {"b_id": person_id}).first()
+        rows = _termination_rows(conn, person_id)
     decisions = decide_terminations(person_id, _facts(rows), now=now, rehire=rehire)
     apply_decisions(conn, decisions, now=now, lifecycle=lifecycle, read={row.id: row for row in rows})
     return decisions
