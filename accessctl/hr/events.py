@@ -302,11 +302,14 @@ def _termination(obj: Any) -> Termination:
     return Termination(effective_at, effective_date, zone, immediate)
 
 
+_EVENT_TYPES = frozenset(t.value for t in EventType)
+
+
 def parse_event(value: Any, *, now: datetime) -> CanonicalEvent:
     """The canonical event in a JSON value, or :class:`Rejected` saying what is wrong."""
     fields = _fields(value, "the event", ("id", "type", "occurred_at", "employee"), ("termination",))
     event_id = _text(fields, "id", "the event", limit=255) or ""
-    if not isinstance(fields["type"], str) or fields["type"] not in set(EventType):
+    if not isinstance(fields["type"], str) or fields["type"] not in _EVENT_TYPES:
         known = ", ".join(t.value for t in EventType)
         raise _fail("unknown_event_type", f"type must be one of {known}")
     event_type = EventType(fields["type"])

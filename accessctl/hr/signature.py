@@ -126,7 +126,7 @@ def verify(
     for name, secrets in sources.items():
         hit = False
         for secret in secrets:
-            expected = hmac.new(secret.key, content, hashlib.sha256).digest()
+            expected = hmac.digest(secret.key, content, "sha256")  # one call to OpenSSL
             for candidate in candidates:
                 # every pair is compared (no early exit): the time taken says nothing of which matched
                 hit |= hmac.compare_digest(expected, candidate)
