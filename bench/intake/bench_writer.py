@@ -5,14 +5,15 @@
 It writes parsed, checked terminations for people of the synced store (a fresh copy of the one
 bench_intake.py keeps in ``--synced-store``) as the helper does: ``GroupWriter.write_group`` in
 groups, each event recorded with its job and audit events in one commit per group, the audit log
-lines written to a file.  No HTTP and no second process, so the CPU per event it prints moves with
+lines written to a file (not the hand-over from serve: the requests are built in this process).
+No HTTP and no second process, so the CPU per event it prints moves with
 the write path's code only, and runs of two checkouts can alternate a few seconds apart (the
 service benchmark's throughput swings by a fifth on this machine from one minute to the next).
 For a measure that does not move with the machine, count instructions (about 60 times slower):
 
     BENCH_CALLGRIND=1 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=cg.out \
         "$(python -c 'import sys; print(sys.executable)')" bench/intake/bench_writer.py ... --events 500
-    grep summary cg.out      # instructions in the write loop; divide by the events
+    grep totals: cg.out      # instructions in the write loop; divide by the events
 
 Run it from outside the checkout (``cd /tmp``): ``python`` puts the script's folder first on
 ``sys.path``, and this script puts its checkout next.
@@ -67,9 +68,10 @@ def events(people: list[tuple[str, str]], now: datetime) -> list[object]:
 _profile = None
 
 
-def _count_instructions(on: bool) -> None:
-    """Under ``valgrind --tool=callgrind --instr-atstart=no``: count the write loop's
-    instructions only (a measure this machine's noisy CPU time cannot give)."""
+def _measure_loop(on: bool) -> None:
+    """Start (``on``) or stop measuring the write loop alone: with ``BENCH_CPROFILE``, a profile;
+    under ``valgrind --tool=callgrind --instr-atstart=no`` with ``BENCH_CALLGRIND``, its
+    instructions (a measure this machine's noisy CPU time cannot give)."""
     if os.environ.get("BENCH_CPROFILE"):  # a deterministic profile of the loop, to that file
         import cProfile
 
@@ -119,7 +121,7 @@ def main() -> int:
                 nonlocal answered
                 answered += future.exception() is None
 
-            _count_instructions(True)
+            _measure_loop(True)
             times, cpu, wall = os.times(), time.process_time(), time.perf_counter()
             for at in range(0, len(requests), args.group):
                 group = []
@@ -131,7 +133,7 @@ def main() -> int:
                 writer.write_group(group)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             user, system = os.times().user - times.user, os.times().system - times.system
-            _count_instructions(False)
+            _measure_loop(False)
             engine.dispose()
             logging.getLogger().handlers.clear()
     print(
