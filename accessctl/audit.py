@@ -72,15 +72,6 @@ def _timestamp(value: datetime) -> str:
     return instant.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def redact(details: Any) -> Any:
-    """Replace the values of secret-looking keys, recursively."""
-    if isinstance(details, dict):
-        return {k: "[redacted]" if _SECRET_KEY.search(str(k)) else redact(v) for k, v in details.items()}
-    if isinstance(details, list):
-        return [redact(v) for v in details]
-    return details
-
-
 def _json_key(key: Any) -> str:
     """A dict key as JSON writes it (JSON's keys are strings: 1 is "1", True is "true")."""
     if isinstance(key, str):
@@ -99,9 +90,10 @@ def _is_secret_key(key: str) -> bool:
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _redacted_json(details: Any) -> Any:
-    """:func:`redact`, with each dict's keys as JSON writes them: so the details encode once to the
-    text the store keeps and the hash covers (what they read back as)."""
+def redact(details: Any) -> Any:
+    """Replace the values of secret-looking keys, recursively, and write each dict's keys as JSON
+    writes them: so details encode once to the text the store keeps and the hash covers (what they
+    read back as)."""
     if isinstance(details, dict):
         clean = {}
         for k, v in details.items():
@@ -109,17 +101,17 @@ def _redacted_json(details: Any) -> Any:
             if _is_secret_key(key):
                 clean[key] = "[redacted]"
             else:
-                clean[key] = v if type(v) in _PLAIN else _redacted_json(v)
+                clean[key] = v if type(v) in _PLAIN else redact(v)
         return clean
     if isinstance(details, list | tuple):
-        return [v if type(v) in _PLAIN else _redacted_json(v) for v in details]
+        return [v if type(v) in _PLAIN else redact(v) for v in details]
     return details
 
 
 def details_text(details: dict[str, Any] | None) -> str:
     """The details of an event as stored: redacted, canonical JSON (values JSON has no type for
     are written as their ``str``)."""
-    return _CANONICAL.encode(_redacted_json(details or {}))
+    return _CANONICAL.encode(redact(details or {}))
 
 
 def compute_hash(
@@ -135,39 +127,18 @@ def compute_hash(
     details: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    canonical = _CANONICAL.encode(
-        [
-            seq,
-            _timestamp(occurred_at),
-            actor,
-            action,
-            target_type,
-            target_id,
-            provider,
-            outcome,
-            details,
-            prev_hash,
-        ]
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The hash of an event as stored (``details``: as read back), which :func:`verify` checks."""
+    fields = (seq, occurred_at, actor, action, target_type, target_id, provider, outcome)
+    return _chained_hash(fields, _CANONICAL.encode(details), prev_hash)
 
 
-def _chained_hash(entry: Entry, seq: int, occurred_at: datetime, details: str, prev_hash: str) -> str:
-    """:func:`compute_hash` of an event whose details are encoded already (``details``: their
-    canonical text): the same text hashed, without decoding and encoding the details again."""
-    fields = _CANONICAL.encode(
-        [
-            seq,
-            _timestamp(occurred_at),
-            entry.actor,
-            entry.action,
-            entry.target_type,
-            entry.target_id,
-            entry.provider,
-            entry.outcome,
-        ]
-    )
-    canonical = f"{fields[:-1]},{details},{_CANONICAL.encode(prev_hash)}]"
+def _chained_hash(fields: tuple[Any, ...], details: str, prev_hash: str) -> str:
+    """SHA-256 of the canonical JSON array of an event's ``fields`` (seq, occurred_at, actor, action,
+    target_type, target_id, provider, outcome), its details and the hash before it, the details
+    given as their canonical text already (an append encodes them once, for the store and this)."""
+    seq, occurred_at, *rest = fields
+    head = _CANONICAL.encode([seq, _timestamp(occurred_at), *rest])
+    canonical = f"{head[:-1]},{details},{_CANONICAL.encode(prev_hash)}]"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -259,7 +230,9 @@ def record_many(db: Session | Connection, entries: Sequence[Entry]) -> list[Reco
         seq += 1
         occurred_at = utc(entry.occurred_at or datetime.now(UTC))
         text = details_text(entry.details)
-        row_hash = _chained_hash(entry, seq, occurred_at, text, prev_hash)
+        e = entry
+        fields = (seq, occurred_at, e.actor, e.action, e.target_type, e.target_id, e.provider, e.outcome)
+        row_hash = _chained_hash(fields, text, prev_hash)
         rows.append(
             {
                 "seq": seq,

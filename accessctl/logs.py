@@ -14,28 +14,29 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 REDACTED = "[redacted]"
-# Credentials that may appear in messages from HTTP libraries and SDKs.
+# Credentials that may appear in messages from HTTP libraries and SDKs, each with the words its
+# pattern needs (they are case-sensitive): a line holding none of them is not searched with it.
 _PATTERNS = (
-    re.compile(r"(SSWS)\s*[A-Za-z0-9_\-\.]{8,}"),
-    re.compile(r"(Bearer)\s+[A-Za-z0-9_\-\.=]{8,}"),
-    re.compile(r"((?:client_secret|assertion|access_token|refresh_token|password)=)[^&\s\"']+"),
-    re.compile(r"(\"(?:private_key|client_secret|access_token|password)\"\s*:\s*)\"[^\"]*\""),
-    re.compile(r"(/review/)[A-Za-z0-9_\-]{16,}"),  # a reviewer's link token, in an access log line
-    re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    (("SSWS",), re.compile(r"(SSWS)\s*[A-Za-z0-9_\-\.]{8,}")),
+    (("Bearer",), re.compile(r"(Bearer)\s+[A-Za-z0-9_\-\.=]{8,}")),
+    (
+        ("client_secret", "assertion", "access_token", "refresh_token", "password"),
+        re.compile(r"((?:client_secret|assertion|access_token|refresh_token|password)=)[^&\s\"']+"),
+    ),
+    (
+        ("private_key", "client_secret", "access_token", "password"),
+        re.compile(r"(\"(?:private_key|client_secret|access_token|password)\"\s*:\s*)\"[^\"]*\""),
+    ),
+    # a reviewer's link token, in an access log line
+    (("/review/",), re.compile(r"(/review/)[A-Za-z0-9_\-]{16,}")),
+    (
+        ("-----BEGIN",),
+        re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    ),
 )
-#: text one of the patterns needs (they are case-sensitive): a line with none of it is not searched
-_PATTERN_CLUES = (
-    "SSWS",
-    "Bearer",
-    "client_secret",
-    "assertion",
-    "access_token",
-    "refresh_token",
-    "password",
-    "private_key",
-    "/review/",
-    "-----BEGIN",
-)
+
+#: every pattern's words, for the one check most lines stop at
+_ANY_CLUE = tuple(dict.fromkeys(clue for clues, _ in _PATTERNS for clue in clues))
 
 
 class Redactor:
@@ -55,10 +56,11 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        if not any(clue in text for clue in _PATTERN_CLUES):
+        if not any(clue in text for clue in _ANY_CLUE):  # most lines: no pattern can match
             return text
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}".replace("= ", "="), text)
+        for clues, pattern in _PATTERNS:
+            if any(clue in text for clue in clues):
+                text = pattern.sub(lambda m: f"{m.group(1)} {REDACTED}".replace("= ", "="), text)
         return text
 
 

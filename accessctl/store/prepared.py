@@ -67,7 +67,6 @@ class _Form:
 
     sql: str
     positional: bool
-    names: tuple[str, ...]  # the DB-API's names (a named paramstyle), in order
     params: tuple[_Param, ...]
     row: type | None  # the named tuple of a statement that returns rows
     processors: tuple[Callable[[Any], Any] | None, ...]
@@ -214,11 +213,10 @@ class Prepared:
             row = namedtuple("Row", [c.keyname for c in columns], module=__name__)  # type: ignore[misc]
             row = type("Row", (row, _RowBase), {"__slots__": ()})
             result_processors = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
-        driver_names = tuple(escaped.get(n, n) for n in names)
+        driver_names = tuple(escaped.get(n, n) for n in names)  # a named paramstyle's, in order
         return _Form(
             sql=compiled.string,
             positional=compiled.positional,
-            names=driver_names,
             params=tuple(params),
             row=row,
             processors=result_processors,

@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -268,13 +269,22 @@ async def post_all(
     return wall, latencies, statuses, accepted
 
 
-def _serve(config: Path, env: dict[str, str], port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def _serve(
+    config: Path,
+    env: dict[str, str],
+    port: int,
+    workdir: Path,
+    *,
+    under: Sequence[str] = (),
+    ready_within_s: float = 60,
+) -> subprocess.Popen[bytes]:
+    """`accessctl serve` (``under`` a tool such as valgrind), once it answers ``/readyz``."""
     log = (workdir / "serve.log").open("wb")
-    command = _cli(config, "serve", "--port", str(port), "--workers", "0")
+    command = [*under, *_cli(config, "serve", "--port", str(port), "--workers", "0")]
     # not this shell's directory: `python -m` puts it first on sys.path, before PYTHONPATH (a
     # checkout's benchmark run from another checkout would serve that one's code)
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=workdir)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_within_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"accessctl serve exited {proc.returncode}: see {workdir / 'serve.log'}")
@@ -285,7 +295,7 @@ def _serve(config: Path, env: dict[str, str], port: int, workdir: Path) -> subpr
             pass
         time.sleep(0.2)
     proc.kill()
-    raise SystemExit("accessctl serve did not become ready in 60 s")
+    raise SystemExit(f"accessctl serve did not become ready in {ready_within_s:.0f} s")
 
 
 def _cpu_s(pid: int) -> float:

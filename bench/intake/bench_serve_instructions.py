@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,24 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from bench_intake import _cli, _env, _free_port, cached_store, leavers, post_all, signed_events  # noqa: E402
+from bench_intake import _env, _free_port, _serve, cached_store, leavers, post_all, signed_events  # noqa: E402
 
 from accessctl.hr.signature import WebhookSecret  # noqa: E402
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 600  # slow under valgrind
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"accessctl serve exited {proc.returncode}: see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    raise SystemExit("accessctl serve did not become ready in 600 s")
 
 
 def _instructions(out: Path) -> tuple[int, int]:
@@ -77,19 +61,11 @@ def main() -> int:
         events = signed_events(people, WebhookSecret.parse(secret_text))
         port = _free_port()
         out = workdir / "callgrind.out"
-        log = workdir / "serve.log"
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            "--separate-threads=yes",
-            f"--callgrind-out-file={out}",
-            *_cli(config, "serve", "--port", str(port), "--workers", "0"),
-        ]
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file, cwd=workdir)
+        valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes"]
+        proc = _serve(
+            config, env, port, workdir, under=[*valgrind, f"--callgrind-out-file={out}"], ready_within_s=600
+        )
         try:
-            _wait_ready(proc, port, log)
             subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
             _, _, statuses, _ = asyncio.run(post_all(f"http://127.0.0.1:{port}", events, args.clients))
             subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)

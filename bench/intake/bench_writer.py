@@ -40,28 +40,20 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_intake import SECRET_ENV, cached_store, leavers  # noqa: E402
+from bench_intake import SECRET_ENV, cached_store, leavers, signed_events  # noqa: E402
 
 
-def events(people: list[tuple[str, str]], now: datetime) -> list[object]:
-    """The requests the service hands its helper: each body parsed and checked as serve does."""
+def events(people: list[tuple[str, str]], secret: str, now: datetime) -> list[object]:
+    """The requests the service hands its helper: bench_intake.py's signed terminations, each
+    body parsed and checked as serve does."""
     from accessctl.hr.events import load_json, parse_event
+    from accessctl.hr.signature import WebhookSecret
     from accessctl.hr.writer_process import RecordRequest
 
-    occurred = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
-    for n, (employee_id, email) in enumerate(people):
-        raw = json.dumps(
-            {
-                "id": f"bench-{n}",
-                "type": "employee.terminated",
-                "occurred_at": occurred,
-                "employee": {"employee_id": employee_id, "email": email},
-                "termination": {"immediate": True},
-            }
-        ).encode()
+    for headers, raw in signed_events(people, WebhookSecret.parse(secret)):
         event = parse_event(load_json(raw), now=now)
-        out.append(RecordRequest.of("bench", f"msg_bench_{n}", event, raw, now))
+        out.append(RecordRequest.of("bench", headers["webhook-id"], event, raw, now))
     return out
 
 
@@ -107,7 +99,7 @@ def main() -> int:
         config, _ = cached_store(args.people, args.synced_store, workdir, dict(os.environ))
         settings = load_settings(config)
         people = leavers(settings.database_url)[: args.events]
-        requests = events(people, datetime.now(UTC))
+        requests = events(people, os.environ[SECRET_ENV], datetime.now(UTC))
         with (workdir / "audit.log").open("w", buffering=1) as log_file:
             level = os.environ.get("BENCH_LOG_LEVEL", "INFO")  # WARNING: without the audit lines
             configure_logging(level=level, fmt="text", secrets=settings.secret_values(), stream=log_file)
